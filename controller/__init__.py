@@ -1,0 +1,1 @@
+"""Controller: control loop, pure planner, pool backends, simulator, REST API and CLI."""

@@ -1,0 +1,1 @@
+"""Detector: Isolation Forest node-fault detection with hysteresis and localization."""

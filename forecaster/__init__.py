@@ -1,0 +1,1 @@
+"""Forecaster: ARIMA load forecasting with intervals, cheap updates and backtests."""

@@ -1,0 +1,1 @@
+"""Gateway: the payment data plane (nodes, ledger, load balancer, fault injection)."""
