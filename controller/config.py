@@ -1,0 +1,259 @@
+"""One validated ``Settings`` object for ``fleetcast up`` and ``fleetcast demo``.
+
+Operators configure fleetcast with one TOML file (``--config F``) and/or
+``FLEETCAST_<SECTION>_<KEY>`` environment variables; defaults alone run a small
+local fleet.  Everything is checked before anything starts: an unknown key, a bad
+value or a TOML syntax error stops start-up with a message naming the key (or the
+file and line), never with a traceback half-way through launching nodes.
+Precedence: explicit overrides > environment > TOML file > defaults.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+ENV_PREFIX = "FLEETCAST_"
+Strategy = Literal["round_robin", "random", "weighted_round_robin", "least_request", "peak_ewma"]
+
+
+class ConfigError(ValueError):
+    """A configuration problem, phrased for the operator (names the key or file:line)."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class PoolSettings(_Section):
+    initial_nodes: int = Field(2, ge=0, le=256)
+    min_nodes: int = Field(2, ge=1, le=256)
+    max_nodes: int = Field(10, ge=1, le=256)
+    node_base_port: int = Field(8101, ge=1024, le=65000)
+    backend: Literal["local"] = "local"
+    host: str = "127.0.0.1"
+
+
+class BalancerSettings(_Section):
+    port: int = Field(8000, ge=1024, le=65535)
+    strategy: Strategy = "least_request"
+    host: str = "127.0.0.1"
+
+
+class ApiSettings(_Section):
+    port: int = Field(8080, ge=1024, le=65535)
+    host: str = "127.0.0.1"
+
+
+class ControllerSettings(_Section):
+    tick_seconds: float = Field(15.0, gt=0, le=3600)
+    node_capacity_rps: float = Field(50.0, gt=0)
+    target_utilization: float = Field(0.7, gt=0, le=1)
+    startup_seconds: float = Field(20.0, ge=0)
+    scale_in_stabilization_seconds: float = Field(300.0, ge=0)
+    forecast_quantile: float = Field(0.95, gt=0.5, lt=1)
+    # Forecasting: the load step is one tick.  A seasonal model needs two seasons
+    # of history; before that a non-seasonal ARIMA is fitted once this many points exist.
+    forecast_min_points: int = Field(20, ge=8)
+    forecast_season_steps: int | None = Field(None, ge=2)
+    forecast_refit_seconds: float = Field(300.0, gt=0)
+    forecast_history_points: int = Field(2000, ge=50)
+    forecast_model_path: Path | None = None
+    # Detection: shipped default model unless a path is given; retrained on the
+    # live fleet's unflagged windows once enough are collected.
+    detector_model_path: Path | None = None
+    detector_retrain_seconds: float = Field(1800.0, gt=0)
+    detector_min_windows: int = Field(200, ge=10)
+    scrape_timeout_seconds: float = Field(1.0, gt=0, le=30)
+    metrics_retention_seconds: float = Field(86400.0, gt=0)
+    launch_retry_base_seconds: float = Field(2.0, gt=0)
+    launch_retry_max_seconds: float = Field(60.0, gt=0)
+
+
+class RecoverySettings(_Section):
+    max_ejection_percent: float = Field(10.0, gt=0, le=100)
+    drain_timeout_seconds: float = Field(30.0, ge=0)
+    cooldown_seconds: float = Field(300.0, ge=0)
+    prevention_horizon_seconds: float = Field(300.0, ge=0)
+
+
+class SecuritySettings(_Section):
+    admin_token: str | None = Field(None, min_length=8)
+    fault_injection: bool = False
+
+
+class StorageSettings(_Section):
+    database_url: str | None = None
+
+
+SECTIONS: dict[str, type[_Section]] = {
+    "pool": PoolSettings,
+    "balancer": BalancerSettings,
+    "api": ApiSettings,
+    "controller": ControllerSettings,
+    "recovery": RecoverySettings,
+    "security": SecuritySettings,
+    "storage": StorageSettings,
+}
+
+
+class _EnvSource(PydanticBaseSettingsSource):
+    """``FLEETCAST_<SECTION>_<KEY>``; only known keys are read (other FLEETCAST_* vars are
+    left alone: tests and tools use some)."""
+
+    def __init__(self, settings_cls: type[BaseSettings], environ: Mapping[str, str]) -> None:
+        super().__init__(settings_cls)
+        self.environ = environ
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        env = {k.upper(): v for k, v in self.environ.items()}
+        out: dict[str, Any] = {}
+        if f"{ENV_PREFIX}DATA_DIR" in env:
+            out["data_dir"] = env[f"{ENV_PREFIX}DATA_DIR"]
+        for section, model in SECTIONS.items():
+            for key in model.model_fields:
+                name = f"{ENV_PREFIX}{section}_{key}".upper()
+                if name in env:
+                    out.setdefault(section, {})[key] = env[name]
+        if f"{ENV_PREFIX}DATABASE_URL" in env and "database_url" not in out.get("storage", {}):
+            out.setdefault("storage", {})["database_url"] = env[f"{ENV_PREFIX}DATABASE_URL"]
+        return out
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(extra="forbid", validate_assignment=True)
+
+    data_dir: Path = Path("./var")
+    pool: PoolSettings = Field(default_factory=PoolSettings)
+    balancer: BalancerSettings = Field(default_factory=BalancerSettings)
+    api: ApiSettings = Field(default_factory=ApiSettings)
+    controller: ControllerSettings = Field(default_factory=ControllerSettings)
+    recovery: RecoverySettings = Field(default_factory=RecoverySettings)
+    security: SecuritySettings = Field(default_factory=SecuritySettings)
+    storage: StorageSettings = Field(default_factory=StorageSettings)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # load_settings merges file and environment itself (so it can name the
+        # file in errors); the init kwargs are the merged result.
+        return (init_settings,)
+
+    @property
+    def database_url(self) -> str:
+        if self.storage.database_url:
+            return self.storage.database_url
+        return f"sqlite:///{(self.data_dir / 'fleetcast.db').resolve()}"
+
+    def node_url(self, port: int) -> str:
+        return f"http://{self.pool.host}:{port}"
+
+    @property
+    def balancer_url(self) -> str:
+        return f"http://{self.balancer.host}:{self.balancer.port}"
+
+    @property
+    def api_url(self) -> str:
+        return f"http://{self.api.host}:{self.api.port}"
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read config file ({exc.strerror or exc})") from exc
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        # The message already carries "(at line L, column C)".
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from exc
+
+
+def _deep_merge(base: dict[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in top.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = _deep_merge(dict(out[key]), value)
+        else:
+            out[key] = value
+    return out
+
+
+def _describe(err: Mapping[str, Any]) -> str:
+    key = ".".join(str(p) for p in err["loc"]) or "(top level)"
+    if err["type"] == "extra_forbidden":
+        section = err["loc"][0] if len(err["loc"]) > 1 else None
+        known = sorted(SECTIONS[section].model_fields) if section in SECTIONS else sorted(
+            ["data_dir", *SECTIONS]
+        )
+        return f"{key}: unknown key (known: {', '.join(known)})"
+    value = err.get("input")
+    shown = "" if isinstance(value, Mapping) else f" (got {value!r})"
+    return f"{key}: {err['msg']}{shown}"
+
+
+def _cross_checks(s: Settings) -> list[str]:
+    problems = []
+    if s.pool.max_nodes < s.pool.min_nodes:
+        problems.append("pool.max_nodes: must be >= pool.min_nodes")
+    if s.pool.initial_nodes > s.pool.max_nodes:
+        problems.append("pool.initial_nodes: must be <= pool.max_nodes")
+    if s.balancer.port == s.api.port:
+        problems.append("api.port: must differ from balancer.port")
+    node_ports = range(s.pool.node_base_port, s.pool.node_base_port + 4 * s.pool.max_nodes + 8)
+    for name, port in (("balancer.port", s.balancer.port), ("api.port", s.api.port)):
+        if port in node_ports:
+            problems.append(f"{name}: {port} collides with node ports from pool.node_base_port")
+    if s.controller.launch_retry_max_seconds < s.controller.launch_retry_base_seconds:
+        problems.append(
+            "controller.launch_retry_max_seconds: must be >= controller.launch_retry_base_seconds"
+        )
+    url = s.storage.database_url
+    if url is not None and not url.split(":", 1)[0].startswith(("sqlite", "postgresql")):
+        problems.append("storage.database_url: must be a sqlite:// or postgresql:// URL")
+    return problems
+
+
+def load_settings(
+    config_file: Path | str | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Settings:
+    """Read file + environment (+ explicit overrides), validate, or raise ConfigError."""
+    data: dict[str, Any] = {}
+    if config_file is not None:
+        data = _read_toml(Path(config_file))
+    env_values = _EnvSource(Settings, os.environ if environ is None else environ)()
+    data = _deep_merge(data, env_values)
+    if overrides:
+        data = _deep_merge(data, overrides)
+    for section in SECTIONS:
+        if section in data and not isinstance(data[section], Mapping):
+            raise ConfigError(f"{section}: must be a table ([{section}]), got {data[section]!r}")
+    try:
+        settings = Settings(**data)
+    except ValidationError as exc:
+        where = f" in {config_file}" if config_file else ""
+        lines = [_describe(e) for e in exc.errors()]
+        raise ConfigError(f"invalid configuration{where}:\n  " + "\n  ".join(lines)) from None
+    problems = _cross_checks(settings)
+    if problems:
+        where = f" in {config_file}" if config_file else ""
+        raise ConfigError(f"invalid configuration{where}:\n  " + "\n  ".join(problems))
+    return settings
