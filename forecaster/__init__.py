@@ -1,1 +1,11 @@
-"""Forecaster: ARIMA load forecasting with intervals, cheap updates and backtests."""
+"""Forecaster: ARIMA load forecasting with intervals, cheap updates and backtests.
+
+``LoadForecaster`` is the estimator, ``Forecast`` what it returns,
+``read_series`` the CSV reader every command shares.
+"""
+
+from forecaster.io import SeriesError, read_series
+from forecaster.model import LoadForecaster
+from forecaster.types import Forecast
+
+__all__ = ["Forecast", "LoadForecaster", "SeriesError", "read_series"]

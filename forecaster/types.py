@@ -1,19 +1,55 @@
-"""Value types the forecaster returns, shared with its callers."""
+"""Value types the forecaster returns, shared with its callers.
+
+A :class:`Forecast` carries the ready-made 80 % / 95 % bounds every caller
+needs, plus the Gaussian location and scale on the model's transformed scale
+so that callers such as the simulator's trade-off curve can ask for any other
+quantile (``Forecast.quantile``) consistently with those bounds.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from statistics import NormalDist
 
 import numpy as np
 import pandas as pd
+
+_STD_NORMAL = NormalDist()
+
+
+def inverse_transform(z: np.ndarray, transform: str, lmbda: float) -> np.ndarray:
+    """Back-transform from the model scale to the original, non-negative scale.
+
+    ``log1p``: ``expm1(z)``; ``boxcox``: Box-Cox of ``y + 1`` with ``lmbda``;
+    ``none``: identity.  The result is clipped at zero (load is never negative).
+    """
+    z = np.asarray(z, dtype=float)
+    if transform == "log1p":
+        out = np.expm1(np.minimum(z, 700.0))
+    elif transform == "boxcox":
+        if abs(lmbda) < 1e-12:
+            out = np.expm1(np.minimum(z, 700.0))
+        else:
+            base = np.maximum(lmbda * z + 1.0, 0.0)
+            out = np.power(base, 1.0 / lmbda) - 1.0
+    elif transform == "none":
+        out = z.copy()
+    else:
+        raise ValueError(f"unknown transform {transform!r}")
+    return np.maximum(out, 0.0)
 
 
 @dataclass(frozen=True)
 class Forecast:
     """A forecast for ``len(timestamps)`` steps after the last observation.
 
-    ``lo80/hi80`` and ``lo95/hi95`` are central prediction intervals on the
-    original (back-transformed) scale; all arrays are non-negative.
+    ``mean`` is the point forecast (the back-transformed centre of the
+    model's Gaussian, i.e. the predictive median on the original scale when
+    a transform is used).  ``lo80/hi80`` and ``lo95/hi95`` are central
+    prediction intervals on the original (back-transformed) scale; all arrays
+    are non-negative.  ``loc``/``scale`` are the Gaussian mean and standard
+    deviation on the transformed scale named by ``transform``/``lmbda``; they
+    are optional so that callers may build a Forecast by hand.
     """
 
     timestamps: pd.DatetimeIndex
@@ -24,6 +60,32 @@ class Forecast:
     hi95: np.ndarray
     step_seconds: float
     model: str
+    loc: np.ndarray | None = None
+    scale: np.ndarray | None = None
+    transform: str = "none"
+    lmbda: float = 1.0
+
+    def __len__(self) -> int:
+        return len(self.timestamps)
+
+    def quantile(self, q: float) -> np.ndarray:
+        """The ``q``-quantile (0 < q < 1) of the predictive distribution, per step.
+
+        ``quantile(0.9)`` equals ``hi80`` and ``quantile(0.025)`` equals ``lo95``.
+        Without ``loc``/``scale`` (a hand-built Forecast) a Gaussian on the
+        original scale is assumed, centred on ``mean`` with the spread of the
+        95 % interval.
+        """
+        q = float(q)
+        if not 0.0 < q < 1.0:
+            raise ValueError(f"quantile level must be strictly between 0 and 1, got {q}")
+        z = _STD_NORMAL.inv_cdf(q)
+        if self.loc is not None and self.scale is not None:
+            return inverse_transform(
+                np.asarray(self.loc) + z * np.asarray(self.scale), self.transform, self.lmbda
+            )
+        sigma = (np.asarray(self.hi95) - np.asarray(self.lo95)) / (2 * 1.959963984540054)
+        return np.maximum(np.asarray(self.mean) + z * sigma, 0.0)
 
     def to_frame(self) -> pd.DataFrame:
         return pd.DataFrame(

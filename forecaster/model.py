@@ -1,0 +1,404 @@
+"""The load forecaster: regression on Fourier seasons with ARIMA errors.
+
+Load series carry long, overlapping seasons (daily and weekly) on top of a
+wandering level.  Seasonal ARIMA cannot afford periods of hundreds of steps,
+so the seasons are Fourier regressors and the rest is a small ARIMA chosen by
+AICc, all on a variance-stabilising scale (log1p or Box-Cox) so intervals
+widen with the load and never go below zero once back-transformed.
+
+Fitting is two-stage for speed: the Fourier coefficients by least squares on
+the (differenced, when the level wanders) transformed series, then the
+ARIMA(p, d, q) error model by maximum likelihood (statsmodels SARIMAX) over a
+bounded grid within a time budget.  ``update`` folds new points into the
+Kalman filter (``SARIMAXResults.extend``) without re-estimation, so the
+control loop can call it every tick; ``refit`` re-estimates on a bounded
+window.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import joblib
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator
+from sklearn.exceptions import NotFittedError
+
+from forecaster.io import DEFAULT_MAX_GAP, SeriesError, regularize
+from forecaster.seasonality import Season, detect_periods, fourier_matrix, time_positions
+from forecaster.selection import ErrorModel, choose_differencing, fit_error_model
+from forecaster.transforms import choose_transform, forward
+from forecaster.types import Forecast, inverse_transform
+
+MIN_POINTS = 16
+_FORMAT = 1
+_Z80 = 1.2815515655446004
+_Z95 = 1.959963984540054
+
+
+class LoadForecaster(BaseEstimator):
+    """ARIMA load forecaster with Fourier seasons, intervals and cheap updates.
+
+    Parameters
+    ----------
+    max_history: points the fit uses (the most recent ones); ``None`` = all.
+    seasonal_periods: ``"auto"`` (found from the data), or periods in steps, or ``()``.
+    transform: ``"auto"`` (log1p), ``"log1p"``, ``"boxcox"`` or ``"none"``.
+    d: differencing order, or ``None`` to choose it with a KPSS test.
+    max_p, max_q: bounds of the ARMA order grid.
+    time_budget_seconds: order search stops trying new orders after this long.
+    max_harmonics: upper bound on Fourier harmonics per season.
+    max_gap: steps a gap in ``update`` may span (filled by interpolation).
+    """
+
+    def __init__(
+        self,
+        max_history: int | None = 4032,
+        seasonal_periods: str | Sequence[float] = "auto",
+        transform: str = "auto",
+        d: int | None = None,
+        max_p: int = 3,
+        max_q: int = 2,
+        time_budget_seconds: float = 2.0,
+        max_harmonics: int = 10,
+        max_gap: int = DEFAULT_MAX_GAP,
+    ) -> None:
+        self.max_history = max_history
+        self.seasonal_periods = seasonal_periods
+        self.transform = transform
+        self.d = d
+        self.max_p = max_p
+        self.max_q = max_q
+        self.time_budget_seconds = time_budget_seconds
+        self.max_harmonics = max_harmonics
+        self.max_gap = max_gap
+
+    # ------------------------------------------------------------------ fit
+    def fit(self, series: pd.Series) -> LoadForecaster:
+        """Choose transform, seasons and order on ``series`` and estimate them."""
+        started = time.perf_counter()
+        series, step = _check_series(series, self.max_gap)
+        if self.max_history is not None:
+            if self.max_history < MIN_POINTS:
+                raise ValueError(f"max_history must be at least {MIN_POINTS}")
+            series = series.iloc[-int(self.max_history):]
+        notes: list[str] = []
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            self._fit_window(series, step, notes)
+        notes.extend(_warning_notes(caught))
+        self.history_ = series
+        self.fit_start_ = series.index[0]
+        self.metadata_ = self._metadata(series, time.perf_counter() - started, notes)
+        return self
+
+    def _fit_window(self, series: pd.Series, step: float, notes: list[str]) -> None:
+        y = series.to_numpy(dtype=float)
+        self.step_ = step
+        self.transform_, self.lmbda_ = choose_transform(y, self.transform)
+        z = forward(y, self.transform_, self.lmbda_)
+        positions = time_positions(pd.DatetimeIndex(series.index), step)
+        if self.seasonal_periods == "auto":
+            periods, season_notes = detect_periods(z, positions, step)
+            notes.extend(season_notes)
+        elif isinstance(self.seasonal_periods, str):
+            raise ValueError(
+                f"seasonal_periods must be 'auto' or a list of periods, got {self.seasonal_periods!r}"
+            )
+        else:
+            periods = []
+            for p in self.seasonal_periods:
+                if len(z) < 2 * float(p):
+                    notes.append(f"series too short for period {p:g}; fitted without it")
+                else:
+                    periods.append(float(p))
+        self.d_ = choose_differencing(z, positions, periods) if self.d is None else int(self.d)
+        self.seasons_, self.coef_ = _fit_fourier(
+            z, positions, periods, self.d_, self.max_harmonics
+        )
+        resid = z - self._regression(positions)
+        model = fit_error_model(
+            resid, self.d_, self.max_p, self.max_q, self.time_budget_seconds, notes
+        )
+        self.error_model_: ErrorModel = model
+        self.order_ = model.order
+        self.results_ = model.filter(resid)
+        self.seasonal_periods_ = tuple(s.period for s in self.seasons_)
+        self.last_timestamp_ = series.index[-1]
+
+    def _regression(self, positions: np.ndarray) -> np.ndarray:
+        design = fourier_matrix(positions, self.seasons_)
+        if self.d_ == 0:
+            design = np.column_stack([np.ones(len(positions)), design])
+        if design.shape[1] == 0:
+            return np.zeros(len(positions))
+        return design @ self.coef_
+
+    # ------------------------------------------------------------- forecast
+    def forecast(self, horizon: int) -> Forecast:
+        """Point forecast and 80 % / 95 % intervals for the next ``horizon`` steps."""
+        self._check_fitted()
+        if int(horizon) != horizon or horizon < 1:
+            raise ValueError(f"horizon must be a positive integer, got {horizon!r}")
+        horizon = int(horizon)
+        step = pd.Timedelta(seconds=self.step_)
+        stamps = pd.DatetimeIndex([self.last_timestamp_ + step * (i + 1) for i in range(horizon)])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            pred = self.results_.get_forecast(horizon)
+            mean = np.asarray(pred.predicted_mean, dtype=float)
+            var = np.asarray(pred.var_pred_mean, dtype=float)
+        loc = mean + self._regression(time_positions(stamps, self.step_))
+        scale = np.sqrt(np.maximum(var, 0.0))
+
+        def back(z: float) -> np.ndarray:
+            return inverse_transform(loc + z * scale, self.transform_, self.lmbda_)
+
+        return Forecast(
+            timestamps=stamps,
+            mean=back(0.0),
+            lo80=back(-_Z80),
+            hi80=back(_Z80),
+            lo95=back(-_Z95),
+            hi95=back(_Z95),
+            step_seconds=self.step_,
+            model=self.describe(),
+            loc=loc,
+            scale=scale,
+            transform=self.transform_,
+            lmbda=self.lmbda_,
+        )
+
+    def describe(self) -> str:
+        """A short human-readable name of the fitted model."""
+        self._check_fitted()
+        p, d, q = self.order_
+        seasons = "+".join(s.describe() for s in self.seasons_) or "none"
+        return f"ARIMA({p},{d},{q}) fourier[{seasons}] {self.transform_}"
+
+    # --------------------------------------------------------------- update
+    def update(self, new_points: pd.Series) -> LoadForecaster:
+        """Fold observations after the last one into the filter, without re-estimation."""
+        self._check_fitted()
+        if not isinstance(new_points, pd.Series) or not isinstance(
+            new_points.index, pd.DatetimeIndex
+        ):
+            raise TypeError("new_points must be a pandas Series with a DatetimeIndex")
+        if len(new_points) == 0:
+            return self
+        step = pd.Timedelta(seconds=self.step_)
+        first = new_points.index[0]
+        if first <= self.last_timestamp_:
+            raise SeriesError(
+                f"update: point at {first} is not after the last observation "
+                f"{self.last_timestamp_}"
+            )
+        last_value = float(self.history_.iloc[-1])
+        joined = regularize(
+            np.r_[last_value, _check_values(new_points)],
+            pd.DatetimeIndex([self.last_timestamp_]).append(pd.DatetimeIndex(new_points.index)),
+            "update",
+            max_gap=self.max_gap,
+            step=step,
+        ).iloc[1:]
+        z = forward(joined.to_numpy(dtype=float), self.transform_, self.lmbda_)
+        resid = z - self._regression(time_positions(pd.DatetimeIndex(joined.index), self.step_))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            self.results_ = self.results_.extend(resid)
+        self.history_ = pd.concat([self.history_, joined])
+        self.last_timestamp_ = joined.index[-1]
+        return self
+
+    def refit(self) -> LoadForecaster:
+        """Re-estimate everything on the most recent ``max_history`` points seen."""
+        self._check_fitted()
+        return self.fit(self.history_)
+
+    # ----------------------------------------------------------- save/load
+    def save(self, path: str | Path) -> Path:
+        """Write the model (parameters, learned state, data since the fit, metadata)."""
+        self._check_fitted()
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        state = {
+            "format": _FORMAT,
+            "params": self.get_params(),
+            "history": self.history_,
+            "fit_start": self.fit_start_,
+            "step": self.step_,
+            "transform": self.transform_,
+            "lmbda": self.lmbda_,
+            "d": self.d_,
+            "seasons": [(s.period, s.harmonics) for s in self.seasons_],
+            "coef": self.coef_,
+            "order": self.order_,
+            "error_params": self.error_model_.params,
+            "metadata": self.metadata_,
+        }
+        joblib.dump(state, path)
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> LoadForecaster:
+        """Read a model written by :meth:`save`; forecasts equal the saved model's."""
+        path = Path(path)
+        try:
+            state = joblib.load(path)
+        except FileNotFoundError:
+            raise
+        except Exception as exc:  # a corrupt or foreign file
+            raise ValueError(f"{path}: not a fleetcast forecaster model ({exc})") from exc
+        if not isinstance(state, dict) or state.get("format") != _FORMAT:
+            raise ValueError(f"{path}: not a fleetcast forecaster model (format {_FORMAT})")
+        model = cls(**state["params"])
+        model.step_ = state["step"]
+        model.transform_ = state["transform"]
+        model.lmbda_ = state["lmbda"]
+        model.d_ = state["d"]
+        model.seasons_ = tuple(Season(p, k) for p, k in state["seasons"])
+        model.seasonal_periods_ = tuple(s.period for s in model.seasons_)
+        model.coef_ = state["coef"]
+        model.order_ = tuple(state["order"])
+        model.error_model_ = ErrorModel(model.order_, state["error_params"])
+        model.metadata_ = state["metadata"]
+        model.fit_start_ = state["fit_start"]
+        history = state["history"]
+        model.history_ = history.iloc[:0]
+        model.last_timestamp_ = history.index[0] - pd.Timedelta(seconds=model.step_)
+        y = history.to_numpy(dtype=float)
+        z = forward(y, model.transform_, model.lmbda_)
+        resid = z - model._regression(time_positions(pd.DatetimeIndex(history.index), model.step_))
+        model.results_ = model.error_model_.filter(resid)
+        model.history_ = history
+        model.last_timestamp_ = history.index[-1]
+        return model
+
+    # -------------------------------------------------------------- helpers
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "results_"):
+            raise NotFittedError(
+                "this LoadForecaster is not fitted yet; call fit(series) before forecast/update"
+            )
+
+    def _metadata(self, series: pd.Series, seconds: float, notes: list[str]) -> dict[str, Any]:
+        import scipy
+        import sklearn
+        import statsmodels
+
+        try:
+            from importlib.metadata import version
+
+            fleetcast_version = version("fleetcast")
+        except Exception:  # not installed as a distribution
+            fleetcast_version = "unknown"
+        return {
+            "model": self.describe(),
+            "order": list(self.order_),
+            "seasonal_periods": list(self.seasonal_periods_),
+            "harmonics": [s.harmonics for s in self.seasons_],
+            "transform": self.transform_,
+            "boxcox_lambda": self.lmbda_,
+            "step_seconds": self.step_,
+            "trained_start": series.index[0].isoformat(),
+            "trained_end": series.index[-1].isoformat(),
+            "n_points": len(series),
+            "fit_seconds": round(seconds, 4),
+            "aicc": self.error_model_.aicc,
+            "llf": self.error_model_.llf,
+            "sigma2": self.error_model_.sigma2,
+            "converged": self.error_model_.converged,
+            "orders_tried": self.error_model_.tried,
+            "notes": notes,
+            "versions": {
+                "fleetcast": fleetcast_version,
+                "statsmodels": statsmodels.__version__,
+                "numpy": np.__version__,
+                "pandas": pd.__version__,
+                "scipy": scipy.__version__,
+                "scikit-learn": sklearn.__version__,
+            },
+        }
+
+
+def _check_values(series: pd.Series) -> np.ndarray:
+    values = pd.to_numeric(series, errors="coerce").to_numpy(dtype=float)
+    bad = np.flatnonzero(~np.isfinite(values))
+    if len(bad):
+        raise SeriesError(
+            f"missing or non-numeric value at {series.index[bad[0]]} ({len(bad)} point(s))"
+        )
+    neg = np.flatnonzero(values < 0)
+    if len(neg):
+        raise SeriesError(
+            f"negative value {values[neg[0]]:g} at {series.index[neg[0]]} (load must be >= 0)"
+        )
+    return values
+
+
+def _check_series(series: pd.Series, max_gap: int) -> tuple[pd.Series, float]:
+    if not isinstance(series, pd.Series):
+        raise TypeError(f"fit expects a pandas Series, got {type(series).__name__}")
+    if not isinstance(series.index, pd.DatetimeIndex):
+        raise TypeError("fit expects a Series with a DatetimeIndex (use forecaster.io.read_series)")
+    if len(series) < MIN_POINTS:
+        raise SeriesError(f"too few points to fit ({len(series)}); at least {MIN_POINTS} needed")
+    values = _check_values(series)
+    regular = regularize(values, pd.DatetimeIndex(series.index), "series", max_gap=max_gap)
+    step = pd.Timedelta(regular.index[1] - regular.index[0]).total_seconds()
+    return regular, step
+
+
+def _fit_fourier(
+    z: np.ndarray, positions: np.ndarray, periods: list[float], d: int, max_harmonics: int
+) -> tuple[tuple[Season, ...], np.ndarray]:
+    """Harmonics per season by OLS information criterion, then the coefficients.
+
+    With ``d == 1`` the regression runs on differences (regression with
+    ARIMA(p,1,q) errors), otherwise on levels with an intercept.
+    """
+    if not periods:
+        coef = np.array([z.mean()]) if d == 0 else np.empty(0)
+        return (), coef
+
+    def design(seasons: tuple[Season, ...]) -> np.ndarray:
+        x = fourier_matrix(positions, seasons)
+        return np.column_stack([np.ones(len(z)), x]) if d == 0 else x
+
+    def criterion(seasons: tuple[Season, ...]) -> tuple[float, np.ndarray]:
+        x = design(seasons)
+        target, xs = (np.diff(z), np.diff(x, axis=0)) if d else (z, x)
+        coef, *_ = np.linalg.lstsq(xs, target, rcond=None)
+        rss = float(np.sum((target - xs @ coef) ** 2))
+        n, k = len(target), xs.shape[1]
+        return n * np.log(max(rss, 1e-300) / n) + 2 * k * n / max(n - k - 1, 1), coef
+
+    choices = [1, 2, 3, 4, 6, 8, 10, 12, 16, 20]
+    seasons = [Season(p, 1) for p in periods]
+    for i, season in enumerate(seasons):
+        best = None
+        for k in choices:
+            if k > max_harmonics or 2 * k >= season.period:
+                break
+            trial = tuple(seasons[:i] + [Season(season.period, k)] + seasons[i + 1 :])
+            score, _ = criterion(trial)
+            if best is None or score < best[0]:
+                best = (score, k)
+        seasons[i] = Season(season.period, best[1] if best else 1)
+    final = tuple(seasons)
+    _, coef = criterion(final)
+    return final, coef
+
+
+def _warning_notes(caught: list[warnings.WarningMessage]) -> list[str]:
+    seen: list[str] = []
+    for w in caught:
+        text = f"{w.category.__name__}: {str(w.message).splitlines()[0]}"
+        if "Convergence" in text and text not in seen:
+            seen.append(text)
+    return seen[:5]

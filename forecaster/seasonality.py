@@ -1,0 +1,168 @@
+"""Finding seasonal periods in a load series and describing them as Fourier terms.
+
+Load has several seasonalities at once (daily and weekly for minute-to-hour
+steps) whose periods are long (288 and 2016 steps at 5 minutes), far too long
+for seasonal ARIMA.  Sines and cosines of those periods, used as regressors,
+carry them cheaply; this module proposes candidate periods (calendar periods
+plus periodogram peaks), keeps those that explain a real share of the
+variance, and builds the Fourier design matrix from absolute timestamps so
+that features for future or appended points line up with the fitted ones.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy.signal import periodogram
+
+DAY_SECONDS = 86_400.0
+WEEK_SECONDS = 7 * DAY_SECONDS
+MIN_CYCLES = 2.0  # a period needs this many full cycles in the data to be estimated
+MIN_SHARE = 0.03  # share of (detrended) variance a period must explain to be kept
+
+
+@dataclass(frozen=True)
+class Season:
+    """One seasonal component: its period in steps and its number of harmonics."""
+
+    period: float
+    harmonics: int
+
+    def describe(self) -> str:
+        return f"{self.period:g}x{self.harmonics}"
+
+
+def time_positions(index: pd.DatetimeIndex, step_seconds: float) -> np.ndarray:
+    """Positions in steps since the Unix epoch, on the series' own wall clock.
+
+    Offset-aware timestamps are read on their local wall clock (daily load
+    follows people's clocks), naive ones as they are.
+    """
+    if index.tz is not None:
+        index = index.tz_localize(None)
+    ns = index.as_unit("ns").asi8.astype(np.float64)
+    return ns / 1e9 / step_seconds
+
+
+def fourier_matrix(positions: np.ndarray, seasons: tuple[Season, ...]) -> np.ndarray:
+    """Columns sin/cos(2 pi k t / P) for every season and harmonic k = 1..K."""
+    columns = []
+    for season in seasons:
+        # reduce the phase first so huge epoch positions keep full precision
+        phase = np.mod(positions, season.period) / season.period
+        for k in range(1, season.harmonics + 1):
+            angle = 2.0 * np.pi * k * phase
+            columns.append(np.sin(angle))
+            columns.append(np.cos(angle))
+    if not columns:
+        return np.empty((len(positions), 0))
+    return np.column_stack(columns)
+
+
+def calendar_periods(step_seconds: float) -> list[float]:
+    """Daily and weekly periods (in steps) for steps between 1 and 60 minutes."""
+    return [seconds / step_seconds for seconds in (DAY_SECONDS, WEEK_SECONDS)
+            if 60.0 <= step_seconds <= 3600.0 or step_seconds <= seconds / 24]
+
+
+def periodogram_periods(values: np.ndarray, top: int = 3) -> list[float]:
+    """The strongest periodogram peaks of the differenced series, as periods in steps."""
+    x = np.diff(values)
+    if len(x) < 16:
+        return []
+    x = x - x.mean()
+    freqs, power = periodogram(x, detrend=False, window="hann")
+    mask = (freqs > 0) & (freqs <= 0.5) & (1.0 / np.maximum(freqs, 1e-12) >= 3)
+    freqs, power = freqs[mask], power[mask]
+    if len(power) == 0:
+        return []
+    # differencing boosts high frequencies; undo it to rank peaks fairly
+    gain = np.maximum(4 * np.sin(np.pi * freqs) ** 2, 1e-12)
+    power = power / gain
+    order = np.argsort(power)[::-1]
+    periods: list[float] = []
+    for i in order[: 10 * top]:
+        period = 1.0 / freqs[i]
+        if all(abs(period - p) / p > 0.1 for p in periods):
+            periods.append(float(period))
+        if len(periods) >= top:
+            break
+    return periods
+
+
+def _detrend(values: np.ndarray, window: int) -> np.ndarray:
+    """Remove a slow trend with a centred moving average ``window`` long."""
+    window = max(3, min(window, len(values)))
+    trend = pd.Series(values).rolling(window, center=True, min_periods=1).mean().to_numpy()
+    return values - trend
+
+
+def _share_explained(target: np.ndarray, design: np.ndarray) -> float:
+    total = float(np.sum((target - target.mean()) ** 2))
+    if total <= 0 or design.shape[1] == 0:
+        return 0.0
+    x = np.column_stack([np.ones(len(target)), design])
+    coef, *_ = np.linalg.lstsq(x, target, rcond=None)
+    resid = target - x @ coef
+    return max(0.0, 1.0 - float(np.sum(resid**2)) / total)
+
+
+def detect_periods(
+    values: np.ndarray,
+    positions: np.ndarray,
+    step_seconds: float,
+    max_periods: int = 3,
+) -> tuple[list[float], list[str]]:
+    """Periods (in steps) worth modelling, strongest first, and notes on those dropped.
+
+    Candidates are the calendar periods (daily, weekly) and the periodogram's
+    peaks; a period is kept when the series holds ``MIN_CYCLES`` cycles of it
+    and three harmonics of it explain at least ``MIN_SHARE`` of the variance
+    left after the periods already kept.
+    """
+    n = len(values)
+    notes: list[str] = []
+    calendar = calendar_periods(step_seconds)
+    candidates: list[float] = list(calendar)
+    for p in periodogram_periods(values):
+        # snap to a calendar period (or a harmonic-free near miss) within 3 %
+        if any(abs(p - c) / c < 0.03 for c in candidates):
+            continue
+        candidates.append(p)
+    usable = []
+    for p in candidates:
+        if n < MIN_CYCLES * p:
+            if p in calendar:
+                label = "daily" if abs(p * step_seconds - DAY_SECONDS) < 1 else "weekly"
+                notes.append(
+                    f"series too short for the {label} season ({n} points < "
+                    f"{MIN_CYCLES:g} x {p:g}); fitted without it"
+                )
+            continue
+        usable.append(p)
+    kept: list[float] = []
+    longest = max(usable, default=0.0)
+    target = _detrend(values, int(2 * longest) + 1) if usable else values
+    for _ in range(max_periods):
+        base = fourier_matrix(positions, tuple(Season(p, 3) for p in kept))
+        base_share = _share_explained(target, base)
+        best, best_gain = None, 0.0
+        for p in usable:
+            if p in kept or any(_is_multiple(p, k) for k in kept):
+                continue
+            design = np.column_stack([base, fourier_matrix(positions, (Season(p, 3),))])
+            gain = _share_explained(target, design) - base_share
+            if gain > best_gain:
+                best, best_gain = p, gain
+        if best is None or best_gain < MIN_SHARE:
+            break
+        kept.append(best)
+    return kept, notes
+
+
+def _is_multiple(p: float, kept: float) -> bool:
+    """True when ``p`` is a harmonic of ``kept`` (already covered by its terms)."""
+    ratio = kept / p
+    return 2 <= round(ratio) <= 3 and abs(ratio - round(ratio)) < 0.05

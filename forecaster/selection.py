@@ -1,0 +1,138 @@
+"""Choosing and estimating the ARIMA error model, with fallbacks.
+
+Order selection is by AICc over a bounded (p, q) grid, simplest orders first,
+within a time budget so a fit stays interactive.  A candidate whose optimiser
+does not converge is skipped; if none converges the simplest order is used
+and the metadata says so.  Estimation uses statsmodels SARIMAX with simple
+differencing and a concentrated scale (fast); the chosen parameters are then
+run through a SARIMAX model that keeps the differencing in its state, which is
+what ``extend`` (cheap updates) needs.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+from statsmodels.tsa.statespace.sarimax import SARIMAX
+from statsmodels.tsa.stattools import kpss
+
+from forecaster.seasonality import Season, fourier_matrix
+
+SIGMA2_FLOOR = 1e-10
+
+
+@dataclass(frozen=True)
+class ErrorModel:
+    """An ARIMA(p, d, q) with fixed parameters (AR, MA, then sigma2)."""
+
+    order: tuple[int, int, int]
+    params: np.ndarray
+    aicc: float = float("nan")
+    llf: float = float("nan")
+    converged: bool = True
+    tried: list[str] = field(default_factory=list)
+
+    @property
+    def sigma2(self) -> float:
+        return float(self.params[-1])
+
+    def filter(self, resid: np.ndarray):  # -> SARIMAXResults
+        """Run the Kalman filter over ``resid`` with these parameters."""
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model = SARIMAX(resid, order=self.order, trend="n")
+            return model.filter(self.params)
+
+
+def choose_differencing(z: np.ndarray, positions: np.ndarray, periods: list[float]) -> int:
+    """d = 1 when a KPSS test rejects level stationarity of the deseasonalised series."""
+    x = fourier_matrix(positions, tuple(Season(p, 3) for p in periods))
+    x = np.column_stack([np.ones(len(z)), x])
+    coef, *_ = np.linalg.lstsq(x, z, rcond=None)
+    resid = z - x @ coef
+    if np.ptp(resid) == 0:
+        return 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        _, pvalue, *_ = kpss(resid, regression="c", nlags="auto")
+    return 1 if pvalue < 0.05 else 0
+
+
+def _aicc(llf: float, k: int, n: int) -> float:
+    return -2.0 * llf + 2.0 * k + 2.0 * k * (k + 1) / max(n - k - 1, 1)
+
+
+def _candidates(max_p: int, max_q: int) -> list[tuple[int, int]]:
+    grid = [(p, q) for p in range(max_p + 1) for q in range(max_q + 1)]
+    # the usual winners first, so a tight budget still sees them
+    first = [(1, 1), (2, 1), (1, 0), (0, 1), (2, 0), (1, 2), (2, 2)]
+    ordered = [c for c in first if c in grid]
+    return ordered + sorted((c for c in grid if c not in ordered), key=lambda c: (sum(c), c))
+
+
+def fit_error_model(
+    resid: np.ndarray,
+    d: int,
+    max_p: int,
+    max_q: int,
+    budget_seconds: float,
+    notes: list[str],
+) -> ErrorModel:
+    """The best-AICc converged ARIMA(p, d, q) on ``resid`` within the budget."""
+    n = len(resid) - d
+    if np.ptp(np.diff(resid, n=d) if d else resid) == 0:
+        notes.append("series is constant after differencing; using a white-noise error model")
+        return ErrorModel((0, d, 0), np.array([SIGMA2_FLOOR]))
+    started = time.perf_counter()
+    best: ErrorModel | None = None
+    tried: list[str] = []
+    failed: list[str] = []
+    for p, q in _candidates(max_p, max_q):
+        if best is not None and time.perf_counter() - started > budget_seconds:
+            notes.append(f"order search stopped by the {budget_seconds:g} s time budget")
+            break
+        if p + q + 2 > n // 3:
+            continue
+        label = f"({p},{d},{q})"
+        if p == q == 0:
+            diffed = np.diff(resid, n=d) if d else resid
+            sigma2 = max(float(np.mean(diffed**2)), SIGMA2_FLOOR)
+            llf = -0.5 * n * (np.log(2 * np.pi * sigma2) + 1)
+            aicc = _aicc(llf, 1, n)
+            tried.append(f"{label} aicc={aicc:.1f}")
+            if best is None or aicc < best.aicc:
+                best = ErrorModel((0, d, 0), np.array([sigma2]), aicc=aicc, llf=llf)
+            continue
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                model = SARIMAX(
+                    resid, order=(p, d, q), trend="n",
+                    simple_differencing=True, concentrate_scale=True,
+                )
+                res = model.fit(disp=False, maxiter=100)
+        except (np.linalg.LinAlgError, ValueError) as exc:
+            failed.append(f"{label}: {exc}")
+            continue
+        converged = bool(res.mle_retvals.get("converged", True)) if res.mle_retvals else True
+        sigma2 = max(float(res.scale), SIGMA2_FLOOR)
+        k = p + q + 1
+        aicc = _aicc(float(res.llf), k, n)
+        tried.append(f"{label} aicc={aicc:.1f}{'' if converged else ' (not converged)'}")
+        if not converged or not np.isfinite(aicc):
+            failed.append(f"{label}: did not converge")
+            continue
+        if best is None or aicc < best.aicc:
+            best = ErrorModel((p, d, q), np.r_[np.asarray(res.params, dtype=float), sigma2],
+                              aicc=aicc, llf=float(res.llf))
+    if failed:
+        notes.append("orders skipped: " + "; ".join(failed[:5]))
+    if best is None:
+        notes.append(f"no ARIMA order converged; fell back to ARIMA(0,{d},0)")
+        sigma2 = float(np.var(np.diff(resid, n=d) if d else resid))
+        return ErrorModel((0, d, 0), np.array([max(sigma2, SIGMA2_FLOOR)]), converged=False,
+                          tried=tried)
+    return ErrorModel(best.order, best.params, best.aicc, best.llf, True, tried)
