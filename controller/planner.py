@@ -5,14 +5,51 @@ computational function with no side effects: no database, no HTTP, no clock,
 no randomness.  Time and ids come in as arguments, so tests compare whole plans
 and the simulator replays the very same function over a trace.
 
-(Types below are the contract shared by the executor, the live loop and the
-simulator; the decision logic is implemented under the controller issue.)
+Rules, in the order they are applied (each produces ``Decision`` records):
+
+1. Crashed nodes (``crashed`` or state ``failed``) are stopped and replaced at
+   once, outside the ejection limit and the cooldown.
+2. Anomalous ready nodes: when more than ``max_ejection_percent`` of the live
+   fleet (at least one node) looks anomalous together, or the detector reports a
+   ``FleetAnomaly``, one ``fleet_anomaly`` decision is recorded and nothing is
+   replaced.  Otherwise each gets a replacement (``replace``), unless it was itself
+   launched as a fault replacement within ``cooldown_seconds`` or the ejection
+   budget (nodes being replaced or draining for a fault/prevention, at most
+   ``max(1, floor(live × max_ejection_percent / 100))``) is used up (``hold``).
+3. Prevention: a ready node whose RSS, at its current slope, reaches its memory
+   limit within ``prevention_horizon_seconds`` is replaced the same way (``prevent``).
+4. A node with a replacement is drained (``drain``) once the replacement is
+   ready, or earlier when the other ready nodes alone carry the observed load at
+   the target utilization and number at least ``min_nodes``.  A drain never
+   leaves fewer than ``min_nodes`` ready nodes.
+5. Capacity: need = max(predictive, reactive floor), bounded by min/max nodes.
+   Predictive need is ``ceil(q-quantile of the forecast over
+   [now + startup, now + startup + tick] / (node_capacity × target_utilization))``.
+   Forecast values are load in the unit of ``node_capacity_rps`` (requests per
+   second); callers convert per-step counts to rates.  A forecast point stamped
+   ``T`` covers ``[T, T + step)``.  The reactive floor is the Kubernetes HPA
+   formula ``ceil(ready × utilization / target)``, unchanged within ``tolerance``.
+   Starting nodes count as capacity being provisioned.  Scale-in takes the max
+   of the recommendations within the stabilization window (as HPA does) and only
+   happens once the recorded recommendations span the window; it drains ready
+   nodes, most anomalous first, then youngest, and never drains starting nodes
+   (they may be the capacity the forecast asked for).  With
+   ``scale_up_rate_limit`` the HPA scale-up policy (max(+100 %, +4 nodes) per 15 s)
+   caps growth; the simulator turns it on for the ``reactive`` baseline only.
+
+Every tick yields exactly one capacity decision (``scale_out``, ``scale_in`` or
+``hold`` with ``node_id=None``) plus the recovery decisions.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
+from statistics import NormalDist
+
+import numpy as np
+import pandas as pd
 
 from controller.lifecycle import NodeState
 from detector.types import Anomaly, FleetAnomaly
@@ -27,6 +64,9 @@ DECISION_KINDS = (
     "hold",
     "fleet_anomaly",
 )
+
+HPA_SCALE_UP_PERIOD_SECONDS = 15.0
+HPA_SCALE_UP_MIN_NODES = 4  # HPA's default scale-up policy: +100 % or +4 pods per 15 s
 
 
 @dataclass(frozen=True)
@@ -51,7 +91,9 @@ class Snapshot:
     """Observed state of the pool at ``now`` plus the memory the planner needs.
 
     ``recommendations`` holds the planner's previous desired counts (time,
-    count) within the scale-in stabilization window; the caller keeps it.
+    count); the caller appends ``Plan.recommendation`` each tick and may drop
+    entries older than the stabilization window plus one tick
+    (``prune_recommendations`` does that).
     ``fault_replaced_at`` maps a node id that was *launched as a fault
     replacement* to when it was launched (for the cooldown rule).
     """
@@ -77,6 +119,7 @@ class Policy:
     max_ejection_percent: float = 10.0
     cooldown_seconds: float = 300.0
     prevention_horizon_seconds: float = 300.0  # replace if RSS would hit the limit this soon
+    scale_up_rate_limit: bool = False  # HPA's max(+100 %, +4) per 15 s; the reactive baseline
 
 
 @dataclass(frozen=True)
@@ -89,16 +132,57 @@ class Decision:
 
 @dataclass(frozen=True)
 class Plan:
-    desired: int  # ready-node count the pool should converge to
+    """What to do this tick.
+
+    The executor launches ``to_launch`` plain nodes plus one replacement per id
+    in ``to_replace`` (``launch(1, replaces=id)``), drains ``to_drain`` and stops
+    ``to_stop`` at once without draining (crashed or failed nodes; a ready one
+    moves through ``failed``).
+    """
+
+    desired: int  # serving-node count the pool should converge to
     to_launch: int
     to_drain: tuple[str, ...]  # scale-in drains and drains of replaced nodes
     to_replace: tuple[str, ...]  # nodes that get a replacement launched now
     decisions: tuple[Decision, ...]
     recommendation: tuple[datetime, int] | None = None  # append to Snapshot.recommendations
+    to_stop: tuple[str, ...] = ()
 
     @property
     def reasons(self) -> tuple[str, ...]:
         return tuple(d.reason for d in self.decisions)
+
+
+def prune_recommendations(
+    recommendations: tuple[tuple[datetime, int], ...] | list[tuple[datetime, int]],
+    now: datetime,
+    policy: Policy,
+) -> tuple[tuple[datetime, int], ...]:
+    """Keep what the planner still needs: the window plus one tick."""
+    horizon = now - timedelta(seconds=policy.scale_in_stabilization_seconds + policy.tick_seconds)
+    return tuple((t, c) for t, c in recommendations if t >= horizon)
+
+
+def forecast_quantile(forecast: Forecast, q: float) -> np.ndarray:
+    """The q-quantile per step: ``Forecast.quantile`` when the forecaster has it,
+    else a normal approximation from the 95 % band (``hi95`` is the 0.975 quantile)."""
+    quantile = getattr(forecast, "quantile", None)
+    if callable(quantile):
+        return np.asarray(quantile(q), dtype=float)
+    mean = np.asarray(forecast.mean, dtype=float)
+    if q == 0.5:
+        return mean
+    sigma = (np.asarray(forecast.hi95, dtype=float) - mean) / NormalDist().inv_cdf(0.975)
+    return np.maximum(mean + NormalDist().inv_cdf(q) * sigma, 0.0)
+
+
+@dataclass(frozen=True)
+class _Need:
+    desired_raw: int
+    predictive: int | None
+    reactive: int | None
+    details: dict[str, object]
+    summary: str
 
 
 def plan(
@@ -109,4 +193,453 @@ def plan(
     now: datetime,
     fleet_anomaly: FleetAnomaly | None = None,
 ) -> Plan:
-    raise NotImplementedError("planner logic lands with the controller issue")
+    live = [n for n in snapshot.nodes if n.state is not NodeState.STOPPED]
+    crashed = [n for n in live if n.crashed or n.state is NodeState.FAILED]
+    healthy = [n for n in live if not (n.crashed or n.state is NodeState.FAILED)]
+    ready = [n for n in healthy if n.state is NodeState.READY]
+    starting = [n for n in healthy if n.state is NodeState.STARTING]
+    draining = [n for n in healthy if n.state is NodeState.DRAINING]
+    by_id = {n.id: n for n in live}
+    # node id -> its live replacement (starting or ready)
+    replacement_of = {n.replaces: n for n in ready + starting if n.replaces is not None}
+    decisions: list[Decision] = []
+    to_replace: list[str] = []
+    replace_kind: dict[str, str] = {}  # new replacement -> "replace" | "prevent" | "crash"
+    to_drain: list[str] = []
+    to_stop: list[str] = []
+
+    # 1. crashed nodes: stop and replace at once
+    for node in sorted(crashed, key=lambda n: n.id):
+        to_stop.append(node.id)
+        if node.state is NodeState.DRAINING or node.id in replacement_of:
+            continue
+        to_replace.append(node.id)
+        replace_kind[node.id] = "crash"
+        decisions.append(
+            Decision(
+                "replace",
+                node.id,
+                f"node {node.id} crashed (state {node.state.value}); stopping it and "
+                "launching a replacement at once",
+                {"state": node.state.value, "crashed": True},
+            )
+        )
+
+    # 2-3. faults and prevention, within the ejection budget
+    allowance = max(1, math.floor(len(healthy) * policy.max_ejection_percent / 100.0))
+    in_progress = sum(1 for n in draining if n.drain_reason in ("fault", "prevent")) + sum(
+        1 for n in ready if n.id in replacement_of
+    )
+    cooldown_from = dict(snapshot.fault_replaced_at)
+    ready_ids = {n.id for n in ready}
+    scores = {a.node: a for a in anomalies if a.node in ready_ids}
+    anomalous = sorted(scores.values(), key=lambda a: (-a.score, a.node))
+    if anomalous and (fleet_anomaly is not None or len(anomalous) > allowance):
+        fraction = len(anomalous) / max(len(healthy), 1)
+        names = [a.node for a in anomalous]
+        decisions.append(
+            Decision(
+                "fleet_anomaly",
+                None,
+                f"{len(anomalous)} of {len(healthy)} nodes ({fraction:.0%}) look anomalous "
+                f"together (budget {allowance} at max_ejection_percent "
+                f"{policy.max_ejection_percent:g} %); recording a fleet-wide anomaly and "
+                "replacing none",
+                {
+                    "nodes": names,
+                    "fraction": round(fraction, 4),
+                    "allowance": allowance,
+                    "detector_fleet_anomaly": fleet_anomaly is not None,
+                },
+            )
+        )
+        anomalous = []
+    elif fleet_anomaly is not None:
+        decisions.append(
+            Decision(
+                "fleet_anomaly",
+                None,
+                f"the detector reports a fleet-wide anomaly over {len(fleet_anomaly.nodes)} "
+                f"nodes ({fleet_anomaly.fraction:.0%}); replacing none for faults",
+                {"nodes": list(fleet_anomaly.nodes), "fraction": fleet_anomaly.fraction},
+            )
+        )
+
+    candidates: list[tuple[NodeView, str, str, dict[str, object]]] = []
+    for a in anomalous:
+        node = by_id[a.node]
+        metrics = ", ".join(a.top_metrics) or "unspecified metrics"
+        candidates.append(
+            (
+                node,
+                "replace",
+                f"node {node.id} is anomalous (score {a.score:.3f}, top metrics: {metrics})",
+                {"score": a.score, "top_metrics": list(a.top_metrics), "since": _iso(a.since)},
+            )
+        )
+    for node in sorted(ready, key=lambda n: n.id):
+        seconds = _seconds_to_memory_limit(node)
+        if node.id in scores or seconds is None or seconds > policy.prevention_horizon_seconds:
+            continue
+        candidates.append(
+            (
+                node,
+                "prevent",
+                f"node {node.id} RSS {_mib(node.rss_bytes)} MiB grows "
+                f"{_mib(node.rss_slope_bytes_per_s, 3)} MiB/s and reaches its limit "
+                f"{_mib(node.memory_limit_bytes)} MiB in {seconds:.0f} s "
+                f"(horizon {policy.prevention_horizon_seconds:g} s)",
+                {
+                    "rss_bytes": node.rss_bytes,
+                    "rss_slope_bytes_per_s": node.rss_slope_bytes_per_s,
+                    "memory_limit_bytes": node.memory_limit_bytes,
+                    "seconds_to_limit": round(seconds, 1),
+                },
+            )
+        )
+
+    for node, kind, why, details in candidates:
+        if node.id in replacement_of:
+            continue  # already being replaced; its drain is handled below
+        launched = cooldown_from.get(node.id)
+        if launched is None and node.replaces is not None:
+            launched = node.since
+        if launched is not None and (now - launched).total_seconds() < policy.cooldown_seconds:
+            age = (now - launched).total_seconds()
+            decisions.append(
+                Decision(
+                    "hold",
+                    node.id,
+                    f"{why}, but it was launched as a replacement {age:.0f} s ago "
+                    f"(cooldown {policy.cooldown_seconds:g} s); not replacing it again",
+                    {**details, "cooldown_seconds": policy.cooldown_seconds, "age": age},
+                )
+            )
+            continue
+        if in_progress >= allowance:
+            decisions.append(
+                Decision(
+                    "hold",
+                    node.id,
+                    f"{why}, but {in_progress} node(s) are already being replaced or drained "
+                    f"for faults (budget {allowance}); waiting",
+                    {**details, "in_progress": in_progress, "allowance": allowance},
+                )
+            )
+            continue
+        in_progress += 1
+        to_replace.append(node.id)
+        replace_kind[node.id] = kind
+        decisions.append(Decision(kind, node.id, f"{why}; launching a replacement", details))
+
+    # 4. drain replaced nodes once it is safe
+    leaving = set(to_stop)
+    replaced_ready = [n for n in ready if n.id in replacement_of or n.id in replace_kind]
+    for node in sorted(replaced_ready, key=lambda n: n.id):
+        drain = _fault_drain(node, replacement_of.get(node.id), ready, leaving, snapshot, policy)
+        if drain is None:
+            continue
+        decision, ok = drain
+        decisions.append(decision)
+        if ok:
+            to_drain.append(node.id)
+            leaving.add(node.id)
+
+    # 5. capacity
+    replaced_ids = set(replacement_of) | set(to_replace)
+    keepers = [n for n in ready + starting if n.id not in replaced_ids]
+    ready_keepers = [n for n in keepers if n.state is NodeState.READY]
+    planned = len(keepers) + len(to_replace)
+    need = _capacity_need(snapshot, forecast, policy, now, ready, planned)
+    desired = need.desired_raw
+    stabilized_from: int | None = None
+    if desired < planned:
+        window_start = now - timedelta(seconds=policy.scale_in_stabilization_seconds)
+        in_window = [c for t, c in snapshot.recommendations if window_start <= t <= now]
+        span_ok = any(
+            t <= window_start + timedelta(seconds=policy.tick_seconds)
+            for t, _ in snapshot.recommendations
+        )
+        stabilized = max([desired, *in_window])
+        if not span_ok:
+            stabilized = max(stabilized, planned)
+        if stabilized != desired:
+            stabilized_from = desired
+        desired = min(stabilized, planned)
+    capacity_details = {
+        **need.details,
+        "ready": len(ready),
+        "starting": len(starting),
+        "draining": len(draining),
+        "replacing": len(replaced_ids),
+        "planned": planned,
+        "desired": desired,
+        "stabilized_from": stabilized_from,
+    }
+    to_launch = 0
+    if desired > planned:
+        to_launch = desired - planned
+        decisions.append(
+            Decision(
+                "scale_out",
+                None,
+                f"launching {to_launch} node(s): {need.summary}; {planned} serving or "
+                f"starting, {desired} desired",
+                capacity_details,
+            )
+        )
+    elif desired < planned:
+        excess = planned - desired
+        # first, drop replacements this plan would launch for faults/prevention
+        for node_id in [i for i in reversed(to_replace) if replace_kind[i] != "crash"]:
+            if excess == 0:
+                break
+            to_replace.remove(node_id)
+            excess -= 1
+            decisions = [d for d in decisions if d.node_id != node_id]
+            if node_id not in leaving and len(_serving(ready, leaving)) - 1 >= policy.min_nodes:
+                to_drain.append(node_id)
+                leaving.add(node_id)
+            decisions.append(
+                Decision(
+                    "drain",
+                    node_id,
+                    f"node {node_id} is drained without a replacement: scale-in is due "
+                    f"({desired} desired, {planned} planned)",
+                    capacity_details,
+                )
+            )
+        room = min(excess, len(ready_keepers) - desired)
+        order = sorted(
+            ready_keepers,
+            key=lambda n: (
+                -(n.anomaly_score if n.anomaly_score is not None else -math.inf),
+                -n.since.timestamp(),
+                n.id,
+            ),
+        )
+        for node in order[: max(room, 0)]:
+            to_drain.append(node.id)
+            leaving.add(node.id)
+            decisions.append(
+                Decision(
+                    "scale_in",
+                    node.id,
+                    f"draining {node.id}: {need.summary}; {planned} serving or starting, "
+                    f"{desired} desired after the {policy.scale_in_stabilization_seconds:g} s "
+                    "stabilization window",
+                    capacity_details,
+                )
+            )
+        if excess > 0 and room <= 0:
+            decisions.append(
+                Decision(
+                    "hold",
+                    None,
+                    f"holding: {need.summary}; {desired} desired but the excess is starting "
+                    "nodes, which are not drained",
+                    capacity_details,
+                )
+            )
+    else:
+        why = need.summary
+        if stabilized_from is not None:
+            why += (
+                f"; scale-in to {stabilized_from} waits for the "
+                f"{policy.scale_in_stabilization_seconds:g} s stabilization window"
+            )
+        decisions.append(
+            Decision("hold", None, f"holding at {planned} node(s): {why}", capacity_details)
+        )
+
+    return Plan(
+        desired=desired,
+        to_launch=to_launch,
+        to_drain=tuple(to_drain),
+        to_replace=tuple(to_replace),
+        decisions=tuple(decisions),
+        recommendation=(now, need.desired_raw),
+        to_stop=tuple(to_stop),
+    )
+
+
+def _serving(ready: list[NodeView], leaving: set[str]) -> list[NodeView]:
+    return [n for n in ready if n.id not in leaving]
+
+
+def _fault_drain(
+    node: NodeView,
+    replacement: NodeView | None,
+    ready: list[NodeView],
+    leaving: set[str],
+    snapshot: Snapshot,
+    policy: Policy,
+) -> tuple[Decision, bool] | None:
+    """Drain decision for a node that has (or just got) a replacement."""
+    others = [n for n in _serving(ready, leaving) if n.id != node.id]
+    if replacement is not None and replacement.state is NodeState.READY:
+        if len(others) < policy.min_nodes:
+            return (
+                Decision(
+                    "hold",
+                    node.id,
+                    f"not draining {node.id} yet: only {len(others)} other ready node(s), "
+                    f"min_nodes is {policy.min_nodes}",
+                    {"other_ready": len(others), "min_nodes": policy.min_nodes},
+                ),
+                False,
+            )
+        return (
+            Decision(
+                "drain",
+                node.id,
+                f"draining {node.id}: its replacement {replacement.id} is ready",
+                {"replacement": replacement.id, "other_ready": len(others)},
+            ),
+            True,
+        )
+    headroom = len(others) * policy.node_capacity_rps * policy.target_utilization
+    details = {
+        "replacement": replacement.id if replacement else None,
+        "other_ready": len(others),
+        "observed_rps": round(snapshot.observed_rps, 3),
+        "other_capacity_rps": round(headroom, 3),
+        "min_nodes": policy.min_nodes,
+    }
+    if len(others) >= policy.min_nodes and headroom >= snapshot.observed_rps:
+        return (
+            Decision(
+                "drain",
+                node.id,
+                f"draining {node.id} before its replacement is ready: the {len(others)} other "
+                f"ready node(s) carry {snapshot.observed_rps:.1f} rps within "
+                f"{headroom:.1f} rps at target utilization",
+                details,
+            ),
+            True,
+        )
+    return (
+        Decision(
+            "hold",
+            node.id,
+            f"keeping {node.id} in service until its replacement is ready: the "
+            f"{len(others)} other ready node(s) give {headroom:.1f} rps for "
+            f"{snapshot.observed_rps:.1f} rps observed (min_nodes {policy.min_nodes})",
+            details,
+        ),
+        False,
+    )
+
+
+def _capacity_need(
+    snapshot: Snapshot,
+    forecast: Forecast | None,
+    policy: Policy,
+    now: datetime,
+    ready: list[NodeView],
+    planned: int,
+) -> _Need:
+    per_node = policy.node_capacity_rps * policy.target_utilization
+    details: dict[str, object] = {
+        "observed_rps": round(snapshot.observed_rps, 3),
+        "node_capacity_rps": policy.node_capacity_rps,
+        "target_utilization": policy.target_utilization,
+    }
+    parts: list[str] = []
+    predictive = None
+    if forecast is not None:
+        start = now + timedelta(seconds=policy.startup_seconds)
+        end = start + timedelta(seconds=policy.tick_seconds)
+        upper = _window_upper(forecast, policy.forecast_quantile, start, end)
+        if upper is not None:
+            predictive = math.ceil(upper / per_node - 1e-9)
+            details.update(
+                forecast_upper_rps=round(upper, 3),
+                forecast_quantile=policy.forecast_quantile,
+                window_start=_iso(start),
+                window_end=_iso(end),
+                predictive=predictive,
+            )
+            parts.append(
+                f"forecast q{policy.forecast_quantile:g} {upper:.1f} rps over the "
+                f"{policy.startup_seconds:g} s start-up lead needs {predictive}"
+            )
+        else:
+            details["forecast_note"] = "forecast does not reach the start-up lead window"
+            parts.append("forecast does not reach the start-up lead window")
+    else:
+        parts.append("no forecast, reactive only")
+
+    utilization = snapshot.utilization
+    if utilization is None and ready:
+        utilization = snapshot.observed_rps / (len(ready) * policy.node_capacity_rps)
+    if ready and utilization is not None:
+        ratio = utilization / policy.target_utilization
+        if abs(ratio - 1.0) <= policy.tolerance:
+            reactive = planned
+            parts.append(f"utilization {utilization:.2f} within tolerance of target")
+        else:
+            reactive = math.ceil(len(ready) * ratio - 1e-9)
+            parts.append(f"reactive floor {reactive} at utilization {utilization:.2f}")
+        details.update(utilization=round(utilization, 4), ratio=round(ratio, 4))
+    else:
+        reactive = math.ceil(snapshot.observed_rps / per_node - 1e-9)
+        parts.append(f"reactive floor {reactive} from {snapshot.observed_rps:.1f} rps observed")
+    details["reactive"] = reactive
+
+    desired = max(reactive, predictive or 0)
+    if policy.scale_up_rate_limit and desired > planned:
+        limit = max(planned, 1)
+        for _ in range(max(1, math.ceil(policy.tick_seconds / HPA_SCALE_UP_PERIOD_SECONDS))):
+            limit = max(2 * limit, limit + HPA_SCALE_UP_MIN_NODES)
+        if desired > limit:
+            details["rate_limited_from"] = desired
+            parts.append(f"scale-up limited to {limit}")
+            desired = limit
+    bounded = min(max(desired, policy.min_nodes), policy.max_nodes)
+    if bounded != desired:
+        parts.append(f"bounded to [{policy.min_nodes}, {policy.max_nodes}]")
+    details["needed"] = desired
+    return _Need(bounded, predictive, reactive, details, "; ".join(parts))
+
+
+def _window_upper(forecast: Forecast, q: float, start: datetime, end: datetime) -> float | None:
+    stamps = forecast.timestamps
+    if len(stamps) == 0:
+        return None
+    start_ts, end_ts = _align(start, stamps), _align(end, stamps)
+    step = pd.Timedelta(seconds=forecast.step_seconds)
+    mask = (stamps < end_ts) & (stamps + step > start_ts)
+    if not mask.any():
+        return None
+    return float(np.max(forecast_quantile(forecast, q)[np.asarray(mask)]))
+
+
+def _align(moment: datetime, stamps: pd.DatetimeIndex) -> pd.Timestamp:
+    """Compare naive and aware times by reading naive ones as UTC."""
+    ts = pd.Timestamp(moment)
+    if stamps.tz is None and ts.tzinfo is not None:
+        return ts.tz_convert(UTC).tz_localize(None)
+    if stamps.tz is not None and ts.tzinfo is None:
+        return ts.tz_localize(UTC)
+    return ts
+
+
+def _seconds_to_memory_limit(node: NodeView) -> float | None:
+    if node.rss_bytes is None or node.memory_limit_bytes is None:
+        return None
+    remaining = node.memory_limit_bytes - node.rss_bytes
+    if remaining <= 0:
+        return 0.0
+    slope = node.rss_slope_bytes_per_s
+    if slope is None or slope <= 0:
+        return None
+    return remaining / slope
+
+
+def _mib(value: float | None, digits: int = 0) -> str:
+    return "?" if value is None else f"{value / 2**20:.{digits}f}"
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat()
