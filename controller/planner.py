@@ -499,7 +499,7 @@ def _fault_drain(
             True,
         )
     headroom = len(others) * policy.node_capacity_rps * policy.target_utilization
-    details = {
+    details: dict[str, object] = {
         "replacement": replacement.id if replacement else None,
         "other_ready": len(others),
         "observed_rps": round(snapshot.observed_rps, 3),
