@@ -1,0 +1,55 @@
+"""Settings of a payment node and of the load balancer (pydantic-settings).
+
+Each can be set by keyword (the CLI does) or by environment variable with the
+prefix ``FLEETCAST_NODE_`` / ``FLEETCAST_LB_``; the local pool passes the admin
+token and database URL to nodes through the environment so they never show up
+in ``ps``.  A bad value stops start-up with a message naming the setting.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATABASE_URL = "sqlite:///./var/fleetcast.db"
+DEFAULT_CARD_KEY = "fleetcast-dev-card-fingerprint-key"
+
+
+class NodeSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="FLEETCAST_NODE_", extra="forbid")
+
+    node_id: str = Field(default="node-0", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    host: str = "127.0.0.1"
+    port: int = Field(default=8101, ge=1, le=65535)
+    database_url: str = DEFAULT_DATABASE_URL
+    admin_token: str = ""  # empty: every admin route answers 401
+    fault_injection: bool = False
+    processing_latency_ms: float = Field(default=2.0, ge=0, le=60_000)
+    max_body_bytes: int = Field(default=16_384, ge=256)
+    min_amount_minor: int = Field(default=1, ge=1)
+    max_amount_minor: int = Field(default=100_000_000, ge=1)
+    fee_percent_bps: int = Field(default=290, ge=0, le=10_000)
+    card_hmac_key: str = Field(default=DEFAULT_CARD_KEY, min_length=8)
+    memory_limit_mb: int = Field(default=512, ge=16)
+    idempotency_lease_s: float = Field(default=5.0, gt=0)
+    key_retention_hours: float = Field(default=24.0, ge=24.0)
+    purge_interval_s: float = Field(default=3600.0, gt=0)
+    shutdown_timeout_s: float = Field(default=30.0, gt=0)
+    db_pool_size: int = Field(default=8, ge=1)
+    log_level: str = "warning"
+
+
+class BalancerSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="FLEETCAST_LB_", extra="forbid")
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    strategy: str = "least_request"
+    admin_token: str = ""
+    backend_timeout_s: float = Field(default=30.0, gt=0)
+    connect_timeout_s: float = Field(default=1.0, gt=0)
+    down_backoff_s: float = Field(default=1.0, gt=0)
+    max_down_backoff_s: float = Field(default=30.0, gt=0)
+    max_connections_per_backend: int = Field(default=64, ge=1)
+    max_body_bytes: int = Field(default=65_536, ge=256)
+    log_level: str = "warning"

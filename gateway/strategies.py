@@ -1,0 +1,158 @@
+"""Backend choice rules of the load balancer, as small pure classes.
+
+A chooser sees a snapshot of the eligible backends (ready and not marked down)
+and returns one; it does no I/O and takes randomness as an injected
+``random.Random``, so each rule is unit-tested on its own.  The balancer keeps
+the live counters (in-flight, latency EWMA) and hands them in as ``Candidate``.
+
+- ``round_robin``: each in turn.
+- ``random``: uniform.
+- ``weighted_round_robin``: nginx's smooth weighted round robin (weights 1:2:3
+  give a-b-c-b-c-c... interleaved, not bursts).
+- ``least_request``: power of two choices on in-flight requests (Envoy's
+  default); ties broken by weight.
+- ``peak_ewma``: power of two choices on ``latency_ewma × (in_flight + 1)``
+  (Finagle/Linkerd), where the EWMA jumps up to a slow sample at once and
+  decays back over ``decay_s`` (see ``PeakEwma``).
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class Candidate:
+    id: str
+    weight: int = 100
+    inflight: int = 0
+    latency_ewma_s: float = 0.0
+
+
+class Chooser(Protocol):
+    def choose(self, candidates: Sequence[Candidate]) -> Candidate: ...
+
+
+class RoundRobin:
+    def __init__(self) -> None:
+        self._next = 0
+
+    def choose(self, candidates: Sequence[Candidate]) -> Candidate:
+        _require(candidates)
+        chosen = candidates[self._next % len(candidates)]
+        self._next = (self._next + 1) % 1_000_000_007
+        return chosen
+
+
+class RandomChoice:
+    def __init__(self, rng: random.Random | None = None) -> None:
+        self.rng = rng or random.Random()
+
+    def choose(self, candidates: Sequence[Candidate]) -> Candidate:
+        _require(candidates)
+        return candidates[self.rng.randrange(len(candidates))]
+
+
+class WeightedRoundRobin:
+    """Smooth weighted round robin; a backend with weight 0 is never chosen if others can be."""
+
+    def __init__(self) -> None:
+        self._current: dict[str, int] = {}
+
+    def choose(self, candidates: Sequence[Candidate]) -> Candidate:
+        _require(candidates)
+        weighted = [c for c in candidates if c.weight > 0] or list(candidates)
+        total = 0
+        best: Candidate | None = None
+        for c in weighted:
+            w = max(c.weight, 1)
+            total += w
+            self._current[c.id] = self._current.get(c.id, 0) + w
+            if best is None or self._current[c.id] > self._current[best.id]:
+                best = c
+        assert best is not None
+        self._current[best.id] -= total
+        live = {c.id for c in weighted}
+        for stale in [k for k in self._current if k not in live]:
+            del self._current[stale]
+        return best
+
+
+class _PowerOfTwo:
+    def __init__(self, rng: random.Random | None = None) -> None:
+        self.rng = rng or random.Random()
+
+    def cost(self, c: Candidate) -> float:
+        raise NotImplementedError
+
+    def choose(self, candidates: Sequence[Candidate]) -> Candidate:
+        _require(candidates)
+        if len(candidates) == 1:
+            return candidates[0]
+        i, j = self.rng.sample(range(len(candidates)), 2)
+        a, b = candidates[i], candidates[j]
+        ca, cb = self.cost(a), self.cost(b)
+        if ca != cb:
+            return a if ca < cb else b
+        return a if a.weight >= b.weight else b
+
+
+class LeastRequest(_PowerOfTwo):
+    def cost(self, c: Candidate) -> float:
+        return c.inflight / max(c.weight, 1)
+
+
+class PeakEwmaChooser(_PowerOfTwo):
+    def cost(self, c: Candidate) -> float:
+        return c.latency_ewma_s * (c.inflight + 1)
+
+
+class PeakEwma:
+    """Peak-sensitive latency EWMA with time-based decay (time passed in)."""
+
+    def __init__(self, decay_s: float = 10.0, initial_s: float = 0.0) -> None:
+        self.decay_s = decay_s
+        self.value = initial_s
+        self._stamp: float | None = None
+
+    def observe(self, rtt_s: float, now: float) -> float:
+        if self._stamp is None or rtt_s > self.value:
+            self.value = rtt_s  # peak: jump up at once
+        else:
+            w = math.exp(-max(0.0, now - self._stamp) / self.decay_s)
+            self.value = self.value * w + rtt_s * (1 - w)
+        self._stamp = now
+        return self.value
+
+    def current(self, now: float) -> float:
+        """The value decayed toward zero since the last sample, so an idle slow
+        backend is probed again after a while instead of being starved forever."""
+        if self._stamp is None:
+            return self.value
+        return self.value * math.exp(-max(0.0, now - self._stamp) / self.decay_s)
+
+
+STRATEGIES = ("round_robin", "random", "weighted_round_robin", "least_request", "peak_ewma")
+
+
+def make_chooser(name: str, rng: random.Random | None = None) -> Chooser:
+    if name == "round_robin":
+        return RoundRobin()
+    if name == "random":
+        return RandomChoice(rng)
+    if name == "weighted_round_robin":
+        return WeightedRoundRobin()
+    if name == "least_request":
+        return LeastRequest(rng)
+    if name == "peak_ewma":
+        return PeakEwmaChooser(rng)
+    raise ValueError(f"unknown strategy {name!r}; choose one of {', '.join(STRATEGIES)}")
+
+
+def _require(candidates: Sequence[Candidate]) -> None:
+    if not candidates:
+        raise ValueError("no candidate backends")
