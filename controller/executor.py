@@ -113,7 +113,13 @@ class Executor:
                 log.warning("drain of %s failed: %s", node_id, exc)
                 events.append(Decision("hold", node_id, f"drain of {node_id} failed: {exc}"))
 
-        stopped = self.reap(now, inflight=inflight or {})
+        stopped: list[str] = []
+        for node_id in plan.to_stop:  # crashed or failed: nothing left to drain
+            if node_id in current and current[node_id].state is not NodeState.STOPPED:
+                self._stop(node_id, stopped)
+        # A node drained this tick keeps serving what it has: its in-flight figure is older
+        # than the drain, so it is reaped from the next tick on.
+        stopped += self.reap(now, inflight=inflight or {}, skip=set(drained))
         pushed = self.push_membership()
         return ExecutionResult(
             launched=tuple(launched),
@@ -153,7 +159,9 @@ class Executor:
 
     # -- draining and cleanup ----------------------------------------------------------------
 
-    def reap(self, now: datetime, *, inflight: Mapping[str, float]) -> list[str]:
+    def reap(
+        self, now: datetime, *, inflight: Mapping[str, float], skip: set[str] | None = None
+    ) -> list[str]:
         """Stop draining nodes that are done, and failed nodes (their process is gone)."""
         nodes = self.pool.nodes()
         by_replaced = {n.replaces: n for n in nodes if n.replaces}
@@ -162,7 +170,7 @@ class Executor:
             if node.state is NodeState.FAILED:
                 self._stop(node.id, stopped)
                 continue
-            if node.state is not NodeState.DRAINING:
+            if node.state is not NodeState.DRAINING or node.id in (skip or set()):
                 continue
             draining_for = now - node.since
             replacement = by_replaced.get(node.id)

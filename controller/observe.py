@@ -32,7 +32,7 @@ WINDOW_METRICS = (
     "loop_lag_ms",
 )
 # Probes and scrapes are not load; counting them would make an idle node look busy.
-_NOT_LOAD_ROUTES = frozenset({"/metrics", "/healthz", "/readyz", "/admin/faults"})
+_NOT_LOAD_ROUTES = frozenset({"/metrics", "/healthz", "/readyz", "/admin", "other"})
 
 
 @dataclass(frozen=True)
@@ -221,7 +221,7 @@ async def scrape_async(
             jobs.append(_fetch(client, f"{balancer_url.rstrip('/')}/metrics", timeout))
         results = await asyncio.gather(*jobs)
     nodes: dict[str, NodeScrape] = {}
-    for node_id, res in zip(node_ids, results, strict=True):
+    for node_id, res in zip(node_ids, results[: len(node_ids)], strict=True):
         if res is None:
             continue
         try:
