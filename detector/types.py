@@ -27,3 +27,22 @@ class FleetAnomaly:
     at: datetime
     nodes: tuple[str, ...]
     fraction: float
+
+
+@dataclass(frozen=True)
+class StepResult:
+    """What one online ``NodeDetector.step`` saw and decided for one window.
+
+    ``scores``/``flagged`` are the raw per-window Isolation Forest verdicts of the
+    nodes that reported; ``anomalous`` is per tracked node after hysteresis and
+    the fleet guard; ``anomalies`` is empty when ``fleet`` is set.
+    """
+
+    at: datetime
+    scores: dict[str, float]
+    flagged: dict[str, bool]
+    top_metrics: dict[str, tuple[str, ...]]
+    anomalous: dict[str, bool]
+    anomalies: tuple[Anomaly, ...]
+    fleet: FleetAnomaly | None
+    absent: tuple[str, ...] = ()

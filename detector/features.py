@@ -1,0 +1,150 @@
+"""Node features: two fleet-aware views of every metric, and their attribution.
+
+A node fault shows as a node that differs from its peers *now* or from its own
+recent past *more than the fleet does*; a load change moves every node together
+and must not look like a fault.  So each metric becomes two standardized
+deviations, computed on ``y = sign(x)·log1p(|x|)`` (multiplicative load changes
+and per-node scale differences become additive, which makes the features
+scale-free):
+
+* ``peer``: ``(y_i - o_i - median_j(y_j - o_j)) / max(1.4826·MAD_j, floor)`` at
+  the same window, where ``o_i`` is the node's habitual offset from its peers
+  learned in ``fit`` (0 for nodes not seen in training);
+* ``self``: ``(d_i - median_j d_j) / max(IQR_i/1.349, floor)`` with
+  ``d_i = y_i - median`` of the node's trailing ``baseline_windows`` windows
+  (the current one excluded): the node's change net of the fleet's change.
+
+Fewer than ``min_peers`` reporting nodes make the fleet terms meaningless; the
+views are then 0 (peer) or not fleet-adjusted (self).  Missing values give 0.
+A last feature, ``max_abs``, is the largest absolute deviation of the row, so a
+metric that was constant in training still moves at least one feature the
+Isolation Forest splits on.  Attribution (``top_metrics``): a metric's
+contribution is ``max(|peer|, |self|)`` (its largest standardized deviation).
+
+The batch path (rolling windows over a cube) and the online path (a per-node
+ring buffer) share every formula here, so both give the same numbers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+IQR_TO_SIGMA = 1.349
+MAD_TO_SIGMA = 1.4826
+
+
+@dataclass(frozen=True)
+class FeatureParams:
+    baseline_windows: int = 20
+    baseline_min_windows: int = 5
+    peer_floor: float = 0.03
+    self_floor: float = 0.03
+    min_peers: int = 3
+    clip: float = 30.0
+
+
+def transform(values: np.ndarray) -> np.ndarray:
+    """Signed log1p: scale-free for counts/rates/latencies, defined for any real value."""
+    return np.sign(values) * np.log1p(np.abs(values))
+
+
+def nanmedian(values: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray]:
+    """Median over a (small) axis ignoring NaN, plus the count of valid values.
+
+    Faster than ``np.nanmedian`` for short axes and silent on all-NaN slices
+    (they give NaN).
+    """
+    ordered = np.sort(values, axis=axis)  # NaN sort last
+    count = np.sum(~np.isnan(values), axis=axis, keepdims=True)
+    lo = np.clip((count - 1) // 2, 0, None)
+    hi = np.clip(count // 2, 0, None)
+    lo = np.minimum(lo, values.shape[axis] - 1)
+    hi = np.minimum(hi, values.shape[axis] - 1)
+    med = 0.5 * (np.take_along_axis(ordered, lo, axis) + np.take_along_axis(ordered, hi, axis))
+    med = np.where(count > 0, med, np.nan)
+    return np.squeeze(med, axis=axis), np.squeeze(count, axis=axis)
+
+
+def peer_view(y: np.ndarray, offsets: np.ndarray | None, params: FeatureParams) -> np.ndarray:
+    """Peer-relative deviation for ``y`` shaped (T, N, M); offsets (N, M) or None."""
+    adjusted = y - offsets[None, :, :] if offsets is not None else y
+    med, count = nanmedian(adjusted, axis=1)
+    dev = adjusted - med[:, None, :]
+    mad, _ = nanmedian(np.abs(dev), axis=1)
+    spread = np.fmax(MAD_TO_SIGMA * mad, params.peer_floor)
+    z = dev / spread[:, None, :]
+    return np.where((count >= params.min_peers)[:, None, :], z, 0.0)
+
+
+def self_view(
+    y: np.ndarray, base_median: np.ndarray, base_spread: np.ndarray, params: FeatureParams
+) -> np.ndarray:
+    """Deviation from the node's own trailing baseline, net of the fleet's median change."""
+    delta = y - base_median
+    med, count = nanmedian(delta, axis=1)
+    fleet_change = np.where(count >= params.min_peers, med, 0.0)
+    spread = np.fmax(base_spread, params.self_floor)
+    return (delta - fleet_change[:, None, :]) / spread
+
+
+def rolling_baseline(y: np.ndarray, params: FeatureParams) -> tuple[np.ndarray, np.ndarray]:
+    """Trailing median and IQR-spread per (node, metric), current window excluded.
+
+    ``y`` is (T, N, M); windows count positions on the time axis, so a window a
+    node missed is a NaN inside its trailing window, exactly as in the online
+    ring buffer.
+    """
+    t, n, m = y.shape
+    flat = pd.DataFrame(y.reshape(t, n * m)).shift(1)
+    roll = flat.rolling(params.baseline_windows, min_periods=params.baseline_min_windows)
+    med = roll.median().to_numpy()
+    q1 = roll.quantile(0.25).to_numpy()
+    q3 = roll.quantile(0.75).to_numpy()
+    return med.reshape(t, n, m), ((q3 - q1) / IQR_TO_SIGMA).reshape(t, n, m)
+
+
+def buffer_baseline(buffer: np.ndarray, params: FeatureParams) -> tuple[np.ndarray, np.ndarray]:
+    """Same as :func:`rolling_baseline` for one window from a (W, N, M) ring buffer."""
+    enough = np.sum(~np.isnan(buffer), axis=0) >= params.baseline_min_windows
+    out_med = np.full(buffer.shape[1:], np.nan)
+    out_spread = np.full(buffer.shape[1:], np.nan)
+    if enough.any():
+        cols = buffer[:, enough]
+        q1, med, q3 = np.nanquantile(cols, [0.25, 0.5, 0.75], axis=0)
+        out_med[enough] = med
+        out_spread[enough] = (q3 - q1) / IQR_TO_SIGMA
+    return out_med, out_spread
+
+
+def assemble(peer: np.ndarray, selfv: np.ndarray, params: FeatureParams) -> np.ndarray:
+    """Feature rows (..., 2M + 1): per metric (peer, self), then ``max_abs``."""
+    peer = np.clip(np.nan_to_num(peer, nan=0.0), -params.clip, params.clip)
+    selfv = np.clip(np.nan_to_num(selfv, nan=0.0), -params.clip, params.clip)
+    stacked = np.stack([peer, selfv], axis=-1).reshape(*peer.shape[:-1], -1)
+    max_abs = np.max(np.abs(stacked), axis=-1, keepdims=True) if stacked.shape[-1] else stacked
+    return np.concatenate([stacked, max_abs], axis=-1)
+
+
+def feature_names(metrics: tuple[str, ...]) -> tuple[str, ...]:
+    names = [f"{m}:{view}" for m in metrics for view in ("peer", "self")]
+    return (*names, "max_abs")
+
+
+def contributions(features: np.ndarray, n_metrics: int) -> np.ndarray:
+    """Per-metric contribution ``max(|peer|, |self|)`` from assembled features (..., M)."""
+    pairs = np.abs(features[..., : 2 * n_metrics]).reshape(*features.shape[:-1], n_metrics, 2)
+    return pairs.max(axis=-1)
+
+
+def top_metrics(
+    contrib: np.ndarray, metrics: tuple[str, ...], k: int = 3, minimum: float = 1.0
+) -> tuple[str, ...]:
+    """Up to ``k`` metric names by contribution (those ≥ ``minimum``; at least the first)."""
+    if not len(metrics):
+        return ()
+    order = np.argsort(-contrib, kind="stable")[:k]
+    chosen = [metrics[i] for i in order if contrib[i] >= minimum]
+    return tuple(chosen) if chosen else (metrics[int(order[0])],)

@@ -1,0 +1,161 @@
+"""Long-format fleet metrics in, a dense (time × node × metric) cube out.
+
+Every entry point of the detector (fit, score, the CLI) accepts the same long
+format ``timestamp,node,metric,value``.  This module validates it once, with
+errors that name the problem (column, line, value), and turns it into a cube
+with NaN for missing samples, which is what the vectorised feature code needs.
+Timestamps of different nodes that do not line up (real scrapes drift by a few
+seconds) are snapped to a common grid whose step is inferred from the data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+REQUIRED_COLUMNS = ("timestamp", "node", "metric", "value")
+
+
+class DetectorInputError(ValueError):
+    """Bad fleet/labels input; the message names the file, column and line where it can."""
+
+
+@dataclass(frozen=True)
+class Cube:
+    """Values indexed ``[time, node, metric]``; NaN where a sample is missing."""
+
+    timestamps: np.ndarray  # datetime64[ns], strictly increasing
+    nodes: tuple[str, ...]
+    metrics: tuple[str, ...]
+    values: np.ndarray  # float64 (T, N, M)
+
+    @property
+    def present(self) -> np.ndarray:
+        """(T, N) bool: the node reported at least one metric in that window."""
+        return ~np.all(np.isnan(self.values), axis=2)
+
+
+def read_fleet_csv(path: str | Path) -> pd.DataFrame:
+    """Read and validate a fleet metrics CSV; errors name the file and line."""
+    path = Path(path)
+    try:
+        frame = pd.read_csv(path, dtype={"node": str, "metric": str}, keep_default_na=True)
+    except pd.errors.EmptyDataError as exc:
+        raise DetectorInputError(
+            f"{path}: file is empty (expected header {','.join(REQUIRED_COLUMNS)})"
+        ) from exc
+    except (OSError, pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise DetectorInputError(f"{path}: cannot parse as CSV: {exc}") from exc
+    return validate_long(frame, source=str(path))
+
+
+def validate_long(frame: pd.DataFrame, source: str = "metrics") -> pd.DataFrame:
+    """Check columns, parse timestamps and values; return a clean copy.
+
+    Line numbers in messages are 1-based file lines (the header is line 1).
+    """
+    columns = [str(c).strip() for c in frame.columns]
+    frame = frame.set_axis(columns, axis=1)
+    missing = [c for c in REQUIRED_COLUMNS if c not in columns]
+    if missing:
+        raise DetectorInputError(
+            f"{source}: missing column(s) {', '.join(missing)}; expected "
+            f"{','.join(REQUIRED_COLUMNS)}, found {','.join(columns) or '(none)'}"
+        )
+    unknown = [c for c in columns if c not in REQUIRED_COLUMNS]
+    if unknown:
+        raise DetectorInputError(
+            f"{source}: unknown column(s) {', '.join(unknown)}; expected exactly "
+            f"{','.join(REQUIRED_COLUMNS)}"
+        )
+    if frame.empty:
+        raise DetectorInputError(f"{source}: no data rows")
+    frame = frame[list(REQUIRED_COLUMNS)].copy()
+    for col in ("node", "metric"):
+        blank = frame[col].isna() | (frame[col].astype(str).str.strip() == "")
+        if blank.any():
+            line = int(np.flatnonzero(blank.to_numpy())[0]) + 2
+            raise DetectorInputError(f"{source}: line {line}: empty {col}")
+        frame[col] = frame[col].astype(str).str.strip()
+    frame["timestamp"] = parse_timestamps(frame["timestamp"], source=source, column="timestamp")
+    values = pd.to_numeric(frame["value"], errors="coerce")
+    bad = values.isna() & frame["value"].notna() & (frame["value"].astype(str).str.strip() != "")
+    bad |= np.isinf(values.to_numpy(dtype=float, na_value=np.nan))
+    if bad.any():
+        line = int(np.flatnonzero(bad.to_numpy())[0]) + 2
+        raw = frame["value"].iloc[line - 2]
+        raise DetectorInputError(f"{source}: line {line}: value {raw!r} is not a finite number")
+    frame["value"] = values.astype(float)
+    return frame.reset_index(drop=True)
+
+
+def parse_timestamps(raw: pd.Series, source: str, column: str) -> pd.Series:
+    """Parse to naive timestamps (offsets converted to UTC); name the first bad line."""
+    parsed = pd.to_datetime(raw, errors="coerce", utc=False, format="mixed")
+    if parsed.isna().any():
+        line = int(np.flatnonzero(parsed.isna().to_numpy())[0]) + 2
+        raise DetectorInputError(
+            f"{source}: line {line}: {column} {raw.iloc[line - 2]!r} is not a timestamp"
+        )
+    if isinstance(parsed.dtype, pd.DatetimeTZDtype):
+        parsed = parsed.dt.tz_convert("UTC").dt.tz_localize(None)
+    elif parsed.dtype == object:  # mixed offsets: normalise each to naive UTC
+        parsed = pd.to_datetime(raw, utc=True, format="mixed").dt.tz_localize(None)
+    return parsed.astype("datetime64[ns]")
+
+
+def infer_step(frame: pd.DataFrame) -> pd.Timedelta | None:
+    """The typical spacing of one node's samples (median over nodes), or None."""
+    steps = []
+    for _, ts in frame.groupby("node")["timestamp"]:
+        uniq = np.unique(ts.to_numpy())
+        if len(uniq) > 1:
+            steps.append(np.median(np.diff(uniq)))
+    if not steps:
+        return None
+    return pd.Timedelta(np.median(np.array(steps, dtype="timedelta64[ns]").astype(np.int64)))
+
+
+def snap_to_grid(frame: pd.DataFrame) -> pd.DataFrame:
+    """Snap timestamps to one grid when nodes' clocks do not line up.
+
+    If there are clearly more distinct timestamps than any one node has
+    (scrapes drifting by seconds), timestamps are rounded to the inferred step.
+    Duplicate samples in a cell are averaged.
+    """
+    per_node = frame.groupby("node")["timestamp"].nunique().max()
+    distinct = frame["timestamp"].nunique()
+    if distinct > 1.5 * per_node:
+        step = infer_step(frame)
+        if step is not None and step > pd.Timedelta(0):
+            origin = frame["timestamp"].min()
+            frame = frame.assign(
+                timestamp=origin + ((frame["timestamp"] - origin) / step).round() * step
+            )
+    return frame
+
+
+def to_cube(
+    frame: pd.DataFrame,
+    metrics: tuple[str, ...] | None = None,
+    nodes: tuple[str, ...] | None = None,
+) -> Cube:
+    """Pivot a validated long frame to a cube (unknown metrics dropped if ``metrics`` given)."""
+    frame = snap_to_grid(frame)
+    if metrics is not None:
+        frame = frame[frame["metric"].isin(metrics)]
+    grouped = frame.groupby(["timestamp", "node", "metric"], sort=True)["value"].mean()
+    times = np.unique(frame["timestamp"].to_numpy())
+    node_list = tuple(nodes) if nodes is not None else tuple(sorted(frame["node"].unique()))
+    metric_list = tuple(metrics) if metrics is not None else tuple(sorted(frame["metric"].unique()))
+    values = np.full((len(times), len(node_list), len(metric_list)), np.nan)
+    if len(grouped):
+        t_idx = np.searchsorted(times, grouped.index.get_level_values(0).to_numpy())
+        n_idx = pd.Index(node_list).get_indexer(grouped.index.get_level_values(1))
+        m_idx = pd.Index(metric_list).get_indexer(grouped.index.get_level_values(2))
+        keep = (n_idx >= 0) & (m_idx >= 0)
+        values[t_idx[keep], n_idx[keep], m_idx[keep]] = grouped.to_numpy()[keep]
+    return Cube(times.astype("datetime64[ns]"), node_list, metric_list, values)

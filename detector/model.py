@@ -1,0 +1,354 @@
+"""``NodeDetector``: an Isolation Forest over fleet-relative node features.
+
+The estimator follows scikit-learn's manner: ``__init__`` only stores
+parameters, ``fit(history)`` learns (``metrics_``, ``offsets_``, ``forest_``,
+``threshold_``, ``metadata_``) and returns ``self``.  ``score`` rates every
+(timestamp, node) of a long frame in one vectorised pass; ``step`` is the online
+form the control loop calls once per scrape window, keeping per-node trailing
+baselines and hysteresis state; ``localize`` returns the current anomalies.
+The threshold is the ``threshold_quantile`` of the training scores, so the
+raw false-flag rate on healthy data is about ``1 - threshold_quantile`` per
+node-window before hysteresis thins it out further.
+"""
+
+from __future__ import annotations
+
+import platform
+from collections import deque
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import joblib
+import numpy as np
+import pandas as pd
+import sklearn
+from sklearn.base import BaseEstimator
+from sklearn.ensemble import IsolationForest
+
+from detector import features as F
+from detector.frame import Cube, DetectorInputError, to_cube, validate_long
+from detector.hysteresis import HysteresisParams, Observation, Tracker
+from detector.types import Anomaly, StepResult
+
+MODEL_FORMAT = "fleetcast-detector/1"
+DEFAULT_MODEL = "default.joblib"
+
+
+class NotFittedError(RuntimeError):
+    """The detector was used before ``fit`` (or ``load``)."""
+
+
+class NodeDetector(BaseEstimator):
+    """Find the misbehaving node of a fleet from per-node metric windows."""
+
+    def __init__(
+        self,
+        n_estimators: int = 100,
+        max_samples: int = 256,
+        threshold_quantile: float = 0.995,
+        baseline_windows: int = 20,
+        baseline_min_windows: int = 5,
+        peer_floor: float = 0.03,
+        self_floor: float = 0.03,
+        min_peers: int = 3,
+        k: int = 2,
+        n: int = 3,
+        clear_after: int = 3,
+        absent_windows: int = 3,
+        forget_after: int = 20,
+        max_ejection_percent: float = 10.0,
+        learn_offsets: bool = True,
+        top_k: int = 3,
+        envelope_quantile: float = 0.999,
+        max_train_rows: int = 200_000,
+        random_state: int = 0,
+    ) -> None:
+        self.n_estimators = n_estimators
+        self.max_samples = max_samples
+        self.threshold_quantile = threshold_quantile
+        self.baseline_windows = baseline_windows
+        self.baseline_min_windows = baseline_min_windows
+        self.peer_floor = peer_floor
+        self.self_floor = self_floor
+        self.min_peers = min_peers
+        self.k = k
+        self.n = n
+        self.clear_after = clear_after
+        self.absent_windows = absent_windows
+        self.forget_after = forget_after
+        self.max_ejection_percent = max_ejection_percent
+        self.learn_offsets = learn_offsets
+        self.top_k = top_k
+        self.envelope_quantile = envelope_quantile
+        self.max_train_rows = max_train_rows
+        self.random_state = random_state
+
+    # ------------------------------------------------------------------ params
+    @property
+    def feature_params(self) -> F.FeatureParams:
+        return F.FeatureParams(
+            baseline_windows=self.baseline_windows,
+            baseline_min_windows=self.baseline_min_windows,
+            peer_floor=self.peer_floor,
+            self_floor=self.self_floor,
+            min_peers=self.min_peers,
+        )
+
+    @property
+    def hysteresis_params(self) -> HysteresisParams:
+        return HysteresisParams(
+            k=self.k,
+            n=self.n,
+            clear_after=self.clear_after,
+            absent_windows=self.absent_windows,
+            forget_after=self.forget_after,
+            max_ejection_percent=self.max_ejection_percent,
+        )
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "forest_"):
+            raise NotFittedError("NodeDetector is not fitted: call fit() or load() first")
+
+    # ---------------------------------------------------------------- training
+    def fit(self, history: pd.DataFrame) -> NodeDetector:
+        """Learn from healthy (mostly healthy) long-format history."""
+        if not 0.5 <= self.threshold_quantile < 1.0:
+            raise ValueError("threshold_quantile must be in [0.5, 1)")
+        self.hysteresis_params  # noqa: B018 - validates k/n/... early
+        frame = validate_long(history, source="history")
+        cube = to_cube(frame)
+        self.metrics_ = cube.metrics
+        y = F.transform(cube.values)
+        self.offsets_ = self._learn_offsets(cube, y) if self.learn_offsets else {}
+        x = self._features(cube, y)
+        rows = x[cube.present]
+        if len(rows) < 10:
+            raise DetectorInputError(
+                f"history: only {len(rows)} node-windows; need at least 10 to fit"
+            )
+        rng = np.random.default_rng(self.random_state)
+        if len(rows) > self.max_train_rows:
+            rows = rows[rng.choice(len(rows), self.max_train_rows, replace=False)]
+        self.forest_ = IsolationForest(
+            n_estimators=self.n_estimators,
+            max_samples=min(self.max_samples, len(rows)),
+            random_state=self.random_state,
+        ).fit(rows)
+        self.envelope_ = np.fmax(np.quantile(np.abs(rows), self.envelope_quantile, axis=0), 1.0)
+        train_scores = self._raw_scores(rows)
+        self.threshold_ = float(np.quantile(train_scores, self.threshold_quantile))
+        self.metadata_ = {
+            "format": MODEL_FORMAT,
+            "features": list(F.feature_names(self.metrics_)),
+            "metrics": list(self.metrics_),
+            "threshold": self.threshold_,
+            "threshold_quantile": self.threshold_quantile,
+            "training_range": [
+                str(pd.Timestamp(cube.timestamps[0])),
+                str(pd.Timestamp(cube.timestamps[-1])),
+            ],
+            "training_nodes": list(cube.nodes),
+            "training_windows": int(len(cube.timestamps)),
+            "training_rows": int(cube.present.sum()),
+            "versions": {
+                "python": platform.python_version(),
+                "scikit-learn": sklearn.__version__,
+                "numpy": np.__version__,
+                "pandas": pd.__version__,
+            },
+        }
+        self.reset()
+        return self
+
+    def _raw_scores(self, rows: np.ndarray) -> np.ndarray:
+        """Isolation Forest anomaly score plus the log-excess over the training envelope.
+
+        Isolation depth saturates at the edge of the training data: a row ten
+        times beyond the largest training value isolates no faster than the
+        largest one.  Adding ``log1p(max(0, max_f |x_f| / envelope_f - 1))`` keeps
+        the score growing with the size of the deviation.
+        """
+        if not len(rows):
+            return np.zeros(0)
+        excess = np.max(np.abs(rows) / self.envelope_, axis=1) - 1.0
+        return -self.forest_.score_samples(rows) + np.log1p(np.maximum(excess, 0.0))
+
+    def _learn_offsets(self, cube: Cube, y: np.ndarray) -> dict[str, np.ndarray]:
+        """Each node's habitual (median) distance from the fleet median, per metric."""
+        med, count = F.nanmedian(y, axis=1)
+        dev = np.where((count >= self.min_peers)[:, None, :], y - med[:, None, :], np.nan)
+        node_offsets, _ = F.nanmedian(dev, axis=0)  # (N, M)
+        return {node: np.nan_to_num(node_offsets[i], nan=0.0) for i, node in enumerate(cube.nodes)}
+
+    def _offsets_for(self, nodes: Iterable[str]) -> np.ndarray:
+        zero = np.zeros(len(self.metrics_))
+        return np.array([self.offsets_.get(node, zero) for node in nodes]).reshape(
+            -1, len(self.metrics_)
+        )
+
+    def _features(self, cube: Cube, y: np.ndarray) -> np.ndarray:
+        params = self.feature_params
+        peer = F.peer_view(y, self._offsets_for(cube.nodes), params)
+        base_med, base_spread = F.rolling_baseline(y, params)
+        selfv = F.self_view(y, base_med, base_spread, params)
+        return F.assemble(peer, selfv, params)
+
+    # ----------------------------------------------------------------- scoring
+    def score_cube(self, cube: Cube) -> tuple[np.ndarray, np.ndarray]:
+        """Scores (T, N) (NaN where absent) and per-metric contributions (T, N, M)."""
+        self._check_fitted()
+        x = self._features(cube, F.transform(cube.values))
+        present = cube.present
+        scores = np.full(present.shape, np.nan)
+        if present.any():
+            scores[present] = self._raw_scores(x[present])
+        return scores, F.contributions(x, len(self.metrics_))
+
+    def cube(self, windows: pd.DataFrame) -> Cube:
+        self._check_fitted()
+        frame = validate_long(windows, source="windows")
+        return to_cube(frame, metrics=self.metrics_)
+
+    def score(self, windows: pd.DataFrame) -> pd.DataFrame:
+        """Per (timestamp, node): ``score``, raw ``flagged`` and ``top_metrics`` (no hysteresis).
+
+        Trailing baselines are computed inside ``windows``: pass enough history
+        (``baseline_windows``) before the windows you care about.
+        """
+        cube = self.cube(windows)
+        scores, contrib = self.score_cube(cube)
+        t_idx, n_idx = np.nonzero(cube.present)
+        tops = [
+            ";".join(F.top_metrics(contrib[t, n], self.metrics_, self.top_k))
+            for t, n in zip(t_idx, n_idx, strict=True)
+        ]
+        return pd.DataFrame(
+            {
+                "timestamp": cube.timestamps[t_idx],
+                "node": np.array(cube.nodes, dtype=object)[n_idx],
+                "score": scores[t_idx, n_idx],
+                "flagged": scores[t_idx, n_idx] > self.threshold_,
+                "top_metrics": tops,
+            }
+        )
+
+    # ------------------------------------------------------------------ online
+    def reset(self) -> NodeDetector:
+        """Forget online state (baselines, hysteresis); keeps the fitted model."""
+        self._buffers: dict[str, deque[np.ndarray]] = {}
+        self._tracker = Tracker(self.hysteresis_params)
+        self._last: StepResult | None = None
+        return self
+
+    def step(
+        self,
+        now: datetime,
+        window: Mapping[str, Mapping[str, float | None]],
+        members: Iterable[str] | None = None,
+    ) -> StepResult:
+        """Score one scrape window ``{node: {metric: value}}`` and update hysteresis.
+
+        ``members`` (optional) is the current pool membership: known nodes
+        missing from ``window`` count as absent, nodes outside it are forgotten.
+        Without it, a node missing for ``forget_after`` windows is forgotten.
+        """
+        self._check_fitted()
+        if not hasattr(self, "_tracker"):
+            self.reset()
+        params = self.feature_params
+        m = len(self.metrics_)
+        nodes = [str(node) for node, sample in window.items() if sample]
+        y = np.full((1, len(nodes), m), np.nan)
+        for i, node in enumerate(nodes):
+            for j, metric in enumerate(self.metrics_):
+                value = window[node].get(metric)
+                if value is not None and np.isfinite(float(value)):
+                    y[0, i, j] = float(value)
+        y = F.transform(y)
+        buffer = np.full((self.baseline_windows, len(nodes), m), np.nan)
+        for i, node in enumerate(nodes):
+            past = self._buffers.get(node)
+            if past:
+                buffer[-len(past) :, i, :] = np.array(past)
+        base_med, base_spread = F.buffer_baseline(buffer, params)
+        peer = F.peer_view(y, self._offsets_for(nodes), params)
+        selfv = F.self_view(y, base_med[None], base_spread[None], params)
+        x = F.assemble(peer, selfv, params)[0]
+        scores = self._raw_scores(x)
+        contrib = F.contributions(x, m)
+        observations = {}
+        for i, node in enumerate(nodes):
+            top = F.top_metrics(contrib[i], self.metrics_, self.top_k)
+            observations[node] = Observation(
+                bool(scores[i] > self.threshold_), float(scores[i]), top
+            )
+        self._remember(nodes, y[0])
+        outcome = self._tracker.advance(now, observations, members)
+        self._last = StepResult(
+            at=now,
+            scores={n: o.score for n, o in observations.items()},
+            flagged={n: o.flagged for n, o in observations.items()},
+            top_metrics={n: o.top_metrics for n, o in observations.items()},
+            anomalous=outcome.anomalous,
+            anomalies=outcome.anomalies,
+            fleet=outcome.fleet,
+            absent=outcome.absent,
+        )
+        return self._last
+
+    def _remember(self, nodes: list[str], y: np.ndarray) -> None:
+        seen = set(nodes)
+        for i, node in enumerate(nodes):
+            self._buffers.setdefault(node, deque(maxlen=self.baseline_windows)).append(y[i])
+        for node in [n for n in self._buffers if n not in seen]:
+            buf = self._buffers[node]
+            buf.append(np.full(len(self.metrics_), np.nan))
+            if np.all(np.isnan(np.array(buf))):
+                del self._buffers[node]
+
+    def localize(self) -> list[Anomaly]:
+        """The current node anomalies (empty during a fleet-wide anomaly)."""
+        return list(self._last.anomalies) if getattr(self, "_last", None) else []
+
+    # ------------------------------------------------------------- persistence
+    def save(self, path: str | Path) -> Path:
+        self._check_fitted()
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        payload: dict[str, Any] = {
+            "format": MODEL_FORMAT,
+            "params": self.get_params(),
+            "metrics_": self.metrics_,
+            "offsets_": self.offsets_,
+            "forest_": self.forest_,
+            "envelope_": self.envelope_,
+            "threshold_": self.threshold_,
+            "metadata_": self.metadata_,
+        }
+        joblib.dump(payload, path, compress=3)
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> NodeDetector:
+        try:
+            payload = joblib.load(path)
+        except FileNotFoundError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - unreadable/corrupt file: say which
+            raise DetectorInputError(f"{path}: not a fleetcast detector model ({exc})") from exc
+        if not isinstance(payload, dict) or payload.get("format") != MODEL_FORMAT:
+            raise DetectorInputError(f"{path}: not a fleetcast detector model ({MODEL_FORMAT})")
+        model = cls(**payload["params"])
+        for key in ("metrics_", "offsets_", "forest_", "envelope_", "threshold_", "metadata_"):
+            setattr(model, key, payload[key])
+        return model.reset()
+
+    @classmethod
+    def default(cls) -> NodeDetector:
+        """The shipped model trained on synthetic healthy gateway fleets (see train_default)."""
+        ref = resources.files("detector") / "models" / DEFAULT_MODEL
+        with resources.as_file(ref) as path:
+            return cls.load(path)

@@ -1,0 +1,1 @@
+"""Shipped detector models (package data); see ``detector.train_default``."""
