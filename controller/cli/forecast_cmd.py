@@ -1,0 +1,156 @@
+"""``fleetcast forecast predict|backtest`` and ``fleetcast train forecaster``.
+
+The offline face of the forecaster: read a series CSV (shared reader, so the
+same column, resampling and gap rules as every other command), fit, and write
+CSV/JSON in the shapes DESIGN's CLI contracts fix.  Bad input is a usage error
+naming the flag, file and line, never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+import pandas as pd
+
+from forecaster import LoadForecaster, SeriesError, read_series
+from forecaster.io import AGGREGATIONS
+
+PREDICT_COLUMNS = ["timestamp", "mean", "lo80", "hi80", "lo95", "hi95"]
+BACKTEST_COLUMNS = ["origin", "timestamp", "actual", "mean", "lo80", "hi80"]
+
+
+def _series_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    options = [
+        click.option("--csv", "csv_path", required=True,
+                     type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                     help="Series CSV: a time column and a value column."),
+        click.option("--time-col", default="timestamp", show_default=True,
+                     help="Name of the time column."),
+        click.option("--value-col", default="value", show_default=True,
+                     help="Name of the value column (count or rate per step)."),
+        click.option("--freq", default=None,
+                     help="Resample to this step first, e.g. 5min or 1h (raw traces)."),
+        click.option("--agg", type=click.Choice(AGGREGATIONS), default="sum", show_default=True,
+                     help="How --freq aggregates the points in a step."),
+        click.option("--max-history", type=click.IntRange(min=16), default=4032,
+                     show_default=True,
+                     help="Fit on at most this many most recent points (keeps fits fast)."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _read(csv_path: Path, time_col: str, value_col: str, freq: str | None, agg: str) -> pd.Series:
+    try:
+        return read_series(csv_path, time_col=time_col, value_col=value_col, freq=freq, agg=agg)
+    except SeriesError as exc:
+        raise click.BadParameter(str(exc), param_hint="'--csv'") from exc
+
+
+def _fit(series: pd.Series, max_history: int) -> tuple[LoadForecaster, float]:
+    started = time.perf_counter()
+    try:
+        model = LoadForecaster(max_history=max_history).fit(series)
+    except SeriesError as exc:
+        raise click.BadParameter(str(exc), param_hint="'--csv'") from exc
+    return model, time.perf_counter() - started
+
+
+def _echo(message: str) -> None:
+    click.echo(message, err=True)
+
+
+@click.group()
+def forecast() -> None:
+    """Forecast load from a series CSV: predict the next steps or backtest the model."""
+
+
+@forecast.command()
+@_series_options
+@click.option("--horizon", type=click.IntRange(min=1), required=True,
+              help="Steps to forecast after the last row.")
+@click.option("--out", type=click.Path(dir_okay=False, writable=True, path_type=Path),
+              required=True, help="Output CSV: timestamp,mean,lo80,hi80,lo95,hi95.")
+def predict(csv_path: Path, time_col: str, value_col: str, freq: str | None, agg: str,
+            max_history: int, horizon: int, out: Path) -> None:
+    """Fit on the CSV and write the HORIZON steps after its last row with 80/95 % bounds."""
+    series = _read(csv_path, time_col, value_col, freq, agg)
+    model, seconds = _fit(series, max_history)
+    frame = model.forecast(horizon).to_frame()[PREDICT_COLUMNS]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    frame.to_csv(out, index=False)
+    _echo(f"{model.describe()} fitted in {seconds:.2f} s on {len(model.history_)} points; "
+          f"wrote {len(frame)} rows to {out}")
+    for note in model.metadata_["notes"]:
+        _echo(f"note: {note}")
+
+
+@forecast.command()
+@_series_options
+@click.option("--horizon", type=click.IntRange(min=1), required=True,
+              help="Steps forecast from each origin.")
+@click.option("--origins", type=click.IntRange(min=1), default=10, show_default=True,
+              help="Number of rolling origins, spread over the last 30 % of the series.")
+@click.option("--out", type=click.Path(dir_okay=False, writable=True, path_type=Path),
+              required=True, help="Output CSV: origin,timestamp,actual,mean,lo80,hi80.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary JSON to stdout.")
+@click.option("--summary", "summary_path", default=None,
+              type=click.Path(dir_okay=False, writable=True, path_type=Path),
+              help="Also write the summary JSON to this file.")
+@click.option("--refit-every", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Re-estimate at every N-th origin only; update in between (faster).")
+def backtest(csv_path: Path, time_col: str, value_col: str, freq: str | None, agg: str,
+             max_history: int, horizon: int, origins: int, out: Path, as_json: bool,
+             summary_path: Path | None, refit_every: int) -> None:
+    """Rolling-origin backtest against naive and seasonal naive (MASE, sMAPE, coverage)."""
+    from forecaster.backtest import rolling_origin
+
+    series = _read(csv_path, time_col, value_col, freq, agg)
+    try:
+        result = rolling_origin(
+            series, horizon, origins,
+            make_model=lambda: LoadForecaster(max_history=max_history),
+            refit_every=refit_every, progress=sys.stderr.isatty(),
+        )
+    except ValueError as exc:  # too short for the horizon, bad values
+        raise click.BadParameter(str(exc), param_hint="'--csv'") from exc
+    out.parent.mkdir(parents=True, exist_ok=True)
+    result.rows[BACKTEST_COLUMNS].to_csv(out, index=False)
+    text = json.dumps(result.summary, indent=2, default=str)
+    if summary_path is not None:
+        summary_path.parent.mkdir(parents=True, exist_ok=True)
+        summary_path.write_text(text + "\n")
+    if as_json:
+        click.echo(text)
+    s = result.summary
+    _echo(
+        f"{s['origins']} origins x {horizon} steps: MASE model {s['model']['mase']:.3f}, "
+        f"naive {s['naive']['mase']:.3f}, seasonal naive {s['seasonal_naive']['mase']:.3f}; "
+        f"80 % coverage {s['model']['coverage80']:.0%}; wrote {out}"
+    )
+
+
+@click.command("forecaster")
+@_series_options
+@click.option("--out", type=click.Path(dir_okay=False, writable=True, path_type=Path),
+              required=True, help="Where to save the model (joblib file with metadata).")
+def train_forecaster(csv_path: Path, time_col: str, value_col: str, freq: str | None, agg: str,
+                     max_history: int, out: Path) -> None:
+    """Fit the load forecaster on a series CSV and save it with its metadata."""
+    series = _read(csv_path, time_col, value_col, freq, agg)
+    model, seconds = _fit(series, max_history)
+    model.save(out)
+    meta = model.metadata_
+    click.echo(f"model: {meta['model']}")
+    click.echo(f"trained on {meta['n_points']} points {meta['trained_start']} .. "
+               f"{meta['trained_end']} (step {meta['step_seconds']:g} s)")
+    click.echo(f"fit time: {seconds:.2f} s; AICc {meta['aicc']:.1f}; saved to {out}")
+    for note in meta["notes"]:
+        click.echo(f"note: {note}")

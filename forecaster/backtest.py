@@ -1,0 +1,194 @@
+"""Rolling-origin backtests: does the model beat naive and seasonal naive?
+
+Forecast accuracy claims need the same origins for every method and a fit
+that sees only data before its origin.  ``rolling_origin`` places ``origins``
+evenly over the last ``fraction`` of the series, fits a fresh model on the
+data before each (bounded by the model's own ``max_history``), forecasts
+``horizon`` steps, and scores it against the naive and seasonal-naive
+forecasts from the same origins: MASE (scaled by the in-sample seasonal-naive
+error before the first origin, so ratios between methods are what matters),
+sMAPE in percent and the share of actuals inside the 80 % interval.
+Baseline intervals come from the empirical quantiles of their own h-step
+errors on the training data.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from tqdm import tqdm
+
+from forecaster.model import LoadForecaster
+from forecaster.seasonality import DAY_SECONDS
+
+BASELINE_WINDOW = 4032  # points of history the baselines' error quantiles use
+
+
+@dataclass(frozen=True)
+class BacktestResult:
+    """Per-point forecasts of every method and the summary metrics."""
+
+    rows: pd.DataFrame  # origin, timestamp, actual, mean, lo80, hi80 (the model)
+    baselines: pd.DataFrame  # origin, timestamp, method, actual, mean, lo80, hi80
+    summary: dict[str, Any]
+
+
+def origin_positions(n: int, horizon: int, origins: int, fraction: float = 0.3) -> list[int]:
+    """Positions of the first forecast point of each origin, evenly over the last ``fraction``."""
+    if horizon < 1 or origins < 1:
+        raise ValueError("horizon and origins must be positive")
+    if not 0.0 < fraction < 1.0:
+        raise ValueError("fraction must be between 0 and 1")
+    first = n - int(np.floor(fraction * n))
+    last = n - horizon
+    if last < first:
+        raise ValueError(
+            f"series of {n} points is too short for horizon {horizon} in its last "
+            f"{fraction:.0%} ({n - first} points)"
+        )
+    count = min(origins, last - first + 1)
+    return sorted({int(round(x)) for x in np.linspace(first, last, count)})
+
+
+def _empirical_bounds(errors: np.ndarray, spread: float = 0.8) -> tuple[float, float]:
+    if len(errors) == 0:
+        return 0.0, 0.0
+    tail = (1 - spread) / 2
+    return float(np.quantile(errors, tail)), float(np.quantile(errors, 1 - tail))
+
+
+def baseline_forecasts(
+    history: np.ndarray, horizon: int, season: int
+) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Naive and seasonal-naive means with empirical 80 % bounds, clipped at zero."""
+    y = history[-(BASELINE_WINDOW + season * 2 + horizon):]
+    out: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+    naive_mean = np.full(horizon, history[-1])
+    lo, hi = np.empty(horizon), np.empty(horizon)
+    for h in range(1, horizon + 1):
+        lo[h - 1], hi[h - 1] = _empirical_bounds(y[h:] - y[:-h])
+    out["naive"] = (naive_mean, np.maximum(naive_mean + lo, 0), np.maximum(naive_mean + hi, 0))
+    m = max(1, int(season))
+    snaive = np.empty(horizon)
+    lo, hi = np.empty(horizon), np.empty(horizon)
+    for h in range(1, horizon + 1):
+        lag = m * ((h - 1) // m + 1)
+        snaive[h - 1] = history[len(history) - lag + (h - 1)]
+        lo[h - 1], hi[h - 1] = _empirical_bounds(y[lag:] - y[:-lag])
+    out["seasonal_naive"] = (snaive, np.maximum(snaive + lo, 0), np.maximum(snaive + hi, 0))
+    return out
+
+
+def _scores(actual: np.ndarray, mean: np.ndarray, lo: np.ndarray, hi: np.ndarray,
+            scale: float) -> dict[str, float]:
+    err = np.abs(actual - mean)
+    denom = np.abs(actual) + np.abs(mean)
+    smape = np.where(denom > 0, 200.0 * err / np.where(denom > 0, denom, 1), 0.0)
+    return {
+        "mase": float(np.mean(err) / scale),
+        "smape": float(np.mean(smape)),
+        "coverage80": float(np.mean((actual >= lo) & (actual <= hi))),
+    }
+
+
+def _default_season(model: LoadForecaster, step_seconds: float, n: int) -> int:
+    periods = getattr(model, "seasonal_periods_", ())
+    if periods:
+        return max(1, int(round(min(periods))))
+    daily = DAY_SECONDS / step_seconds
+    if daily == int(daily) and n >= 2 * daily:
+        return int(daily)
+    return 1
+
+
+def rolling_origin(
+    series: pd.Series,
+    horizon: int,
+    origins: int,
+    make_model: Callable[[], LoadForecaster] = LoadForecaster,
+    fraction: float = 0.3,
+    season: int | None = None,
+    refit_every: int = 1,
+    progress: bool = False,
+) -> BacktestResult:
+    """Backtest ``make_model()`` against naive and seasonal naive on the same origins.
+
+    With ``refit_every > 1`` the model is re-estimated only at every
+    ``refit_every``-th origin and ``update``-d in between (still never seeing
+    data after its origin).
+    """
+    if refit_every < 1:
+        raise ValueError("refit_every must be >= 1")
+    positions = origin_positions(len(series), horizon, origins, fraction)
+    values = series.to_numpy(dtype=float)
+    step_seconds = pd.Timedelta(series.index[1] - series.index[0]).total_seconds()
+    rows: list[dict[str, Any]] = []
+    base_rows: list[dict[str, Any]] = []
+    fit_seconds: list[float] = []
+    model: LoadForecaster | None = None
+    seen = 0
+    description = ""
+    for i, pos in enumerate(tqdm(positions, desc="backtest", unit="origin", disable=not progress)):
+        if model is None or i % refit_every == 0:
+            started = time.perf_counter()
+            model = make_model().fit(series.iloc[:pos])
+            fit_seconds.append(time.perf_counter() - started)
+        elif pos > seen:
+            model.update(series.iloc[seen:pos])
+        seen = pos
+        if season is None:
+            season = _default_season(model, step_seconds, pos)
+        forecast = model.forecast(horizon)
+        description = forecast.model
+        origin = series.index[pos - 1]
+        actual = values[pos:pos + horizon]
+        for h in range(horizon):
+            rows.append({
+                "origin": origin, "timestamp": series.index[pos + h], "actual": actual[h],
+                "mean": forecast.mean[h], "lo80": forecast.lo80[h], "hi80": forecast.hi80[h],
+            })
+        for method, (mean, lo, hi) in baseline_forecasts(values[:pos], horizon, season).items():
+            for h in range(horizon):
+                base_rows.append({
+                    "origin": origin, "timestamp": series.index[pos + h], "method": method,
+                    "actual": actual[h], "mean": mean[h], "lo80": lo[h], "hi80": hi[h],
+                })
+    frame = pd.DataFrame(rows)
+    base = pd.DataFrame(base_rows)
+    assert season is not None
+    train = values[:positions[0]]
+    lag = season if len(train) > season + 1 else 1
+    scale = float(np.mean(np.abs(train[lag:] - train[:-lag]))) if len(train) > lag else 1.0
+    scale = scale if scale > 0 else 1.0
+    summary: dict[str, Any] = {
+        "horizon": horizon,
+        "origins": len(positions),
+        "forecasts": len(frame),
+        "first_origin": str(series.index[positions[0] - 1]),
+        "last_origin": str(series.index[positions[-1] - 1]),
+        "step_seconds": step_seconds,
+        "season": season,
+        "mase_scale": scale,
+        "model": {
+            **_scores(frame["actual"].to_numpy(), frame["mean"].to_numpy(),
+                      frame["lo80"].to_numpy(), frame["hi80"].to_numpy(), scale),
+            "name": description,
+            "fit_seconds_median": float(np.median(fit_seconds)),
+        },
+    }
+    for method in ("naive", "seasonal_naive"):
+        part = base[base["method"] == method]
+        summary[method] = _scores(part["actual"].to_numpy(), part["mean"].to_numpy(),
+                                  part["lo80"].to_numpy(), part["hi80"].to_numpy(), scale)
+    best = min(summary["naive"]["mase"], summary["seasonal_naive"]["mase"])
+    summary["mase_vs_best_baseline"] = summary["model"]["mase"] / best if best > 0 else float("nan")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        summary["improvement_vs_best_baseline"] = 1.0 - summary["mase_vs_best_baseline"]
+    return BacktestResult(rows=frame, baselines=base, summary=summary)
