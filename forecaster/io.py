@@ -56,7 +56,9 @@ def _parse_times(raw: pd.Series, where: str) -> pd.DatetimeIndex:
     parsed = pd.to_datetime(text, errors="coerce", format="ISO8601", utc=bool(has_offset.all()))
     bad = np.flatnonzero(parsed.isna().to_numpy())
     if len(bad):
-        parsed_mixed = pd.to_datetime(text, errors="coerce", format="mixed", utc=bool(has_offset.all()))
+        parsed_mixed = pd.to_datetime(
+            text, errors="coerce", format="mixed", utc=bool(has_offset.all())
+        )
         bad = np.flatnonzero(parsed_mixed.isna().to_numpy())
         if len(bad):
             sample = text.iloc[bad[0]]

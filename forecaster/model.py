@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError
+from threadpoolctl import threadpool_limits
 
 from forecaster.io import DEFAULT_MAX_GAP, SeriesError, regularize
 from forecaster.seasonality import Season, detect_periods, fourier_matrix, time_positions
@@ -64,7 +65,7 @@ class LoadForecaster(BaseEstimator):
         d: int | None = None,
         max_p: int = 3,
         max_q: int = 2,
-        time_budget_seconds: float = 2.0,
+        time_budget_seconds: float = 1.5,
         max_harmonics: int = 10,
         max_gap: int = DEFAULT_MAX_GAP,
     ) -> None:
@@ -88,7 +89,9 @@ class LoadForecaster(BaseEstimator):
                 raise ValueError(f"max_history must be at least {MIN_POINTS}")
             series = series.iloc[-int(self.max_history):]
         notes: list[str] = []
-        with warnings.catch_warnings(record=True) as caught:
+        # one BLAS thread: the Kalman filter's matrices are tiny, and threads
+        # fighting over shared cores made fits several times slower
+        with warnings.catch_warnings(record=True) as caught, threadpool_limits(1, user_api="blas"):
             warnings.simplefilter("always")
             self._fit_window(series, step, notes)
         notes.extend(_warning_notes(caught))
@@ -108,7 +111,8 @@ class LoadForecaster(BaseEstimator):
             notes.extend(season_notes)
         elif isinstance(self.seasonal_periods, str):
             raise ValueError(
-                f"seasonal_periods must be 'auto' or a list of periods, got {self.seasonal_periods!r}"
+                "seasonal_periods must be 'auto' or a list of periods, "
+                f"got {self.seasonal_periods!r}"
             )
         else:
             periods = []
