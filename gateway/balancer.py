@@ -24,7 +24,6 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-import httpx
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -36,6 +35,14 @@ from prometheus_client import (
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.types import Receive, Scope, Send
 
+from gateway.httpclient import (
+    ConnectFailed,
+    HttpClient,
+    ProtocolFailure,
+    ResetBeforeResponse,
+    ResponseTimeout,
+    split_origin,
+)
 from gateway.metrics import LATENCY_BUCKETS
 from gateway.settings import BalancerSettings
 from gateway.strategies import STRATEGIES, Candidate, PeakEwma, make_chooser
@@ -70,6 +77,11 @@ class Backend:
     down_until: float = 0.0
     consecutive_failures: int = 0
 
+    @property
+    def origin(self) -> tuple[str, int]:
+        host, port, _ = split_origin(self.url)
+        return host, port
+
     def healthy(self, now: float) -> bool:
         return now >= self.down_until
 
@@ -101,7 +113,7 @@ class Balancer:
         self.chooser = make_chooser(settings.strategy, rng)
         self.backends: dict[str, Backend] = {}
         self.metrics = BalancerMetrics()
-        self.client: httpx.AsyncClient | None = None
+        self.client: HttpClient | None = None
 
     # -- membership -------------------------------------------------------------
     def set_backends(self, wanted: list[BackendIn]) -> None:
@@ -132,14 +144,9 @@ class Balancer:
     # -- forwarding -------------------------------------------------------------
     async def start(self) -> None:
         s = self.settings
-        self.client = httpx.AsyncClient(
-            timeout=httpx.Timeout(s.backend_timeout_s, connect=s.connect_timeout_s),
-            limits=httpx.Limits(
-                max_connections=s.max_connections_per_backend * 16,
-                max_keepalive_connections=s.max_connections_per_backend * 8,
-                keepalive_expiry=30.0,
-            ),
-        )
+        self.client = HttpClient(connect_timeout_s=s.connect_timeout_s,
+                                 timeout_s=s.backend_timeout_s,
+                                 max_idle_per_host=s.max_connections_per_backend)
 
     async def stop(self) -> None:
         if self.client is not None:
@@ -166,19 +173,22 @@ class Balancer:
             gauge.inc()
             started = time.perf_counter()
             try:
-                response = await self.client.request(
-                    method, backend.url + target, content=body, headers=headers
-                )
-                content = response.content
-            except (httpx.ConnectError, httpx.ConnectTimeout):
+                host, port = backend.origin
+                response = await self.client.request_to(
+                    host, port, method, target, headers=headers, body=body)
+            except ConnectFailed:
                 self.mark_down(backend, time.monotonic())
                 retry_ok = True
                 failure = "backend refused the connection"
-            except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError):
+            except ResetBeforeResponse:
                 self.mark_down(backend, time.monotonic())
                 retry_ok = key is not None
                 failure = "backend closed the connection before answering"
-            except httpx.TimeoutException:
+            except ProtocolFailure:
+                self.mark_down(backend, time.monotonic())
+                failure = "backend broke off its response"
+            except ResponseTimeout:
+                backend.ewma.observe(time.perf_counter() - started, time.monotonic())
                 return 504, {"content-type": "application/json"}, _json(
                     {"detail": f"backend {backend.id} did not answer in time"}), backend.id
             else:
@@ -186,7 +196,7 @@ class Balancer:
                 backend.ewma.observe(time.perf_counter() - started, time.monotonic())
                 out = {k: v for k, v in response.headers.items() if k in FORWARD_RESPONSE_HEADERS}
                 out["x-fleetcast-backend"] = backend.id
-                return response.status_code, out, content, backend.id
+                return response.status, out, response.body, backend.id
             finally:
                 backend.inflight -= 1
                 gauge.dec()

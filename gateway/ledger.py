@@ -17,15 +17,17 @@ the (simulated) issuer thinks:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import secrets
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Engine, delete, func, select
+from sqlalchemy import Engine, Table, bindparam, delete, func, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 from sqlalchemy.orm import Session
 
@@ -98,8 +100,8 @@ class NewPayment:
     created_at: datetime
 
 
-def _stored(record: IdempotencyRecord) -> Stored:
-    return Stored(record.response_status or 200, json.loads(record.response_body or "{}"))
+def _stored(status: int | None, body: str | None) -> Stored:
+    return Stored(status or 200, json.loads(body or "{}"))
 
 
 def new_payment_id() -> str:
@@ -122,7 +124,7 @@ def payment_response(p: Payment | NewPayment) -> dict[str, Any]:
     }
 
 
-def ledger_entries(p: NewPayment) -> list[LedgerEntry]:
+def ledger_legs(p: NewPayment) -> list[dict[str, Any]]:
     """Balanced postings for a captured payment (debit positive, credit negative)."""
     if p.status != "captured":
         return []
@@ -132,8 +134,8 @@ def ledger_entries(p: NewPayment) -> list[LedgerEntry]:
         (FEE_ACCOUNT, -p.fee_minor),
     ]
     return [
-        LedgerEntry(payment_id=p.id, account=a, amount_minor=v, currency=p.currency,
-                    created_at=p.created_at)
+        {"payment_id": p.id, "account": a, "amount_minor": v, "currency": p.currency,
+         "created_at": p.created_at}
         for a, v in legs
         if v != 0
     ]
@@ -151,6 +153,32 @@ def create_schema(engine: Engine, attempts: int = 5) -> None:
             time.sleep(0.2 * (attempt + 1))
 
 
+# Statements are built once and executed with parameters: building them per
+# request (values(...) with literals) costs more CPU than SQLite itself.
+_IDEM = cast(Table, IdempotencyRecord.__table__)
+_PAYMENTS = cast(Table, Payment.__table__)
+_ENTRIES = cast(Table, LedgerEntry.__table__)
+_SELECT_CLAIM = (
+    select(_IDEM.c.request_hash, _IDEM.c.state, _IDEM.c.lease_until, _IDEM.c.claim_token,
+           _IDEM.c.response_status, _IDEM.c.response_body)
+    .where(_IDEM.c.key == bindparam("k"))
+    .with_for_update()
+)
+_INSERT_CLAIM = _IDEM.insert()
+_TAKE_OVER = (
+    update(_IDEM).where(_IDEM.c.key == bindparam("k"))
+    .values(claim_token=bindparam("token"), node_id=bindparam("node"),
+            lease_until=bindparam("until"))
+)
+_INSERT_PAYMENT = _PAYMENTS.insert()
+_INSERT_ENTRY = _ENTRIES.insert()
+_COMPLETE = (
+    update(_IDEM).where(_IDEM.c.key == bindparam("k"))
+    .values(state="completed", response_status=bindparam("status"),
+            response_body=bindparam("body"), payment_id=bindparam("pid"))
+)
+
+
 class Ledger:
     """Claims, completes and reads payments on one engine (shared by every node)."""
 
@@ -164,9 +192,17 @@ class Ledger:
         self.engine = engine
         self.lease = lease
         self.clock = clock
+        self._sqlite = engine.dialect.name == "sqlite"
+        self._write_lock = threading.Lock()
 
     def create_schema(self) -> None:
         create_schema(self.engine)
+
+    def _writing(self) -> contextlib.AbstractContextManager[object]:
+        # SQLite has one writer at a time anyway; queueing our own threads on a
+        # lock keeps them out of SQLite's sleeping busy handler (long tails), so
+        # only other processes ever contend for the file lock.
+        return self._write_lock if self._sqlite else contextlib.nullcontext()
 
     def claim(self, key: str, request_hash: str, node_id: str) -> ClaimOutcome:
         for _ in range(3):
@@ -179,61 +215,56 @@ class Ledger:
     def _claim_once(self, key: str, request_hash: str, node_id: str) -> ClaimOutcome:
         now = self.clock()
         token = secrets.token_hex(16)
-        with Session(self.engine) as session, session.begin():
-            record = session.get(IdempotencyRecord, key, with_for_update=True)
-            if record is None:
-                session.add(
-                    IdempotencyRecord(
-                        key=key, request_hash=request_hash, state="in_flight",
-                        claim_token=token, node_id=node_id, lease_until=now + self.lease,
-                        created_at=now,
-                    )
-                )
-                session.flush()
+        with self._writing(), self.engine.begin() as conn:
+            row = conn.execute(_SELECT_CLAIM, {"k": key}).first()
+            if row is None:
+                conn.execute(_INSERT_CLAIM, {
+                    "key": key, "request_hash": request_hash, "state": "in_flight",
+                    "claim_token": token, "node_id": node_id, "lease_until": now + self.lease,
+                    "created_at": now,
+                })
                 return Claim(key, token)
-            if record.request_hash != request_hash:
+            if row.request_hash != request_hash:
                 return KeyReused(key)
-            if record.state == "completed":
-                return _stored(record)
-            if _aware(record.lease_until) > now:
+            if row.state == "completed":
+                return _stored(row.response_status, row.response_body)
+            if _aware(row.lease_until) > now:
                 return InFlight(key)
-            record.claim_token = token  # lease expired: its node died mid-request
-            record.node_id = node_id
-            record.lease_until = now + self.lease
+            # The lease ran out: its node died mid-request.  Take the claim over.
+            conn.execute(_TAKE_OVER, {"k": key, "token": token, "node": node_id,
+                                      "until": now + self.lease})
             return Claim(key, token)
 
     def complete(self, claim: Claim, payment: NewPayment) -> ClaimOutcome:
         """Persist payment + ledger + stored response atomically; ``Stored`` on success."""
         body = payment_response(payment)
-        with Session(self.engine) as session, session.begin():
-            record = session.get(IdempotencyRecord, claim.key, with_for_update=True)
-            if record is None or record.claim_token != claim.token or record.state != "in_flight":
-                if record is not None and record.state == "completed":
-                    return _stored(record)
+        with self._writing(), self.engine.begin() as conn:
+            row = conn.execute(_SELECT_CLAIM, {"k": claim.key}).first()
+            if row is None or row.claim_token != claim.token or row.state != "in_flight":
+                if row is not None and row.state == "completed":
+                    return _stored(row.response_status, row.response_body)
                 return InFlight(claim.key)
-            session.add(
-                Payment(
-                    id=payment.id, idempotency_key=claim.key, merchant_id=payment.merchant_id,
-                    amount_minor=payment.amount_minor, currency=payment.currency,
-                    fee_minor=payment.fee_minor, status=payment.status,
-                    decline_code=payment.decline_code, card_brand=payment.card_brand,
-                    card_bin=payment.card_bin, card_last4=payment.card_last4,
-                    card_fingerprint=payment.card_fingerprint, description=payment.description,
-                    node_id=payment.node_id, created_at=payment.created_at,
-                )
-            )
-            session.flush()  # the payment row first: ledger rows reference it
-            session.add_all(ledger_entries(payment))
-            record.state = "completed"
-            record.response_status = 201
-            record.response_body = json.dumps(body, separators=(",", ":"))
-            record.payment_id = payment.id
+            conn.execute(_INSERT_PAYMENT, {
+                "id": payment.id, "idempotency_key": claim.key,
+                "merchant_id": payment.merchant_id, "amount_minor": payment.amount_minor,
+                "currency": payment.currency, "fee_minor": payment.fee_minor,
+                "status": payment.status, "decline_code": payment.decline_code,
+                "card_brand": payment.card_brand, "card_bin": payment.card_bin,
+                "card_last4": payment.card_last4, "card_fingerprint": payment.card_fingerprint,
+                "description": payment.description, "node_id": payment.node_id,
+                "created_at": payment.created_at,
+            })
+            legs = ledger_legs(payment)
+            if legs:
+                conn.execute(_INSERT_ENTRY, legs)
+            conn.execute(_COMPLETE, {"k": claim.key, "status": 201, "pid": payment.id,
+                                     "body": json.dumps(body, separators=(",", ":"))})
         return Stored(201, body)
 
     def release(self, claim: Claim) -> None:
         """Give a claim back after a failure before anything was charged."""
-        with Session(self.engine) as session, session.begin():
-            session.execute(
+        with self._writing(), self.engine.begin() as conn:
+            conn.execute(
                 delete(IdempotencyRecord).where(
                     IdempotencyRecord.key == claim.key,
                     IdempotencyRecord.claim_token == claim.token,
@@ -251,8 +282,8 @@ class Ledger:
         if retention < MIN_KEY_RETENTION:
             raise ValueError(f"idempotency keys must be kept at least {MIN_KEY_RETENTION}")
         cutoff = self.clock() - retention
-        with Session(self.engine) as session, session.begin():
-            result = session.execute(
+        with self._writing(), self.engine.begin() as conn:
+            result = conn.execute(
                 delete(IdempotencyRecord).where(
                     IdempotencyRecord.created_at < cutoff,
                     IdempotencyRecord.state == "completed",

@@ -17,6 +17,7 @@ until ``total`` payments or ``duration_s``).
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 import statistics
 import time
@@ -26,7 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
+from gateway.httpclient import HttpClient, HttpError
 
 RETRY_STATUSES = frozenset({409, 429, 500, 502, 503, 504})
 APPROVED_CARDS = (
@@ -99,7 +100,7 @@ def payment_body(rng: random.Random, decline_fraction: float = 0.02) -> dict[str
 
 
 async def send_payment(
-    client: httpx.AsyncClient,
+    client: HttpClient,
     base_url: str,
     body: dict[str, Any],
     *,
@@ -115,19 +116,20 @@ async def send_payment(
     key = key or uuid.uuid4().hex
     started = time.perf_counter()
     status, payment_id, replayed, node_id, attempt = 0, None, False, None, 0
+    payload = json.dumps(body).encode()
+    headers = {"content-type": "application/json", "idempotency-key": key}
     for attempt in range(1, max_attempts + 1):
         try:
-            response = await client.post(
-                base_url + "/payments", json=body, headers={"Idempotency-Key": key}
-            )
-            status = response.status_code
+            response = await client.request("POST", base_url + "/payments", headers=headers,
+                                            body=payload)
+            status = response.status
             if status == 201:
-                data = response.json()
+                data = json.loads(response.body)
                 payment_id, node_id = data.get("id"), data.get("node_id")
                 replayed = response.headers.get("idempotent-replayed") == "true"
             if status not in RETRY_STATUSES:
                 break
-        except httpx.HTTPError:
+        except HttpError:
             status = 0
         delay = min(max_backoff_s, backoff_s * 2 ** (attempt - 1))
         await asyncio.sleep(delay * (0.5 + rng.random()))
@@ -155,9 +157,8 @@ async def run_load(
     base_url = base_url.rstrip("/")
     rng = random.Random(seed)
     records: list[RequestRecord] = []
-    limits = httpx.Limits(max_connections=max(concurrency, 64) * 2,
-                          max_keepalive_connections=max(concurrency, 64))
-    async with httpx.AsyncClient(timeout=timeout_s, limits=limits) as client:
+    client = HttpClient(timeout_s=timeout_s, max_idle_per_host=max(concurrency, 64))
+    try:
         t0 = time.perf_counter()
 
         async def one() -> None:
@@ -193,6 +194,8 @@ async def run_load(
             if tasks:
                 await asyncio.gather(*tasks)
         elapsed = time.perf_counter() - t0
+    finally:
+        await client.aclose()
     return LoadReport(records, elapsed, dict(Counter(r.status for r in records)))
 
 

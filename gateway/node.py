@@ -278,6 +278,7 @@ def run_node(settings: NodeSettings) -> None:
         access_log=False,
         log_level=settings.log_level,
         timeout_graceful_shutdown=int(settings.shutdown_timeout_s),
+        timeout_keep_alive=75,  # longer than the balancer's idle expiry: no close races
         lifespan="on",
     )
 

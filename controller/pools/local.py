@@ -95,6 +95,9 @@ def _die_with_parent(parent_pid: int) -> Callable[[], None]:
 
 def port_free(host: str, port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        # Same option as the servers (uvicorn): a port whose old connections sit
+        # in TIME_WAIT is free for a new listener.
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind((host, port))
         except OSError:
