@@ -21,6 +21,8 @@ DAY_SECONDS = 86_400.0
 WEEK_SECONDS = 7 * DAY_SECONDS
 MIN_CYCLES = 2.0  # a period needs this many full cycles in the data to be estimated
 MIN_SHARE = 0.03  # share of (detrended) variance a period must explain to be kept
+MIN_FOUND_CYCLES = 4.0  # a period found by the periodogram (not calendar) needs more cycles
+MIN_FOUND_ACF = 0.25  # ... and this autocorrelation at its lag, so noise peaks are not seasons
 
 
 @dataclass(frozen=True)
@@ -131,8 +133,14 @@ def detect_periods(
         if any(abs(p - c) / c < 0.03 for c in candidates):
             continue
         candidates.append(p)
+    longest_calendar = max((p for p in calendar if n >= MIN_CYCLES * p), default=0.0)
+    trend_free = _detrend(values, int(2 * max(longest_calendar, n / MIN_FOUND_CYCLES)) + 1)
     usable = []
     for p in candidates:
+        if p not in calendar and (
+            n < MIN_FOUND_CYCLES * p or _acf(trend_free, int(round(p))) < MIN_FOUND_ACF
+        ):
+            continue
         if n < MIN_CYCLES * p:
             if p in calendar:
                 label = "daily" if abs(p * step_seconds - DAY_SECONDS) < 1 else "weekly"
@@ -160,6 +168,14 @@ def detect_periods(
             break
         kept.append(best)
     return kept, notes
+
+
+def _acf(x: np.ndarray, lag: int) -> float:
+    x = x - x.mean()
+    denom = float(np.dot(x, x))
+    if denom <= 0 or lag >= len(x) or lag < 1:
+        return 0.0
+    return float(np.dot(x[lag:], x[:-lag]) / denom)
 
 
 def _is_multiple(p: float, kept: float) -> bool:

@@ -80,6 +80,7 @@ def fit_error_model(
     max_q: int,
     budget_seconds: float,
     notes: list[str],
+    maxiter: int = 100,
 ) -> ErrorModel:
     """The best-AICc converged ARIMA(p, d, q) on ``resid`` within the budget."""
     n = len(resid) - d
@@ -113,7 +114,7 @@ def fit_error_model(
                     resid, order=(p, d, q), trend="n",
                     simple_differencing=True, concentrate_scale=True,
                 )
-                res = model.fit(disp=False, maxiter=100)
+                res = model.fit(disp=False, maxiter=maxiter)
         except (np.linalg.LinAlgError, ValueError) as exc:
             failed.append(f"{label}: {exc}")
             continue
