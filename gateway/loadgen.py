@@ -152,8 +152,13 @@ async def run_load(
     decline_fraction: float = 0.02,
     seed: int | None = None,
     max_outstanding: int = 2_000,
+    on_record: Callable[[RequestRecord], None] | None = None,
 ) -> LoadReport:
-    """Drive ``base_url`` (LB or node) with payments and report what was acknowledged."""
+    """Drive ``base_url`` (LB or node) with payments and report what was acknowledged.
+
+    ``on_record`` is called with each finished payment (progress, fault drills).
+    In closed-loop mode ``duration_s <= 0`` means "until ``total`` are done".
+    """
     base_url = base_url.rstrip("/")
     rng = random.Random(seed)
     records: list[RequestRecord] = []
@@ -162,10 +167,13 @@ async def run_load(
         t0 = time.perf_counter()
 
         async def one() -> None:
-            records.append(await send_payment(
+            record = await send_payment(
                 client, base_url, payment_body(rng, decline_fraction),
                 max_attempts=max_attempts, t0=t0, rng=rng,
-            ))
+            )
+            records.append(record)
+            if on_record is not None:
+                on_record(record)
 
         if rate_fn is None:
             remaining = [total if total is not None else 1 << 62]

@@ -26,6 +26,7 @@ from typing import Any
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from gateway import cards
@@ -142,8 +143,8 @@ def create_app(settings: NodeSettings | None = None) -> FastAPI:
             return denied
         try:
             fault_request = FaultRequest.model_validate_json(await request.body())
-        except ValueError as exc:
-            errors = getattr(exc, "errors", lambda **_: [])(include_input=False)
+        except ValidationError as exc:
+            errors = exc.errors(include_input=False)
             detail = [
                 {"loc": ["body", *e["loc"]], "field": ".".join(map(str, e["loc"])) or "body",
                  "msg": e["msg"]}
@@ -195,9 +196,10 @@ async def _create_payment(state: NodeState, request: Request) -> Response:
         return _error(413, ["body"], f"body larger than {settings.max_body_bytes} bytes")
     try:
         payload = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        where = f" at line {exc.lineno} column {exc.colno}" if hasattr(exc, "lineno") else ""
-        return _error(400, ["body"], f"malformed JSON{where}")
+    except json.JSONDecodeError as exc:
+        return _error(400, ["body"], f"malformed JSON at line {exc.lineno} column {exc.colno}")
+    except UnicodeDecodeError:
+        return _error(400, ["body"], "malformed JSON (not UTF-8)")
     try:
         body = parse_payment(payload, today=ledger_now().date(), bounds=state.bounds)
     except PaymentValidationError as exc:

@@ -1,0 +1,102 @@
+"""Every bad input to ``POST /payments`` gets a 4xx that names the field, never the card."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.gateway.conftest import body
+
+PAN = "4242424242424242"
+
+
+def post(client: TestClient, payload: Any, key: str | None = "k-valid-1", **kw: Any) -> Any:
+    headers = {} if key is None else {"Idempotency-Key": key}
+    if isinstance(payload, bytes):
+        return client.post("/payments", content=payload,
+                           headers={**headers, "content-type": "application/json"})
+    return client.post("/payments", json=payload, headers=headers)
+
+
+@pytest.mark.parametrize(
+    ("payload", "field"),
+    [
+        pytest.param(body(card__number="4242424242424241"), "card.number", id="luhn"),
+        pytest.param(body(card__number="4242"), "card.number", id="too-short"),
+        pytest.param(body(card__number="4242x24242424242"), "card.number", id="not-digits"),
+        pytest.param(body(card__exp_month=13), "card.exp_month", id="month-13"),
+        pytest.param(body(card__exp_month=0), "card.exp_month", id="month-0"),
+        pytest.param(body(card__exp_year=2020), "card.exp_year", id="expired"),
+        pytest.param(body(card__cvc="12"), "card.cvc", id="cvc-short"),
+        pytest.param(body(card__cvc="12a"), "card.cvc", id="cvc-letters"),
+        pytest.param(body(card__number="378282246310005", card__cvc="123"), "card.cvc",
+                     id="amex-needs-4"),
+        pytest.param(body(currency="XYZ"), "currency", id="unknown-currency"),
+        pytest.param(body(currency="usd"), "currency", id="lower-case-currency"),
+        pytest.param(body(amount_minor=0), "amount_minor", id="zero-amount"),
+        pytest.param(body(amount_minor=-5), "amount_minor", id="negative-amount"),
+        pytest.param(body(amount_minor=10**12), "amount_minor", id="above-max"),
+        pytest.param(body(amount_minor=12.5), "amount_minor", id="float-amount"),
+        pytest.param(body(amount_minor="1250"), "amount_minor", id="string-amount"),
+        pytest.param(body(merchant_id="a"), "merchant_id", id="merchant-too-short"),
+        pytest.param(body(merchant_id="bad id!"), "merchant_id", id="merchant-chars"),
+        pytest.param(body(description="x" * 300), "description", id="long-description"),
+        pytest.param({k: v for k, v in body().items() if k != "card"}, "card", id="no-card"),
+        pytest.param(body(extra="x"), "extra", id="unknown-field"),
+    ],
+)
+def test_invalid_field_is_422_naming_the_field(
+    node_client: TestClient, payload: dict[str, Any], field: str
+) -> None:
+    response = post(node_client, payload)
+    assert response.status_code == 422, response.text
+    fields = [e["field"] for e in response.json()["detail"]]
+    assert field in fields
+    assert PAN not in response.text and "4242424242424241" not in response.text
+
+
+def test_missing_idempotency_key_is_400(node_client: TestClient) -> None:
+    response = post(node_client, body(), key=None)
+    assert response.status_code == 400
+    assert response.json()["detail"][0]["field"] == "Idempotency-Key"
+
+
+def test_overlong_idempotency_key_is_400(node_client: TestClient) -> None:
+    assert post(node_client, body(), key="k" * 256).status_code == 400
+
+
+def test_malformed_json_is_400(node_client: TestClient) -> None:
+    response = post(node_client, b'{"merchant_id": ')
+    assert response.status_code == 400
+    assert "malformed JSON" in response.json()["detail"][0]["msg"]
+
+
+def test_body_over_limit_is_413(node_client: TestClient) -> None:
+    big = json.dumps(body(description="x" * 40_000)).encode()
+    assert post(node_client, big).status_code == 413
+
+
+def test_non_object_body_is_422(node_client: TestClient) -> None:
+    assert post(node_client, b"[1, 2]").status_code == 422
+
+
+def test_valid_payment_response_masks_the_card(node_client: TestClient) -> None:
+    response = post(node_client, body(), key="k-mask-1")
+    assert response.status_code == 201
+    data = response.json()
+    assert data["card"] == {"brand": "visa", "last4": "4242"}
+    assert PAN not in response.text and '"123"' not in response.text
+    assert data["status"] == "captured" and data["fee_minor"] == 36 + 30
+    fetched = node_client.get(f"/payments/{data['id']}")
+    assert fetched.status_code == 200 and PAN not in fetched.text
+
+
+def test_declining_test_card(node_client: TestClient) -> None:
+    response = post(node_client, body(card__number="4000000000009995"), key="k-decline-1")
+    assert response.status_code == 201
+    assert response.json()["status"] == "declined"
+    assert response.json()["decline_code"] == "insufficient_funds"
+    assert response.json()["fee_minor"] == 0
