@@ -37,6 +37,14 @@ def _lines(positions: np.ndarray) -> str:
     return f"line{'s' if len(positions) > 1 else ''} {shown}{more}"
 
 
+def _duration(delta: pd.Timedelta) -> str:
+    seconds = delta.total_seconds()
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{seconds / size:g}{unit}"
+    return f"{seconds:g}s"
+
+
 def _parse_times(raw: pd.Series, where: str) -> pd.DatetimeIndex:
     text = raw.astype(str).str.strip()
     missing = np.flatnonzero(raw.isna().to_numpy() | (text == "").to_numpy())
@@ -138,8 +146,8 @@ def regularize(
     if len(irregular):
         raise SeriesError(
             f"{where}: irregular timestamps: {index[irregular[0]]} is "
-            f"{pd.Timedelta(int(diffs[irregular[0] - 1]), unit='ns')} after the previous row, "
-            f"not a multiple of the step {step} ({_lines(irregular)}); "
+            f"{_duration(pd.Timedelta(int(diffs[irregular[0] - 1]), unit='ns'))} after the "
+            f"previous row, not a multiple of the step {_duration(step)} ({_lines(irregular)}); "
             "resample with --freq"
         )
     missing = np.round(ratio).astype(int) - 1
@@ -230,7 +238,8 @@ def read_series(
         series = resample(values, index, freq, agg, str(path), max_gap)
         if infer_step(index) > pd.Timedelta(pd.tseries.frequencies.to_offset(freq)):
             raise SeriesError(
-                f"{path}: --freq {freq} is finer than the data's own step {infer_step(index)}"
+                f"{path}: --freq {freq} is finer than the data's own step "
+                f"{_duration(infer_step(index))}"
             )
     else:
         series = regularize(values, index, str(path), max_gap=max_gap)
