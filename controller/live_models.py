@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 import threading
 from collections import deque
 from collections.abc import Iterable, Mapping
@@ -243,7 +244,7 @@ class ForecastKeeper:
 
     def should_report_reason(self) -> bool:
         """Report 'reactive only' in the decisions when the reason changes (not every tick)."""
-        key = (self.reason or "").split(" of ")[0] if self.reason else None
+        key = re.sub(r"[0-9.]+", "#", self.reason) if self.reason else None
         if key == self._reported_reason:
             return False
         self._reported_reason = key
@@ -317,8 +318,8 @@ class DetectorKeeper:
         *,
         expected: Iterable[str] | None = None,
     ) -> DetectionResult:
-        if self.detector is None:
-            return DetectionResult()
+        if self.detector is None or not windows:
+            return DetectionResult()  # nothing scraped yet (or the whole fleet is silent)
         members = sorted(set(expected or ()) | set(windows))
         try:
             with self._lock:

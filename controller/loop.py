@@ -17,7 +17,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -163,6 +163,8 @@ class Controller:
         self.last_detection = DetectionResult()
         self.last_load_rps = 0.0
         self._saved_states: dict[str, NodeState] = {}
+        self._last_hold: tuple[Any, ...] | None = None
+        self._holds_skipped = 0
         self._scheduler: BackgroundScheduler | None = None
         self.on_tick: list[Callable[[TickReport], None]] = []
 
@@ -183,6 +185,12 @@ class Controller:
                 self.store.save_node(info, at=now, reason="gone after controller restart")
         for node in pool_nodes.values():
             self._save_node(node, now, reason="adopted on start")
+            if node.state is NodeState.FAILED:
+                # Died while we were down: clean it up now, so the first plan does not
+                # count it as a crash to replace on top of the initial nodes.
+                self.pool.stop(node.id)
+        for node in self.pool.nodes():
+            self._save_node(node, now)
         mem = self.store.get_memory("planner", {}) or {}
         window = timedelta(seconds=self.policy.scale_in_stabilization_seconds)
         self.recommendations = [
@@ -326,7 +334,8 @@ class Controller:
         self, now: datetime, snapshot: Snapshot, the_plan: Plan, executed: ExecutionResult,
         forecast: Any, detection: DetectionResult,
     ) -> None:
-        decisions = list(the_plan.decisions) + list(executed.events)
+        decisions = [d for d in the_plan.decisions if not self._repeated_hold(d)]
+        decisions += list(executed.events)
         if forecast is None and self.forecasts.reason and not any(
             d.kind == "hold" and "forecast" in d.reason for d in decisions
         ) and self.forecasts.should_report_reason():
@@ -383,14 +392,24 @@ class Controller:
         self.metrics.desired.set(the_plan.desired)
         self.metrics.anomalous.set(len(detection.anomalies))
 
+    def _repeated_hold(self, d: Decision) -> bool:
+        """A capacity 'hold' identical in outcome to the last one is not recorded again
+        (one per tick would bury the decisions that matter); one in 20 still is."""
+        if d.kind != "hold" or d.node_id is not None:
+            return False
+        key = (d.details.get("planned"), d.details.get("desired"), d.reason.split(":")[0])
+        if key == self._last_hold and self._holds_skipped < 20:
+            self._holds_skipped += 1
+            return True
+        self._last_hold, self._holds_skipped = key, 0
+        return False
+
     def _record_anomalies(self, now: datetime, detection: DetectionResult) -> None:
         for a in detection.anomalies:
             self.store.open_anomaly(
                 a.node, since=a.since, at=now, score=a.score, top_metrics=a.top_metrics
             )
         self.store.resolve_anomalies([a.node for a in detection.anomalies], now)
-        if detection.fleet is not None:
-            self.store.record_decisions(now, [])  # the planner records the fleet decision
 
     def _save_node(self, node: NodeInfo, now: datetime, reason: str | None = None) -> None:
         if self._saved_states.get(node.id) == node.state and reason is None:
@@ -486,6 +505,3 @@ class Controller:
             })
         return rows
 
-
-def with_state(node: NodeInfo, state: NodeState, at: datetime) -> NodeInfo:
-    return replace(node, state=state, since=at)
