@@ -96,6 +96,10 @@ class FaultInjector:
         if self._cleared is not None:
             self._cleared.set()
 
+    @property
+    def leaked_bytes(self) -> int:
+        return sum(len(chunk) for chunk in list(self._leak))
+
     # -- effects used by the app's middleware ---------------------------------
     def extra_latency_s(self, fault: Fault) -> float:
         ms = float(fault.params.get("ms", 200))

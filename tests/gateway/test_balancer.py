@@ -1,0 +1,199 @@
+"""Load balancer: membership API, draining, passive health, retries, 503.
+
+Backends here are tiny asyncio HTTP servers (fakes at the network boundary)
+so each behaviour can be forced: answer, reset the connection, or not listen.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import httpx
+
+from gateway.balancer import BackendIn, Balancer
+from gateway.settings import BalancerSettings
+from tests.gateway.conftest import free_port
+
+TOKEN = "lb-token"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+class TinyBackend:
+    """Answers 200 with its name, or resets every connection when ``reset`` is set."""
+
+    def __init__(self, name: str, reset: bool = False) -> None:
+        self.name, self.reset = name, reset
+        self.hits = 0
+        self.server: asyncio.Server | None = None
+        self.port = 0
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = 0
+                for line in head.decode().split("\r\n"):
+                    if line.lower().startswith("content-length:"):
+                        length = int(line.split(":")[1])
+                await reader.readexactly(length)
+                self.hits += 1
+                if self.reset:
+                    writer.transport.abort()
+                    return
+                body = json.dumps({"backend": self.name}).encode()
+                writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n"
+                             b"content-length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            writer.close()
+
+    async def __aenter__(self) -> TinyBackend:
+        self.server = await asyncio.start_server(self.handle, "127.0.0.1", 0)
+        self.port = self.server.sockets[0].getsockname()[1]
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        assert self.server is not None
+        self.server.close()
+
+    def spec(self, state: str = "ready", weight: int = 100) -> dict[str, Any]:
+        return {"id": self.name, "url": f"http://127.0.0.1:{self.port}", "state": state,
+                "weight": weight}
+
+
+def run(scenario: Callable[[Balancer, httpx.AsyncClient], Awaitable[None]],
+        strategy: str = "round_robin") -> None:
+    async def main() -> None:
+        balancer = Balancer(BalancerSettings(strategy=strategy, admin_token=TOKEN),
+                            rng=random.Random(0))
+        await balancer.start()
+        transport = httpx.ASGITransport(app=balancer)
+        try:
+            async with httpx.AsyncClient(transport=transport, base_url="http://lb") as client:
+                await scenario(balancer, client)
+        finally:
+            await balancer.stop()
+
+    asyncio.run(main())
+
+
+def test_membership_needs_token_and_is_listed() -> None:
+    async def scenario(_: Balancer, client: httpx.AsyncClient) -> None:
+        payload = {"backends": [{"id": "n1", "url": "http://127.0.0.1:9", "state": "ready",
+                                 "weight": 100}]}
+        assert (await client.put("/admin/backends", json=payload)).status_code == 401
+        bad_auth = {"Authorization": "Bearer nope"}
+        assert (await client.put("/admin/backends", json=payload,
+                                 headers=bad_auth)).status_code == 401
+        assert (await client.put("/admin/backends", json=payload, headers=AUTH)).status_code == 200
+        listed = (await client.get("/admin/backends")).json()
+        assert listed == [{"id": "n1", "url": "http://127.0.0.1:9", "state": "ready",
+                           "weight": 100, "inflight": 0, "healthy": True}]
+
+    run(scenario)
+
+
+def test_membership_body_is_validated() -> None:
+    async def scenario(_: Balancer, client: httpx.AsyncClient) -> None:
+        bad = {"backends": [{"id": "n1", "url": "ftp://x", "state": "sleeping"}]}
+        response = await client.put("/admin/backends", json=bad, headers=AUTH)
+        assert response.status_code == 422
+        fields = {e["field"] for e in response.json()["detail"]}
+        assert {"backends.0.url", "backends.0.state"} <= fields
+        dup = {"backends": [{"id": "a", "url": "http://h:1"}, {"id": "a", "url": "http://h:2"}]}
+        assert (await client.put("/admin/backends", json=dup, headers=AUTH)).status_code == 422
+
+    run(scenario)
+
+
+def test_no_backend_is_503_with_detail() -> None:
+    async def scenario(_: Balancer, client: httpx.AsyncClient) -> None:
+        response = await client.post("/payments", json={})
+        assert response.status_code == 503
+        assert "no backend" in response.json()["detail"]
+
+    run(scenario)
+
+
+def test_round_robin_spreads_and_draining_gets_nothing() -> None:
+    async def scenario(_: Balancer, client: httpx.AsyncClient) -> None:
+        async with TinyBackend("a") as a, TinyBackend("b") as b, TinyBackend("c") as c:
+            await client.put("/admin/backends", headers=AUTH,
+                             json={"backends": [a.spec(), b.spec(), c.spec()]})
+            seen = Counter([(await client.get("/x")).json()["backend"] for _ in range(9)])
+            assert seen == {"a": 3, "b": 3, "c": 3}
+            await client.put("/admin/backends", headers=AUTH,
+                             json={"backends": [a.spec(), b.spec("draining"), c.spec()]})
+            before = b.hits
+            seen = Counter([(await client.get("/x")).json()["backend"] for _ in range(8)])
+            assert b.hits == before and set(seen) == {"a", "c"}
+            state = {x["id"]: x["state"] for x in (await client.get("/admin/backends")).json()}
+            assert state == {"a": "ready", "b": "draining", "c": "ready"}
+
+    run(scenario)
+
+
+def test_connect_error_marks_down_and_retries_elsewhere() -> None:
+    async def scenario(balancer: Balancer, client: httpx.AsyncClient) -> None:
+        async with TinyBackend("alive") as alive:
+            dead = {"id": "dead", "url": f"http://127.0.0.1:{free_port()}", "state": "ready"}
+            await client.put("/admin/backends", headers=AUTH,
+                             json={"backends": [alive.spec(), dead]})
+            answers = [await client.get("/x") for _ in range(4)]
+            assert all(r.status_code == 200 for r in answers)
+            assert all(r.json()["backend"] == "alive" for r in answers)
+            listed = {x["id"]: x for x in (await client.get("/admin/backends")).json()}
+            assert listed["dead"]["healthy"] is False
+            metrics = (await client.get("/metrics")).text
+            assert "fleetcast_lb_retries_total 1.0" in metrics
+            assert 'fleetcast_lb_requests_total{backend="alive",status="200"}' in metrics
+
+    run(scenario)
+
+
+def test_reset_is_retried_only_with_idempotency_key() -> None:
+    async def scenario(balancer: Balancer, client: httpx.AsyncClient) -> None:
+        async with TinyBackend("reset", reset=True) as bad, TinyBackend("ok") as ok:
+            await client.put("/admin/backends", headers=AUTH,
+                             json={"backends": [bad.spec(), ok.spec()]})
+            # round robin starts at "ok" (sorted ids: ok, reset); send one there first
+            assert (await client.post("/p", content=b"{}")).json()["backend"] == "ok"
+            no_key = await client.post("/p", content=b"{}")
+            assert no_key.status_code == 502 and bad.hits == 1
+            balancer.backends["reset"].down_until = 0.0  # bring it back for the next try
+            (await client.post("/p", content=b"{}"))  # to "ok": keep the rotation aligned
+            with_key = await client.post("/p", content=b"{}", headers={"Idempotency-Key": "k"})
+            assert with_key.status_code == 200 and with_key.json()["backend"] == "ok"
+            assert with_key.headers["x-fleetcast-backend"] == "ok"
+
+    run(scenario)
+
+
+def test_passive_health_backoff_doubles() -> None:
+    balancer = Balancer(BalancerSettings(down_backoff_s=1.0, max_down_backoff_s=3.0))
+    balancer.set_backends([BackendIn(id="a", url="http://127.0.0.1:1")])
+    backend = balancer.backends["a"]
+    for expected in (1.0, 2.0, 3.0):
+        balancer.mark_down(backend, now=100.0)
+        assert backend.down_until == 100.0 + expected
+    assert balancer.candidates(now=102.0, exclude=set()) == []
+    assert [c.id for c in balancer.candidates(now=103.0, exclude=set())] == ["a"]
+
+
+def test_health_and_unknown_strategy() -> None:
+    async def scenario(_: Balancer, client: httpx.AsyncClient) -> None:
+        health = (await client.get("/healthz")).json()
+        assert health["status"] == "ok" and health["strategy"] == "least_request"
+
+    run(scenario, strategy="least_request")
+    try:
+        Balancer(BalancerSettings(strategy="fastest"))
+    except ValueError as exc:
+        assert "least_request" in str(exc)
+    else:
+        raise AssertionError("unknown strategy accepted")

@@ -1,0 +1,133 @@
+"""The node's HTTP behaviour: replays, conflicts, health, drain, metrics, fault injection."""
+
+from __future__ import annotations
+
+import time
+from datetime import date
+
+from fastapi.testclient import TestClient
+
+from gateway.ledger import Claim
+from tests.gateway.conftest import TOKEN, body
+
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+METRIC_NAMES = (
+    "fleetcast_node_requests_total", "fleetcast_node_request_seconds_bucket",
+    "fleetcast_node_inflight", "fleetcast_node_cpu_percent", "fleetcast_node_rss_bytes",
+    "fleetcast_node_memory_limit_bytes", "fleetcast_node_event_loop_lag_seconds",
+)
+
+
+def test_same_key_same_body_replays_with_header(node_client: TestClient) -> None:
+    first = node_client.post("/payments", json=body(), headers={"Idempotency-Key": "r-1"})
+    second = node_client.post("/payments", json=body(), headers={"Idempotency-Key": "r-1"})
+    assert first.status_code == second.status_code == 201
+    assert second.json() == first.json()
+    assert second.headers["Idempotent-Replayed"] == "true"
+    assert "Idempotent-Replayed" not in first.headers
+
+
+def test_same_key_other_body_is_422(node_client: TestClient) -> None:
+    node_client.post("/payments", json=body(), headers={"Idempotency-Key": "r-2"})
+    other = node_client.post("/payments", json=body(amount_minor=99),
+                             headers={"Idempotency-Key": "r-2"})
+    assert other.status_code == 422
+    assert other.json()["detail"][0]["field"] == "Idempotency-Key"
+
+
+def test_same_key_in_flight_is_409(node_client: TestClient) -> None:
+    state = node_client.app.state.node  # type: ignore[attr-defined]
+    from gateway.node import request_fingerprint
+    from gateway.schemas import parse_payment
+
+    parsed = parse_payment(body(), today=date.today())
+    claim = state.ledger.claim("r-3", request_fingerprint(parsed, state.card_key), "other-node")
+    assert isinstance(claim, Claim)
+    response = node_client.post("/payments", json=body(), headers={"Idempotency-Key": "r-3"})
+    assert response.status_code == 409
+    assert response.headers["Retry-After"] == "1"
+
+
+def test_unknown_payment_is_404(node_client: TestClient) -> None:
+    assert node_client.get("/payments/pay_nope").status_code == 404
+
+
+def test_health_ready_and_drain(node_client: TestClient) -> None:
+    health = node_client.get("/healthz").json()
+    assert health["status"] == "ok" and health["node_id"] == "node-t"
+    assert isinstance(health["pid"], int)
+    assert node_client.get("/readyz").status_code == 200
+    assert node_client.post("/admin/drain").status_code == 401
+    assert node_client.post("/admin/drain", headers=AUTH).status_code == 200
+    ready = node_client.get("/readyz")
+    assert ready.status_code == 503 and ready.json()["status"] == "draining"
+    # still serves what reaches it while draining
+    paid = node_client.post("/payments", json=body(), headers={"Idempotency-Key": "r-4"})
+    assert paid.status_code == 201
+
+
+def test_metrics_use_the_contract_names(node_client: TestClient) -> None:
+    node_client.post("/payments", json=body(), headers={"Idempotency-Key": "r-5"})
+    text = node_client.get("/metrics").text
+    for name in METRIC_NAMES:
+        assert name in text, name
+    assert 'fleetcast_node_requests_total{route="/payments",status="201"}' in text
+    assert 'le="0.001"' in text and 'le="10.0"' in text
+
+
+def test_fault_routes_need_the_token(node_client: TestClient) -> None:
+    fault = {"kind": "latency", "params": {"ms": 5}, "duration_s": 5}
+    assert node_client.post("/admin/faults", json=fault).status_code == 401
+    assert node_client.post("/admin/faults", json=fault,
+                            headers={"Authorization": "Bearer wrong"}).status_code == 401
+    assert node_client.delete("/admin/faults").status_code == 401
+    assert node_client.post("/admin/faults", json=fault, headers=AUTH).status_code == 200
+    assert node_client.delete("/admin/faults", headers=AUTH).status_code == 200
+
+
+def test_fault_request_is_validated(node_client: TestClient) -> None:
+    bad = node_client.post("/admin/faults", json={"kind": "meltdown"}, headers=AUTH)
+    assert bad.status_code == 422 and bad.json()["detail"][0]["field"] == "kind"
+    bad = node_client.post("/admin/faults", json={"kind": "cpu", "duration_s": -1}, headers=AUTH)
+    assert bad.status_code == 422 and bad.json()["detail"][0]["field"] == "duration_s"
+
+
+def test_fault_injection_disabled_is_403(tmp_path: object) -> None:
+    from gateway.node import create_app
+    from gateway.settings import NodeSettings
+
+    settings = NodeSettings(database_url=f"sqlite:///{tmp_path}/n.db", admin_token=TOKEN)
+    with TestClient(create_app(settings)) as client:
+        response = client.post("/admin/faults", json={"kind": "crash"}, headers=AUTH)
+        assert response.status_code == 403
+
+
+def test_errors_fault_answers_500_and_expires(node_client: TestClient) -> None:
+    fault = {"kind": "errors", "params": {"fraction": 1.0}, "duration_s": 0.3}
+    assert node_client.post("/admin/faults", json=fault, headers=AUTH).status_code == 200
+    failed = node_client.post("/payments", json=body(), headers={"Idempotency-Key": "r-6"})
+    assert failed.status_code == 500
+    time.sleep(0.35)
+    ok = node_client.post("/payments", json=body(), headers={"Idempotency-Key": "r-6"})
+    assert ok.status_code == 201  # nothing was charged by the failed attempt
+
+
+def test_latency_fault_delays_payments(node_client: TestClient) -> None:
+    fault = {"kind": "latency", "params": {"ms": 150}, "duration_s": 5}
+    node_client.post("/admin/faults", json=fault, headers=AUTH)
+    started = time.perf_counter()
+    node_client.post("/payments", json=body(), headers={"Idempotency-Key": "r-7"})
+    assert time.perf_counter() - started >= 0.15
+    assert node_client.get("/admin/faults").json()["fault"]["kind"] == "latency"
+    node_client.delete("/admin/faults", headers=AUTH)
+    assert node_client.get("/admin/faults").json()["fault"] is None
+
+
+def test_memory_fault_grows_and_clears(node_client: TestClient) -> None:
+    state = node_client.app.state.node  # type: ignore[attr-defined]
+    fault = {"kind": "memory", "params": {"mb_per_s": 50}, "duration_s": 5}
+    node_client.post("/admin/faults", json=fault, headers=AUTH)
+    time.sleep(0.5)
+    assert state.faults.leaked_bytes > 5 * 1024 * 1024
+    node_client.delete("/admin/faults", headers=AUTH)
+    assert state.faults.leaked_bytes == 0

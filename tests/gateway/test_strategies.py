@@ -1,0 +1,108 @@
+"""Each load-balancing rule, on its own, with injected randomness and time."""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+
+import pytest
+
+from gateway.strategies import (
+    STRATEGIES,
+    Candidate,
+    LeastRequest,
+    PeakEwma,
+    PeakEwmaChooser,
+    RandomChoice,
+    RoundRobin,
+    WeightedRoundRobin,
+    make_chooser,
+)
+
+ABC = [Candidate("a"), Candidate("b"), Candidate("c")]
+
+
+def picks(chooser: object, candidates: list[Candidate], n: int) -> list[str]:
+    return [chooser.choose(candidates).id for _ in range(n)]  # type: ignore[attr-defined]
+
+
+def test_round_robin_cycles_in_order() -> None:
+    assert picks(RoundRobin(), ABC, 7) == ["a", "b", "c", "a", "b", "c", "a"]
+
+
+def test_round_robin_survives_membership_change() -> None:
+    rr = RoundRobin()
+    picks(rr, ABC, 2)
+    assert rr.choose(ABC[:1]).id == "a"
+
+
+def test_random_is_uniform_and_seeded() -> None:
+    counts = Counter(picks(RandomChoice(random.Random(1)), ABC, 3000))
+    assert set(counts) == {"a", "b", "c"}
+    assert all(900 < c < 1100 for c in counts.values())
+    assert picks(RandomChoice(random.Random(7)), ABC, 10) == picks(
+        RandomChoice(random.Random(7)), ABC, 10)
+
+
+def test_weighted_round_robin_is_smooth_and_proportional() -> None:
+    weighted = [Candidate("a", weight=5), Candidate("b", weight=1), Candidate("c", weight=1)]
+    sequence = picks(WeightedRoundRobin(), weighted, 7)
+    assert Counter(sequence) == {"a": 5, "b": 1, "c": 1}
+    assert sequence == ["a", "a", "b", "a", "c", "a", "a"]  # nginx's interleaving
+
+
+def test_weighted_round_robin_skips_zero_weight() -> None:
+    weighted = [Candidate("a", weight=0), Candidate("b", weight=3)]
+    assert set(picks(WeightedRoundRobin(), weighted, 6)) == {"b"}
+
+
+def test_least_request_prefers_fewer_inflight_of_two_sampled() -> None:
+    chooser = LeastRequest(random.Random(3))
+    busy = [Candidate("a", inflight=10), Candidate("b", inflight=0)]
+    assert set(picks(chooser, busy, 20)) == {"b"}
+
+
+def test_least_request_never_picks_the_worst_of_three() -> None:
+    chooser = LeastRequest(random.Random(5))
+    three = [Candidate("a", inflight=1), Candidate("b", inflight=2), Candidate("c", inflight=9)]
+    counts = Counter(picks(chooser, three, 600))
+    assert "c" not in counts
+    assert counts["a"] > counts["b"]  # a wins whenever it is sampled
+
+
+def test_least_request_single_candidate() -> None:
+    assert LeastRequest().choose([Candidate("x")]).id == "x"
+
+
+def test_peak_ewma_avoids_the_slow_backend() -> None:
+    chooser = PeakEwmaChooser(random.Random(2))
+    backends = [Candidate("fast", latency_ewma_s=0.005, inflight=2),
+                Candidate("slow", latency_ewma_s=0.200, inflight=0)]
+    assert set(picks(chooser, backends, 20)) == {"fast"}  # 0.015 < 0.200
+
+
+def test_peak_ewma_weighs_inflight() -> None:
+    chooser = PeakEwmaChooser(random.Random(2))
+    backends = [Candidate("a", latency_ewma_s=0.010, inflight=9),
+                Candidate("b", latency_ewma_s=0.020, inflight=1)]
+    assert set(picks(chooser, backends, 20)) == {"b"}  # 0.1 vs 0.04
+
+
+def test_peak_ewma_tracker_jumps_to_peaks_and_decays() -> None:
+    ewma = PeakEwma(decay_s=10.0)
+    assert ewma.observe(0.010, now=0.0) == 0.010
+    assert ewma.observe(0.300, now=1.0) == 0.300  # a slow sample counts at once
+    after = ewma.observe(0.010, now=11.0)  # one decay period later
+    assert 0.010 < after < 0.300 * 0.5
+    assert ewma.current(now=41.0) < after * 0.1  # idle: decays so it gets probed again
+
+
+@pytest.mark.parametrize("name", STRATEGIES)
+def test_every_strategy_refuses_no_candidates(name: str) -> None:
+    with pytest.raises(ValueError):
+        make_chooser(name).choose([])
+
+
+def test_unknown_strategy() -> None:
+    with pytest.raises(ValueError, match="least_request"):
+        make_chooser("fastest")
