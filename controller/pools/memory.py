@@ -44,11 +44,13 @@ class MemoryPool:
         startup_seconds: float | None = 0.0,
         id_prefix: str = "node",
         keep_stopped: bool = True,
+        record_calls: bool = True,
     ) -> None:
         self.clock = clock
         self.startup_seconds = startup_seconds
         self.id_prefix = id_prefix
         self.keep_stopped = keep_stopped
+        self.record_calls = record_calls
         self.calls: list[tuple[object, ...]] = []
         self._nodes: dict[str, NodeInfo] = {}
         self._launched_at: dict[str, datetime] = {}
@@ -58,12 +60,12 @@ class MemoryPool:
     # --- NodePool protocol -------------------------------------------------
 
     def nodes(self) -> list[NodeInfo]:
-        self.calls.append(("nodes",))
+        self._record(("nodes",))
         self._promote_started()
         return list(self._nodes.values())
 
     def launch(self, n: int, *, replaces: str | None = None) -> list[NodeInfo]:
-        self.calls.append(("launch", n, replaces))
+        self._record(("launch", n, replaces))
         if n < 0:
             raise ValueError(f"cannot launch a negative number of nodes ({n})")
         if self._launch_failures:
@@ -89,11 +91,11 @@ class MemoryPool:
         return launched
 
     def drain(self, node_id: str) -> None:
-        self.calls.append(("drain", node_id))
+        self._record(("drain", node_id))
         self._move(node_id, NodeState.DRAINING)
 
     def stop(self, node_id: str) -> None:
-        self.calls.append(("stop", node_id))
+        self._record(("stop", node_id))
         node = self._get(node_id)
         if node.state is NodeState.STOPPED:
             return  # stopping twice is harmless, like killing a dead process
@@ -125,6 +127,10 @@ class MemoryPool:
         return sum(1 for node in self._nodes.values() if node.state in states)
 
     # --- internals -----------------------------------------------------------
+
+    def _record(self, call: tuple[object, ...]) -> None:
+        if self.record_calls:
+            self.calls.append(call)
 
     def _get(self, node_id: str) -> NodeInfo:
         try:

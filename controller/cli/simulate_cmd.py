@@ -1,0 +1,214 @@
+"""``fleetcast simulate``: replay a demand trace against scaling policies.
+
+Thin edge over ``controller.simulate``: parse and validate flags (errors name the
+flag or the file and line), read the trace with the forecaster's CSV reader, run
+the policies with a progress bar on a terminal, write RESULT.json and, with
+``--report-dir``, the markdown table and plot.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+T = TypeVar("T")
+
+ALL_POLICIES = "predictive,reactive,static,oracle"
+
+
+def _policies(ctx: click.Context, param: click.Parameter, value: str) -> list[str]:
+    from controller.simulate import POLICIES
+
+    names = [p.strip() for p in value.split(",") if p.strip()]
+    if not names:
+        raise click.BadParameter("give at least one policy", ctx=ctx, param=param)
+    for name in names:
+        if name not in POLICIES:
+            raise click.BadParameter(
+                f"unknown policy {name!r}; choose from {', '.join(POLICIES)}", ctx=ctx, param=param
+            )
+    return list(dict.fromkeys(names))
+
+
+def _tqdm_progress(items: Iterable[T], desc: str, total: int) -> Iterable[T]:
+    from tqdm import tqdm
+
+    return tqdm(items, desc=desc, total=total, leave=False, unit="step", mininterval=0.5)
+
+
+@click.command("simulate")
+@click.option(
+    "--trace",
+    "trace_path",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="CSV of counts per step (time and value columns).",
+)
+@click.option("--time-col", default="timestamp", show_default=True, help="Time column.")
+@click.option("--value-col", default="value", show_default=True, help="Count column.")
+@click.option("--freq", default=None, help="Resample raw or finer data to this step (e.g. 5min).")
+@click.option(
+    "--agg",
+    type=click.Choice(["sum", "mean", "max", "count"]),
+    default="sum",
+    show_default=True,
+    help="Aggregation when resampling with --freq.",
+)
+@click.option(
+    "--policy",
+    "policies",
+    default=ALL_POLICIES,
+    show_default=True,
+    callback=_policies,
+    help="Comma-separated policies to run.",
+)
+@click.option(
+    "--node-capacity",
+    type=click.FloatRange(min=0, min_open=True),
+    required=True,
+    help="Requests per second one node serves.",
+)
+@click.option(
+    "--startup-seconds",
+    type=click.FloatRange(min=0),
+    default=300.0,
+    show_default=True,
+    help="Seconds from launch to ready.",
+)
+@click.option(
+    "--tick-seconds",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Control tick; must divide the trace step. Default: the trace step.",
+)
+@click.option(
+    "--target-utilization",
+    type=click.FloatRange(min=0, max=1, min_open=True),
+    default=0.7,
+    show_default=True,
+    help="Per-node utilization the policies aim at.",
+)
+@click.option(
+    "--quantile",
+    type=click.FloatRange(min=0, max=1, min_open=True, max_open=True),
+    default=0.95,
+    show_default=True,
+    help="Forecast quantile the predictive policy sizes for.",
+)
+@click.option("--min-nodes", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option("--max-nodes", type=click.IntRange(min=1), default=10_000, show_default=True)
+@click.option(
+    "--stabilization-seconds",
+    type=click.FloatRange(min=0),
+    default=300.0,
+    show_default=True,
+    help="Scale-in stabilization window.",
+)
+@click.option(
+    "--refit-every-hours",
+    type=click.FloatRange(min=0, min_open=True),
+    default=168.0,
+    show_default=True,
+    help="Trace time between forecaster refits.",
+)
+@click.option("--max-refits", type=click.IntRange(min=0), default=12, show_default=True)
+@click.option(
+    "--out",
+    "out_path",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="RESULT.json to write.",
+)
+@click.option(
+    "--report-dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Also write simulate.md and simulate.png here.",
+)
+@click.option(
+    "--progress/--no-progress",
+    default=None,
+    help="Progress bars (default: on when stderr is a terminal).",
+)
+def simulate(
+    trace_path: str,
+    time_col: str,
+    value_col: str,
+    freq: str | None,
+    agg: str,
+    policies: list[str],
+    node_capacity: float,
+    startup_seconds: float,
+    tick_seconds: float | None,
+    target_utilization: float,
+    quantile: float,
+    min_nodes: int,
+    max_nodes: int,
+    stabilization_seconds: float,
+    refit_every_hours: float,
+    max_refits: int,
+    out_path: str,
+    report_dir: str | None,
+    progress: bool | None,
+) -> None:
+    """Replay a trace of counts per step against scaling policies.
+
+    predictive (the planner with the ARIMA forecaster), reactive (the Kubernetes
+    HPA algorithm), static (the training peak) and oracle (perfect foresight).
+    Writes per policy underprovisioned_fraction, node_hours, scaling_actions and
+    peak_nodes under {"policies": {...}} in RESULT.json.
+    """
+    from controller.simulate import SimSettings, TraceError
+    from controller.simulate import simulate as run
+    from forecaster.io import SeriesError, read_series
+
+    if min_nodes > max_nodes:
+        raise click.BadParameter(
+            f"--min-nodes {min_nodes} is above --max-nodes {max_nodes}", param_hint="--min-nodes"
+        )
+    try:
+        counts = read_series(trace_path, time_col, value_col, freq=freq, agg=agg)
+    except SeriesError as exc:
+        raise click.BadParameter(str(exc), param_hint="--trace") from None
+    settings = SimSettings(
+        node_capacity_rps=node_capacity,
+        startup_seconds=startup_seconds,
+        tick_seconds=tick_seconds,
+        target_utilization=target_utilization,
+        forecast_quantile=quantile,
+        min_nodes=min_nodes,
+        max_nodes=max_nodes,
+        scale_in_stabilization_seconds=stabilization_seconds,
+        refit_every_seconds=refit_every_hours * 3600.0,
+        max_refits=max_refits,
+    )
+    show = sys.stderr.isatty() if progress is None else progress
+    try:
+        result = run(counts, settings, policies, progress=_tqdm_progress if show else None)
+    except TraceError as exc:
+        raise click.BadParameter(f"{trace_path}: {exc}", param_hint="--trace") from None
+    except (ValueError, ArithmeticError) as exc:
+        raise click.ClickException(f"simulation failed on {trace_path}: {exc}") from None
+    data: dict[str, Any] = result.to_json()
+    data["trace"]["path"] = str(trace_path)
+    out = Path(out_path)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(data, indent=2) + "\n")
+    except OSError as exc:
+        raise click.FileError(str(out), hint=str(exc)) from None
+    from controller.sim_report import markdown_table, write_report
+
+    click.echo(markdown_table(data), nl=False)
+    click.echo(f"wrote {out} in {result.elapsed_seconds:.1f} s")
+    if report_dir:
+        try:
+            written = write_report(result, report_dir)
+        except OSError as exc:
+            raise click.FileError(report_dir, hint=str(exc)) from None
+        click.echo("wrote " + ", ".join(str(p) for p in written))

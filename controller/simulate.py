@@ -1,0 +1,472 @@
+"""Replay a demand trace against scaling policies, with the live planner and forecaster.
+
+The autoscaling claim ("predictive scaling under-provisions less than the
+Kubernetes HPA at little extra cost") is only worth something if the code being
+measured is the code that runs.  So the ``predictive`` and ``reactive`` policies
+here call the very ``controller.planner.plan`` the control loop calls, against a
+``SimPool`` on a virtual clock, and ``predictive`` uses the real
+``forecaster.LoadForecaster``: trained on the first part of the trace (two weeks
+or 30 %, whichever is shorter), then told each completed step with ``update`` and
+refitted on a bounded schedule; it never sees a step before it has happened.
+
+Conventions (DESIGN "Benchmarks"): trace values are counts per step, demand is
+``count / step_seconds`` requests per second; a tick is under-provisioned when
+demand exceeds ready nodes × node capacity × 0.8; node-hours count every
+allocated node (starting ones included).  All policies are scored on the same
+evaluation period (after the training part); each starts it with the nodes the
+last training step needed.  Capacity is counted at the start of each tick:
+a node launched at tick ``i`` serves from the first tick at or after its
+start-up.  Draining is instantaneous (requests are short next to a step).
+``oracle`` is computed, not simulated: it knows every future demand and keeps
+``max(need over the next start-up lead)`` nodes, the least node-hours with no
+under-provisioned tick; ``static`` holds the training peak.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, TypeVar
+
+import numpy as np
+import pandas as pd
+
+from controller.lifecycle import NodeState
+from controller.planner import NodeView, Policy, Snapshot, plan, prune_recommendations
+from controller.pools.sim import SimPool, VirtualClock
+from forecaster.types import Forecast
+
+POLICIES = ("predictive", "reactive", "static", "oracle")
+UNDERPROVISION_UTILIZATION = 0.8  # DESIGN: d(t) > ready(t) × capacity × 0.8
+MIN_TRAIN_POINTS = 48
+MIN_EVAL_POINTS = 12
+_EPS = 1e-9
+
+T = TypeVar("T")
+Progress = Callable[[Iterable[T], str, int], Iterable[T]]
+
+
+class TraceError(ValueError):
+    """The trace cannot be simulated (too short, bad tick), with what to change."""
+
+
+@dataclass(frozen=True)
+class SimSettings:
+    node_capacity_rps: float
+    startup_seconds: float
+    tick_seconds: float | None = None  # None: the trace's own step
+    target_utilization: float = 0.7
+    forecast_quantile: float = 0.95
+    min_nodes: int = 1
+    max_nodes: int = 10_000
+    scale_in_stabilization_seconds: float = 300.0
+    tolerance: float = 0.1
+    train_fraction: float = 0.3
+    train_max_seconds: float = 14 * 86400.0
+    refit_every_seconds: float = 7 * 86400.0
+    max_refits: int = 12
+    # the order search is otherwise cut by wall-clock time, which would make
+    # results depend on machine load; a generous budget keeps runs reproducible
+    forecaster_params: tuple[tuple[str, Any], ...] = (("time_budget_seconds", 120.0),)
+
+    def __post_init__(self) -> None:
+        if not self.node_capacity_rps > 0:
+            raise ValueError(f"node_capacity_rps must be > 0, got {self.node_capacity_rps}")
+        if self.startup_seconds < 0:
+            raise ValueError(f"startup_seconds must be >= 0, got {self.startup_seconds}")
+        if self.tick_seconds is not None and not self.tick_seconds > 0:
+            raise ValueError(f"tick_seconds must be > 0, got {self.tick_seconds}")
+        if not 0 < self.target_utilization <= 1:
+            raise ValueError(f"target_utilization must be in (0, 1], got {self.target_utilization}")
+        if not 0 < self.forecast_quantile < 1:
+            raise ValueError(f"forecast_quantile must be in (0, 1), got {self.forecast_quantile}")
+        if not 1 <= self.min_nodes <= self.max_nodes:
+            raise ValueError(
+                f"need 1 <= min_nodes <= max_nodes, got {self.min_nodes} and {self.max_nodes}"
+            )
+
+    def policy(self, **overrides: Any) -> Policy:
+        """The planner policy these settings give (``tick_seconds`` must be resolved)."""
+        assert self.tick_seconds is not None
+        base = dict(
+            min_nodes=self.min_nodes,
+            max_nodes=self.max_nodes,
+            node_capacity_rps=self.node_capacity_rps,
+            target_utilization=self.target_utilization,
+            startup_seconds=self.startup_seconds,
+            tick_seconds=self.tick_seconds,
+            scale_in_stabilization_seconds=self.scale_in_stabilization_seconds,
+            tolerance=self.tolerance,
+            forecast_quantile=self.forecast_quantile,
+        )
+        return Policy(**{**base, **overrides})
+
+
+@dataclass(frozen=True)
+class RateForecast(Forecast):
+    """A per-step count forecast read as requests per second (the planner's unit)."""
+
+    per_seconds: float = 1.0
+
+    def quantile(self, q: float) -> np.ndarray:
+        return super().quantile(q) / self.per_seconds
+
+
+def as_rate(forecast: Forecast, step_seconds: float) -> RateForecast:
+    """Divide a forecast of counts per step by the step length."""
+    s = float(step_seconds)
+    return RateForecast(
+        timestamps=forecast.timestamps,
+        mean=forecast.mean / s,
+        lo80=forecast.lo80 / s,
+        hi80=forecast.hi80 / s,
+        lo95=forecast.lo95 / s,
+        hi95=forecast.hi95 / s,
+        step_seconds=forecast.step_seconds,
+        model=forecast.model,
+        loc=forecast.loc,
+        scale=forecast.scale,
+        transform=forecast.transform,
+        lmbda=forecast.lmbda,
+        per_seconds=s,
+    )
+
+
+@dataclass(frozen=True)
+class Trace:
+    """A count-per-step series split into a training part and an evaluation part."""
+
+    counts: pd.Series
+    step_seconds: float
+    train_end: int  # index of the first evaluation step
+
+    @classmethod
+    def split(cls, counts: pd.Series, settings: SimSettings) -> Trace:
+        if len(counts) < 2:
+            raise TraceError(f"trace too short: {len(counts)} point(s)")
+        step = float((counts.index[1] - counts.index[0]).total_seconds())
+        by_fraction = int(len(counts) * settings.train_fraction)
+        by_time = int(settings.train_max_seconds // step)
+        train_end = min(by_fraction, by_time)
+        if train_end < MIN_TRAIN_POINTS or len(counts) - train_end < MIN_EVAL_POINTS:
+            need = math.ceil(MIN_TRAIN_POINTS / settings.train_fraction)
+            raise TraceError(
+                f"trace too short to train on: {len(counts)} points of {step:g} s; the first "
+                f"{settings.train_fraction:.0%} (at most two weeks) trains the forecaster and "
+                f"must hold at least {MIN_TRAIN_POINTS} points, so give at least {need} points"
+            )
+        return cls(counts=counts, step_seconds=step, train_end=train_end)
+
+    @property
+    def rates(self) -> np.ndarray:
+        return self.counts.to_numpy(dtype=float) / self.step_seconds
+
+
+@dataclass(frozen=True)
+class PolicyRun:
+    """What one policy did, tick by tick over the evaluation period."""
+
+    name: str
+    ready: np.ndarray
+    allocated: np.ndarray
+    underprovisioned: np.ndarray
+    scaling_actions: int
+    tick_seconds: float
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def summary(self) -> dict[str, Any]:
+        ticks = len(self.allocated)
+        return {
+            "underprovisioned_fraction": float(self.underprovisioned.mean()) if ticks else 0.0,
+            "node_hours": float(self.allocated.sum() * self.tick_seconds / 3600.0),
+            "scaling_actions": int(self.scaling_actions),
+            "peak_nodes": int(self.allocated.max()) if ticks else 0,
+            "underprovisioned_steps": int(self.underprovisioned.sum()),
+            "mean_nodes": float(self.allocated.mean()) if ticks else 0.0,
+            **({"params": self.params} if self.params else {}),
+        }
+
+
+@dataclass
+class SimResult:
+    trace: Trace
+    settings: SimSettings
+    tick_seconds: float
+    tick_times: pd.DatetimeIndex
+    demand_rps: np.ndarray
+    runs: dict[str, PolicyRun]
+    forecaster: dict[str, Any]
+    elapsed_seconds: float
+
+    def to_json(self) -> dict[str, Any]:
+        policies = {name: run.summary() for name, run in self.runs.items()}
+        oracle = policies.get("oracle")
+        if oracle and oracle["node_hours"] > 0:
+            for summary in policies.values():
+                summary["node_hours_vs_oracle"] = summary["node_hours"] / oracle["node_hours"]
+        counts = self.trace.counts
+        settings = {k: v for k, v in vars(self.settings).items() if k != "forecaster_params"}
+        settings["tick_seconds"] = self.tick_seconds
+        settings["forecaster_params"] = dict(self.settings.forecaster_params)
+        return {
+            "policies": policies,
+            "trace": {
+                "points": len(counts),
+                "step_seconds": self.trace.step_seconds,
+                "start": counts.index[0].isoformat(),
+                "end": counts.index[-1].isoformat(),
+                "train_points": self.trace.train_end,
+                "evaluation_start": counts.index[self.trace.train_end].isoformat(),
+                "evaluation_ticks": len(self.tick_times),
+                "peak_rps": float(self.trace.rates.max()),
+                "evaluation_peak_rps": float(self.demand_rps.max()),
+            },
+            "settings": settings,
+            "forecaster": self.forecaster,
+            "underprovision_utilization": UNDERPROVISION_UTILIZATION,
+            "elapsed_seconds": round(self.elapsed_seconds, 3),
+        }
+
+
+def _no_progress(items: Iterable[T], desc: str, total: int) -> Iterable[T]:
+    return items
+
+
+def simulate(
+    counts: pd.Series,
+    settings: SimSettings,
+    policies: Sequence[str] = POLICIES,
+    progress: Progress[Any] | None = None,
+    tape: list[Forecast] | None = None,
+) -> SimResult:
+    """Run ``policies`` over ``counts`` (counts per step, regular DatetimeIndex)."""
+    started = time.perf_counter()
+    unknown = [p for p in policies if p not in POLICIES]
+    if unknown:
+        raise ValueError(f"unknown policy {unknown[0]!r}; choose from {', '.join(POLICIES)}")
+    progress = progress or _no_progress
+    trace = Trace.split(counts, settings)
+    settings = resolve_tick(settings, trace)
+    tick_times, demand, step_of_tick = tick_grid(trace, settings)
+    info: dict[str, Any] = {}
+    runs: dict[str, PolicyRun] = {}
+    for name in policies:
+        if name == "predictive":
+            if tape is None:
+                tape, info = forecast_tape(trace, settings, progress)
+            runs[name] = run_planner(name, trace, settings, settings.policy(), tape, progress)
+        elif name == "reactive":
+            policy = settings.policy(scale_up_rate_limit=True)
+            runs[name] = run_planner(name, trace, settings, policy, None, progress)
+        elif name == "static":
+            runs[name] = run_static(trace, settings)
+        else:
+            runs[name] = run_oracle(trace, settings)
+    return SimResult(
+        trace=trace,
+        settings=settings,
+        tick_seconds=float(settings.tick_seconds or trace.step_seconds),
+        tick_times=tick_times,
+        demand_rps=demand,
+        runs=runs,
+        forecaster=info,
+        elapsed_seconds=time.perf_counter() - started,
+    )
+
+
+def resolve_tick(settings: SimSettings, trace: Trace) -> SimSettings:
+    """Default the tick to the trace step; a tick must divide the step evenly."""
+    from dataclasses import replace
+
+    tick = settings.tick_seconds or trace.step_seconds
+    per_step = trace.step_seconds / tick
+    if tick > trace.step_seconds or abs(per_step - round(per_step)) > 1e-9:
+        raise TraceError(
+            f"tick_seconds {tick:g} must divide the trace step {trace.step_seconds:g} s evenly"
+        )
+    return replace(settings, tick_seconds=float(tick))
+
+
+def tick_grid(
+    trace: Trace, settings: SimSettings
+) -> tuple[pd.DatetimeIndex, np.ndarray, np.ndarray]:
+    """Tick times, demand (rps) and trace step of every evaluation tick."""
+    assert settings.tick_seconds is not None
+    per_step = round(trace.step_seconds / settings.tick_seconds)
+    steps = np.arange(trace.train_end, len(trace.counts))
+    step_of_tick = np.repeat(steps, per_step)
+    offsets = np.tile(np.arange(per_step) * settings.tick_seconds, len(steps))
+    times = pd.DatetimeIndex(trace.counts.index[step_of_tick]) + pd.to_timedelta(offsets, unit="s")
+    return times, trace.rates[step_of_tick], step_of_tick
+
+
+def forecast_tape(
+    trace: Trace, settings: SimSettings, progress: Progress[Any] | None = None
+) -> tuple[list[Forecast], dict[str, Any]]:
+    """The forecast the predictive policy holds at each evaluation step, in rps.
+
+    The model is fitted on the training part; before step ``j`` is forecast it
+    has been told steps ``< j`` only.  Refits happen every ``refit_every_seconds``
+    of trace time, at most ``max_refits`` times.  Forecasts do not depend on the
+    policy's decisions, so one tape serves every quantile of a trade-off curve.
+    """
+    from forecaster.model import LoadForecaster
+
+    progress = progress or _no_progress
+    assert settings.tick_seconds is not None
+    step = trace.step_seconds
+    lead = step + settings.startup_seconds + settings.tick_seconds
+    horizon = math.ceil(lead / step - _EPS) + 1
+    counts = trace.counts
+    started = time.perf_counter()
+    model = LoadForecaster(**dict(settings.forecaster_params)).fit(counts.iloc[: trace.train_end])
+    fit_seconds = time.perf_counter() - started
+    refit_every = max(1, round(settings.refit_every_seconds / step))
+    refits, last_fit = 0, trace.train_end
+    tape: list[Forecast] = []
+    steps = range(trace.train_end, len(counts))
+    for j in progress(steps, "forecasting", len(steps)):
+        if j > trace.train_end:
+            model.update(counts.iloc[j - 1 : j])
+            if refits < settings.max_refits and j - last_fit >= refit_every:
+                model.refit()
+                refits, last_fit = refits + 1, j
+        tape.append(as_rate(model.forecast(horizon), step))
+    info = {
+        "model": model.describe(),
+        "trained_points": trace.train_end,
+        "first_fit_seconds": round(fit_seconds, 3),
+        "refits": refits,
+        "refit_every_steps": refit_every,
+        "seconds": round(time.perf_counter() - started, 3),
+    }
+    return tape, info
+
+
+def _initial_nodes(trace: Trace, settings: SimSettings) -> int:
+    last = trace.rates[trace.train_end - 1]
+    need = math.ceil(last / (settings.node_capacity_rps * settings.target_utilization) - _EPS)
+    return min(max(need, settings.min_nodes), settings.max_nodes)
+
+
+def _underprovisioned(demand: np.ndarray, ready: np.ndarray, capacity: float) -> np.ndarray:
+    limit = ready * capacity * UNDERPROVISION_UTILIZATION
+    return demand > limit * (1 + _EPS)
+
+
+def run_planner(
+    name: str,
+    trace: Trace,
+    settings: SimSettings,
+    policy: Policy,
+    tape: list[Forecast] | None,
+    progress: Progress[Any] | None = None,
+    params: dict[str, Any] | None = None,
+) -> PolicyRun:
+    """Drive a ``SimPool`` with ``plan()`` tick by tick."""
+    progress = progress or _no_progress
+    assert settings.tick_seconds is not None
+    times, demand, step_of_tick = tick_grid(trace, settings)
+    clock = VirtualClock(times[0].to_pydatetime())
+    pool = SimPool(clock, settings.startup_seconds)
+    pool.seed_ready(_initial_nodes(trace, settings))
+    recommendations: tuple[tuple[datetime, int], ...] = ()
+    ready = np.zeros(len(times), dtype=int)
+    allocated = np.zeros(len(times), dtype=int)
+    actions = 0
+    observed = float(trace.rates[trace.train_end - 1])
+    for i in progress(range(len(times)), name, len(times)):
+        now = times[i].to_pydatetime()
+        clock.set(now)
+        views = tuple(
+            NodeView(id=n.id, state=n.state, since=n.since, replaces=n.replaces)
+            for n in pool.nodes()
+        )
+        forecast = tape[step_of_tick[i] - trace.train_end] if tape is not None else None
+        snapshot = Snapshot(nodes=views, observed_rps=observed, recommendations=recommendations)
+        decided = plan(snapshot, forecast, (), policy, now)
+        if decided.recommendation is not None:
+            recommendations = prune_recommendations(
+                (*recommendations, decided.recommendation), now, policy
+            )
+        if decided.to_launch:
+            pool.launch(decided.to_launch)
+            actions += 1
+        for node_id in decided.to_drain:
+            pool.drain(node_id)
+            pool.stop(node_id)
+        if decided.to_drain:
+            actions += 1
+        states = [n.state for n in pool.nodes()]
+        ready[i] = states.count(NodeState.READY)
+        allocated[i] = ready[i] + states.count(NodeState.STARTING)
+        observed = float(demand[i])
+    return PolicyRun(
+        name=name,
+        ready=ready,
+        allocated=allocated,
+        underprovisioned=_underprovisioned(demand, ready, settings.node_capacity_rps),
+        scaling_actions=actions,
+        tick_seconds=float(settings.tick_seconds),
+        params=params or {},
+    )
+
+
+def run_static(trace: Trace, settings: SimSettings) -> PolicyRun:
+    """The training period's peak, held for the whole evaluation."""
+    assert settings.tick_seconds is not None
+    _, demand, _ = tick_grid(trace, settings)
+    peak = float(trace.rates[: trace.train_end].max())
+    per_node = settings.node_capacity_rps * settings.target_utilization
+    nodes = min(max(math.ceil(peak / per_node - _EPS), settings.min_nodes), settings.max_nodes)
+    constant = np.full(len(demand), nodes, dtype=int)
+    return PolicyRun(
+        name="static",
+        ready=constant,
+        allocated=constant.copy(),
+        underprovisioned=_underprovisioned(demand, constant, settings.node_capacity_rps),
+        scaling_actions=0,
+        tick_seconds=float(settings.tick_seconds),
+        params={"nodes": nodes, "training_peak_rps": peak},
+    )
+
+
+def run_oracle(trace: Trace, settings: SimSettings) -> PolicyRun:
+    """Perfect foresight: the fewest node-hours with no under-provisioned tick.
+
+    A tick needs ``ceil(d / (capacity × 0.8))`` ready nodes; a node serving at tick
+    ``i + L`` (``L`` = start-up in ticks) must exist from tick ``i``, so the oracle
+    keeps ``max(need[i .. i + L])`` nodes, stopping the youngest first; the nodes
+    ready at ``i`` are those kept through ``[i - L, i]``.
+    """
+    assert settings.tick_seconds is not None
+    _, demand, _ = tick_grid(trace, settings)
+    cap = settings.node_capacity_rps * UNDERPROVISION_UTILIZATION
+    need = np.ceil(demand / cap - _EPS).astype(int)
+    need = np.clip(need, settings.min_nodes, settings.max_nodes)
+    lead = math.ceil(settings.startup_seconds / settings.tick_seconds - _EPS)
+    allocated = _window_max(need, lead, forward=True)
+    ready = -_window_max(-np.r_[np.full(lead, allocated[0]), allocated], lead, forward=True)
+    ready = ready[: len(allocated)]
+    changes = int(np.count_nonzero(np.diff(allocated)))
+    return PolicyRun(
+        name="oracle",
+        ready=ready,
+        allocated=allocated,
+        underprovisioned=_underprovisioned(demand, ready, settings.node_capacity_rps),
+        scaling_actions=changes,
+        tick_seconds=float(settings.tick_seconds),
+        params={"lead_ticks": lead},
+    )
+
+
+def _window_max(values: np.ndarray, width: int, forward: bool) -> np.ndarray:
+    """max(values[i .. i + width]) per i (the window shrinks at the end)."""
+    if width <= 0:
+        return values.copy()
+    series = pd.Series(values[::-1] if forward else values)
+    out = series.rolling(width + 1, min_periods=1).max().to_numpy().astype(int)
+    return out[::-1] if forward else out

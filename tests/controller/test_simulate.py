@@ -1,0 +1,313 @@
+"""Simulator: policies over small synthetic traces, the CLI's output and its errors.
+
+Traces are generated here (a daily wave with a deterministic wobble), so every
+expectation is exact; the real LoadForecaster runs on them, trained on the
+first half so it sees two full days.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from controller.cli import main
+from controller.lifecycle import NodeState
+from controller.pools.sim import SimPool, VirtualClock
+from controller.simulate import (
+    SimSettings,
+    Trace,
+    forecast_tape,
+    resolve_tick,
+    run_oracle,
+    run_static,
+    simulate,
+)
+
+STEP_MINUTES = 10
+START = datetime(2026, 1, 5)
+
+
+def wave(
+    days: float = 4,
+    base: float = 3000.0,
+    amplitude: float = 2400.0,
+    step_minutes: int = STEP_MINUTES,
+    bursts: tuple[int, ...] = (),
+) -> pd.Series:
+    """Counts per step: a daily wave plus a fixed wobble; ``bursts`` double single steps."""
+    n = int(days * 24 * 60 / step_minutes)
+    t = np.arange(n)
+    per_day = 24 * 60 / step_minutes
+    values = base + amplitude * np.sin(2 * np.pi * t / per_day) + 150 * np.sin(t * 1.7)
+    for b in bursts:
+        values[b] *= 2
+    index = pd.date_range(START, periods=n, freq=f"{step_minutes}min")
+    return pd.Series(np.maximum(values, 0).round(), index=index)
+
+
+def settings(**kw) -> SimSettings:
+    defaults = dict(
+        node_capacity_rps=1.0,
+        startup_seconds=600.0,
+        train_fraction=0.5,
+        # a small order grid searched in full: fast and independent of machine load
+        forecaster_params=(("time_budget_seconds", 60.0), ("max_p", 2), ("max_q", 1)),
+    )
+    return SimSettings(**{**defaults, **kw})
+
+
+# --- pool ----------------------------------------------------------------------
+
+
+def test_sim_pool_nodes_become_ready_after_startup():
+    clock = VirtualClock(START)
+    pool = SimPool(clock, startup_seconds=300)
+    pool.seed_ready(2)
+    pool.launch(1)
+    assert sorted(n.state for n in pool.nodes()) == ["ready", "ready", "starting"]
+    clock.advance(299)
+    pool.nodes()
+    assert pool.count(NodeState.STARTING) == 1
+    clock.advance(1)
+    pool.nodes()
+    assert pool.count(NodeState.READY) == 3
+    with pytest.raises(ValueError, match="cannot go back"):
+        clock.set(START)
+
+
+# --- oracle and static ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("startup_seconds", [0.0, 300.0, 600.0, 1500.0], ids=lambda s: f"up{s:g}s")
+@pytest.mark.parametrize("tick_seconds", [None, 120.0], ids=["tick=step", "tick=2min"])
+@pytest.mark.parametrize("bursts", [(), (300, 301, 450)], ids=["smooth", "bursts"])
+def test_oracle_is_never_underprovisioned(startup_seconds, tick_seconds, bursts):
+    s = settings(startup_seconds=startup_seconds, tick_seconds=tick_seconds)
+    trace = Trace.split(wave(bursts=bursts), s)
+    run = run_oracle(trace, resolve_tick(s, trace))
+    assert not run.underprovisioned.any()
+    assert (run.ready <= run.allocated).all()
+    summary = run.summary()
+    assert summary["underprovisioned_fraction"] == 0.0
+    assert summary["peak_nodes"] == run.allocated.max()
+
+
+def test_oracle_is_the_least_allocation_that_meets_demand():
+    s = resolve_tick(settings(startup_seconds=0.0), Trace.split(wave(), settings()))
+    trace = Trace.split(wave(), s)
+    run = run_oracle(trace, s)
+    rates = trace.rates[trace.train_end :]
+    np.testing.assert_array_equal(run.allocated, np.ceil(rates / 0.8 - 1e-9).clip(min=1))
+
+
+def test_static_holds_the_training_peak():
+    counts = wave()
+    s = settings()
+    trace = Trace.split(counts, s)
+    run = run_static(trace, resolve_tick(s, trace))
+    peak_rps = counts.iloc[: trace.train_end].max() / (STEP_MINUTES * 60)
+    expected = math.ceil(peak_rps / 0.7)
+    assert set(run.allocated.tolist()) == {expected}
+    assert run.summary()["scaling_actions"] == 0
+    assert run.summary()["peak_nodes"] == expected
+
+
+# --- planner-driven policies --------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def four_policies():
+    return simulate(wave(bursts=(400,)), settings())
+
+
+def test_all_policies_report_the_same_period(four_policies):
+    result = four_policies
+    lengths = {len(run.allocated) for run in result.runs.values()}
+    assert lengths == {len(result.tick_times)}
+    data = result.to_json()
+    assert set(data["policies"]) == {"predictive", "reactive", "static", "oracle"}
+    assert data["policies"]["oracle"]["node_hours_vs_oracle"] == 1.0
+
+
+def test_predictive_beats_reactive_near_oracle_cost(four_policies):
+    p = four_policies.to_json()["policies"]
+    assert p["predictive"]["underprovisioned_fraction"] < p["reactive"]["underprovisioned_fraction"]
+    assert p["predictive"]["node_hours"] < 1.5 * p["oracle"]["node_hours"]
+    assert p["oracle"]["underprovisioned_fraction"] == 0.0
+
+
+def test_reactive_lags_a_step_up_by_its_startup():
+    # flat, then demand triples for good: HPA sees it one tick late and waits for start-up
+    values = np.r_[np.full(300, 1200.0), np.full(200, 3600.0)]
+    counts = pd.Series(values, index=pd.date_range(START, periods=500, freq="10min"))
+    result = simulate(counts, settings(train_fraction=0.5), policies=("reactive",))
+    run = result.runs["reactive"]
+    jump = 300 - result.trace.train_end
+    assert not run.underprovisioned[:jump].any()
+    # observed one tick late, then 600 s (one tick) of start-up: under-provisioned twice
+    assert run.underprovisioned[jump : jump + 2].all()
+    assert not run.underprovisioned[jump + 2 :].any()
+    assert run.ready[-1] == math.ceil(6.0 / 0.7)
+
+
+def test_forecasts_never_see_the_future():
+    s = settings(train_fraction=0.5, refit_every_seconds=6 * 3600.0, max_refits=1)
+    base = wave(days=3)
+    changed = base.copy()
+    cut = 300
+    changed.iloc[cut:] *= 3
+    trace_a, trace_b = Trace.split(base, s), Trace.split(changed, s)
+    s = resolve_tick(s, trace_a)
+    tape_a, info = forecast_tape(trace_a, s)
+    tape_b, _ = forecast_tape(trace_b, s)
+    assert info["refits"] == 1
+    same = cut - trace_a.train_end  # the tape entry for step `cut` has seen steps < cut
+    for a, b in zip(tape_a[: same + 1], tape_b[: same + 1], strict=True):
+        np.testing.assert_array_equal(a.quantile(0.95), b.quantile(0.95))
+    assert not np.array_equal(tape_a[same + 1].mean, tape_b[same + 1].mean)
+
+
+# --- CLI -----------------------------------------------------------------------------
+
+
+def write_trace(path: Path, counts: pd.Series, columns=("timestamp", "value")) -> Path:
+    frame = pd.DataFrame(
+        {columns[0]: counts.index.strftime("%Y-%m-%d %H:%M:%S"), columns[1]: counts.to_numpy()}
+    )
+    frame.to_csv(path, index=False)
+    return path
+
+
+def invoke(*args: str):
+    return CliRunner().invoke(main, ["simulate", *args], catch_exceptions=False)
+
+
+def test_cli_writes_the_result_schema_and_report(tmp_path):
+    trace = write_trace(tmp_path / "t.csv", wave(days=3), columns=("period", "count"))
+    out, report = tmp_path / "out" / "r.json", tmp_path / "rep"
+    result = invoke(
+        "--trace",
+        str(trace),
+        "--time-col",
+        "period",
+        "--value-col",
+        "count",
+        "--policy",
+        "predictive,reactive,static,oracle",
+        "--node-capacity",
+        "1",
+        "--startup-seconds",
+        "600",
+        "--out",
+        str(out),
+        "--report-dir",
+        str(report),
+    )
+    assert result.exit_code == 0, result.output
+    data = json.loads(out.read_text())
+    assert set(data["policies"]) == {"predictive", "reactive", "static", "oracle"}
+    for summary in data["policies"].values():
+        assert {"underprovisioned_fraction", "node_hours", "scaling_actions", "peak_nodes"} <= set(
+            summary
+        )
+        assert isinstance(summary["scaling_actions"], int)
+        assert isinstance(summary["peak_nodes"], int)
+        assert 0.0 <= summary["underprovisioned_fraction"] <= 1.0
+    assert data["policies"]["oracle"]["underprovisioned_fraction"] == 0.0
+    assert (report / "simulate.md").read_text().count("| oracle |") == 1
+    assert (report / "simulate.png").read_bytes()[:4] == b"\x89PNG"
+    assert "| reactive |" in result.output
+
+
+def test_cli_resamples_raw_per_minute_counts(tmp_path):
+    per_minute = wave(days=3, step_minutes=1, base=300, amplitude=240)
+    trace = write_trace(tmp_path / "t.csv", per_minute)
+    out = tmp_path / "r.json"
+    result = invoke(
+        "--trace",
+        str(trace),
+        "--freq",
+        "10min",
+        "--policy",
+        "oracle",
+        "--node-capacity",
+        "1",
+        "--out",
+        str(out),
+    )
+    assert result.exit_code == 0, result.output
+    assert json.loads(out.read_text())["trace"]["step_seconds"] == 600
+
+
+def shuffled(counts: pd.Series) -> pd.Series:
+    return counts.iloc[np.r_[0:20, 21, 20, 22 : len(counts)]]
+
+
+def duplicated(counts: pd.Series) -> pd.Series:
+    return pd.concat([counts.iloc[:30], counts.iloc[29:]])
+
+
+@pytest.mark.parametrize(
+    "counts,extra,message",
+    [
+        (wave(days=0.5), (), "too short"),
+        (shuffled(wave(days=3)), (), "not sorted"),
+        (duplicated(wave(days=3)), (), "duplicated timestamp"),
+        (wave(days=3), ("--node-capacity", "0"), "--node-capacity"),
+        (wave(days=3), ("--node-capacity", "-5"), "--node-capacity"),
+        (wave(days=3), ("--policy", "predictive,magic"), "magic"),
+        (wave(days=3), ("--tick-seconds", "420"), "must divide"),
+        (wave(days=3), ("--min-nodes", "5", "--max-nodes", "2"), "--min-nodes"),
+    ],
+    ids=[
+        "too-short",
+        "unsorted",
+        "duplicated",
+        "zero-capacity",
+        "negative-capacity",
+        "unknown-policy",
+        "bad-tick",
+        "min-above-max",
+    ],
+)
+def test_cli_bad_input_is_a_usage_error_naming_the_problem(tmp_path, counts, extra, message):
+    trace = write_trace(tmp_path / "t.csv", counts)
+    args = [
+        "--trace",
+        str(trace),
+        "--policy",
+        "oracle",
+        "--node-capacity",
+        "1",
+        "--out",
+        str(tmp_path / "r.json"),
+    ]
+    for i in range(0, len(extra), 2):  # later flags win in click: drop the defaults we override
+        if extra[i] in args:
+            j = args.index(extra[i])
+            del args[j : j + 2]
+    result = invoke(*args, *extra)
+    assert result.exit_code == 2, result.output
+    assert message in result.output
+    assert "Traceback" not in result.output
+    assert not (tmp_path / "r.json").exists()
+
+
+def test_cli_missing_file(tmp_path):
+    result = invoke(
+        "--trace",
+        str(tmp_path / "nope.csv"),
+        "--node-capacity",
+        "1",
+        "--out",
+        str(tmp_path / "r.json"),
+    )
+    assert result.exit_code == 2
+    assert "no such file" in result.output
