@@ -31,6 +31,7 @@ from detector.types import Anomaly, FleetAnomaly
 from forecaster.types import Forecast
 
 log = logging.getLogger(__name__)
+AUTO_SEASON_MIN_POINTS = 500
 
 
 def grid_time(now: datetime, step_seconds: float) -> datetime:
@@ -91,14 +92,22 @@ class ForecastKeeper:
             seasonal_periods=periods,
         )
 
-    def _new_model(self) -> Any:
+    def _new_model(self, n_points: int) -> Any:
         from forecaster.model import LoadForecaster
 
         return LoadForecaster(
             max_history=self.history_points,
-            seasonal_periods=self.seasonal_periods,
+            seasonal_periods=self.periods_for(n_points),
             time_budget_seconds=1.0,
         )
+
+    def periods_for(self, n_points: int) -> str | tuple[float, ...]:
+        """Seasons only when the history can show them: two full configured seasons, or
+        AUTO_SEASON_MIN_POINTS for automatic detection.  A short history (minutes of a fresh
+        ``fleetcast up``) gets a non-seasonal ARIMA rather than seasons fitted to noise."""
+        if isinstance(self.seasonal_periods, str):
+            return self.seasonal_periods if n_points >= AUTO_SEASON_MIN_POINTS else ()
+        return tuple(p for p in self.seasonal_periods if n_points >= 2 * p)
 
     def _load(self, path: Path) -> None:
         from forecaster.model import LoadForecaster
@@ -200,7 +209,7 @@ class ForecastKeeper:
 
     def _fit(self, series: pd.Series) -> None:
         try:
-            model = self._new_model().fit(series)
+            model = self._new_model(len(series)).fit(series)
         except Exception as exc:  # noqa: BLE001
             log.warning("forecaster fit on %d points failed: %s", len(series), exc)
             if self.model is None:

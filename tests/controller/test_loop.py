@@ -1,0 +1,186 @@
+"""The control loop on the in-memory pool: ticks, scale-out, recovery, restart, failing ticks."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from controller.config import Settings, load_settings
+from controller.executor import Executor
+from controller.lifecycle import NodeState
+from controller.live_models import DetectorKeeper, ForecastKeeper
+from controller.loop import Controller
+from controller.pools.memory import MemoryPool
+from controller.store import Store
+from tests.controller.livefakes import FakeObserver, ScriptedDetector
+
+T0 = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = T0
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def settings(tmp_path: Path, **controller: float) -> Settings:
+    return load_settings(environ={}, overrides={
+        "data_dir": str(tmp_path),
+        "pool": {"initial_nodes": 2, "min_nodes": 2, "max_nodes": 6},
+        "controller": {"tick_seconds": 1, "node_capacity_rps": 10, "startup_seconds": 2,
+                       "scale_in_stabilization_seconds": 5, **controller},
+        "recovery": {"drain_timeout_seconds": 2, "cooldown_seconds": 10},
+        "security": {"admin_token": "test-token-123"},
+    })
+
+
+class Rig:
+    def __init__(self, tmp_path: Path, db_url: str, startup: float = 2.0) -> None:
+        self.clock = Clock()
+        self.settings = settings(tmp_path)
+        self.pool = MemoryPool(self.clock, startup_seconds=startup)
+        self.store = Store(db_url).create_all()
+        self.observer = FakeObserver()
+        self.scripted = ScriptedDetector()
+        self.controller = self.make_controller()
+
+    def make_controller(self) -> Controller:
+        detector = DetectorKeeper(model_path=tmp_missing())
+        detector.detector = self.scripted
+        return Controller(
+            self.settings, self.pool, self.store,
+            executor=Executor(self.pool, balancer_url=None, admin_token=None,
+                              drain_timeout_seconds=2),
+            observer=self.observer,  # type: ignore[arg-type]
+            forecasts=ForecastKeeper(1.0, min_points=1000, background=False),
+            detector=detector, clock=self.clock,
+        )
+
+    def ticks(self, n: int) -> None:
+        for _ in range(n):
+            self.clock.now += timedelta(seconds=1)
+            self.controller.tick(self.clock.now)
+
+    def states(self) -> dict[str, NodeState]:
+        return {k: v for k, v in self.pool.states().items() if v is not NodeState.STOPPED}
+
+
+def tmp_missing() -> Path:
+    return Path("/nonexistent/detector.joblib")
+
+
+@pytest.fixture
+def rig(tmp_path: Path) -> Iterator[Rig]:
+    r = Rig(tmp_path, f"sqlite:///{tmp_path / 'ctl.db'}")
+    r.controller.recover(r.clock.now)
+    r.controller.ensure_initial_nodes(r.clock.now)
+    yield r
+    r.store.close()
+
+
+def kinds(rig: Rig) -> list[str]:
+    return [d.kind for d in rig.store.decisions(500)]
+
+
+def test_reactive_only_until_the_forecaster_has_history(rig: Rig) -> None:
+    rig.ticks(3)
+    reasons = [d.reason for d in rig.store.decisions(50)]
+    assert any("reactive only" in r and "load points" in r for r in reasons)
+    assert rig.controller.forecasts.forecast(3) is None
+    assert len(rig.store.load_series()) == 3
+
+
+def test_scale_out_under_a_ramp(rig: Rig) -> None:
+    rig.ticks(3)
+    rig.observer.rps = 40.0  # 2 nodes x 10 rps capacity at 0.7 target -> needs 6
+    rig.ticks(1)
+    assert "scale_out" in kinds(rig)
+    rig.ticks(3)
+    ready = [s for s in rig.states().values() if s is NodeState.READY]
+    assert len(ready) == 6
+
+
+def test_anomalous_node_is_replaced_then_drained_then_stopped(rig: Rig) -> None:
+    rig.observer.rps = 5.0
+    rig.ticks(3)
+    rig.scripted.bad = {"node-1"}
+    rig.ticks(1)
+    assert rig.states()["node-3"] is NodeState.STARTING
+    assert "replace" in [d.kind for d in rig.store.decisions(5) if d.node_id == "node-1"]
+    rig.scripted.bad = set()  # the drained node no longer reports as a fault
+    for _ in range(8):
+        rig.ticks(1)
+        if rig.pool.states()["node-1"] is NodeState.STOPPED:
+            break
+    assert rig.pool.states()["node-1"] is NodeState.STOPPED
+    history = [s for _, s, _ in rig.store.node_history("node-1")]
+    assert history[-2:] == [NodeState.DRAINING, NodeState.STOPPED]
+    node3 = dict((s, at) for at, s, _ in rig.store.node_history("node-3"))
+    node1 = dict((s, at) for at, s, _ in rig.store.node_history("node-1"))
+    assert node3[NodeState.READY] <= node1[NodeState.STOPPED]
+
+
+def test_crashed_node_is_replaced_at_once(rig: Rig) -> None:
+    rig.ticks(3)
+    rig.pool.crash("node-2")
+    rig.ticks(1)
+    assert rig.pool.states()["node-2"] is NodeState.STOPPED
+    assert "node-3" in rig.states()
+
+
+def test_unresponsive_node_counts_as_crashed(rig: Rig) -> None:
+    rig.ticks(3)
+    rig.observer.silent = {"node-1"}
+    rig.ticks(3)
+    assert rig.pool.states()["node-1"] is NodeState.STOPPED
+    assert len(rig.states()) == 2
+
+
+def test_restart_rebuilds_from_store_and_pool_without_double_launch(rig: Rig) -> None:
+    rig.observer.rps = 5.0
+    rig.ticks(4)
+    before = dict(rig.states())
+    restarted = rig.make_controller()
+    restarted.recover(rig.clock.now)
+    assert restarted.ensure_initial_nodes(rig.clock.now) == []
+    assert len(restarted.forecasts.history) == 4
+    assert restarted.recommendations == rig.controller.recommendations
+    rig.controller = restarted
+    rig.ticks(2)
+    assert rig.states() == before
+
+
+def test_a_failing_tick_is_logged_and_the_next_runs(rig: Rig,
+                                                    caplog: pytest.LogCaptureFixture) -> None:
+    rig.ticks(1)
+    with rig.store.engine.begin() as conn:
+        conn.execute(text("drop table ctl_decisions"))
+    rig.clock.now += timedelta(seconds=1)
+    with caplog.at_level(logging.ERROR):
+        rig.controller.scheduled_tick()
+    assert "tick failed" in caplog.text and "ctl_decisions" in caplog.text
+    rig.store.create_all()
+    rig.clock.now += timedelta(seconds=1)
+    rig.controller.scheduled_tick()
+    assert rig.store.load_series()[-1][0] == rig.clock.now
+    metrics = rig.controller.metrics
+    assert metrics.ticks.labels("error")._value.get() == 1
+    assert metrics.ticks.labels("ok")._value.get() == 2
+
+
+def test_operator_drain_launches_a_replacement(rig: Rig) -> None:
+    rig.ticks(3)
+    out = rig.controller.drain_and_replace("node-1", rig.clock.now)
+    assert out == {"node_id": "node-1", "state": "draining", "replacement": ["node-3"]}
+    assert rig.pool.states()["node-1"] is NodeState.DRAINING
+    with pytest.raises(KeyError):
+        rig.controller.drain_and_replace("node-99")
+    with pytest.raises(ValueError, match="not ready"):
+        rig.controller.drain_and_replace("node-1")
