@@ -185,6 +185,56 @@ class _Need:
     summary: str
 
 
+@dataclass(frozen=True)
+class _Fleet:
+    """The snapshot's nodes sorted into the groups the rules talk about."""
+
+    crashed: list[NodeView]
+    healthy: list[NodeView]  # live and not crashed
+    ready: list[NodeView]
+    starting: list[NodeView]
+    draining: list[NodeView]
+    by_id: dict[str, NodeView]
+    replacement_of: dict[str, NodeView]  # node id -> its live (starting/ready) replacement
+
+    @classmethod
+    def of(cls, nodes: tuple[NodeView, ...]) -> _Fleet:
+        live = [n for n in nodes if n.state is not NodeState.STOPPED]
+        crashed = [n for n in live if n.crashed or n.state is NodeState.FAILED]
+        healthy = [n for n in live if not (n.crashed or n.state is NodeState.FAILED)]
+        ready = [n for n in healthy if n.state is NodeState.READY]
+        starting = [n for n in healthy if n.state is NodeState.STARTING]
+        return cls(
+            crashed=crashed,
+            healthy=healthy,
+            ready=ready,
+            starting=starting,
+            draining=[n for n in healthy if n.state is NodeState.DRAINING],
+            by_id={n.id: n for n in live},
+            replacement_of={n.replaces: n for n in ready + starting if n.replaces is not None},
+        )
+
+
+@dataclass
+class _Draft:
+    """The plan being built; local to one ``plan`` call, so ``plan`` stays pure."""
+
+    decisions: list[Decision] = field(default_factory=list)
+    to_replace: list[str] = field(default_factory=list)
+    replace_kind: dict[str, str] = field(default_factory=dict)  # "crash"|"replace"|"prevent"
+    to_drain: list[str] = field(default_factory=list)
+    to_stop: list[str] = field(default_factory=list)
+    leaving: set[str] = field(default_factory=set)  # ready nodes that stop serving now
+
+    def drain(self, node_id: str) -> None:
+        self.to_drain.append(node_id)
+        self.leaving.add(node_id)
+
+
+# (node, kind, why, details): a ready node that should get a replacement
+_Candidate = tuple[NodeView, str, str, dict[str, object]]
+
+
 def plan(
     snapshot: Snapshot,
     forecast: Forecast | None,
@@ -193,29 +243,38 @@ def plan(
     now: datetime,
     fleet_anomaly: FleetAnomaly | None = None,
 ) -> Plan:
-    live = [n for n in snapshot.nodes if n.state is not NodeState.STOPPED]
-    crashed = [n for n in live if n.crashed or n.state is NodeState.FAILED]
-    healthy = [n for n in live if not (n.crashed or n.state is NodeState.FAILED)]
-    ready = [n for n in healthy if n.state is NodeState.READY]
-    starting = [n for n in healthy if n.state is NodeState.STARTING]
-    draining = [n for n in healthy if n.state is NodeState.DRAINING]
-    by_id = {n.id: n for n in live}
-    # node id -> its live replacement (starting or ready)
-    replacement_of = {n.replaces: n for n in ready + starting if n.replaces is not None}
-    decisions: list[Decision] = []
-    to_replace: list[str] = []
-    replace_kind: dict[str, str] = {}  # new replacement -> "replace" | "prevent" | "crash"
-    to_drain: list[str] = []
-    to_stop: list[str] = []
+    fleet = _Fleet.of(snapshot.nodes)
+    draft = _Draft()
+    _replace_crashed(fleet, draft)
+    allowance = max(1, math.floor(len(fleet.healthy) * policy.max_ejection_percent / 100.0))
+    faulty = _screen_fleet_anomaly(fleet, anomalies, fleet_anomaly, allowance, policy, draft)
+    candidates = _fault_candidates(fleet, faulty) + _prevention_candidates(
+        fleet, {a.node for a in anomalies}, policy
+    )
+    _launch_replacements(fleet, candidates, allowance, snapshot, policy, now, draft)
+    _drain_replaced(fleet, snapshot, policy, draft)
+    need, desired, to_launch = _scale(fleet, snapshot, forecast, policy, now, draft)
+    return Plan(
+        desired=desired,
+        to_launch=to_launch,
+        to_drain=tuple(draft.to_drain),
+        to_replace=tuple(draft.to_replace),
+        decisions=tuple(draft.decisions),
+        recommendation=(now, need.desired_raw),
+        to_stop=tuple(draft.to_stop),
+    )
 
-    # 1. crashed nodes: stop and replace at once
-    for node in sorted(crashed, key=lambda n: n.id):
-        to_stop.append(node.id)
-        if node.state is NodeState.DRAINING or node.id in replacement_of:
+
+def _replace_crashed(fleet: _Fleet, draft: _Draft) -> None:
+    """Rule 1: a crashed node is stopped and replaced at once, outside every limit."""
+    for node in sorted(fleet.crashed, key=lambda n: n.id):
+        draft.to_stop.append(node.id)
+        draft.leaving.add(node.id)
+        if node.state is NodeState.DRAINING or node.id in fleet.replacement_of:
             continue
-        to_replace.append(node.id)
-        replace_kind[node.id] = "crash"
-        decisions.append(
+        draft.to_replace.append(node.id)
+        draft.replace_kind[node.id] = "crash"
+        draft.decisions.append(
             Decision(
                 "replace",
                 node.id,
@@ -225,37 +284,40 @@ def plan(
             )
         )
 
-    # 2-3. faults and prevention, within the ejection budget
-    allowance = max(1, math.floor(len(healthy) * policy.max_ejection_percent / 100.0))
-    in_progress = sum(1 for n in draining if n.drain_reason in ("fault", "prevent")) + sum(
-        1 for n in ready if n.id in replacement_of
-    )
-    cooldown_from = dict(snapshot.fault_replaced_at)
-    ready_ids = {n.id for n in ready}
-    scores = {a.node: a for a in anomalies if a.node in ready_ids}
-    anomalous = sorted(scores.values(), key=lambda a: (-a.score, a.node))
-    if anomalous and (fleet_anomaly is not None or len(anomalous) > allowance):
-        fraction = len(anomalous) / max(len(healthy), 1)
-        names = [a.node for a in anomalous]
-        decisions.append(
+
+def _screen_fleet_anomaly(
+    fleet: _Fleet,
+    anomalies: tuple[Anomaly, ...] | list[Anomaly],
+    fleet_anomaly: FleetAnomaly | None,
+    allowance: int,
+    policy: Policy,
+    draft: _Draft,
+) -> list[Anomaly]:
+    """Rule 2a: too many anomalous nodes at once is a fleet event; returns node faults."""
+    ready_ids = {n.id for n in fleet.ready}
+    faulty = sorted((a for a in anomalies if a.node in ready_ids), key=lambda a: (-a.score, a.node))
+    faulty = list({a.node: a for a in reversed(faulty)}.values())[::-1]  # one per node
+    if faulty and (fleet_anomaly is not None or len(faulty) > allowance):
+        fraction = len(faulty) / max(len(fleet.healthy), 1)
+        draft.decisions.append(
             Decision(
                 "fleet_anomaly",
                 None,
-                f"{len(anomalous)} of {len(healthy)} nodes ({fraction:.0%}) look anomalous "
+                f"{len(faulty)} of {len(fleet.healthy)} nodes ({fraction:.0%}) look anomalous "
                 f"together (budget {allowance} at max_ejection_percent "
                 f"{policy.max_ejection_percent:g} %); recording a fleet-wide anomaly and "
                 "replacing none",
                 {
-                    "nodes": names,
+                    "nodes": [a.node for a in faulty],
                     "fraction": round(fraction, 4),
                     "allowance": allowance,
                     "detector_fleet_anomaly": fleet_anomaly is not None,
                 },
             )
         )
-        anomalous = []
-    elif fleet_anomaly is not None:
-        decisions.append(
+        return []
+    if fleet_anomaly is not None:
+        draft.decisions.append(
             Decision(
                 "fleet_anomaly",
                 None,
@@ -264,24 +326,32 @@ def plan(
                 {"nodes": list(fleet_anomaly.nodes), "fraction": fleet_anomaly.fraction},
             )
         )
+    return faulty
 
-    candidates: list[tuple[NodeView, str, str, dict[str, object]]] = []
-    for a in anomalous:
-        node = by_id[a.node]
+
+def _fault_candidates(fleet: _Fleet, faulty: list[Anomaly]) -> list[_Candidate]:
+    out: list[_Candidate] = []
+    for a in faulty:
         metrics = ", ".join(a.top_metrics) or "unspecified metrics"
-        candidates.append(
+        out.append(
             (
-                node,
+                fleet.by_id[a.node],
                 "replace",
-                f"node {node.id} is anomalous (score {a.score:.3f}, top metrics: {metrics})",
+                f"node {a.node} is anomalous (score {a.score:.3f}, top metrics: {metrics})",
                 {"score": a.score, "top_metrics": list(a.top_metrics), "since": _iso(a.since)},
             )
         )
-    for node in sorted(ready, key=lambda n: n.id):
+    return out
+
+
+def _prevention_candidates(fleet: _Fleet, anomalous: set[str], policy: Policy) -> list[_Candidate]:
+    """Rule 3: RSS that reaches the memory limit within the horizon, at its current slope."""
+    out: list[_Candidate] = []
+    for node in sorted(fleet.ready, key=lambda n: n.id):
         seconds = _seconds_to_memory_limit(node)
-        if node.id in scores or seconds is None or seconds > policy.prevention_horizon_seconds:
+        if node.id in anomalous or seconds is None or seconds > policy.prevention_horizon_seconds:
             continue
-        candidates.append(
+        out.append(
             (
                 node,
                 "prevent",
@@ -297,16 +367,31 @@ def plan(
                 },
             )
         )
+    return out
 
+
+def _launch_replacements(
+    fleet: _Fleet,
+    candidates: list[_Candidate],
+    allowance: int,
+    snapshot: Snapshot,
+    policy: Policy,
+    now: datetime,
+    draft: _Draft,
+) -> None:
+    """Rule 2b/3: replace candidates within the cooldown and the ejection budget."""
+    in_progress = sum(1 for n in fleet.draining if n.drain_reason in ("fault", "prevent"))
+    in_progress += sum(1 for n in fleet.ready if n.id in fleet.replacement_of)
+    cooldown_from = dict(snapshot.fault_replaced_at)
     for node, kind, why, details in candidates:
-        if node.id in replacement_of:
-            continue  # already being replaced; its drain is handled below
+        if node.id in fleet.replacement_of:
+            continue  # already being replaced; its drain is handled by _drain_replaced
         launched = cooldown_from.get(node.id)
         if launched is None and node.replaces is not None:
             launched = node.since
         if launched is not None and (now - launched).total_seconds() < policy.cooldown_seconds:
             age = (now - launched).total_seconds()
-            decisions.append(
+            draft.decisions.append(
                 Decision(
                     "hold",
                     node.id,
@@ -317,7 +402,7 @@ def plan(
             )
             continue
         if in_progress >= allowance:
-            decisions.append(
+            draft.decisions.append(
                 Decision(
                     "hold",
                     node.id,
@@ -328,139 +413,145 @@ def plan(
             )
             continue
         in_progress += 1
-        to_replace.append(node.id)
-        replace_kind[node.id] = kind
-        decisions.append(Decision(kind, node.id, f"{why}; launching a replacement", details))
+        draft.to_replace.append(node.id)
+        draft.replace_kind[node.id] = kind
+        draft.decisions.append(Decision(kind, node.id, f"{why}; launching a replacement", details))
 
-    # 4. drain replaced nodes once it is safe
-    leaving = set(to_stop)
-    replaced_ready = [n for n in ready if n.id in replacement_of or n.id in replace_kind]
-    for node in sorted(replaced_ready, key=lambda n: n.id):
-        drain = _fault_drain(node, replacement_of.get(node.id), ready, leaving, snapshot, policy)
-        if drain is None:
-            continue
-        decision, ok = drain
-        decisions.append(decision)
+
+def _drain_replaced(fleet: _Fleet, snapshot: Snapshot, policy: Policy, draft: _Draft) -> None:
+    """Rule 4: drain a replaced node once its replacement is ready or others suffice."""
+    replaced = [
+        n for n in fleet.ready if n.id in fleet.replacement_of or n.id in draft.replace_kind
+    ]
+    for node in sorted(replaced, key=lambda n: n.id):
+        replacement = fleet.replacement_of.get(node.id)
+        decision, ok = _fault_drain(node, replacement, fleet.ready, draft.leaving, snapshot, policy)
+        draft.decisions.append(decision)
         if ok:
-            to_drain.append(node.id)
-            leaving.add(node.id)
+            draft.drain(node.id)
 
-    # 5. capacity
-    replaced_ids = set(replacement_of) | set(to_replace)
-    keepers = [n for n in ready + starting if n.id not in replaced_ids]
+
+def _scale(
+    fleet: _Fleet,
+    snapshot: Snapshot,
+    forecast: Forecast | None,
+    policy: Policy,
+    now: datetime,
+    draft: _Draft,
+) -> tuple[_Need, int, int]:
+    """Rule 5: capacity.  Returns the need, the desired count and how many to launch."""
+    replaced_ids = set(fleet.replacement_of) | set(draft.to_replace)
+    keepers = [n for n in fleet.ready + fleet.starting if n.id not in replaced_ids]
     ready_keepers = [n for n in keepers if n.state is NodeState.READY]
-    planned = len(keepers) + len(to_replace)
-    need = _capacity_need(snapshot, forecast, policy, now, ready, planned)
-    desired = need.desired_raw
-    stabilized_from: int | None = None
-    if desired < planned:
-        window_start = now - timedelta(seconds=policy.scale_in_stabilization_seconds)
-        in_window = [c for t, c in snapshot.recommendations if window_start <= t <= now]
-        span_ok = any(
-            t <= window_start + timedelta(seconds=policy.tick_seconds)
-            for t, _ in snapshot.recommendations
-        )
-        stabilized = max([desired, *in_window])
-        if not span_ok:
-            stabilized = max(stabilized, planned)
-        if stabilized != desired:
-            stabilized_from = desired
-        desired = min(stabilized, planned)
-    capacity_details = {
+    planned = len(keepers) + len(draft.to_replace)
+    need = _capacity_need(snapshot, forecast, policy, now, fleet.ready, planned)
+    desired, stabilized_from = _stabilize(need.desired_raw, planned, snapshot, policy, now)
+    details = {
         **need.details,
-        "ready": len(ready),
-        "starting": len(starting),
-        "draining": len(draining),
+        "ready": len(fleet.ready),
+        "starting": len(fleet.starting),
+        "draining": len(fleet.draining),
         "replacing": len(replaced_ids),
         "planned": planned,
         "desired": desired,
         "stabilized_from": stabilized_from,
     }
-    to_launch = 0
     if desired > planned:
         to_launch = desired - planned
-        decisions.append(
+        draft.decisions.append(
             Decision(
                 "scale_out",
                 None,
                 f"launching {to_launch} node(s): {need.summary}; {planned} serving or "
                 f"starting, {desired} desired",
-                capacity_details,
+                details,
             )
         )
-    elif desired < planned:
-        excess = planned - desired
-        # first, drop replacements this plan would launch for faults/prevention
-        for node_id in [i for i in reversed(to_replace) if replace_kind[i] != "crash"]:
-            if excess == 0:
-                break
-            to_replace.remove(node_id)
-            excess -= 1
-            decisions = [d for d in decisions if d.node_id != node_id]
-            if node_id not in leaving and len(_serving(ready, leaving)) - 1 >= policy.min_nodes:
-                to_drain.append(node_id)
-                leaving.add(node_id)
-            decisions.append(
-                Decision(
-                    "drain",
-                    node_id,
-                    f"node {node_id} is drained without a replacement: scale-in is due "
-                    f"({desired} desired, {planned} planned)",
-                    capacity_details,
-                )
-            )
-        room = min(excess, len(ready_keepers) - desired)
-        order = sorted(
-            ready_keepers,
-            key=lambda n: (
-                -(n.anomaly_score if n.anomaly_score is not None else -math.inf),
-                -n.since.timestamp(),
-                n.id,
-            ),
-        )
-        for node in order[: max(room, 0)]:
-            to_drain.append(node.id)
-            leaving.add(node.id)
-            decisions.append(
-                Decision(
-                    "scale_in",
-                    node.id,
-                    f"draining {node.id}: {need.summary}; {planned} serving or starting, "
-                    f"{desired} desired after the {policy.scale_in_stabilization_seconds:g} s "
-                    "stabilization window",
-                    capacity_details,
-                )
-            )
-        if excess > 0 and room <= 0:
-            decisions.append(
-                Decision(
-                    "hold",
-                    None,
-                    f"holding: {need.summary}; {desired} desired but the excess is starting "
-                    "nodes, which are not drained",
-                    capacity_details,
-                )
-            )
-    else:
+        return need, desired, to_launch
+    if desired == planned:
         why = need.summary
         if stabilized_from is not None:
             why += (
                 f"; scale-in to {stabilized_from} waits for the "
                 f"{policy.scale_in_stabilization_seconds:g} s stabilization window"
             )
-        decisions.append(
-            Decision("hold", None, f"holding at {planned} node(s): {why}", capacity_details)
+        draft.decisions.append(
+            Decision("hold", None, f"holding at {planned} node(s): {why}", details)
         )
+        return need, desired, 0
 
-    return Plan(
-        desired=desired,
-        to_launch=to_launch,
-        to_drain=tuple(to_drain),
-        to_replace=tuple(to_replace),
-        decisions=tuple(decisions),
-        recommendation=(now, need.desired_raw),
-        to_stop=tuple(to_stop),
+    excess = planned - desired
+    # cheapest first: do not launch replacements for faulty nodes that are not needed
+    for node_id in [i for i in reversed(draft.to_replace) if draft.replace_kind[i] != "crash"]:
+        if excess == 0:
+            break
+        draft.to_replace.remove(node_id)
+        excess -= 1
+        draft.decisions = [d for d in draft.decisions if d.node_id != node_id]
+        serving = len(_serving(fleet.ready, draft.leaving))
+        if node_id not in draft.leaving and serving - 1 >= policy.min_nodes:
+            draft.drain(node_id)
+        draft.decisions.append(
+            Decision(
+                "drain",
+                node_id,
+                f"node {node_id} is drained without a replacement: scale-in is due "
+                f"({desired} desired, {planned} planned)",
+                details,
+            )
+        )
+    room = max(min(excess, len(ready_keepers) - desired), 0)
+    order = sorted(
+        ready_keepers,
+        key=lambda n: (
+            -(n.anomaly_score if n.anomaly_score is not None else -math.inf),
+            -n.since.timestamp(),
+            n.id,
+        ),
     )
+    for node in order[:room]:
+        draft.drain(node.id)
+        draft.decisions.append(
+            Decision(
+                "scale_in",
+                node.id,
+                f"draining {node.id}: {need.summary}; {planned} serving or starting, "
+                f"{desired} desired after the {policy.scale_in_stabilization_seconds:g} s "
+                "stabilization window",
+                details,
+            )
+        )
+    if room == 0:
+        why = (
+            f"{desired} desired, {planned} planned; the excess is starting nodes, which are "
+            "not drained"
+            if excess
+            else f"scale-in to {desired} by not replacing faulty nodes"
+        )
+        draft.decisions.append(Decision("hold", None, f"holding: {need.summary}; {why}", details))
+    return need, desired, 0
+
+
+def _stabilize(
+    desired: int, planned: int, snapshot: Snapshot, policy: Policy, now: datetime
+) -> tuple[int, int | None]:
+    """HPA's scale-down stabilization: the max recommendation within the window.
+
+    Scale-in also waits until the recorded recommendations span the window (a
+    freshly started controller does not scale in on its first tick).  Returns the
+    stabilized count and, when it differs, the raw one.
+    """
+    if desired >= planned:
+        return desired, None
+    window_start = now - timedelta(seconds=policy.scale_in_stabilization_seconds)
+    in_window = [c for t, c in snapshot.recommendations if window_start <= t <= now]
+    spans = any(
+        t <= window_start + timedelta(seconds=policy.tick_seconds)
+        for t, _ in snapshot.recommendations
+    )
+    stabilized = max([desired, *in_window]) if spans else planned
+    stabilized = min(stabilized, planned)
+    return stabilized, (desired if stabilized != desired else None)
 
 
 def _serving(ready: list[NodeView], leaving: set[str]) -> list[NodeView]:
@@ -474,7 +565,7 @@ def _fault_drain(
     leaving: set[str],
     snapshot: Snapshot,
     policy: Policy,
-) -> tuple[Decision, bool] | None:
+) -> tuple[Decision, bool]:
     """Drain decision for a node that has (or just got) a replacement."""
     others = [n for n in _serving(ready, leaving) if n.id != node.id]
     if replacement is not None and replacement.state is NodeState.READY:

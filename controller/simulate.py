@@ -200,6 +200,7 @@ class SimResult:
     runs: dict[str, PolicyRun]
     forecaster: dict[str, Any]
     elapsed_seconds: float
+    tape: list[Forecast] | None = None  # the predictive policy's forecasts, for reuse
 
     def to_json(self) -> dict[str, Any]:
         policies = {name: run.summary() for name, run in self.runs.items()}
@@ -274,6 +275,7 @@ def simulate(
         runs=runs,
         forecaster=info,
         elapsed_seconds=time.perf_counter() - started,
+        tape=tape,
     )
 
 
