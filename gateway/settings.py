@@ -31,7 +31,7 @@ class NodeSettings(BaseSettings):
     fee_percent_bps: int = Field(default=290, ge=0, le=10_000)
     card_hmac_key: str = Field(default=DEFAULT_CARD_KEY, min_length=8)
     memory_limit_mb: int = Field(default=512, ge=16)
-    idempotency_lease_s: float = Field(default=5.0, gt=0)
+    idempotency_lease_s: float = Field(default=2.0, gt=0)
     key_retention_hours: float = Field(default=24.0, ge=24.0)
     purge_interval_s: float = Field(default=3600.0, gt=0)
     shutdown_timeout_s: float = Field(default=30.0, gt=0)

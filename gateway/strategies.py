@@ -9,11 +9,15 @@ the live counters (in-flight, latency EWMA) and hands them in as ``Candidate``.
 - ``random``: uniform.
 - ``weighted_round_robin``: nginx's smooth weighted round robin (weights 1:2:3
   give a-b-c-b-c-c... interleaved, not bursts).
-- ``least_request``: power of two choices on in-flight requests (Envoy's
-  default); ties broken by weight.
+- ``least_request``: power of two choices on in-flight requests per unit of
+  weight (Envoy's default).  Ties, common at light load when both sampled
+  backends are idle, go to the lower latency EWMA (then the higher weight), so
+  an idle slow node does not win half of them.
 - ``peak_ewma``: power of two choices on ``latency_ewma × (in_flight + 1)``
   (Finagle/Linkerd), where the EWMA jumps up to a slow sample at once and
-  decays back over ``decay_s`` (see ``PeakEwma``).
+  decays back over ``decay_s`` (see ``PeakEwma``).  A backend with no sample yet
+  costs 0 while idle (so it is probed) but ``UNKNOWN_PENALTY_S`` per in-flight
+  request, so a cold slow node cannot soak up traffic before its first answer.
 """
 
 from __future__ import annotations
@@ -98,6 +102,8 @@ class _PowerOfTwo:
         ca, cb = self.cost(a), self.cost(b)
         if ca != cb:
             return a if ca < cb else b
+        if a.latency_ewma_s != b.latency_ewma_s:
+            return a if a.latency_ewma_s < b.latency_ewma_s else b
         return a if a.weight >= b.weight else b
 
 
@@ -106,8 +112,13 @@ class LeastRequest(_PowerOfTwo):
         return c.inflight / max(c.weight, 1)
 
 
+UNKNOWN_PENALTY_S = 1.0
+
+
 class PeakEwmaChooser(_PowerOfTwo):
     def cost(self, c: Candidate) -> float:
+        if c.latency_ewma_s <= 0.0:
+            return c.inflight * UNKNOWN_PENALTY_S
         return c.latency_ewma_s * (c.inflight + 1)
 
 

@@ -106,3 +106,16 @@ def test_every_strategy_refuses_no_candidates(name: str) -> None:
 def test_unknown_strategy() -> None:
     with pytest.raises(ValueError, match="least_request"):
         make_chooser("fastest")
+
+
+def test_least_request_ties_go_to_the_faster_backend() -> None:
+    chooser = LeastRequest(random.Random(4))
+    idle = [Candidate("fast", latency_ewma_s=0.01), Candidate("slow", latency_ewma_s=0.2)]
+    assert set(picks(chooser, idle, 20)) == {"fast"}
+
+
+def test_peak_ewma_cold_backend_is_probed_but_not_flooded() -> None:
+    chooser = PeakEwmaChooser(random.Random(1))
+    warm = Candidate("warm", latency_ewma_s=0.01, inflight=3)
+    assert chooser.choose([warm, Candidate("cold")]).id == "cold"  # idle: probe it
+    assert chooser.choose([warm, Candidate("cold", inflight=1)]).id == "warm"
