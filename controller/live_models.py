@@ -312,9 +312,10 @@ class DetectorKeeper:
             self.reason = f"detector unavailable: {exc}"
             return None
         try:
-            if self.model_path is not None:
-                return NodeDetector.load(self.model_path)
-            return NodeDetector.default()
+            model = (NodeDetector.load(self.model_path) if self.model_path is not None
+                     else NodeDetector.default())
+            # The fleet guard follows the operator's recovery.max_ejection_percent.
+            return model.set_params(max_ejection_percent=self.max_ejection_percent)
         except Exception as exc:  # noqa: BLE001
             self.reason = f"cannot load detector model: {exc}"
             log.warning(self.reason)

@@ -36,6 +36,7 @@ from controller.store import Store
 log = logging.getLogger(__name__)
 UNRESPONSIVE_SCRAPES = 3  # consecutive missed scrapes after which a live node counts as crashed
 RSS_TREND_POINTS = 10
+WARMUP_TICKS = 3  # windows of a freshly ready node the detector does not see yet
 
 
 def utcnow() -> datetime:
@@ -223,7 +224,7 @@ class Controller:
         started = time.perf_counter()
         with self.lock:
             nodes, windows, load_rps = self.observe(now)
-            forecast, detection = self.update_models(now, windows, load_rps)
+            forecast, detection = self.update_models(now, nodes, windows, load_rps)
             snapshot = self.snapshot(nodes, load_rps)
             the_plan = plan(
                 snapshot, forecast, detection.anomalies, self.policy, now,
@@ -270,7 +271,8 @@ class Controller:
         return nodes, windows, load
 
     def update_models(
-        self, now: datetime, windows: dict[str, NodeWindow], load_rps: float
+        self, now: datetime, nodes: list[NodeInfo], windows: dict[str, NodeWindow],
+        load_rps: float,
     ) -> tuple[Any, DetectionResult]:
         self.forecasts.add(now, load_rps)
         self.store.score_forecasts(
@@ -285,17 +287,16 @@ class Controller:
                 now, [t.to_pydatetime() for t in forecast.timestamps], forecast.mean,
                 forecast.lo80, forecast.hi80, forecast.lo95, forecast.hi95, forecast.model,
             )
-        ready = {n for n, m in self.memory.items() if m.window is not None}
-        live_windows = {nid: dict(w.metrics) for nid, w in windows.items()}
-        expected = [nid for nid in ready if self._is_serving(nid)]
-        detection = self.detector.step(now, live_windows, expected=expected)
+        # Only nodes that serve traffic and are past their warm-up are compared: a draining
+        # node's traffic falls to zero and a fresh one gets a burst, both by design.
+        warmup = timedelta(seconds=WARMUP_TICKS * self.policy.tick_seconds)
+        serving = {n.id for n in nodes if n.state is NodeState.READY and now - n.since >= warmup}
+        live_windows = {nid: dict(w.metrics) for nid, w in windows.items() if nid in serving}
+        detection = self.detector.step(now, live_windows, expected=sorted(serving))
         self.last_detection = detection
         for nid, mem in self.memory.items():
             mem.score = detection.scores.get(nid)
         return forecast, detection
-
-    def _is_serving(self, node_id: str) -> bool:
-        return self._saved_states.get(node_id) is NodeState.READY
 
     def snapshot(self, nodes: list[NodeInfo], load_rps: float) -> Snapshot:
         views = []

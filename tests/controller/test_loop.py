@@ -109,7 +109,7 @@ def test_scale_out_under_a_ramp(rig: Rig) -> None:
 
 def test_anomalous_node_is_replaced_then_drained_then_stopped(rig: Rig) -> None:
     rig.observer.rps = 5.0
-    rig.ticks(3)
+    rig.ticks(5)  # past the warm-up
     rig.scripted.bad = {"node-1"}
     rig.ticks(1)
     assert rig.states()["node-3"] is NodeState.STARTING
