@@ -80,6 +80,7 @@ class LoadReport:
             "duration_s": round(self.duration_s, 3),
             "throughput_rps": round(self.throughput, 1),
             "p50_ms": round(self.latency_quantile(0.50) * 1000, 2),
+            "p90_ms": round(self.latency_quantile(0.90) * 1000, 2),
             "p99_ms": round(self.latency_quantile(0.99) * 1000, 2),
             "mean_ms": round(statistics.fmean(r.latency_s for r in acked) * 1000, 2)
             if acked else None,

@@ -50,8 +50,11 @@ class NodeMetrics:
         self.requests.labels(route, str(status)).inc()
         self.latency.labels(route).observe(seconds)
 
-    def sample_process(self) -> None:
-        self.cpu.set(self._process.cpu_percent(None))
+    def sample_process(self, *, cpu: bool = True) -> None:
+        # CPU % is "since the previous call", so only the 1 s sampler reads it;
+        # a scrape would otherwise shorten the window and make it noisy.
+        if cpu:
+            self.cpu.set(self._process.cpu_percent(None))
         self.rss.set(self._process.memory_info().rss)
 
     async def run_sampler(self, interval_s: float = 1.0) -> None:

@@ -126,7 +126,7 @@ def create_app(settings: NodeSettings | None = None) -> FastAPI:
 
     @app.get("/metrics")
     async def metrics() -> Response:
-        state.metrics.sample_process()
+        state.metrics.sample_process(cpu=False)
         return Response(generate_latest(state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     @app.post("/admin/drain")
