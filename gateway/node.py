@@ -18,6 +18,7 @@ import hmac
 import json
 import os
 import secrets
+import sys
 import time
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -27,6 +28,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import ValidationError
+from sqlalchemy.engine import make_url
 from starlette.concurrency import run_in_threadpool
 
 from gateway import cards
@@ -84,7 +86,14 @@ def create_app(settings: NodeSettings | None = None) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        await run_in_threadpool(state.ledger.create_schema)
+        try:
+            await run_in_threadpool(state.ledger.create_schema)
+        except Exception as exc:
+            cause = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+            url = make_url(settings.database_url).render_as_string(hide_password=True)
+            print(f"fleetcast node: cannot use database {url}: {cause}", file=sys.stderr,
+                  flush=True)
+            raise
         sampler = asyncio.create_task(state.metrics.run_sampler())
         purger = asyncio.create_task(_purge_loop(state))
         state.started = True

@@ -127,6 +127,9 @@ def gateway(node_count: int, port: int, node_base_port: int, strategy: str, data
         if len(existing) < node_count:
             pool.launch(node_count - len(existing))
         ready = pool.wait_ready()
+        failed = [n for n in ready if n.state is not NodeState.READY]
+        if failed:
+            raise click.ClickException(_failure_message(failed[0].id, data_dir))
         lb.push(pool.nodes())
         click.echo(f"load balancer  {lb.url}  strategy={strategy}")
         for n in ready:
@@ -146,6 +149,18 @@ def gateway(node_count: int, port: int, node_base_port: int, strategy: str, data
     finally:
         lb.stop()
         pool.close()
+
+
+def _failure_message(node_id: str, data_dir: Path) -> str:
+    log = data_dir / "logs" / f"{node_id}.log"
+    try:
+        lines = [ln for ln in log.read_text(errors="replace").splitlines() if ln.strip()]
+    except OSError:
+        lines = []
+    cause = next((ln for ln in reversed(lines) if ln.startswith("fleetcast node:")), "")
+    cause = cause or next((ln for ln in reversed(lines) if "Error" in ln), "no output")
+    hint = " (check --database-url)" if "database" in cause else ""
+    return f"{node_id} failed to start{hint}: {cause.strip()[:300]} (log: {log})"
 
 
 def _watch(pool: Any, lb: Any) -> None:

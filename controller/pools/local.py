@@ -290,7 +290,7 @@ class LocalPool:
             with open(log_path, "ab") as log:
                 return subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT,
                                         stdin=subprocess.DEVNULL, start_new_session=True,
-                                        preexec_fn=preexec, cwd=str(self.data_dir))
+                                        preexec_fn=preexec)
 
         proc = self._spawner.submit(spawn).result()
         create_time = None
