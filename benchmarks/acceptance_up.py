@@ -31,6 +31,8 @@ from typing import Any
 import httpx
 
 REPO = Path(__file__).resolve().parents[1]
+# benchmarks/gateway.py and benchmarks/controller.py would shadow the packages.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 TOKEN = "acceptance-admin-token"
 
 
