@@ -243,6 +243,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="shorter runs (smoke test)")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
+    parser.add_argument("--only", choices=("slow_node",), help="run one section, print it")
     args = parser.parse_args()
     seconds = 3.0 if args.quick else 8.0
     result: dict[str, Any] = {
@@ -251,6 +252,10 @@ def main() -> None:
         "loadavg_before": [round(x, 2) for x in os.getloadavg()],
         "command": "python benchmarks/gateway.py" + (" --quick" if args.quick else ""),
     }
+    if args.only == "slow_node":
+        with tempfile.TemporaryDirectory(prefix="fleetcast-bench-") as tmp:
+            print(json.dumps(slow_node(Path(tmp), seconds, rate=100.0), indent=1))
+        return
     with tempfile.TemporaryDirectory(prefix="fleetcast-bench-") as tmp:
         work = Path(tmp)
         t0 = time.perf_counter()

@@ -17,6 +17,7 @@ it carries an ``Idempotency-Key`` (the nodes make that retry safe).
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import json
 import random
@@ -127,6 +128,9 @@ class Balancer:
                     current.down_until, current.consecutive_failures = 0.0, 0
                 current.url, current.state, current.weight = b.url.rstrip("/"), b.state, b.weight
             updated[b.id] = current
+        for gone in set(self.backends) - set(updated):
+            with contextlib.suppress(KeyError):
+                self.metrics.inflight.remove(gone)  # no stale series for removed nodes
         self.backends = updated
 
     def candidates(self, now: float, exclude: set[str]) -> list[Candidate]:

@@ -46,7 +46,7 @@ class BalancerSettings(BaseSettings):
     port: int = Field(default=8000, ge=1, le=65535)
     strategy: str = "least_request"
     admin_token: str = ""
-    backend_timeout_s: float = Field(default=30.0, gt=0)
+    backend_timeout_s: float = Field(default=10.0, gt=0)
     connect_timeout_s: float = Field(default=1.0, gt=0)
     down_backoff_s: float = Field(default=1.0, gt=0)
     max_down_backoff_s: float = Field(default=30.0, gt=0)

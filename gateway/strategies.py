@@ -125,7 +125,7 @@ class PeakEwmaChooser(_PowerOfTwo):
 class PeakEwma:
     """Peak-sensitive latency EWMA with time-based decay (time passed in)."""
 
-    def __init__(self, decay_s: float = 10.0, initial_s: float = 0.0) -> None:
+    def __init__(self, decay_s: float = 3.0, initial_s: float = 0.0) -> None:
         self.decay_s = decay_s
         self.value = initial_s
         self._stamp: float | None = None
