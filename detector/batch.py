@@ -42,6 +42,7 @@ def run_tracker(
     top_of: Callable[[int, int], tuple[str, ...]],
     params: HysteresisParams,
     start: pd.Timestamp | None = None,
+    strong: np.ndarray | None = None,
 ) -> BatchResult:
     """Walk the windows in order through one Tracker; output rows from ``start`` on.
 
@@ -63,7 +64,12 @@ def run_tracker(
         now = pd.Timestamp(cube.timestamps[t]).to_pydatetime()
         observations = {}
         for n in np.flatnonzero(present[t]):
-            observations[cube.nodes[n]] = Observation(bool(flagged[t, n]), float(scores[t, n]), ())
+            observations[cube.nodes[n]] = Observation(
+                bool(flagged[t, n]),
+                float(scores[t, n]),
+                (),
+                strong=bool(strong[t, n]) if strong is not None else False,
+            )
         outcome = tracker.advance(now, observations)
         if t < first:
             continue
@@ -109,4 +115,5 @@ def detect_frame(
         chosen = tuple(metrics[i] for i in tops[t, n] if row[i] >= 1.0)
         return chosen or ((metrics[int(tops[t, n][0])],) if len(metrics) else ())
 
-    return run_tracker(cube, scores, flagged, top_of, detector.hysteresis_params, start)
+    strong = np.nan_to_num(scores, nan=-np.inf) > detector.immediate_
+    return run_tracker(cube, scores, flagged, top_of, detector.hysteresis_params, start, strong)

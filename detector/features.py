@@ -34,6 +34,7 @@ import pandas as pd
 
 IQR_TO_SIGMA = 1.349
 MAD_TO_SIGMA = 1.4826
+MEAN_AD_TO_SIGMA = 1.2533
 
 
 @dataclass(frozen=True)
@@ -68,25 +69,43 @@ def nanmedian(values: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray]:
     return np.squeeze(med, axis=axis), np.squeeze(count, axis=axis)
 
 
-def peer_view(y: np.ndarray, offsets: np.ndarray | None, params: FeatureParams) -> np.ndarray:
-    """Peer-relative deviation for ``y`` shaped (T, N, M); offsets (N, M) or None."""
+def peer_deviation(
+    y: np.ndarray, offsets: np.ndarray | None, min_peers: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """(T, N, M) distance from the fleet median and (T, M) cross-node spread (NaN if too few)."""
     adjusted = y - offsets[None, :, :] if offsets is not None else y
     med, count = nanmedian(adjusted, axis=1)
     dev = adjusted - med[:, None, :]
     mad, _ = nanmedian(np.abs(dev), axis=1)
-    spread = np.fmax(MAD_TO_SIGMA * mad, params.peer_floor)
-    z = dev / spread[:, None, :]
-    return np.where((count >= params.min_peers)[:, None, :], z, 0.0)
+    spread = np.where(count >= min_peers, MAD_TO_SIGMA * mad, np.nan)
+    return dev, spread
+
+
+def peer_view(
+    y: np.ndarray,
+    offsets: np.ndarray | None,
+    params: FeatureParams,
+    floor: float | np.ndarray | None = None,
+) -> np.ndarray:
+    """Peer-relative deviation for ``y`` (T, N, M); offsets and floor (N, M) or None."""
+    dev, spread = peer_deviation(y, offsets, params.min_peers)
+    floor = params.peer_floor if floor is None else floor
+    z = dev / np.fmax(spread[:, None, :], floor)
+    return np.where(np.isnan(spread)[:, None, :], 0.0, z)
 
 
 def self_view(
-    y: np.ndarray, base_median: np.ndarray, base_spread: np.ndarray, params: FeatureParams
+    y: np.ndarray,
+    base_median: np.ndarray,
+    base_spread: np.ndarray,
+    params: FeatureParams,
+    floor: float | np.ndarray | None = None,
 ) -> np.ndarray:
     """Deviation from the node's own trailing baseline, net of the fleet's median change."""
     delta = y - base_median
     med, count = nanmedian(delta, axis=1)
     fleet_change = np.where(count >= params.min_peers, med, 0.0)
-    spread = np.fmax(base_spread, params.self_floor)
+    spread = np.fmax(base_spread, params.self_floor if floor is None else floor)
     return (delta - fleet_change[:, None, :]) / spread
 
 

@@ -2,7 +2,9 @@
 
 One noisy window must not drain a node, and a node must not flap in and out of
 "anomalous".  A node becomes anomalous when ``k`` of its last ``n`` windows are
-flagged and clears after ``clear_after`` clean windows in a row.  A node that
+flagged (or at once on one window scoring above the detector's "immediate"
+level, far beyond the threshold: a short spike is still a fault) and clears
+after ``clear_after`` clean windows in a row.  A node that
 stops reporting is itself a signal: absent for ``absent_windows`` windows in a
 row makes it anomalous with top metric ``absent``; one that stays away for
 ``forget_after`` windows (or leaves the given membership) is forgotten.  When
@@ -68,6 +70,7 @@ class Observation:
     flagged: bool
     score: float
     top_metrics: tuple[str, ...]
+    strong: bool = False  # so far above the threshold that one window is enough
 
 
 @dataclass(frozen=True)
@@ -160,7 +163,7 @@ class Tracker:
             track.clean_run += 1
         hits = [t for t, f in track.recent if f]
         if not track.anomalous:
-            if len(hits) >= p.k:
+            if len(hits) >= p.k or (obs.strong and obs.flagged):
                 track.anomalous = True
                 track.since = hits[0]
                 track.score = obs.score

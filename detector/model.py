@@ -63,6 +63,8 @@ class NodeDetector(BaseEstimator):
         learn_offsets: bool = True,
         top_k: int = 3,
         envelope_quantile: float = 0.999,
+        learned_floor_fraction: float = 0.5,
+        immediate_ratio: float | None = 2.0,
         max_train_rows: int = 200_000,
         random_state: int = 0,
     ) -> None:
@@ -83,6 +85,8 @@ class NodeDetector(BaseEstimator):
         self.learn_offsets = learn_offsets
         self.top_k = top_k
         self.envelope_quantile = envelope_quantile
+        self.learned_floor_fraction = learned_floor_fraction
+        self.immediate_ratio = immediate_ratio
         self.max_train_rows = max_train_rows
         self.random_state = random_state
 
@@ -123,7 +127,9 @@ class NodeDetector(BaseEstimator):
         self.metrics_ = cube.metrics
         y = F.transform(cube.values)
         self.offsets_ = self._learn_offsets(cube, y) if self.learn_offsets else {}
-        x = self._features(cube, y)
+        baseline = F.rolling_baseline(y, self.feature_params)
+        self.scales_ = self._learn_scales(cube, y, baseline)
+        x = self._features(cube, y, baseline)
         rows = x[cube.present]
         if len(rows) < 10:
             raise DetectorInputError(
@@ -140,12 +146,19 @@ class NodeDetector(BaseEstimator):
         self.envelope_ = np.fmax(np.quantile(np.abs(rows), self.envelope_quantile, axis=0), 1.0)
         train_scores = self._raw_scores(rows)
         self.threshold_ = float(np.quantile(train_scores, self.threshold_quantile))
+        middle = float(np.median(train_scores))
+        self.immediate_ = (
+            middle + self.immediate_ratio * (self.threshold_ - middle)
+            if self.immediate_ratio
+            else float("inf")
+        )
         self.metadata_ = {
             "format": MODEL_FORMAT,
             "features": list(F.feature_names(self.metrics_)),
             "metrics": list(self.metrics_),
             "threshold": self.threshold_,
             "threshold_quantile": self.threshold_quantile,
+            "immediate_threshold": self.immediate_,
             "training_range": [
                 str(pd.Timestamp(cube.timestamps[0])),
                 str(pd.Timestamp(cube.timestamps[-1])),
@@ -176,6 +189,44 @@ class NodeDetector(BaseEstimator):
         excess = np.max(np.abs(rows) / self.envelope_, axis=1) - 1.0
         return -self.forest_.score_samples(rows) + np.log1p(np.maximum(excess, 0.0))
 
+    def _learn_scales(
+        self, cube: Cube, y: np.ndarray, baseline: tuple[np.ndarray, np.ndarray]
+    ) -> dict[str, Any]:
+        """Typical spreads per metric (they set the learned floors).
+
+        A spread that collapses by chance (nodes agreeing at night, a flat or
+        low-count series) must not turn a small wobble into a huge z.  The floor
+        is ``learned_floor_fraction`` of the typical spread seen in training:
+        the median cross-node MAD for the peer view, the median trailing spread
+        for the self view; where that median is 0 (mostly-constant metrics such
+        as a small in-flight count) the mean absolute deviation × 1.2533 is used.
+        """
+        m = y.shape[2]
+        dev, peer_spread = F.peer_deviation(y, self._offsets_for(cube.nodes), self.min_peers)
+        base_med, base_spread = baseline
+        scales: dict[str, Any] = {"nodes": {}}
+        for view, spread, deviation in (
+            ("peer", peer_spread, dev),
+            ("self", base_spread.reshape(-1, m), (y - base_med).reshape(-1, m)),
+        ):
+            typical, _ = F.nanmedian(spread.reshape(-1, m), axis=0)
+            absdev = np.abs(deviation.reshape(-1, m))
+            count = np.sum(np.isfinite(absdev), axis=0)
+            mean_ad = F.MEAN_AD_TO_SIGMA * np.nansum(absdev, axis=0) / np.maximum(count, 1)
+            typical = np.where(np.nan_to_num(typical) > 0, typical, mean_ad)
+            scales[view] = np.nan_to_num(typical, nan=0.0)
+        return scales
+
+    def _floors(self, nodes: Iterable[str]) -> tuple[np.ndarray, np.ndarray]:
+        """(N, M) floors of the peer and self spreads for these nodes."""
+        default = (self.scales_["peer"], self.scales_["self"])
+        pairs = [self.scales_["nodes"].get(node, default) for node in nodes]
+        m = len(self.metrics_)
+        peer = np.array([p for p, _ in pairs]).reshape(-1, m)
+        selfs = np.array([s for _, s in pairs]).reshape(-1, m)
+        frac = self.learned_floor_fraction
+        return np.fmax(self.peer_floor, frac * peer), np.fmax(self.self_floor, frac * selfs)
+
     def _learn_offsets(self, cube: Cube, y: np.ndarray) -> dict[str, np.ndarray]:
         """Each node's habitual (median) distance from the fleet median, per metric."""
         med, count = F.nanmedian(y, axis=1)
@@ -189,11 +240,17 @@ class NodeDetector(BaseEstimator):
             -1, len(self.metrics_)
         )
 
-    def _features(self, cube: Cube, y: np.ndarray) -> np.ndarray:
+    def _features(
+        self,
+        cube: Cube,
+        y: np.ndarray,
+        baseline: tuple[np.ndarray, np.ndarray] | None = None,
+    ) -> np.ndarray:
         params = self.feature_params
-        peer = F.peer_view(y, self._offsets_for(cube.nodes), params)
-        base_med, base_spread = F.rolling_baseline(y, params)
-        selfv = F.self_view(y, base_med, base_spread, params)
+        peer_floor, self_floor = self._floors(cube.nodes)
+        peer = F.peer_view(y, self._offsets_for(cube.nodes), params, peer_floor)
+        base_med, base_spread = baseline if baseline is not None else F.rolling_baseline(y, params)
+        selfv = F.self_view(y, base_med, base_spread, params, self_floor)
         return F.assemble(peer, selfv, params)
 
     # ----------------------------------------------------------------- scoring
@@ -258,6 +315,8 @@ class NodeDetector(BaseEstimator):
         self._check_fitted()
         if not hasattr(self, "_tracker"):
             self.reset()
+        if self._tracker.params != self.hysteresis_params:  # set_params() since the last step
+            self._tracker.params = self.hysteresis_params
         params = self.feature_params
         m = len(self.metrics_)
         nodes = [str(node) for node, sample in window.items() if sample]
@@ -274,8 +333,9 @@ class NodeDetector(BaseEstimator):
             if past:
                 buffer[-len(past) :, i, :] = np.array(past)
         base_med, base_spread = F.buffer_baseline(buffer, params)
-        peer = F.peer_view(y, self._offsets_for(nodes), params)
-        selfv = F.self_view(y, base_med[None], base_spread[None], params)
+        peer_floor, self_floor = self._floors(nodes)
+        peer = F.peer_view(y, self._offsets_for(nodes), params, peer_floor)
+        selfv = F.self_view(y, base_med[None], base_spread[None], params, self_floor)
         x = F.assemble(peer, selfv, params)[0]
         scores = self._raw_scores(x)
         contrib = F.contributions(x, m)
@@ -283,7 +343,10 @@ class NodeDetector(BaseEstimator):
         for i, node in enumerate(nodes):
             top = F.top_metrics(contrib[i], self.metrics_, self.top_k)
             observations[node] = Observation(
-                bool(scores[i] > self.threshold_), float(scores[i]), top
+                bool(scores[i] > self.threshold_),
+                float(scores[i]),
+                top,
+                strong=bool(scores[i] > self.immediate_),
             )
         self._remember(nodes, y[0])
         outcome = self._tracker.advance(now, observations, members)
@@ -309,6 +372,23 @@ class NodeDetector(BaseEstimator):
             if np.all(np.isnan(np.array(buf))):
                 del self._buffers[node]
 
+    def carry_state_from(self, other: NodeDetector) -> NodeDetector:
+        """Adopt another detector's online state (baselines, hysteresis) after a refit."""
+        if getattr(other, "_tracker", None) is None:
+            return self.reset()
+        if tuple(getattr(other, "metrics_", ())) != tuple(self.metrics_):
+            self.reset()  # buffers are per metric: keep only the hysteresis memory
+            self._tracker = other._tracker
+            self._tracker.params = self.hysteresis_params
+            return self
+        self._buffers = {
+            n: deque(b, maxlen=self.baseline_windows) for n, b in other._buffers.items()
+        }
+        self._tracker = other._tracker
+        self._tracker.params = self.hysteresis_params
+        self._last = other._last
+        return self
+
     def localize(self) -> list[Anomaly]:
         """The current node anomalies (empty during a fleet-wide anomaly)."""
         return list(self._last.anomalies) if getattr(self, "_last", None) else []
@@ -325,6 +405,8 @@ class NodeDetector(BaseEstimator):
             "offsets_": self.offsets_,
             "forest_": self.forest_,
             "envelope_": self.envelope_,
+            "scales_": self.scales_,
+            "immediate_": self.immediate_,
             "threshold_": self.threshold_,
             "metadata_": self.metadata_,
         }
@@ -342,7 +424,16 @@ class NodeDetector(BaseEstimator):
         if not isinstance(payload, dict) or payload.get("format") != MODEL_FORMAT:
             raise DetectorInputError(f"{path}: not a fleetcast detector model ({MODEL_FORMAT})")
         model = cls(**payload["params"])
-        for key in ("metrics_", "offsets_", "forest_", "envelope_", "threshold_", "metadata_"):
+        for key in (
+            "metrics_",
+            "offsets_",
+            "forest_",
+            "envelope_",
+            "scales_",
+            "threshold_",
+            "immediate_",
+            "metadata_",
+        ):
             setattr(model, key, payload[key])
         return model.reset()
 

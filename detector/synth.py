@@ -77,7 +77,8 @@ def healthy_fleet(
         rss = rng.uniform(70, 110) * np.exp(np.cumsum(rng.normal(0, 0.0005, steps))) + rng.normal(
             0, 0.8, steps
         )
-        lag = (0.3 + 4 * util**2) * np.exp(np.abs(rng.standard_t(3, steps)) * 0.3)
+        hiccup = np.where(rng.random(steps) < 0.01, rng.uniform(2, 4, steps), 1.0)  # GC pauses
+        lag = (0.3 + 4 * util**2) * np.exp(rng.normal(0, 0.25, steps)) * hiccup
         series = {
             "rps": rps,
             "error_rate": errors,

@@ -1,0 +1,215 @@
+"""``fleetcast detect run|eval`` and ``fleetcast train detector``: the detector offline.
+
+These are thin shells around ``detector``: read and validate files, turn every
+user error (missing or unknown column, non-numeric value with its line, empty
+file, bad timestamp, unknown node in labels) into a click usage error naming
+the flag and file (exit code 2, no traceback), then call ``detect_frame`` /
+``evaluate`` / ``NodeDetector.fit``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+import pandas as pd
+
+from detector.frame import DetectorInputError, parse_timestamps, read_fleet_csv
+
+FILE = click.Path(dir_okay=False, path_type=Path)
+
+
+def _timestamp(value: str | None, flag: str) -> pd.Timestamp | None:
+    if value is None:
+        return None
+    try:
+        return pd.Timestamp(parse_timestamps(pd.Series([value]), source=flag, column=flag).iloc[0])
+    except DetectorInputError as exc:
+        raise click.BadParameter(f"{value!r} is not a timestamp", param_hint=flag) from exc
+
+
+def _read_metrics(path: Path) -> pd.DataFrame:
+    if not path.exists():
+        raise click.BadParameter(f"file {str(path)!r} does not exist", param_hint="--metrics")
+    try:
+        return read_fleet_csv(path)
+    except DetectorInputError as exc:
+        raise click.BadParameter(str(exc), param_hint="--metrics") from exc
+
+
+def _split(frame: pd.DataFrame, until: pd.Timestamp, flag: str) -> pd.DataFrame:
+    history = frame[frame["timestamp"] < until]
+    if history.empty:
+        first = frame["timestamp"].min()
+        raise click.BadParameter(f"no rows before {until} (data starts {first})", param_hint=flag)
+    return history
+
+
+def _detector(model: Path | None, params: dict[str, Any]) -> Any:
+    from detector.model import NodeDetector
+
+    if model is None:
+        return NodeDetector(**params)
+    if not model.exists():
+        raise click.BadParameter(f"file {str(model)!r} does not exist", param_hint="--model")
+    try:
+        detector = NodeDetector.load(model)
+    except DetectorInputError as exc:
+        raise click.BadParameter(str(exc), param_hint="--model") from exc
+    return detector.set_params(**params).reset()
+
+
+def _fit(detector: Any, history: pd.DataFrame, flag: str) -> Any:
+    try:
+        return detector.fit(history)
+    except DetectorInputError as exc:
+        raise click.BadParameter(str(exc), param_hint=flag) from exc
+
+
+max_ejection_option = click.option(
+    "--max-ejection-percent",
+    type=click.FloatRange(0, 100),
+    default=10.0,
+    show_default=True,
+    help="More nodes anomalous at once than this (at least one) is a fleet-wide anomaly.",
+)
+model_option = click.option(
+    "--model",
+    type=FILE,
+    default=None,
+    help="Use this saved model (fleetcast train detector) instead of fitting on the history.",
+)
+
+
+@click.group()
+def detect() -> None:
+    """Find faulty nodes in a long-format fleet metrics CSV (timestamp,node,metric,value)."""
+
+
+@detect.command("run")
+@click.option("--metrics", "metrics_path", type=FILE, required=True, help="Fleet metrics CSV.")
+@click.option("--train-until", required=True, help="Fit on rows before this timestamp only.")
+@click.option("--out", type=FILE, required=True, help="Alerts CSV to write.")
+@model_option
+@max_ejection_option
+def run(
+    metrics_path: Path,
+    train_until: str,
+    out: Path,
+    model: Path | None,
+    max_ejection_percent: float,
+) -> None:
+    """Fit on the history, then write one row per (timestamp, node) after --train-until.
+
+    Columns: timestamp,node,score,anomalous,top_metrics (anomalous is 0/1 after
+    hysteresis; top_metrics is ';'-separated; 'absent' for a silent node).
+    """
+    from detector.batch import detect_frame
+
+    until = _timestamp(train_until, "--train-until")
+    assert until is not None
+    frame = _read_metrics(metrics_path)
+    detector = _detector(model, {"max_ejection_percent": max_ejection_percent})
+    if model is None:
+        _fit(detector, _split(frame, until, "--train-until"), "--metrics")
+    try:
+        result = detect_frame(detector, frame, until)
+    except DetectorInputError as exc:
+        raise click.BadParameter(str(exc), param_hint="--metrics") from exc
+    alerts = result.alerts
+    out.parent.mkdir(parents=True, exist_ok=True)
+    alerts.to_csv(out, index=False, float_format="%.6f")
+    flagged = alerts[alerts["anomalous"] == 1]
+    click.echo(
+        f"wrote {len(alerts)} rows to {out}: {len(flagged)} anomalous node-windows on "
+        f"{flagged['node'].nunique()} node(s), {len(result.fleet)} fleet-wide window(s)",
+        err=True,
+    )
+
+
+@detect.command("eval")
+@click.option("--metrics", "metrics_path", type=FILE, required=True, help="Fleet metrics CSV.")
+@click.option(
+    "--labels", "labels_path", type=FILE, required=True, help="Labels CSV node,start,end."
+)
+@click.option("--train-until", required=True, help="Fit on rows before this timestamp only.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@model_option
+@max_ejection_option
+def eval_(
+    metrics_path: Path,
+    labels_path: Path,
+    train_until: str,
+    as_json: bool,
+    model: Path | None,
+    max_ejection_percent: float,
+) -> None:
+    """Event-level precision/recall/F1, median delay, localization vs two peers."""
+    from detector.evaluate import evaluate, read_labels
+
+    until = _timestamp(train_until, "--train-until")
+    assert until is not None
+    frame = _read_metrics(metrics_path)
+    if not labels_path.exists():
+        raise click.BadParameter(f"file {str(labels_path)!r} does not exist", param_hint="--labels")
+    try:
+        labels = read_labels(labels_path, known_nodes=set(frame["node"].unique()))
+    except DetectorInputError as exc:
+        raise click.BadParameter(str(exc), param_hint="--labels") from exc
+    if not (labels["end"] >= until).any():
+        raise click.BadParameter(f"no labelled window ends after {until}", param_hint="--labels")
+    _split(frame, until, "--train-until")
+    detector = _detector(model, {"max_ejection_percent": max_ejection_percent})
+    try:
+        report = evaluate(frame, labels, until, detector)
+    except DetectorInputError as exc:
+        raise click.BadParameter(str(exc), param_hint="--metrics") from exc
+    if as_json:
+        click.echo(json.dumps(report, indent=2))
+        return
+    click.echo(
+        f"{report['nodes']} nodes, metrics {', '.join(report['metrics'])}; trained before "
+        f"{report['train_until']}"
+    )
+    head = f"{'method':<10} {'events':>6} {'found':>5} {'FP':>4} {'prec':>6} {'recall':>6} "
+    click.echo(head + f"{'F1':>6} {'delay_s':>8} {'loc_acc':>7}")
+    for name in ("detector", "robust_z", "envoy"):
+        row = report[name]
+        if not row.get("applicable", True):
+            click.echo(f"{name:<10} not applicable: {row['reason']}")
+            continue
+        delay = row["median_delay_seconds"]
+        loc = row["localization_accuracy"]
+        click.echo(
+            f"{name:<10} {row['events']:>6} {row['found']:>5} {row['false_episodes']:>4} "
+            f"{row['precision']:>6.3f} {row['recall']:>6.3f} {row['f1']:>6.3f} "
+            f"{'-' if delay is None else f'{delay:.0f}':>8} "
+            f"{'-' if loc is None else f'{loc:.3f}':>7}"
+        )
+
+
+@click.command("detector")
+@click.option("--metrics", "metrics_path", type=FILE, required=True, help="Fleet metrics CSV.")
+@click.option("--until", default=None, help="Train on rows before this timestamp only.")
+@click.option("--out", type=FILE, required=True, help="Model file to write (joblib).")
+@max_ejection_option
+def train_detector(
+    metrics_path: Path, until: str | None, out: Path, max_ejection_percent: float
+) -> None:
+    """Fit a detector on (healthy) fleet history and save it with its metadata."""
+    from detector.model import NodeDetector
+
+    frame = _read_metrics(metrics_path)
+    cutoff = _timestamp(until, "--until")
+    history = _split(frame, cutoff, "--until") if cutoff is not None else frame
+    detector = _fit(NodeDetector(max_ejection_percent=max_ejection_percent), history, "--metrics")
+    path = detector.save(out)
+    meta = detector.metadata_
+    click.echo(
+        f"saved {path}: {meta['training_rows']} node-windows from {meta['training_range'][0]} "
+        f"to {meta['training_range'][1]}, {len(meta['metrics'])} metric(s), "
+        f"threshold {detector.threshold_:.4f}",
+        err=True,
+    )
