@@ -8,6 +8,8 @@ in ``ps``.  A bad value stops start-up with a message naming the setting.
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -44,7 +46,9 @@ class BalancerSettings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
-    strategy: str = "least_request"
+    strategy: Literal[
+        "round_robin", "random", "weighted_round_robin", "least_request", "peak_ewma"
+    ] = "least_request"
     admin_token: str = ""
     backend_timeout_s: float = Field(default=10.0, gt=0)
     connect_timeout_s: float = Field(default=1.0, gt=0)

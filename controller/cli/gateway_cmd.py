@@ -50,7 +50,10 @@ def node(**flags: Any) -> None:
     from gateway.node import run_node
     from gateway.settings import NodeSettings
 
-    run_node(_settings(NodeSettings, **flags))
+    settings = _settings(NodeSettings, **flags)
+    click.echo(f"node {settings.node_id} on http://{settings.host}:{settings.port} "
+               f"(fault injection {'on' if settings.fault_injection else 'off'})")
+    run_node(settings)
 
 
 @click.command()
@@ -73,7 +76,10 @@ def balancer(backends: tuple[str, ...], **flags: Any) -> None:
         if not sep or not backend_id or not url.startswith("http"):
             raise click.BadParameter(f"expected ID=URL, got {spec!r}", param_hint="--backend")
         initial.append(BackendIn(id=backend_id, url=url))
-    run_balancer(_settings(BalancerSettings, **flags), initial)
+    settings = _settings(BalancerSettings, **flags)
+    click.echo(f"balancer on http://{settings.host}:{settings.port} strategy={settings.strategy}"
+               f" backends={len(initial)}")
+    run_balancer(settings, initial)
 
 
 @click.command()

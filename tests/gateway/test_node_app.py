@@ -127,7 +127,9 @@ def test_memory_fault_grows_and_clears(node_client: TestClient) -> None:
     state = node_client.app.state.node  # type: ignore[attr-defined]
     fault = {"kind": "memory", "params": {"mb_per_s": 50}, "duration_s": 5}
     node_client.post("/admin/faults", json=fault, headers=AUTH)
-    time.sleep(0.5)
+    deadline = time.monotonic() + 5
+    while state.faults.leaked_bytes <= 5 * 1024 * 1024 and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert state.faults.leaked_bytes > 5 * 1024 * 1024
     node_client.delete("/admin/faults", headers=AUTH)
     assert state.faults.leaked_bytes == 0
