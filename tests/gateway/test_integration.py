@@ -97,3 +97,27 @@ def test_replay_and_conflict_through_the_balancer(
         assert "4242424242424242" not in first.text + other.text
         text = json.dumps([r.json() for r in again])
         assert "4242424242424242" not in text
+
+
+def test_same_key_on_two_nodes_at_once_charges_once(
+    fleet: tuple[LocalPool, BalancerProcess, str],
+) -> None:
+    pool, _, db_url = fleet
+    first, second = pool.nodes()[:2]
+
+    async def race(key: str) -> list[httpx.Response]:
+        async with httpx.AsyncClient() as client:
+            return list(await asyncio.gather(*(
+                client.post(f"{n.url}/payments", json=body(), headers={"Idempotency-Key": key})
+                for n in (first, second))))
+
+    keys = [f"race-{i}" for i in range(10)]
+    for key in keys:
+        statuses = sorted(r.status_code for r in asyncio.run(race(key)))
+        assert statuses in ([201, 201], [201, 409]), statuses
+    engine = make_engine(db_url)
+    try:
+        by_key = payments_by_key(engine)
+        assert all(len(by_key[k]) == 1 for k in keys)
+    finally:
+        engine.dispose()
