@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -100,3 +101,16 @@ def test_declining_test_card(node_client: TestClient) -> None:
     assert response.json()["status"] == "declined"
     assert response.json()["decline_code"] == "insufficient_funds"
     assert response.json()["fee_minor"] == 0
+
+
+def test_card_number_is_not_at_rest(node_client: TestClient) -> None:
+    for i, number in enumerate(["4242424242424242", "5555555555554444"]):
+        response = post(node_client, body(card__number=number), key=f"k-rest-{i}")
+        assert response.status_code == 201
+    state = node_client.app.state.node  # type: ignore[attr-defined]
+    database = state.engine.url.database
+    raw = b"".join(Path(p).read_bytes() for p in (database, database + "-wal")
+                   if Path(p).exists())
+    for number in (b"4242424242424242", b"5555555555554444"):
+        assert number not in raw
+    assert b"424242" in raw  # the BIN is kept (so the probe does read the data)
