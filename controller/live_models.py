@@ -74,6 +74,7 @@ class ForecastKeeper:
         self._last_issued: Any = None
         self._reported_reason: str | None = None
         self._pending: list[tuple[datetime, float]] = []  # points added while a fit runs
+        self._fit_points = 0
         if model_path is not None:
             self._load(model_path)
 
@@ -160,7 +161,11 @@ class ForecastKeeper:
                 )
             return
         self._catch_up_model()
-        if self.fitted_at is not None and now - self.fitted_at >= self.refit_every:
+        # A model fitted on a short history is refitted as soon as the history has grown
+        # by half (it may now afford a trend or a season), then on the regular schedule.
+        grown = len(self.history) >= 1.5 * self._fit_points and self._fit_points < 1000
+        due = self.fitted_at is not None and now - self.fitted_at >= self.refit_every
+        if grown or due:
             self._start_fit(now)
 
     def _catch_up_model(self) -> None:
@@ -200,6 +205,7 @@ class ForecastKeeper:
             return
         series = pd.Series([v for _, v in points], index=_naive_index(t for t, _ in points))
         self.fitted_at = now  # also throttles retries after a failed fit
+        self._fit_points = len(series)
         self._fitting = threading.Thread(
             target=self._fit, args=(series,), name="forecaster-fit", daemon=True
         )
@@ -320,6 +326,11 @@ class DetectorKeeper:
             self.reason = f"cannot load detector model: {exc}"
             log.warning(self.reason)
             return None
+
+    @property
+    def min_peers(self) -> int:
+        """Nodes the detector needs to compare a node with its peers (its own parameter)."""
+        return int(getattr(self.detector, "min_peers", 3) or 1)
 
     def step(
         self,

@@ -17,7 +17,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -165,6 +165,8 @@ class Controller:
         self.last_load_rps = 0.0
         self._saved_states: dict[str, NodeState] = {}
         self._last_hold: tuple[Any, ...] | None = None
+        self._unlocalized: set[str] = set()
+        self._pending_decisions: list[Decision] = []
         self._holds_skipped = 0
         self._scheduler: BackgroundScheduler | None = None
         self.on_tick: list[Callable[[TickReport], None]] = []
@@ -293,10 +295,32 @@ class Controller:
         serving = {n.id for n in nodes if n.state is NodeState.READY and now - n.since >= warmup}
         live_windows = {nid: dict(w.metrics) for nid, w in windows.items() if nid in serving}
         detection = self.detector.step(now, live_windows, expected=sorted(serving))
-        self.last_detection = detection
         for nid, mem in self.memory.items():
             mem.score = detection.scores.get(nid)
+        detection = self._localizable(detection, len(live_windows))
+        self.last_detection = detection
         return forecast, detection
+
+    def _localizable(self, detection: DetectionResult, compared: int) -> DetectionResult:
+        """With fewer nodes than the detector needs for peer comparison, a statistical
+        anomaly cannot be told from a load change, so only 'absent' nodes are acted on
+        (the rest is recorded as a hold, once per episode)."""
+        min_peers = self.detector.min_peers
+        if compared >= min_peers:
+            self._unlocalized = set()
+            return detection
+        kept = tuple(a for a in detection.anomalies if a.top_metrics == ("absent",))
+        dropped = {a.node for a in detection.anomalies} - {a.node for a in kept}
+        for node in sorted(dropped - self._unlocalized):
+            self._pending_decisions.append(Decision(
+                "hold", node,
+                f"node {node} looks anomalous but only {compared} node(s) are serving; "
+                f"localizing a fault needs at least {min_peers} to compare, so it is not "
+                "replaced for now",
+                {"compared": compared, "min_peers": min_peers},
+            ))
+        self._unlocalized = dropped
+        return replace(detection, anomalies=kept)
 
     def snapshot(self, nodes: list[NodeInfo], load_rps: float) -> Snapshot:
         views = []
@@ -336,7 +360,8 @@ class Controller:
         forecast: Any, detection: DetectionResult,
     ) -> None:
         decisions = [d for d in the_plan.decisions if not self._repeated_hold(d)]
-        decisions += list(executed.events)
+        decisions += list(executed.events) + self._pending_decisions
+        self._pending_decisions = []
         if forecast is None and self.forecasts.reason and not any(
             d.kind == "hold" and "forecast" in d.reason for d in decisions
         ) and self.forecasts.should_report_reason():

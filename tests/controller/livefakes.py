@@ -38,8 +38,9 @@ class FakeObserver:
 class ScriptedDetector:
     """Implements NodeDetector.step: nodes in ``bad`` are anomalous with score 0.9."""
 
-    def __init__(self) -> None:
+    def __init__(self, min_peers: int = 1) -> None:
         self.bad: set[str] = set()
+        self.min_peers = min_peers
 
     def step(self, now: datetime, window: Mapping[str, Mapping[str, float]],
              members: object = None) -> StepResult:

@@ -184,3 +184,13 @@ def test_operator_drain_launches_a_replacement(rig: Rig) -> None:
         rig.controller.drain_and_replace("node-99")
     with pytest.raises(ValueError, match="not ready"):
         rig.controller.drain_and_replace("node-1")
+
+
+def test_too_few_peers_to_localize_is_a_hold_not_a_replacement(rig: Rig) -> None:
+    rig.scripted.min_peers = 3  # two serving nodes cannot be told from a load change
+    rig.ticks(5)
+    rig.scripted.bad = {"node-1"}
+    rig.ticks(3)
+    assert "node-3" not in rig.pool.states()
+    holds = [d for d in rig.store.decisions(100) if d.node_id == "node-1"]
+    assert len(holds) == 1 and "at least 3 to compare" in holds[0].reason
