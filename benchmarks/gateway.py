@@ -122,7 +122,13 @@ def overhead(workdir: Path, seconds: float, rate: float) -> dict[str, Any]:
         asyncio.run(both())  # warm-up
         direct_report, lb_report = asyncio.run(both())
         direct, through = stats(direct_report), stats(lb_report)
+        # Saturation of the same single node, straight and through the balancer.
+        direct_max = stats(load(node.url, seconds=seconds))
+        lb_max = stats(load(via_lb, seconds=seconds))
         return {
+            "saturation_direct": direct_max,
+            "saturation_via_balancer": lb_max,
+            "throughput_ratio": round(lb_max["throughput_rps"] / direct_max["throughput_rps"], 3),
             "rate_rps": rate,
             "direct": direct,
             "via_balancer": through,
@@ -214,6 +220,18 @@ def render(result: dict[str, Any]) -> str:
         "",
         f"Added at p50: **{ovh['added_p50_ms']} ms** (ratio {ovh['p50_ratio']}); "
         f"at p99: {ovh['added_p99_ms']} ms.",
+        "",
+        "Same single node driven to saturation by 32 closed-loop clients (one after the other):",
+        "",
+        "| path | payments/s | p50 ms | p99 ms |",
+        "|---|---|---|---|",
+        f"| direct to the node | {ovh['saturation_direct']['throughput_rps']} | "
+        f"{ovh['saturation_direct']['p50_ms']} | {ovh['saturation_direct']['p99_ms']} |",
+        f"| through the balancer | {ovh['saturation_via_balancer']['throughput_rps']} | "
+        f"{ovh['saturation_via_balancer']['p50_ms']} | "
+        f"{ovh['saturation_via_balancer']['p99_ms']} |",
+        "",
+        f"Throughput ratio (balancer / direct): **{ovh['throughput_ratio']}**.",
         "",
         f"## One node +{slow['extra_latency_ms']} ms (3 nodes, open loop at {slow['rate_rps']} "
         "req/s)",
