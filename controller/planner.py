@@ -698,12 +698,14 @@ def _window_upper(forecast: Forecast, q: float, start: datetime, end: datetime) 
     stamps = forecast.timestamps
     if len(stamps) == 0:
         return None
-    start_ts, end_ts = _align(start, stamps), _align(end, stamps)
-    step = pd.Timedelta(seconds=forecast.step_seconds)
-    mask = (stamps < end_ts) & (stamps + step > start_ts)
+    # integer nanoseconds: pandas index arithmetic costs more than the rest of plan()
+    nanos = stamps.as_unit("ns").asi8
+    start_ns, end_ns = _align(start, stamps).value, _align(end, stamps).value  # .value is ns
+    step_ns = round(forecast.step_seconds * 1e9)
+    mask = (nanos < end_ns) & (nanos + step_ns > start_ns)
     if not mask.any():
         return None
-    return float(np.max(forecast_quantile(forecast, q)[np.asarray(mask)]))
+    return float(np.max(forecast_quantile(forecast, q)[mask]))
 
 
 def _align(moment: datetime, stamps: pd.DatetimeIndex) -> pd.Timestamp:

@@ -372,7 +372,8 @@ def run_planner(
     progress = progress or _no_progress
     assert settings.tick_seconds is not None
     times, demand, step_of_tick = tick_grid(trace, settings)
-    clock = VirtualClock(times[0].to_pydatetime())
+    moments = list(times.to_pydatetime())
+    clock = VirtualClock(moments[0])
     pool = SimPool(clock, settings.startup_seconds)
     pool.seed_ready(_initial_nodes(trace, settings))
     recommendations: tuple[tuple[datetime, int], ...] = ()
@@ -381,7 +382,7 @@ def run_planner(
     actions = 0
     observed = float(trace.rates[trace.train_end - 1])
     for i in progress(range(len(times)), name, len(times)):
-        now = times[i].to_pydatetime()
+        now = moments[i]
         clock.set(now)
         views = tuple(
             NodeView(id=n.id, state=n.state, since=n.since, replaces=n.replaces)
