@@ -64,7 +64,7 @@ class NodeDetector(BaseEstimator):
         top_k: int = 3,
         envelope_quantile: float = 0.999,
         learned_floor_fraction: float = 0.5,
-        immediate_ratio: float | None = 2.0,
+        immediate_ratio: float | None = 3.0,
         max_train_rows: int = 200_000,
         random_state: int = 0,
     ) -> None:
@@ -204,7 +204,7 @@ class NodeDetector(BaseEstimator):
         m = y.shape[2]
         dev, peer_spread = F.peer_deviation(y, self._offsets_for(cube.nodes), self.min_peers)
         base_med, base_spread = baseline
-        scales: dict[str, Any] = {"nodes": {}}
+        scales: dict[str, Any] = {}
         for view, spread, deviation in (
             ("peer", peer_spread, dev),
             ("self", base_spread.reshape(-1, m), (y - base_med).reshape(-1, m)),
@@ -215,15 +215,20 @@ class NodeDetector(BaseEstimator):
             mean_ad = F.MEAN_AD_TO_SIGMA * np.nansum(absdev, axis=0) / np.maximum(count, 1)
             typical = np.where(np.nan_to_num(typical) > 0, typical, mean_ad)
             scales[view] = np.nan_to_num(typical, nan=0.0)
+        # nodes unseen in training get no offset, so their floor is the raw cross-node spread
+        _, raw_spread = F.peer_deviation(y, None, self.min_peers)
+        raw, _ = F.nanmedian(raw_spread, axis=0)
+        scales["peer_unseen"] = np.fmax(scales["peer"], np.nan_to_num(raw, nan=0.0))
         return scales
 
     def _floors(self, nodes: Iterable[str]) -> tuple[np.ndarray, np.ndarray]:
         """(N, M) floors of the peer and self spreads for these nodes."""
-        default = (self.scales_["peer"], self.scales_["self"])
-        pairs = [self.scales_["nodes"].get(node, default) for node in nodes]
         m = len(self.metrics_)
-        peer = np.array([p for p, _ in pairs]).reshape(-1, m)
-        selfs = np.array([s for _, s in pairs]).reshape(-1, m)
+        unseen = self.scales_.get("peer_unseen", self.scales_["peer"])
+        peer = np.array(
+            [self.scales_["peer"] if node in self.offsets_ else unseen for node in nodes]
+        ).reshape(-1, m)
+        selfs = np.broadcast_to(self.scales_["self"], peer.shape)
         frac = self.learned_floor_fraction
         return np.fmax(self.peer_floor, frac * peer), np.fmax(self.self_floor, frac * selfs)
 

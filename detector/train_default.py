@@ -46,7 +46,10 @@ def training_fleets(seed: int = 20261126, fleets: int = 12, steps: int = 1500) -
 def train(seed: int = 20261126) -> NodeDetector:
     # offsets are per node name; synthetic names mean nothing for a live pool
     return NodeDetector(
-        learn_offsets=False, threshold_quantile=0.999, random_state=seed % (2**31)
+        learn_offsets=False,
+        threshold_quantile=0.999,
+        immediate_ratio=None,  # a drain needs k of n windows, never one blip
+        random_state=seed % (2**31),
     ).fit(training_fleets(seed))
 
 

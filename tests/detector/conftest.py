@@ -1,0 +1,32 @@
+"""Shared synthetic fleets and a small fitted detector for the detector tests."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from detector import NodeDetector
+from detector.synth import healthy_fleet
+
+START = pd.Timestamp("2026-01-01")
+STEP = pd.Timedelta(seconds=15)
+TRAIN_STEPS = 500
+
+
+@pytest.fixture(scope="session")
+def fleet() -> pd.DataFrame:
+    """A healthy 5-node fleet: 500 training windows followed by 200 more."""
+    return healthy_fleet(n_nodes=5, steps=TRAIN_STEPS + 200, seed=7)
+
+
+@pytest.fixture(scope="session")
+def train_until() -> pd.Timestamp:
+    return START + TRAIN_STEPS * STEP
+
+
+@pytest.fixture(scope="session")
+def fitted(fleet: pd.DataFrame, train_until: pd.Timestamp) -> NodeDetector:
+    history = fleet[fleet["timestamp"] < train_until]
+    return NodeDetector(
+        n_estimators=30, threshold_quantile=0.999, learn_offsets=False, random_state=1
+    ).fit(history)

@@ -1,0 +1,264 @@
+"""``fleetcast detect run|eval`` and ``fleetcast train detector`` as a user calls them,
+including the clear errors for bad input (exit code 2, no traceback)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from controller.cli import main
+from detector import NodeDetector
+from detector.evaluate import score_events
+from detector.synth import healthy_fleet, inject
+
+START = pd.Timestamp("2026-01-01")
+STEP = pd.Timedelta(seconds=15)
+TRAIN_UNTIL = START + 300 * STEP
+FAULT_AT = START + 360 * STEP
+
+
+@pytest.fixture(scope="module")
+def fleet_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    fleet = healthy_fleet(n_nodes=4, steps=450, seed=11)
+    fleet = inject(fleet, "node-2", "error_rate", FAULT_AT, START + 400 * STEP, add=0.25)
+    fleet = fleet.drop(fleet.sample(frac=0.01, random_state=1).index)  # missing samples
+    path = tmp_path_factory.mktemp("fleet") / "fleet.csv"
+    fleet.to_csv(path, index=False)
+    return path
+
+
+@pytest.fixture(scope="module")
+def labels_csv(fleet_csv: Path) -> Path:
+    path = fleet_csv.with_name("labels.csv")
+    pd.DataFrame({"node": ["node-2"], "start": [FAULT_AT], "end": [START + 400 * STEP]}).to_csv(
+        path, index=False
+    )
+    return path
+
+
+def invoke(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(main, list(args))
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.output
+    return result.exit_code, result.output
+
+
+def test_detect_run_writes_one_row_per_node_window_after_train_until(fleet_csv, tmp_path):
+    out = tmp_path / "alerts.csv"
+    code, output = invoke(
+        "detect",
+        "run",
+        "--metrics",
+        str(fleet_csv),
+        "--train-until",
+        str(TRAIN_UNTIL),
+        "--out",
+        str(out),
+    )
+    assert code == 0, output
+    alerts = pd.read_csv(out, parse_dates=["timestamp"], keep_default_na=False)
+    assert list(alerts.columns) == ["timestamp", "node", "score", "anomalous", "top_metrics"]
+    assert alerts["timestamp"].min() >= TRAIN_UNTIL
+    assert len(alerts) == 150 * 4
+    assert set(alerts["anomalous"].unique()) <= {0, 1}
+    flagged = alerts[alerts["anomalous"] == 1]
+    faulty = flagged[flagged["node"] == "node-2"]
+    assert faulty["timestamp"].min() <= FAULT_AT + 2 * STEP
+    assert faulty["top_metrics"].str.split(";").map(lambda t: "error_rate" in t).mean() > 0.9
+    assert (flagged["node"] != "node-2").sum() <= 0.01 * len(alerts)  # few false alerts
+
+
+def test_detect_eval_reports_detector_and_both_peers(fleet_csv, labels_csv):
+    code, output = invoke(
+        "detect",
+        "eval",
+        "--metrics",
+        str(fleet_csv),
+        "--labels",
+        str(labels_csv),
+        "--train-until",
+        str(TRAIN_UNTIL),
+        "--json",
+    )
+    assert code == 0, output
+    report = json.loads(output)
+    assert {"detector", "robust_z", "envoy"} <= set(report)
+    detector = report["detector"]
+    assert (detector["events"], detector["found"]) == (1, 1)
+    assert detector["false_episodes"] <= 1
+    assert detector["median_delay_seconds"] <= 45
+    assert report["robust_z"]["false_episodes"] >= detector["false_episodes"]
+    # with 4 hosts one outlier can never sit 1.9 sigma below the mean (max z = sqrt(3))
+    assert report["envoy"].get("applicable", True) and report["envoy"]["found"] == 0
+    code, text = invoke(
+        "detect",
+        "eval",
+        "--metrics",
+        str(fleet_csv),
+        "--labels",
+        str(labels_csv),
+        "--train-until",
+        str(TRAIN_UNTIL),
+    )
+    assert code == 0 and "robust_z" in text and "F1" in text
+
+
+def test_train_detector_saves_a_loadable_model(fleet_csv, tmp_path):
+    out = tmp_path / "model.joblib"
+    code, output = invoke(
+        "train",
+        "detector",
+        "--metrics",
+        str(fleet_csv),
+        "--until",
+        str(TRAIN_UNTIL),
+        "--out",
+        str(out),
+    )
+    assert code == 0, output
+    model = NodeDetector.load(out)
+    assert model.metadata_["training_range"][1] < str(TRAIN_UNTIL)
+    alerts = tmp_path / "alerts.csv"
+    code, output = invoke(
+        "detect",
+        "run",
+        "--metrics",
+        str(fleet_csv),
+        "--train-until",
+        str(TRAIN_UNTIL),
+        "--out",
+        str(alerts),
+        "--model",
+        str(out),
+    )
+    assert code == 0, output
+
+
+def write(tmp_path: Path, name: str, text: str) -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+GOOD_HEADER = "timestamp,node,metric,value\n"
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("", "empty"),
+        (GOOD_HEADER, "no data rows"),
+        ("timestamp,node,value\n2026-01-01,a,1\n", "missing column(s) metric"),
+        (GOOD_HEADER.strip() + ",extra\n2026-01-01,a,rps,1,2\n", "unknown column(s) extra"),
+        (GOOD_HEADER + "2026-01-01,a,rps,1\n2026-01-01,b,rps,fast\n", "line 3: value 'fast'"),
+        (GOOD_HEADER + "yesterday,a,rps,1\n", "line 2: timestamp 'yesterday'"),
+        (GOOD_HEADER + "2026-01-01,,rps,1\n", "line 2: empty node"),
+    ],
+    ids=[
+        "empty-file",
+        "header-only",
+        "missing-column",
+        "unknown-column",
+        "non-numeric",
+        "bad-timestamp",
+        "empty-node",
+    ],
+)
+def test_bad_metrics_file_is_a_clear_usage_error(tmp_path, content: str, message: str):
+    path = write(tmp_path, "fleet.csv", content)
+    code, output = invoke(
+        "detect",
+        "run",
+        "--metrics",
+        str(path),
+        "--train-until",
+        "2026-01-01",
+        "--out",
+        str(tmp_path / "out.csv"),
+    )
+    assert code == 2
+    assert "--metrics" in output and message in output and str(path) in output
+    assert "Traceback" not in output
+
+
+def test_bad_flags_and_labels_are_clear_usage_errors(fleet_csv, labels_csv, tmp_path):
+    code, output = invoke(
+        "detect",
+        "run",
+        "--metrics",
+        str(fleet_csv),
+        "--train-until",
+        "soon",
+        "--out",
+        str(tmp_path / "o.csv"),
+    )
+    assert code == 2 and "--train-until" in output and "'soon'" in output
+    code, output = invoke(
+        "detect",
+        "run",
+        "--metrics",
+        str(fleet_csv),
+        "--train-until",
+        "2020-01-01",
+        "--out",
+        str(tmp_path / "o.csv"),
+    )
+    assert code == 2 and "no rows before" in output
+    code, output = invoke(
+        "detect",
+        "run",
+        "--metrics",
+        str(tmp_path / "nope.csv"),
+        "--train-until",
+        "2026-01-01",
+        "--out",
+        str(tmp_path / "o.csv"),
+    )
+    assert code == 2 and "does not exist" in output
+    stranger = write(tmp_path, "labels.csv", "node,start,end\nnode-9,2026-01-01,2026-01-02\n")
+    code, output = invoke(
+        "detect",
+        "eval",
+        "--metrics",
+        str(fleet_csv),
+        "--labels",
+        str(stranger),
+        "--train-until",
+        str(TRAIN_UNTIL),
+    )
+    assert code == 2 and "--labels" in output and "unknown node 'node-9'" in output
+    assert "line 2" in output
+    columns = write(tmp_path, "labels2.csv", "host,start,end\nnode-1,2026-01-01,2026-01-02\n")
+    code, output = invoke(
+        "detect",
+        "eval",
+        "--metrics",
+        str(fleet_csv),
+        "--labels",
+        str(columns),
+        "--train-until",
+        str(TRAIN_UNTIL),
+    )
+    assert code == 2 and "missing node" in output
+
+
+def test_event_scoring_counts_windows_found_and_false_episodes():
+    t = [START + i * STEP for i in range(12)]
+    alerts = pd.DataFrame(
+        {
+            "timestamp": t * 2,
+            "node": ["a"] * 12 + ["b"] * 12,
+            #          found inside a's window | a false episode on b
+            "anomalous": [0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0]
+            + [0, 0, 0, 0, 0, 0, 0, 1, 1, 0, 0, 0],
+        }
+    )
+    labels = pd.DataFrame({"node": ["a", "a"], "start": [t[1], t[9]], "end": [t[4], t[11]]})
+    score = score_events(alerts, labels)
+    assert (score["found"], score["false_episodes"], score["events"]) == (1, 1, 2)
+    assert score["precision"] == 0.5 and score["recall"] == 0.5
+    assert score["median_delay_seconds"] == 15.0
+    assert score["localization_accuracy"] == 1.0
