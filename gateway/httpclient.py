@@ -95,7 +95,12 @@ class HttpClient:
         payload = "".join(head).encode("latin-1") + body
         timeout = self.timeout_s if timeout_s is None else timeout_s
         for attempt in (0, 1):
-            conn = await self._acquire(host, port)
+            try:
+                conn = await self._acquire(host, port)
+            except ConnectFailed:
+                if attempt == 1:  # the first try may have reached the server after all
+                    raise ResetBeforeResponse(f"{host}:{port} went away mid-request") from None
+                raise
             try:
                 conn.writer.write(payload)
                 response = await asyncio.wait_for(self._read_response(conn, method), timeout)

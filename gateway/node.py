@@ -29,6 +29,7 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import ValidationError
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from starlette.concurrency import run_in_threadpool
 
 from gateway import cards
@@ -109,6 +110,14 @@ def create_app(settings: NodeSettings | None = None) -> FastAPI:
     app = FastAPI(title="fleetcast payment node", lifespan=lifespan)
     app.state.node = state
     app.add_middleware(NodeMiddleware, state=state)
+
+    @app.exception_handler(DBAPIError)
+    async def database_unavailable(_: Request, exc: DBAPIError) -> Response:
+        # Nothing was charged (the claim is released or its lease runs out), so the
+        # client may retry with the same key.
+        cause = str(exc.orig or exc).splitlines()[0][:200]
+        return JSONResponse({"detail": f"database unavailable: {cause}"}, status_code=503,
+                            headers={"Retry-After": "1"})
 
     @app.post("/payments", status_code=201)
     async def create_payment(request: Request) -> Response:

@@ -11,7 +11,8 @@ node_options=None, stop_timeout_s=10.0, die_with_parent=True)``:
   Settings reach a node through ``FLEETCAST_NODE_*`` environment variables
   (so the token is not visible in ``ps``); ``node_options`` adds more (e.g.
   ``{"processing_latency_ms": 5}``).  Logs go to ``data_dir/logs/<id>.log``.
-- ``drain(id)`` tells the node (``POST /admin/drain``) and marks it ``draining``;
+- ``drain(id)`` tells the node (``POST /admin/drain``) and marks it ``draining``
+  (a node still ``starting`` is simply stopped: it never served anything);
   ``stop(id)`` sends SIGTERM (the node finishes in-flight requests), then
   SIGKILL after ``stop_timeout_s``; ``kill(id)`` is an immediate SIGKILL (tests).
 - ``nodes()`` notices a process that died on its own (-> ``failed``).

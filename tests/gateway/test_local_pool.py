@@ -145,3 +145,27 @@ def _running(pid: int) -> bool:
         return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
     except psutil.NoSuchProcess:
         return False
+
+
+def test_stop_lets_in_flight_payments_finish(tmp_path: Path) -> None:
+    import threading
+
+    from tests.gateway.conftest import body
+
+    with LocalPool(tmp_path, None, free_port(), TOKEN,
+                   node_options={"processing_latency_ms": 1500}) as local:
+        (node,) = local.launch(1)
+        local.wait_ready()
+        answers: list[httpx.Response] = []
+        sender = threading.Thread(target=lambda: answers.append(httpx.post(
+            f"{node.url}/payments", json=body(), headers={"Idempotency-Key": "graceful-1"},
+            timeout=20)))
+        sender.start()
+        deadline = time.monotonic() + 15
+        while "fleetcast_node_inflight 1.0" not in httpx.get(f"{node.url}/metrics").text:
+            assert time.monotonic() < deadline, "the payment never reached the node"
+            time.sleep(0.02)
+        local.stop(node.id)  # SIGTERM: finish in-flight work, then exit
+        sender.join(timeout=20)
+        assert answers and answers[0].status_code == 201
+        assert {n.id: n.state for n in local.nodes()}[node.id] is NodeState.STOPPED

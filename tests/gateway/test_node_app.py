@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from datetime import date
+from pathlib import Path
 
 from fastapi.testclient import TestClient
 
@@ -133,3 +134,19 @@ def test_memory_fault_grows_and_clears(node_client: TestClient) -> None:
     assert state.faults.leaked_bytes > 5 * 1024 * 1024
     node_client.delete("/admin/faults", headers=AUTH)
     assert state.faults.leaked_bytes == 0
+
+
+def test_database_outage_is_503_and_retry_safe(tmp_path: Path) -> None:
+    from gateway.node import create_app
+    from gateway.settings import NodeSettings
+
+    db = tmp_path / "n.db"
+    settings = NodeSettings(database_url=f"sqlite:///{db}", admin_token=TOKEN,
+                            processing_latency_ms=0)
+    with TestClient(create_app(settings)) as client:
+        state = client.app.state.node  # type: ignore[attr-defined]
+        with state.engine.begin() as conn:
+            conn.exec_driver_sql("DROP TABLE gw_idempotency_keys")  # a broken database
+        response = client.post("/payments", json=body(), headers={"Idempotency-Key": "db-1"})
+        assert response.status_code == 503
+        assert response.json()["detail"].startswith("database unavailable")
