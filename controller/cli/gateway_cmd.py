@@ -93,7 +93,8 @@ def balancer(backends: tuple[str, ...], **flags: Any) -> None:
               show_default=True)
 @click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path),
               default=Path("./var"), show_default=True, help="SQLite file, logs, pool state.")
-@click.option("--database-url", default=None, envvar="FLEETCAST_DATABASE_URL",
+@click.option("--database-url", default=None,
+              envvar=["FLEETCAST_DATABASE_URL", "FLEETCAST_STORAGE_DATABASE_URL"],
               help="Ledger database (default SQLite under --data-dir).")
 @click.option("--admin-token", default=None, envvar="FLEETCAST_SECURITY_ADMIN_TOKEN",
               help="Bearer token for admin routes (default: random, printed).")
@@ -102,7 +103,8 @@ def balancer(backends: tuple[str, ...], **flags: Any) -> None:
               help="Simulated issuer latency per payment on each node.")
 @click.option("--load", "load_seconds", type=click.FloatRange(0, min_open=True), default=None,
               help="Run the built-in load generator for SECONDS, print results, then stop.")
-@click.option("--load-concurrency", type=click.IntRange(1, 1024), default=32, show_default=True)
+@click.option("--load-concurrency", type=click.IntRange(1, 1024), default=32, show_default=True,
+              help="Closed-loop clients of the built-in load (each retries with its key).")
 def gateway(node_count: int, port: int, node_base_port: int, strategy: str, data_dir: Path,
             database_url: str | None, admin_token: str | None, enable_fault_injection: bool,
             processing_latency_ms: float | None, load_seconds: float | None,
