@@ -37,7 +37,7 @@ class NodeSettings(BaseSettings):
     key_retention_hours: float = Field(default=24.0, ge=24.0)
     purge_interval_s: float = Field(default=3600.0, gt=0)
     shutdown_timeout_s: float = Field(default=30.0, gt=0)
-    db_pool_size: int = Field(default=8, ge=1)
+    db_pool_size: int = Field(default=4, ge=1)  # PostgreSQL: up to 2× this per node
     log_level: str = "warning"
 
 
