@@ -39,21 +39,29 @@ def tradeoff(
     utilizations: Sequence[float] = UTILIZATIONS,
     tape: list[Forecast] | None = None,
     progress: Progress[Any] | None = None,
+    predictive_utilizations: Sequence[float] = (0.7,),
 ) -> dict[str, Any]:
-    """Points ``{policy, knob, value, node_hours, underprovisioned_fraction}`` plus the oracle."""
+    """Points ``{policy, knob, value, node_hours, underprovisioned_fraction}`` plus the oracle.
+
+    The predictive policy traces one curve over ``quantiles`` per target
+    utilization in ``predictive_utilizations``; the reactive one a curve over
+    ``utilizations``.
+    """
     trace = Trace.split(counts, settings)
     settings = resolve_tick(settings, trace)
     info: dict[str, Any] = {}
     if tape is None:
         tape, info = forecast_tape(trace, settings, progress)
     points = []
-    for q in quantiles:
-        run = run_planner("predictive", trace, settings, settings.policy(forecast_quantile=q), tape)
-        points.append(_point("predictive", "forecast_quantile", q, run.summary()))
+    for target in predictive_utilizations:
+        tuned = replace(settings, target_utilization=target)
+        for q in quantiles:
+            run = run_planner("predictive", trace, tuned, tuned.policy(forecast_quantile=q), tape)
+            point = _point("predictive", "forecast_quantile", q, run.summary())
+            points.append({**point, "target_utilization": target})
     for u in utilizations:
         tuned = replace(settings, target_utilization=u)
-        policy = tuned.policy(scale_up_rate_limit=True)
-        run = run_planner("reactive", trace, tuned, policy, None)
+        run = run_planner("reactive", trace, tuned, tuned.policy(scale_up_rate_limit=True), None)
         points.append(_point("reactive", "target_utilization", u, run.summary()))
     oracle = run_oracle(trace, settings).summary()
     return {
@@ -62,7 +70,7 @@ def tradeoff(
             "node_hours": oracle["node_hours"],
             "underprovisioned_fraction": oracle["underprovisioned_fraction"],
         },
-        "predictive_target_utilization": settings.target_utilization,
+        "predictive_target_utilizations": list(predictive_utilizations),
         "forecaster": info,
     }
 
@@ -93,6 +101,16 @@ def dominates(curve: dict[str, Any]) -> bool:
     )
 
 
+def _series(curve: dict[str, Any]) -> list[tuple[str, float | None, str, str, str, str]]:
+    """(policy, predictive target or None, label, color, marker, line style) per curve."""
+    out: list[tuple[str, float | None, str, str, str, str]] = []
+    for i, target in enumerate(curve["predictive_target_utilizations"]):
+        label = f"predictive, target {target:g} (forecast quantile)"
+        out.append(("predictive", target, label, "tab:blue", "o", "-" if i == 0 else "--"))
+    out.append(("reactive", None, "reactive HPA (target utilization)", "tab:orange", "s", "-"))
+    return out
+
+
 def plot_tradeoff(curves: dict[str, dict[str, Any]], path: str | Path) -> Path:
     """One panel per trace: node-hours (× oracle) against under-provisioned fraction."""
     import matplotlib
@@ -102,22 +120,18 @@ def plot_tradeoff(curves: dict[str, dict[str, Any]], path: str | Path) -> Path:
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig, axes = plt.subplots(1, len(curves), figsize=(6 * len(curves), 4.6), squeeze=False)
+    fig, axes = plt.subplots(1, len(curves), figsize=(6.5 * len(curves), 5), squeeze=False)
     for ax, (title, curve) in zip(axes[0], curves.items(), strict=True):
         base = curve["oracle"]["node_hours"]
-        for policy, color, marker in (
-            ("predictive", "tab:blue", "o"),
-            ("reactive", "tab:orange", "s"),
-        ):
-            pts = [p for p in curve["points"] if p["policy"] == policy]
+        for policy, target, label, color, marker, style in _series(curve):
+            pts = [
+                p
+                for p in curve["points"]
+                if p["policy"] == policy and p.get("target_utilization") == target
+            ]
             xs = [p["node_hours"] / base for p in pts]
             ys = [100 * p["underprovisioned_fraction"] for p in pts]
-            label = (
-                "predictive (forecast quantile)"
-                if policy == "predictive"
-                else "reactive HPA (target utilization)"
-            )
-            ax.plot(xs, ys, marker=marker, color=color, label=label)
+            ax.plot(xs, ys, marker=marker, color=color, label=label, ls=style)
             for p, x, y in zip(pts, xs, ys, strict=True):
                 ax.annotate(
                     f"{p['value']:g}",
@@ -143,14 +157,19 @@ def plot_tradeoff(curves: dict[str, dict[str, Any]], path: str | Path) -> Path:
 
 def tradeoff_table(curves: dict[str, dict[str, Any]]) -> str:
     lines = [
-        "| trace | policy | knob | value | node-hours × oracle | under-provisioned |",
-        "| --- | --- | --- | ---: | ---: | ---: |",
+        "| trace | policy | forecast quantile | target utilization | node-hours × oracle "
+        "| under-provisioned |",
+        "| --- | --- | ---: | ---: | ---: | ---: |",
     ]
     for title, curve in curves.items():
         base = curve["oracle"]["node_hours"]
         for p in curve["points"]:
+            if p["policy"] == "predictive":
+                q, u = f"{p['value']:g}", f"{p['target_utilization']:g}"
+            else:
+                q, u = "", f"{p['value']:g}"
             lines.append(
-                f"| {title} | {p['policy']} | {p['knob']} | {p['value']:g} "
-                f"| {p['node_hours'] / base:.3f} | {p['underprovisioned_fraction']:.2%} |"
+                f"| {title} | {p['policy']} | {q} | {u} | {p['node_hours'] / base:.3f} "
+                f"| {p['underprovisioned_fraction']:.2%} |"
             )
     return "\n".join(lines) + "\n"

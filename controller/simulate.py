@@ -59,7 +59,9 @@ class SimSettings:
     startup_seconds: float
     tick_seconds: float | None = None  # None: the trace's own step
     target_utilization: float = 0.7
-    forecast_quantile: float = 0.95
+    # the upper end of the forecast's 80 % interval (hi80); see benchmarks/results/simulate.md
+    # for the whole quantile range
+    forecast_quantile: float = 0.9
     min_nodes: int = 1
     max_nodes: int = 10_000
     scale_in_stabilization_seconds: float = 300.0

@@ -96,9 +96,9 @@ def _tqdm_progress(items: Iterable[T], desc: str, total: int) -> Iterable[T]:
 @click.option(
     "--quantile",
     type=click.FloatRange(min=0, max=1, min_open=True, max_open=True),
-    default=0.95,
+    default=0.9,
     show_default=True,
-    help="Forecast quantile the predictive policy sizes for.",
+    help="Forecast quantile the predictive policy sizes for (0.9 = upper end of the 80 % band).",
 )
 @click.option("--min-nodes", type=click.IntRange(min=1), default=1, show_default=True)
 @click.option("--max-nodes", type=click.IntRange(min=1), default=10_000, show_default=True)
