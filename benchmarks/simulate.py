@@ -34,7 +34,7 @@ from controller.sim_tradeoff import dominates, plot_tradeoff, tradeoff, tradeoff
 from controller.simulate import UNDERPROVISION_UTILIZATION, SimSettings, simulate  # noqa: E402
 from forecaster.io import read_series  # noqa: E402
 
-DATA = REPO.parent / "shared" / "data"
+DATA = Path(os.environ.get("FLEETCAST_SHARED_DATA", REPO.parent / "shared" / "data"))
 RESULTS = REPO / "benchmarks" / "results"
 PEAK_NODES = 20
 STARTUP_SECONDS = 300.0
@@ -86,7 +86,7 @@ def speed_check(counts: Any, capacity: float, out_dir: Path) -> dict[str, Any]:
         excerpt.rename("value").rename_axis("timestamp").to_csv(trace)
         out = Path(tmp) / "result.json"
         cmd = [
-            str(REPO / ".venv" / "bin" / "fleetcast"),
+            str(Path(sys.executable).parent / "fleetcast"),
             "simulate",
             "--trace",
             str(trace),
@@ -136,7 +136,7 @@ def main() -> None:
         print(f"[{name}] {len(counts)} steps, node capacity {capacity} rps", flush=True)
         result = simulate(counts, settings)
         data = result.to_json()
-        data["trace"]["path"] = str(Path("..") / spec["path"].relative_to(REPO.parent))
+        data["trace"]["path"] = "../shared/data/" + str(spec["path"].relative_to(DATA))
         data["targets"] = targets(data["policies"])
         (out_dir / f"simulate_{name}.json").write_text(json.dumps(data, indent=2) + "\n")
         plot_result(result, out_dir / f"simulate_{name}.png", title=spec["label"])
@@ -218,6 +218,7 @@ def main() -> None:
         ]
     (out_dir / "simulate.md").write_text("\n".join(lines) + "\n")
     summary["total_seconds"] = round(time.perf_counter() - started, 1)
+    (out_dir / "simulate_summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     print(json.dumps(summary, indent=2))
 
 
