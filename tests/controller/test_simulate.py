@@ -311,3 +311,65 @@ def test_cli_missing_file(tmp_path):
     )
     assert result.exit_code == 2
     assert "no such file" in result.output
+
+
+# --- trade-off curve -------------------------------------------------------------------
+
+
+def test_tradeoff_curve_reuses_the_forecast_tape(four_policies, tmp_path):
+    from controller.sim_tradeoff import plot_tradeoff, tradeoff, tradeoff_table
+
+    curve = tradeoff(
+        wave(bursts=(400,)),
+        settings(),
+        quantiles=(0.5, 0.95),
+        utilizations=(0.6, 0.8),
+        tape=four_policies.tape,
+        predictive_utilizations=(0.7, 0.6),
+    )
+    pred = [p for p in curve["points"] if p["policy"] == "predictive"]
+    reac = [p for p in curve["points"] if p["policy"] == "reactive"]
+    assert [(p["target_utilization"], p["value"]) for p in pred] == [
+        (0.7, 0.5),
+        (0.7, 0.95),
+        (0.6, 0.5),
+        (0.6, 0.95),
+    ]
+    assert [p["value"] for p in reac] == [0.6, 0.8]
+    # a higher quantile never buys fewer nodes; a higher target never more
+    assert pred[1]["node_hours"] >= pred[0]["node_hours"]
+    assert reac[1]["node_hours"] <= reac[0]["node_hours"]
+    # the default point of the curve is the predictive run of the four-policy simulation
+    same = four_policies.to_json()["policies"]["predictive"]
+    tuned = simulate(
+        wave(bursts=(400,)),
+        settings(forecast_quantile=0.95),
+        ["predictive"],
+        tape=four_policies.tape,
+    ).to_json()["policies"]["predictive"]
+    assert tuned["node_hours"] == pred[1]["node_hours"]
+    assert same["node_hours"] <= tuned["node_hours"]  # default 0.9 ≤ 0.95
+    path = plot_tradeoff({"wave": curve}, tmp_path / "t.png")
+    assert path.read_bytes()[:4] == b"\x89PNG"
+    assert tradeoff_table({"wave": curve}).count("| wave |") == 6
+
+
+@pytest.mark.parametrize(
+    "predictive,expected",
+    [
+        ([(10, 0.01), (12, 0.001)], True),
+        ([(10, 0.03)], False),
+    ],
+    ids=["below", "above"],
+)
+def test_dominance(predictive, expected):
+    from controller.sim_tradeoff import dominates
+
+    reactive = [(11, 0.02), (13, 0.001)]
+    points = [
+        {"policy": "predictive", "node_hours": h, "underprovisioned_fraction": f}
+        for h, f in predictive
+    ] + [
+        {"policy": "reactive", "node_hours": h, "underprovisioned_fraction": f} for h, f in reactive
+    ]
+    assert dominates({"points": points}) is expected
