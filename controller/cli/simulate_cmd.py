@@ -100,8 +100,20 @@ def _tqdm_progress(items: Iterable[T], desc: str, total: int) -> Iterable[T]:
     show_default=True,
     help="Forecast quantile the predictive policy sizes for (0.9 = upper end of the 80 % band).",
 )
-@click.option("--min-nodes", type=click.IntRange(min=1), default=1, show_default=True)
-@click.option("--max-nodes", type=click.IntRange(min=1), default=10_000, show_default=True)
+@click.option(
+    "--min-nodes",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Fewest nodes any policy keeps.",
+)
+@click.option(
+    "--max-nodes",
+    type=click.IntRange(min=1),
+    default=10_000,
+    show_default=True,
+    help="Most nodes any policy runs.",
+)
 @click.option(
     "--stabilization-seconds",
     type=click.FloatRange(min=0),
