@@ -36,9 +36,11 @@ Rules, in the order they are applied (each produces ``Decision`` records):
    (they may be the capacity the forecast asked for).  With
    ``scale_up_rate_limit`` the HPA scale-up policy (max(+100 %, +4 nodes) per 15 s)
    caps growth; the simulator turns it on for the ``reactive`` baseline only.
+   When scale-in is due, a faulty node is drained instead of replaced.
 
-Every tick yields exactly one capacity decision (``scale_out``, ``scale_in`` or
-``hold`` with ``node_id=None``) plus the recovery decisions.
+Every tick yields its capacity decision — one ``scale_out`` or ``hold`` with
+``node_id=None``, or one ``scale_in`` per drained node — plus the recovery
+decisions.
 """
 
 from __future__ import annotations
