@@ -39,12 +39,15 @@ def postgres_url() -> Iterator[str]:
     if admin.drivername == "postgresql":
         admin = admin.set(drivername="postgresql+psycopg")
     try:
-        engine = create_engine(admin, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3})
+        engine = create_engine(
+            admin, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3}
+        )
         with engine.connect() as conn:
             conn.execute(text("select 1"))
     except Exception as exc:  # noqa: BLE001 - any failure means "no server"
         msg = (
-            f"PostgreSQL not reachable at {admin.render_as_string(hide_password=True)} ({exc.__class__.__name__}); "
+            f"PostgreSQL not reachable at {admin.render_as_string(hide_password=True)} "
+            f"({exc.__class__.__name__}); "
             "start it or set FLEETCAST_TEST_DATABASE_URL to enable the PostgreSQL tests"
         )
         if os.environ.get("CI", "").lower() == "true":

@@ -12,16 +12,29 @@ import importlib
 import click
 
 # name -> "module:attribute"; each module owns its command's flags and help.
+_GW = "controller.cli.gateway_cmd"
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
-    "gateway": ("controller.cli.gateway_cmd:gateway", "Run the data plane only: load balancer + N nodes."),
-    "node": ("controller.cli.gateway_cmd:node", "Run one payment node (used by the local pool)."),
-    "balancer": ("controller.cli.gateway_cmd:balancer", "Run the load balancer alone."),
-    "forecast": ("controller.cli.forecast_cmd:forecast", "Forecast load from a CSV: predict, backtest."),
-    "detect": ("controller.cli.detect_cmd:detect", "Find faulty nodes in a fleet metrics CSV: run, eval."),
+    "gateway": (f"{_GW}:gateway", "Run the data plane only: load balancer + N nodes."),
+    "node": (f"{_GW}:node", "Run one payment node (used by the local pool)."),
+    "balancer": (f"{_GW}:balancer", "Run the load balancer alone."),
+    "forecast": (
+        "controller.cli.forecast_cmd:forecast",
+        "Forecast load from a CSV: predict, backtest.",
+    ),
+    "detect": (
+        "controller.cli.detect_cmd:detect",
+        "Find faulty nodes in a fleet metrics CSV: run, eval.",
+    ),
     "train": ("controller.cli.train_cmd:train", "Offline training: forecaster or detector model."),
-    "simulate": ("controller.cli.simulate_cmd:simulate", "Replay a demand trace against scaling policies."),
+    "simulate": (
+        "controller.cli.simulate_cmd:simulate",
+        "Replay a demand trace against scaling policies.",
+    ),
     "up": ("controller.cli.up_cmd:up", "Run controller + load balancer + nodes."),
-    "demo": ("controller.cli.up_cmd:demo", "Run everything with replayed traffic and a fault; write a report."),
+    "demo": (
+        "controller.cli.up_cmd:demo",
+        "Run everything with replayed traffic and a fault; write a report.",
+    ),
 }
 
 
