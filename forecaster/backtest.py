@@ -98,12 +98,15 @@ def _scores(actual: np.ndarray, mean: np.ndarray, lo: np.ndarray, hi: np.ndarray
 
 
 def _default_season(model: LoadForecaster, step_seconds: float, n: int) -> int:
+    """The daily period when the model kept it (or the data allow it), else its shortest."""
     periods = getattr(model, "seasonal_periods_", ())
+    daily = DAY_SECONDS / step_seconds
+    if any(abs(p - daily) < 1e-6 for p in periods) or (
+        not periods and daily == int(daily) and n >= 2 * daily
+    ):
+        return int(round(daily))
     if periods:
         return max(1, int(round(min(periods))))
-    daily = DAY_SECONDS / step_seconds
-    if daily == int(daily) and n >= 2 * daily:
-        return int(daily)
     return 1
 
 

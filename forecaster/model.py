@@ -31,7 +31,13 @@ from sklearn.exceptions import NotFittedError
 from threadpoolctl import threadpool_limits
 
 from forecaster.io import DEFAULT_MAX_GAP, SeriesError, regularize
-from forecaster.seasonality import Season, detect_periods, fourier_matrix, time_positions
+from forecaster.seasonality import (
+    Season,
+    detect_periods,
+    detrend,
+    fourier_matrix,
+    time_positions,
+)
 from forecaster.selection import ErrorModel, choose_differencing, fit_error_model
 from forecaster.transforms import choose_transform, forward
 from forecaster.types import Forecast, inverse_transform
@@ -47,7 +53,8 @@ class LoadForecaster(BaseEstimator):
 
     Parameters
     ----------
-    max_history: points the fit uses (the most recent ones); ``None`` = all.
+    max_history: points the fit uses (the most recent ones; default four weeks of
+        5-minute steps); ``None`` = all.
     seasonal_periods: ``"auto"`` (found from the data), or periods in steps, or ``()``.
     transform: ``"auto"`` (log1p), ``"log1p"``, ``"boxcox"`` or ``"none"``.
     d: differencing order, or ``None`` to choose it with a KPSS test.
@@ -59,7 +66,7 @@ class LoadForecaster(BaseEstimator):
 
     def __init__(
         self,
-        max_history: int | None = 4032,
+        max_history: int | None = 8064,
         seasonal_periods: str | Sequence[float] = "auto",
         transform: str = "auto",
         d: int | None = None,
@@ -107,7 +114,9 @@ class LoadForecaster(BaseEstimator):
         z = forward(y, self.transform_, self.lmbda_)
         positions = time_positions(pd.DatetimeIndex(series.index), step)
         if self.seasonal_periods == "auto":
-            periods, season_notes = detect_periods(z, positions, step)
+            periods, season_notes = detect_periods(
+                z, positions, step, max_harmonic=self.max_harmonics
+            )
             notes.extend(season_notes)
         elif isinstance(self.seasonal_periods, str):
             raise ValueError(
@@ -361,41 +370,44 @@ def _check_series(series: pd.Series, max_gap: int) -> tuple[pd.Series, float]:
 def _fit_fourier(
     z: np.ndarray, positions: np.ndarray, periods: list[float], d: int, max_harmonics: int
 ) -> tuple[tuple[Season, ...], np.ndarray]:
-    """Harmonics per season by OLS information criterion, then the coefficients.
+    """Harmonics per season by AICc, then the coefficients.
 
-    With ``d == 1`` the regression runs on differences (regression with
-    ARIMA(p,1,q) errors), otherwise on levels with an intercept.
+    Harmonics are chosen on the levels with the slow trend removed (a moving
+    average one longest period wide): differencing would drown the seasonal
+    shape in noise and pick too few.  The coefficients are then estimated as
+    the ARIMA errors need them: on differences when ``d == 1`` (regression
+    with ARIMA(p,1,q) errors), otherwise on levels with an intercept.
     """
     if not periods:
         coef = np.array([z.mean()]) if d == 0 else np.empty(0)
         return (), coef
+    detrended = detrend(z, int(max(periods)) + 1)
+    intercept = np.ones((len(z), 1))
 
-    def design(seasons: tuple[Season, ...]) -> np.ndarray:
-        x = fourier_matrix(positions, seasons)
-        return np.column_stack([np.ones(len(z)), x]) if d == 0 else x
-
-    def criterion(seasons: tuple[Season, ...]) -> tuple[float, np.ndarray]:
-        x = design(seasons)
-        target, xs = (np.diff(z), np.diff(x, axis=0)) if d else (z, x)
-        coef, *_ = np.linalg.lstsq(xs, target, rcond=None)
-        rss = float(np.sum((target - xs @ coef) ** 2))
-        n, k = len(target), xs.shape[1]
-        return n * np.log(max(rss, 1e-300) / n) + 2 * k * n / max(n - k - 1, 1), coef
+    def aicc(seasons: tuple[Season, ...]) -> float:
+        x = np.column_stack([intercept, fourier_matrix(positions, seasons)])
+        coef, *_ = np.linalg.lstsq(x, detrended, rcond=None)
+        rss = float(np.sum((detrended - x @ coef) ** 2))
+        n, k = len(z), x.shape[1]
+        return n * np.log(max(rss, 1e-300) / n) + 2 * k * n / max(n - k - 1, 1)
 
     choices = [1, 2, 3, 4, 6, 8, 10, 12, 16, 20]
     seasons = [Season(p, 1) for p in periods]
     for i, season in enumerate(seasons):
-        best = None
+        best: tuple[float, int] | None = None
         for k in choices:
             if k > max_harmonics or 2 * k >= season.period:
                 break
-            trial = tuple(seasons[:i] + [Season(season.period, k)] + seasons[i + 1 :])
-            score, _ = criterion(trial)
+            score = aicc(tuple(seasons[:i] + [Season(season.period, k)] + seasons[i + 1:]))
             if best is None or score < best[0]:
                 best = (score, k)
         seasons[i] = Season(season.period, best[1] if best else 1)
     final = tuple(seasons)
-    _, coef = criterion(final)
+    x = fourier_matrix(positions, final)
+    if d:
+        coef, *_ = np.linalg.lstsq(np.diff(x, axis=0), np.diff(z), rcond=None)
+    else:
+        coef, *_ = np.linalg.lstsq(np.column_stack([intercept, x]), z, rcond=None)
     return final, coef
 
 

@@ -94,7 +94,7 @@ def periodogram_periods(values: np.ndarray, top: int = 3) -> list[float]:
     return periods
 
 
-def _detrend(values: np.ndarray, window: int) -> np.ndarray:
+def detrend(values: np.ndarray, window: int) -> np.ndarray:
     """Remove a slow trend with a centred moving average ``window`` long."""
     window = max(3, min(window, len(values)))
     trend = pd.Series(values).rolling(window, center=True, min_periods=1).mean().to_numpy()
@@ -116,6 +116,7 @@ def detect_periods(
     positions: np.ndarray,
     step_seconds: float,
     max_periods: int = 3,
+    max_harmonic: int = 10,
 ) -> tuple[list[float], list[str]]:
     """Periods (in steps) worth modelling, strongest first, and notes on those dropped.
 
@@ -129,12 +130,16 @@ def detect_periods(
     calendar = calendar_periods(step_seconds)
     candidates: list[float] = list(calendar)
     for p in periodogram_periods(values):
-        # snap to a calendar period (or a harmonic-free near miss) within 3 %
-        if any(abs(p - c) / c < 0.03 for c in candidates):
+        # a peak near a calendar period, or near one of its harmonics (e.g. the
+        # 42-step sideband of a daily pattern modulated by the week at 30 min),
+        # is already carried by that period's Fourier terms
+        if any(abs(p - c) / c < 0.03 for c in candidates) or any(
+            _near_harmonic(p, c, max_harmonic) for c in calendar if n >= MIN_CYCLES * c
+        ):
             continue
         candidates.append(p)
     longest_calendar = max((p for p in calendar if n >= MIN_CYCLES * p), default=0.0)
-    trend_free = _detrend(values, int(2 * max(longest_calendar, n / MIN_FOUND_CYCLES)) + 1)
+    trend_free = detrend(values, int(2 * max(longest_calendar, n / MIN_FOUND_CYCLES)) + 1)
     usable = []
     for p in candidates:
         if p not in calendar and (
@@ -152,7 +157,7 @@ def detect_periods(
         usable.append(p)
     kept: list[float] = []
     longest = max(usable, default=0.0)
-    target = _detrend(values, int(2 * longest) + 1) if usable else values
+    target = detrend(values, int(2 * longest) + 1) if usable else values
     for _ in range(max_periods):
         base = fourier_matrix(positions, tuple(Season(p, 3) for p in kept))
         base_share = _share_explained(target, base)
@@ -176,6 +181,13 @@ def _acf(x: np.ndarray, lag: int) -> float:
     if denom <= 0 or lag >= len(x) or lag < 1:
         return 0.0
     return float(np.dot(x[lag:], x[:-lag]) / denom)
+
+
+def _near_harmonic(p: float, period: float, max_harmonic: int) -> bool:
+    """True when ``p`` is within 2 % of ``period / k`` for some k in 2..max_harmonic."""
+    ratio = period / p
+    k = round(ratio)
+    return 2 <= k <= max_harmonic and abs(ratio - k) / k < 0.02
 
 
 def _is_multiple(p: float, kept: float) -> bool:

@@ -38,7 +38,7 @@ def _series_options(func: Callable[..., Any]) -> Callable[..., Any]:
                      help="Resample to this step first, e.g. 5min or 1h (raw traces)."),
         click.option("--agg", type=click.Choice(AGGREGATIONS), default="sum", show_default=True,
                      help="How --freq aggregates the points in a step."),
-        click.option("--max-history", type=click.IntRange(min=16), default=4032,
+        click.option("--max-history", type=click.IntRange(min=16), default=8064,
                      show_default=True,
                      help="Fit on at most this many most recent points (keeps fits fast)."),
     ]
