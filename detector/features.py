@@ -30,7 +30,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 
 IQR_TO_SIGMA = 1.349
 MAD_TO_SIGMA = 1.4826
@@ -109,20 +108,42 @@ def self_view(
     return (delta - fleet_change[:, None, :]) / spread
 
 
-def rolling_baseline(y: np.ndarray, params: FeatureParams) -> tuple[np.ndarray, np.ndarray]:
+def rolling_baseline(
+    y: np.ndarray, params: FeatureParams, at: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Trailing median and IQR-spread per (node, metric), current window excluded.
 
     ``y`` is (T, N, M); windows count positions on the time axis, so a window a
     node missed is a NaN inside its trailing window, exactly as in the online
-    ring buffer.
+    ring buffer.  ``at`` restricts the work to some time indices (fit samples).
+    Quantiles interpolate linearly between the sorted valid values, as
+    ``np.nanquantile`` does for the online path.
     """
+    w = params.baseline_windows
     t, n, m = y.shape
-    flat = pd.DataFrame(y.reshape(t, n * m)).shift(1)
-    roll = flat.rolling(params.baseline_windows, min_periods=params.baseline_min_windows)
-    med = roll.median().to_numpy()
-    q1 = roll.quantile(0.25).to_numpy()
-    q3 = roll.quantile(0.75).to_numpy()
-    return med.reshape(t, n, m), ((q3 - q1) / IQR_TO_SIGMA).reshape(t, n, m)
+    index = np.arange(t) if at is None else np.asarray(at, dtype=int)
+    padded = np.concatenate([np.full((w, n, m), np.nan), y.reshape(t, n, m)], axis=0)
+    med = np.empty((len(index), n, m))
+    spread = np.empty((len(index), n, m))
+    chunk = max(1, 2_000_000 // max(1, w * n * m))
+    offsets = np.arange(w)
+    for s in range(0, len(index), chunk):
+        rows = index[s : s + chunk]
+        windows = np.sort(padded[rows[:, None] + offsets[None, :]], axis=1)  # (K, W, N, M)
+        count = np.sum(~np.isnan(windows), axis=1)
+        quantiles = []
+        for q in (0.5, 0.25, 0.75):
+            pos = q * np.maximum(count - 1, 0)
+            lo = np.floor(pos).astype(int)
+            hi = np.minimum(lo + 1, np.maximum(count - 1, 0))
+            a = np.take_along_axis(windows, lo[:, None], axis=1)[:, 0]
+            b = np.take_along_axis(windows, hi[:, None], axis=1)[:, 0]
+            quantiles.append(
+                np.where(count >= params.baseline_min_windows, a + (b - a) * (pos - lo), np.nan)
+            )
+        med[s : s + chunk] = quantiles[0]
+        spread[s : s + chunk] = (quantiles[2] - quantiles[1]) / IQR_TO_SIGMA
+    return med, spread
 
 
 def buffer_baseline(buffer: np.ndarray, params: FeatureParams) -> tuple[np.ndarray, np.ndarray]:

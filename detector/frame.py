@@ -73,19 +73,27 @@ def validate_long(frame: pd.DataFrame, source: str = "metrics") -> pd.DataFrame:
         )
     if frame.empty:
         raise DetectorInputError(f"{source}: no data rows")
+    if frame.columns.duplicated().any():
+        raise DetectorInputError(f"{source}: duplicated column names")
     frame = frame[list(REQUIRED_COLUMNS)].copy()
     for col in ("node", "metric"):
-        blank = frame[col].isna() | (frame[col].astype(str).str.strip() == "")
+        # work on the distinct names only: a week of samples has millions of rows
+        codes, uniques = pd.factorize(frame[col], use_na_sentinel=True)
+        cleaned = np.array([str(u).strip() for u in uniques], dtype=object)
+        blank = (codes < 0) | np.isin(codes, np.flatnonzero(cleaned == ""))
         if blank.any():
-            line = int(np.flatnonzero(blank.to_numpy())[0]) + 2
+            line = int(np.flatnonzero(blank)[0]) + 2
             raise DetectorInputError(f"{source}: line {line}: empty {col}")
-        frame[col] = frame[col].astype(str).str.strip()
+        frame[col] = cleaned[codes]
     frame["timestamp"] = parse_timestamps(frame["timestamp"], source=source, column="timestamp")
     values = pd.to_numeric(frame["value"], errors="coerce")
-    bad = values.isna() & frame["value"].notna() & (frame["value"].astype(str).str.strip() != "")
-    bad |= np.isinf(values.to_numpy(dtype=float, na_value=np.nan))
+    bad = np.isinf(values.to_numpy(dtype=float, na_value=np.nan))
+    suspect = np.flatnonzero((values.isna() & frame["value"].notna()).to_numpy())
+    if len(suspect):  # a blank cell is a missing sample; anything else unparsable is an error
+        text = frame["value"].iloc[suspect].astype(str).str.strip()
+        bad[suspect[(text != "").to_numpy()]] = True
     if bad.any():
-        line = int(np.flatnonzero(bad.to_numpy())[0]) + 2
+        line = int(np.flatnonzero(bad)[0]) + 2
         raw = frame["value"].iloc[line - 2]
         raise DetectorInputError(f"{source}: line {line}: value {raw!r} is not a finite number")
     frame["value"] = values.astype(float)
@@ -94,7 +102,14 @@ def validate_long(frame: pd.DataFrame, source: str = "metrics") -> pd.DataFrame:
 
 def parse_timestamps(raw: pd.Series, source: str, column: str) -> pd.Series:
     """Parse to naive timestamps (offsets converted to UTC); name the first bad line."""
-    parsed = pd.to_datetime(raw, errors="coerce", utc=False, format="mixed")
+    if pd.api.types.is_datetime64_any_dtype(raw.dtype) and not isinstance(
+        raw.dtype, pd.DatetimeTZDtype
+    ):
+        return raw.astype("datetime64[ns]")
+    try:  # one inferred format for the whole column is fast; fall back to per-value parsing
+        parsed = pd.to_datetime(raw, errors="raise")
+    except (ValueError, TypeError, OverflowError):
+        parsed = pd.to_datetime(raw, errors="coerce", utc=False, format="mixed")
     if parsed.isna().any():
         line = int(np.flatnonzero(parsed.isna().to_numpy())[0]) + 2
         raise DetectorInputError(
@@ -147,15 +162,19 @@ def to_cube(
     frame = snap_to_grid(frame)
     if metrics is not None:
         frame = frame[frame["metric"].isin(metrics)]
-    grouped = frame.groupby(["timestamp", "node", "metric"], sort=True)["value"].mean()
     times = np.unique(frame["timestamp"].to_numpy())
     node_list = tuple(nodes) if nodes is not None else tuple(sorted(frame["node"].unique()))
     metric_list = tuple(metrics) if metrics is not None else tuple(sorted(frame["metric"].unique()))
-    values = np.full((len(times), len(node_list), len(metric_list)), np.nan)
-    if len(grouped):
-        t_idx = np.searchsorted(times, grouped.index.get_level_values(0).to_numpy())
-        n_idx = pd.Index(node_list).get_indexer(grouped.index.get_level_values(1))
-        m_idx = pd.Index(metric_list).get_indexer(grouped.index.get_level_values(2))
-        keep = (n_idx >= 0) & (m_idx >= 0)
-        values[t_idx[keep], n_idx[keep], m_idx[keep]] = grouped.to_numpy()[keep]
-    return Cube(times.astype("datetime64[ns]"), node_list, metric_list, values)
+    shape = (len(times), len(node_list), len(metric_list))
+    t_idx = np.searchsorted(times, frame["timestamp"].to_numpy())
+    n_idx = pd.Index(node_list).get_indexer(frame["node"])
+    m_idx = pd.Index(metric_list).get_indexer(frame["metric"])
+    vals = frame["value"].to_numpy(dtype=float)
+    keep = (n_idx >= 0) & (m_idx >= 0) & ~np.isnan(vals)
+    flat = np.ravel_multi_index((t_idx[keep], n_idx[keep], m_idx[keep]), shape) if shape[0] else []
+    size = int(np.prod(shape))
+    sums = np.bincount(flat, weights=vals[keep], minlength=size)
+    counts = np.bincount(flat, minlength=size)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        values = np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)  # duplicates: mean
+    return Cube(times.astype("datetime64[ns]"), node_list, metric_list, values.reshape(shape))

@@ -65,7 +65,7 @@ class NodeDetector(BaseEstimator):
         envelope_quantile: float = 0.999,
         learned_floor_fraction: float = 0.5,
         immediate_ratio: float | None = 3.0,
-        max_train_rows: int = 200_000,
+        max_train_rows: int = 100_000,
         random_state: int = 0,
     ) -> None:
         self.n_estimators = n_estimators
@@ -127,17 +127,21 @@ class NodeDetector(BaseEstimator):
         self.metrics_ = cube.metrics
         y = F.transform(cube.values)
         self.offsets_ = self._learn_offsets(cube, y) if self.learn_offsets else {}
-        baseline = F.rolling_baseline(y, self.feature_params)
-        self.scales_ = self._learn_scales(cube, y, baseline)
-        x = self._features(cube, y, baseline)
-        rows = x[cube.present]
+        # features (and trailing baselines) only at a sample of windows: the forest
+        # sees at most ``max_train_rows`` rows anyway
+        rng = np.random.default_rng(self.random_state)
+        windows = len(cube.timestamps)
+        wanted = max(1, self.max_train_rows // max(1, len(cube.nodes)))
+        at = (
+            np.arange(windows) if windows <= wanted else np.sort(rng.choice(windows, wanted, False))
+        )
+        baseline = F.rolling_baseline(y, self.feature_params, at)
+        self.scales_ = self._learn_scales(cube, y, y[at], baseline)
+        rows = self._features(cube.nodes, y[at], baseline)[cube.present[at]]
         if len(rows) < 10:
             raise DetectorInputError(
                 f"history: only {len(rows)} node-windows; need at least 10 to fit"
             )
-        rng = np.random.default_rng(self.random_state)
-        if len(rows) > self.max_train_rows:
-            rows = rows[rng.choice(len(rows), self.max_train_rows, replace=False)]
         self.forest_ = IsolationForest(
             n_estimators=self.n_estimators,
             max_samples=min(self.max_samples, len(rows)),
@@ -190,7 +194,11 @@ class NodeDetector(BaseEstimator):
         return -self.forest_.score_samples(rows) + np.log1p(np.maximum(excess, 0.0))
 
     def _learn_scales(
-        self, cube: Cube, y: np.ndarray, baseline: tuple[np.ndarray, np.ndarray]
+        self,
+        cube: Cube,
+        y: np.ndarray,
+        y_sampled: np.ndarray,
+        baseline: tuple[np.ndarray, np.ndarray],
     ) -> dict[str, Any]:
         """Typical spreads per metric (they set the learned floors).
 
@@ -207,7 +215,7 @@ class NodeDetector(BaseEstimator):
         scales: dict[str, Any] = {}
         for view, spread, deviation in (
             ("peer", peer_spread, dev),
-            ("self", base_spread.reshape(-1, m), (y - base_med).reshape(-1, m)),
+            ("self", base_spread.reshape(-1, m), (y_sampled - base_med).reshape(-1, m)),
         ):
             typical, _ = F.nanmedian(spread.reshape(-1, m), axis=0)
             absdev = np.abs(deviation.reshape(-1, m))
@@ -247,13 +255,13 @@ class NodeDetector(BaseEstimator):
 
     def _features(
         self,
-        cube: Cube,
+        nodes: tuple[str, ...],
         y: np.ndarray,
         baseline: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> np.ndarray:
         params = self.feature_params
-        peer_floor, self_floor = self._floors(cube.nodes)
-        peer = F.peer_view(y, self._offsets_for(cube.nodes), params, peer_floor)
+        peer_floor, self_floor = self._floors(nodes)
+        peer = F.peer_view(y, self._offsets_for(nodes), params, peer_floor)
         base_med, base_spread = baseline if baseline is not None else F.rolling_baseline(y, params)
         selfv = F.self_view(y, base_med, base_spread, params, self_floor)
         return F.assemble(peer, selfv, params)
@@ -262,7 +270,7 @@ class NodeDetector(BaseEstimator):
     def score_cube(self, cube: Cube) -> tuple[np.ndarray, np.ndarray]:
         """Scores (T, N) (NaN where absent) and per-metric contributions (T, N, M)."""
         self._check_fitted()
-        x = self._features(cube, F.transform(cube.values))
+        x = self._features(cube.nodes, F.transform(cube.values))
         present = cube.present
         scores = np.full(present.shape, np.nan)
         if present.any():
