@@ -32,6 +32,7 @@ from forecaster.types import Forecast
 
 log = logging.getLogger(__name__)
 AUTO_SEASON_MIN_POINTS = 500
+IDLE_RPS = 0.5
 
 
 def grid_time(now: datetime, step_seconds: float) -> datetime:
@@ -193,7 +194,11 @@ class ForecastKeeper:
         for i in range(1, len(points)):
             if points[i][0] - points[i - 1][0] > max_gap:
                 start = i
-        return points[start:]
+        points = points[start:]
+        # Leading idle points (the fleet was up before traffic arrived) would make the
+        # first fits see a jump from zero as the series' volatility.
+        first_busy = next((i for i, (_, v) in enumerate(points) if v >= IDLE_RPS), len(points))
+        return points[first_busy:] if first_busy < len(points) else points
 
     # -- fitting -----------------------------------------------------------------------------
 

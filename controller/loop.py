@@ -166,6 +166,7 @@ class Controller:
         self._saved_states: dict[str, NodeState] = {}
         self._last_hold: tuple[Any, ...] | None = None
         self._unlocalized: set[str] = set()
+        self._load_known = False
         self._pending_decisions: list[Decision] = []
         self._holds_skipped = 0
         self._scheduler: BackgroundScheduler | None = None
@@ -259,6 +260,8 @@ class Controller:
         }
         windows, lb_rps, answered = self.observer.observe(targets)
         load = lb_rps if lb_rps is not None else sum(w.metrics["rps"] for w in windows.values())
+        # The first scrape of the balancer has no rate yet: that 0 is not a load observation.
+        self._load_known = lb_rps is not None or bool(windows)
         for n in nodes:
             mem = self.memory.setdefault(n.id, _NodeMemory())
             mem.missed_scrapes = 0 if n.id in answered else mem.missed_scrapes + 1
@@ -268,7 +271,8 @@ class Controller:
         self.store.add_samples(
             now, [(nid, m, v) for nid, w in windows.items() for m, v in w.metrics.items()]
         )
-        self.store.add_load(now, load)
+        if self._load_known:
+            self.store.add_load(now, load)
         self.last_load_rps = load
         return nodes, windows, load
 
@@ -276,7 +280,8 @@ class Controller:
         self, now: datetime, nodes: list[NodeInfo], windows: dict[str, NodeWindow],
         load_rps: float,
     ) -> tuple[Any, DetectionResult]:
-        self.forecasts.add(now, load_rps)
+        if self._load_known:
+            self.forecasts.add(now, load_rps)
         self.store.score_forecasts(
             now, load_rps, tolerance=timedelta(seconds=self.settings.controller.tick_seconds / 2)
         )

@@ -50,9 +50,10 @@ def fault_timeline(store: Store, fault: dict[str, Any]) -> dict[str, Any]:
     decisions = [d for d in store.decisions(10_000) if d.node_id == node and d.at >= at]
     acted = [d for d in decisions if d.kind in ("replace", "drain", "prevent")]
     if acted:
+        # Detected = when the controller knew and acted (the detector's "since" may date the
+        # episode back to the first flagged window, before anyone could have known).
         out["acted_at"] = min(d.at for d in acted)
-        if "detected_at" not in out:
-            out["detected_at"] = out["acted_at"]
+        out["detected_at"] = out["acted_at"]
     for when, s, _ in store.node_history(node):
         if when >= at and s.value in ("draining", "stopped", "failed"):
             out.setdefault(f"{s.value}_at", when)
@@ -114,6 +115,8 @@ def build_report(
     loads = [(t, v) for t, v in store.load_series(limit=100_000) if t >= started]
     forecasts = store.forecasts(since=started, step=1)
     ready = ready_timeline(store, started)
+    if ready and loads and loads[-1][0] > ready[-1][0]:
+        ready.append((loads[-1][0], ready[-1][1]))  # hold the last count to the end
     decisions = [d for d in store.decisions(100_000) if d.at >= started]
     kinds = Counter(d.kind for d in decisions)
     accuracy = store.forecast_accuracy(step=1, since=started)
