@@ -100,17 +100,20 @@ def find_trace(explicit: Path | None = None) -> Path:
     return GENERATED_TRACE
 
 
-def write_generated_trace(path: Path, days: int = 8, seed: int = 7) -> Path:
-    """A per-minute, World-Cup-shaped synthetic trace (daily cycle, evening bursts, noise)."""
+def write_generated_trace(path: Path, days: int = 7, seed: int = 7) -> Path:
+    """A 5-minute, World-Cup-shaped synthetic trace (daily cycle, match-time bursts, noise).
+
+    Regenerate with ``python -c "from controller.demo import *; write_generated_trace(
+    GENERATED_TRACE)"``; the file in ``data/`` is exactly that output."""
     rng = np.random.default_rng(seed)
-    index = pd.date_range("1998-06-10", periods=days * 1440, freq="1min")
+    index = pd.date_range("1998-06-12", periods=days * 288, freq="5min")
     hours = (index.hour + index.minute / 60).to_numpy()
     daily = 0.25 + 0.75 * np.clip(np.sin((hours - 6) / 24 * 2 * np.pi) * 0.6 + 0.45, 0, None)
     bursts = np.zeros(len(index))
     for day in range(days):
         for start_h in rng.choice([13.5, 16.5, 20.5], size=2, replace=False):
-            mid = day * 1440 + int(start_h * 60)
-            width = 110
+            mid = day * 288 + int(start_h * 12)
+            width = 22  # about two hours of 5-minute steps
             bump = np.exp(-0.5 * ((np.arange(len(index)) - mid) / (width / 3)) ** 2)
             bursts += rng.uniform(0.6, 1.2) * bump
     level = 20000 * (daily + bursts) * rng.lognormal(0, 0.08, len(index))
