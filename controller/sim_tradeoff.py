@@ -101,12 +101,49 @@ def dominates(curve: dict[str, Any]) -> bool:
     )
 
 
+def frontier(points: list[dict[str, Any]]) -> list[tuple[float, float]]:
+    """The Pareto frontier (node-hours, under-provisioning) of ``points``, cheapest first."""
+    out: list[tuple[float, float]] = []
+    for p in sorted(points, key=lambda p: (p["node_hours"], p["underprovisioned_fraction"])):
+        if not out or p["underprovisioned_fraction"] < out[-1][1]:
+            out.append((p["node_hours"], p["underprovisioned_fraction"]))
+    return out
+
+
+def at_equal_cost(curve: dict[str, Any]) -> list[dict[str, Any]]:
+    """For each reactive point, the predictive under-provisioning at the same node-hours.
+
+    Read off the predictive Pareto frontier, linearly interpolated between its
+    points; ``None`` where the reactive point is cheaper than every predictive one.
+    """
+    front = frontier([p for p in curve["points"] if p["policy"] == "predictive"])
+    rows = []
+    for r in (p for p in curve["points"] if p["policy"] == "reactive"):
+        hours, value = r["node_hours"], None
+        if front and hours >= front[0][0]:
+            value = front[-1][1]
+            for (h0, f0), (h1, f1) in zip(front, front[1:], strict=False):
+                if h0 <= hours <= h1:
+                    value = f0 + (f1 - f0) * (hours - h0) / (h1 - h0) if h1 > h0 else f1
+                    break
+        rows.append(
+            {
+                "target_utilization": r["value"],
+                "node_hours": hours,
+                "reactive_underprovisioned_fraction": r["underprovisioned_fraction"],
+                "predictive_underprovisioned_fraction": value,
+            }
+        )
+    return rows
+
+
 def _series(curve: dict[str, Any]) -> list[tuple[str, float | None, str, str, str, str]]:
     """(policy, predictive target or None, label, color, marker, line style) per curve."""
     out: list[tuple[str, float | None, str, str, str, str]] = []
     for i, target in enumerate(curve["predictive_target_utilizations"]):
         label = f"predictive, target {target:g} (forecast quantile)"
-        out.append(("predictive", target, label, "tab:blue", "o", "-" if i == 0 else "--"))
+        style = ("-", "--", ":", "-.")[i % 4]
+        out.append(("predictive", target, label, "tab:blue", "o", style))
     out.append(("reactive", None, "reactive HPA (target utilization)", "tab:orange", "s", "-"))
     return out
 
@@ -153,6 +190,24 @@ def plot_tradeoff(curves: dict[str, dict[str, Any]], path: str | Path) -> Path:
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def equal_cost_table(curves: dict[str, dict[str, Any]]) -> str:
+    lines = [
+        "| trace | reactive target | node-hours × oracle | reactive under-provisioned "
+        "| predictive at the same node-hours |",
+        "| --- | ---: | ---: | ---: | ---: |",
+    ]
+    for title, curve in curves.items():
+        base = curve["oracle"]["node_hours"]
+        for row in at_equal_cost(curve):
+            pred = row["predictive_underprovisioned_fraction"]
+            lines.append(
+                f"| {title} | {row['target_utilization']:g} | {row['node_hours'] / base:.3f} "
+                f"| {row['reactive_underprovisioned_fraction']:.2%} "
+                f"| {'cheaper than any predictive point' if pred is None else f'{pred:.2%}'} |"
+            )
+    return "\n".join(lines) + "\n"
 
 
 def tradeoff_table(curves: dict[str, dict[str, Any]]) -> str:

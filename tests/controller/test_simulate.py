@@ -373,3 +373,21 @@ def test_dominance(predictive, expected):
         {"policy": "reactive", "node_hours": h, "underprovisioned_fraction": f} for h, f in reactive
     ]
     assert dominates({"points": points}) is expected
+
+
+def test_equal_cost_reads_the_predictive_frontier():
+    from controller.sim_tradeoff import at_equal_cost
+
+    points = [
+        {"policy": "predictive", "node_hours": 10, "underprovisioned_fraction": 0.04},
+        {"policy": "predictive", "node_hours": 12, "underprovisioned_fraction": 0.02},
+        {"policy": "predictive", "node_hours": 13, "underprovisioned_fraction": 0.03},  # dominated
+        {"policy": "reactive", "value": 0.6, "node_hours": 11, "underprovisioned_fraction": 0.05},
+        {"policy": "reactive", "value": 0.9, "node_hours": 9, "underprovisioned_fraction": 0.5},
+        {"policy": "reactive", "value": 0.5, "node_hours": 14, "underprovisioned_fraction": 0.01},
+    ]
+    rows = at_equal_cost({"points": points})
+    got = {r["target_utilization"]: r["predictive_underprovisioned_fraction"] for r in rows}
+    assert got[0.6] == pytest.approx(0.03)
+    assert got[0.9] is None
+    assert got[0.5] == pytest.approx(0.02)
