@@ -30,6 +30,7 @@ from forecaster.types import Forecast
 
 QUANTILES = (0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.975, 0.99)
 UTILIZATIONS = (0.5, 0.6, 0.7, 0.8, 0.9)
+FLOOR_PERCENT = 0.005  # log axis: zero under-provisioning is drawn here
 
 
 def tradeoff(
@@ -143,7 +144,8 @@ def _series(curve: dict[str, Any]) -> list[tuple[str, float | None, str, str, st
     for i, target in enumerate(curve["predictive_target_utilizations"]):
         label = f"predictive, target {target:g} (forecast quantile)"
         style = ("-", "--", ":", "-.")[i % 4]
-        out.append(("predictive", target, label, "tab:blue", "o", style))
+        color = ("tab:blue", "tab:cyan", "navy", "tab:purple")[i % 4]
+        out.append(("predictive", target, label, color, "o", style))
     out.append(("reactive", None, "reactive HPA (target utilization)", "tab:orange", "s", "-"))
     return out
 
@@ -167,23 +169,32 @@ def plot_tradeoff(curves: dict[str, dict[str, Any]], path: str | Path) -> Path:
                 if p["policy"] == policy and p.get("target_utilization") == target
             ]
             xs = [p["node_hours"] / base for p in pts]
-            ys = [100 * p["underprovisioned_fraction"] for p in pts]
-            ax.plot(xs, ys, marker=marker, color=color, label=label, ls=style)
+            ys = [max(100 * p["underprovisioned_fraction"], FLOOR_PERCENT) for p in pts]
+            ax.plot(xs, ys, marker=marker, color=color, label=label, ls=style, ms=4)
             for p, x, y in zip(pts, xs, ys, strict=True):
                 ax.annotate(
                     f"{p['value']:g}",
                     (x, y),
                     textcoords="offset points",
                     xytext=(4, 4),
-                    fontsize=7,
+                    fontsize=6,
                     color=color,
                 )
-        ax.scatter([1.0], [0.0], marker="*", s=140, color="tab:green", label="oracle", zorder=5)
+        ax.scatter(
+            [1.0],
+            [FLOOR_PERCENT],
+            marker="*",
+            s=140,
+            color="tab:green",
+            label="oracle (0 %; zero is drawn at the floor)",
+            zorder=5,
+        )
         ax.axvline(1.3, color="gray", ls=":", lw=0.8)
         ax.set_xlabel("node-hours (× oracle)")
         ax.set_ylabel("under-provisioned steps (%)")
         ax.set_title(title)
-        ax.set_yscale("symlog", linthresh=1.0)
+        ax.set_yscale("log")
+        ax.set_ylim(bottom=FLOOR_PERCENT * 0.7)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     fig.tight_layout()
