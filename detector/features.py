@@ -57,6 +57,9 @@ def nanmedian(values: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray]:
     Faster than ``np.nanmedian`` for short axes and silent on all-NaN slices
     (they give NaN).
     """
+    if values.shape[axis] == 0:
+        shape = values.shape[:axis] + values.shape[axis + 1 :]
+        return np.full(shape, np.nan), np.zeros(shape, dtype=int)
     ordered = np.sort(values, axis=axis)  # NaN sort last
     count = np.sum(~np.isnan(values), axis=axis, keepdims=True)
     lo = np.clip((count - 1) // 2, 0, None)

@@ -131,7 +131,8 @@ class NodeDetector(BaseEstimator):
         # sees at most ``max_train_rows`` rows anyway
         rng = np.random.default_rng(self.random_state)
         windows = len(cube.timestamps)
-        wanted = max(1, self.max_train_rows // max(1, len(cube.nodes)))
+        per_window = max(1.0, float(cube.present.sum(axis=1).mean())) if windows else 1.0
+        wanted = max(1, int(self.max_train_rows / per_window))
         at = (
             np.arange(windows) if windows <= wanted else np.sort(rng.choice(windows, wanted, False))
         )
@@ -330,7 +331,6 @@ class NodeDetector(BaseEstimator):
             self.reset()
         if self._tracker.params != self.hysteresis_params:  # set_params() since the last step
             self._tracker.params = self.hysteresis_params
-        params = self.feature_params
         m = len(self.metrics_)
         nodes = [str(node) for node, sample in window.items() if sample]
         y = np.full((1, len(nodes), m), np.nan)
@@ -340,6 +340,26 @@ class NodeDetector(BaseEstimator):
                 if value is not None and np.isfinite(float(value)):
                     y[0, i, j] = float(value)
         y = F.transform(y)
+        observations = self._observe_window(nodes, y) if nodes else {}
+        self._remember(nodes, y[0])
+        outcome = self._tracker.advance(now, observations, members)
+
+        self._last = StepResult(
+            at=now,
+            scores={n: o.score for n, o in observations.items()},
+            flagged={n: o.flagged for n, o in observations.items()},
+            top_metrics={n: o.top_metrics for n, o in observations.items()},
+            anomalous=outcome.anomalous,
+            anomalies=outcome.anomalies,
+            fleet=outcome.fleet,
+            absent=outcome.absent,
+        )
+        return self._last
+
+    def _observe_window(self, nodes: list[str], y: np.ndarray) -> dict[str, Observation]:
+        """Features, scores and attribution for one window of reporting nodes."""
+        params = self.feature_params
+        m = len(self.metrics_)
         buffer = np.full((self.baseline_windows, len(nodes), m), np.nan)
         for i, node in enumerate(nodes):
             past = self._buffers.get(node)
@@ -361,19 +381,7 @@ class NodeDetector(BaseEstimator):
                 top,
                 strong=bool(scores[i] > self.immediate_),
             )
-        self._remember(nodes, y[0])
-        outcome = self._tracker.advance(now, observations, members)
-        self._last = StepResult(
-            at=now,
-            scores={n: o.score for n, o in observations.items()},
-            flagged={n: o.flagged for n, o in observations.items()},
-            top_metrics={n: o.top_metrics for n, o in observations.items()},
-            anomalous=outcome.anomalous,
-            anomalies=outcome.anomalies,
-            fleet=outcome.fleet,
-            absent=outcome.absent,
-        )
-        return self._last
+        return observations
 
     def _remember(self, nodes: list[str], y: np.ndarray) -> None:
         seen = set(nodes)

@@ -208,3 +208,9 @@ def test_default_model_ships_with_the_live_metrics() -> None:
 def test_unfitted_detector_says_so() -> None:
     with pytest.raises(NotFittedError, match="fit"):
         NodeDetector().score(pd.DataFrame(columns=["timestamp", "node", "metric", "value"]))
+
+
+def test_empty_window_is_fine(fitted: NodeDetector) -> None:
+    fitted.reset()
+    result = fitted.step(datetime(2026, 1, 1), {})
+    assert result.anomalies == () and result.scores == {}
