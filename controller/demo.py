@@ -140,7 +140,8 @@ def _read(path: Path) -> pd.Series:
 def compress(path: Path, steps: int, peak_rps: float) -> DemoTrace:
     """One day in ``steps`` steps (mean per step), scaled so the day peaks at ``peak_rps``."""
     raw = _read(path)
-    days = sorted({d for d in raw.index.normalize() if (raw.index.normalize() == d).sum() >= 1400})
+    per_day = pd.Series(1, index=raw.index.normalize()).groupby(level=0).size()
+    days = sorted(per_day[per_day >= 1400].index)
     if len(days) < 2:
         raise ValueError(f"{path}: needs at least two full days of per-minute data")
     day = pd.Timestamp(DEMO_DAY) if pd.Timestamp(DEMO_DAY) in days else days[-1]
