@@ -75,6 +75,7 @@ class Backend:
     weight: int
     inflight: int = 0
     ewma: PeakEwma = field(default_factory=PeakEwma)
+    mean: PeakEwma = field(default_factory=lambda: PeakEwma(peak=False))
     down_until: float = 0.0
     consecutive_failures: int = 0
 
@@ -82,6 +83,10 @@ class Backend:
     def origin(self) -> tuple[str, int]:
         host, port, _ = split_origin(self.url)
         return host, port
+
+    def observe(self, rtt_s: float, now: float) -> None:
+        self.ewma.observe(rtt_s, now)
+        self.mean.observe(rtt_s, now)
 
     def healthy(self, now: float) -> bool:
         return now >= self.down_until
@@ -135,7 +140,7 @@ class Balancer:
 
     def candidates(self, now: float, exclude: set[str]) -> list[Candidate]:
         return [
-            Candidate(b.id, b.weight, b.inflight, b.ewma.current(now))
+            Candidate(b.id, b.weight, b.inflight, b.ewma.current(now), b.mean.current(now))
             for b in self.backends.values()
             if b.state == "ready" and b.id not in exclude and b.healthy(now)
         ]
@@ -192,12 +197,12 @@ class Balancer:
                 self.mark_down(backend, time.monotonic())
                 failure = "backend broke off its response"
             except ResponseTimeout:
-                backend.ewma.observe(time.perf_counter() - started, time.monotonic())
+                backend.observe(time.perf_counter() - started, time.monotonic())
                 return 504, {"content-type": "application/json"}, _json(
                     {"detail": f"backend {backend.id} did not answer in time"}), backend.id
             else:
                 backend.consecutive_failures = 0
-                backend.ewma.observe(time.perf_counter() - started, time.monotonic())
+                backend.observe(time.perf_counter() - started, time.monotonic())
                 out = {k: v for k, v in response.headers.items() if k in FORWARD_RESPONSE_HEADERS}
                 out["x-fleetcast-backend"] = backend.id
                 return response.status, out, response.body, backend.id

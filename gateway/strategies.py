@@ -9,10 +9,20 @@ the live counters (in-flight, latency EWMA) and hands them in as ``Candidate``.
 - ``random``: uniform.
 - ``weighted_round_robin``: nginx's smooth weighted round robin (weights 1:2:3
   give a-b-c-b-c-c... interleaved, not bursts).
-- ``least_request``: power of two choices on in-flight requests per unit of
-  weight (Envoy's default).  Ties, common at light load when both sampled
-  backends are idle, go to the lower latency EWMA (then the higher weight), so
-  an idle slow node does not win half of them.
+- ``least_request``: power of two choices on active (in-flight) requests,
+  scored as Envoy does with weights: ``weight / (active + 1) ** bias``, higher
+  wins.  The weight is the configured one scaled by the backend's measured speed
+  (a plain, not peak-sensitive, latency average) relative to the fleet's typical
+  one (the low median), capped at 1, so only a backend slower than its peers is
+  derated.  Without that, least-request
+  equalises concurrency, so by Little's law a backend gets traffic in
+  proportion to 1/latency: an idle node that is 13x slower still wins every
+  draw against a busy fast one and keeps ~6 % of requests, which is its whole
+  p99.  Peers within 2x of each other are still ranked by active requests
+  alone.  A backend with no latency sample yet counts at full weight (it is
+  probed when idle) but loses ties to a measured one; remaining ties go to the
+  lower average, then the higher weight.  The average decays toward zero while
+  a backend is idle, so a derated one is probed again after a few seconds.
 - ``peak_ewma``: power of two choices on ``latency_ewma × (in_flight + 1)``
   (Finagle/Linkerd), where the EWMA jumps up to a slow sample at once and
   decays back over ``decay_s`` (see ``PeakEwma``).  A backend with no sample yet
@@ -24,6 +34,7 @@ from __future__ import annotations
 
 import math
 import random
+import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -34,7 +45,8 @@ class Candidate:
     id: str
     weight: int = 100
     inflight: int = 0
-    latency_ewma_s: float = 0.0
+    latency_ewma_s: float = 0.0  # peak-sensitive (peak_ewma)
+    latency_mean_s: float = 0.0  # plain moving average (least_request's speed)
 
 
 class Chooser(Protocol):
@@ -107,9 +119,46 @@ class _PowerOfTwo:
         return a if a.weight >= b.weight else b
 
 
-class LeastRequest(_PowerOfTwo):
-    def cost(self, c: Candidate) -> float:
-        return c.inflight / max(c.weight, 1)
+class LeastRequest:
+    """P2C on active requests with Envoy's ``weight / (active + 1) ** bias`` score."""
+
+    def __init__(self, rng: random.Random | None = None, active_request_bias: float = 1.0) -> None:
+        if active_request_bias < 0:
+            raise ValueError("active_request_bias must be >= 0")
+        self.rng = rng or random.Random()
+        self.bias = active_request_bias
+
+    @staticmethod
+    def reference_latency(candidates: Sequence[Candidate]) -> float:
+        """The fleet's typical latency: the low median of the measured averages (0 if none)."""
+        measured = [c.latency_mean_s for c in candidates if c.latency_mean_s > 0.0]
+        return statistics.median_low(measured) if measured else 0.0
+
+    def effective_weight(self, c: Candidate, reference_s: float) -> float:
+        """Configured weight x speed relative to the fleet, never above the configured one."""
+        if c.latency_mean_s <= 0.0 or reference_s <= 0.0:
+            return float(c.weight)
+        return c.weight * min(1.0, reference_s / c.latency_mean_s)
+
+    def score(self, c: Candidate, reference_s: float) -> float:
+        return self.effective_weight(c, reference_s) / (c.inflight + 1) ** self.bias
+
+    def choose(self, candidates: Sequence[Candidate]) -> Candidate:
+        _require(candidates)
+        if len(candidates) == 1:
+            return candidates[0]
+        i, j = self.rng.sample(range(len(candidates)), 2)
+        a, b = candidates[i], candidates[j]
+        reference = self.reference_latency(candidates)
+        sa, sb = self.score(a, reference), self.score(b, reference)
+        if not math.isclose(sa, sb, rel_tol=1e-9):
+            return a if sa > sb else b
+        return min((a, b), key=_tie_key)
+
+
+def _tie_key(c: Candidate) -> tuple[bool, float, int]:
+    """Measured before unknown, then lower average latency, then higher weight."""
+    return (c.latency_mean_s <= 0.0, c.latency_mean_s, -c.weight)
 
 
 UNKNOWN_PENALTY_S = 1.0
@@ -123,15 +172,22 @@ class PeakEwmaChooser(_PowerOfTwo):
 
 
 class PeakEwma:
-    """Peak-sensitive latency EWMA with time-based decay (time passed in)."""
+    """Peak-sensitive latency EWMA with time-based decay (time passed in).
 
-    def __init__(self, decay_s: float = 3.0, initial_s: float = 0.0) -> None:
+    ``peak=False`` gives a plain moving average (same time-based weights, no jump
+    to peaks): one stall of a fast backend then barely moves it, which is what a
+    "typical latency" needs.
+    """
+
+    def __init__(self, decay_s: float = 3.0, initial_s: float = 0.0, *,
+                 peak: bool = True) -> None:
         self.decay_s = decay_s
         self.value = initial_s
+        self.peak = peak
         self._stamp: float | None = None
 
     def observe(self, rtt_s: float, now: float) -> float:
-        if self._stamp is None or rtt_s > self.value:
+        if self._stamp is None or (self.peak and rtt_s > self.value):
             self.value = rtt_s  # peak: jump up at once
         else:
             w = math.exp(-max(0.0, now - self._stamp) / self.decay_s)

@@ -110,7 +110,7 @@ def test_unknown_strategy() -> None:
 
 def test_least_request_ties_go_to_the_faster_backend() -> None:
     chooser = LeastRequest(random.Random(4))
-    idle = [Candidate("fast", latency_ewma_s=0.01), Candidate("slow", latency_ewma_s=0.2)]
+    idle = [Candidate("fast", latency_mean_s=0.01), Candidate("slow", latency_mean_s=0.2)]
     assert set(picks(chooser, idle, 20)) == {"fast"}
 
 
@@ -119,3 +119,91 @@ def test_peak_ewma_cold_backend_is_probed_but_not_flooded() -> None:
     warm = Candidate("warm", latency_ewma_s=0.01, inflight=3)
     assert chooser.choose([warm, Candidate("cold")]).id == "cold"  # idle: probe it
     assert chooser.choose([warm, Candidate("cold", inflight=1)]).id == "warm"
+
+
+# -- least_request: Envoy's weight / (active + 1) ** bias, weight derated by relative slowness --
+
+FAST_MS = 0.016
+SLOW_MS = 0.216  # +200 ms
+
+
+def test_least_request_idle_slow_node_loses_to_busy_fast_ones() -> None:
+    """Plain in-flight P2C would pick the idle slow node in every draw it is in."""
+    chooser = LeastRequest(random.Random(6))
+    fleet = [Candidate("fast1", latency_mean_s=FAST_MS, inflight=1),
+             Candidate("fast2", latency_mean_s=FAST_MS, inflight=2),
+             Candidate("slow", latency_mean_s=SLOW_MS, inflight=0)]
+    assert "slow" not in picks(chooser, fleet, 200)
+
+
+def test_least_request_slow_node_still_gets_work_when_peers_are_swamped() -> None:
+    chooser = LeastRequest(random.Random(6))
+    fleet = [Candidate("fast", latency_mean_s=FAST_MS, inflight=30),
+             Candidate("slow", latency_mean_s=SLOW_MS, inflight=0)]
+    assert chooser.choose(fleet).id == "slow"  # 100 * 16/216 = 7.4 > 100 / 31
+
+
+def test_least_request_peers_of_similar_speed_are_ranked_by_active_requests() -> None:
+    chooser = LeastRequest(random.Random(8))
+    # b is 1.5x slower than a but idle: among peers within 2x, fewer active requests wins.
+    peers = [Candidate("a", latency_mean_s=0.010, inflight=1),
+             Candidate("b", latency_mean_s=0.015, inflight=0)]
+    assert set(picks(chooser, peers, 20)) == {"b"}
+
+
+def test_least_request_score_follows_envoy_formula() -> None:
+    chooser = LeastRequest(active_request_bias=1.0)
+    plain = Candidate("a", weight=100, inflight=3)
+    assert chooser.score(plain, reference_s=0.0) == 25.0  # 100 / (3 + 1)
+    slow = Candidate("s", weight=100, inflight=0, latency_mean_s=0.2)
+    assert chooser.score(slow, reference_s=0.02) == pytest.approx(10.0)  # derated to 10 %
+    fast = Candidate("f", weight=100, inflight=0, latency_mean_s=0.01)
+    assert chooser.score(fast, reference_s=0.02) == 100.0  # never boosted above its weight
+    squared = LeastRequest(active_request_bias=2.0)
+    assert squared.score(plain, reference_s=0.0) == 100 / 16
+
+
+def test_least_request_reference_is_the_fleet_low_median() -> None:
+    fleet = [Candidate("a", latency_mean_s=0.01), Candidate("b", latency_mean_s=0.2),
+             Candidate("cold")]
+    assert LeastRequest.reference_latency(fleet) == 0.01  # low median, cold one ignored
+    assert LeastRequest.reference_latency([Candidate("x")]) == 0.0
+
+
+def test_least_request_weights_count() -> None:
+    chooser = LeastRequest(random.Random(9))
+    heavy = [Candidate("big", weight=300, inflight=1), Candidate("small", weight=100, inflight=0)]
+    assert set(picks(chooser, heavy, 20)) == {"big"}  # 150 > 100
+    ignore_active = LeastRequest(random.Random(9), active_request_bias=0.0)
+    heavy = [Candidate("big", weight=200, inflight=9), Candidate("small", weight=100)]
+    assert set(picks(ignore_active, heavy, 20)) == {"big"}
+
+
+def test_least_request_unmeasured_backend_is_probed_when_idle_but_loses_ties() -> None:
+    chooser = LeastRequest(random.Random(1))
+    warm = Candidate("warm", latency_mean_s=FAST_MS, inflight=1)
+    assert chooser.choose([warm, Candidate("cold")]).id == "cold"  # idle: probe it
+    assert set(picks(chooser, [warm, Candidate("cold", inflight=1)], 20)) == {"warm"}
+
+
+def test_least_request_rejects_negative_bias() -> None:
+    with pytest.raises(ValueError, match="active_request_bias"):
+        LeastRequest(active_request_bias=-1)
+
+
+def test_least_request_ignores_the_peak_sensitive_ewma() -> None:
+    """A stall that spikes a fast node's peak EWMA must not lift the fleet reference."""
+    chooser = LeastRequest(random.Random(2))
+    fleet = [Candidate("fast1", latency_mean_s=FAST_MS, latency_ewma_s=0.3, inflight=1),
+             Candidate("fast2", latency_mean_s=FAST_MS, latency_ewma_s=FAST_MS, inflight=1),
+             Candidate("slow", latency_mean_s=SLOW_MS, latency_ewma_s=SLOW_MS, inflight=0)]
+    assert "slow" not in picks(chooser, fleet, 100)
+
+
+def test_plain_average_does_not_jump_to_peaks() -> None:
+    mean = PeakEwma(decay_s=3.0, peak=False)
+    mean.observe(0.016, now=0.0)
+    assert mean.observe(0.300, now=0.03) < 0.03  # one stall barely moves it
+    peak = PeakEwma(decay_s=3.0)
+    peak.observe(0.016, now=0.0)
+    assert peak.observe(0.300, now=0.03) == 0.300
