@@ -32,59 +32,59 @@ class _Section(BaseModel):
 
 
 class PoolSettings(_Section):
-    initial_nodes: int = Field(2, ge=0, le=256)
-    min_nodes: int = Field(2, ge=1, le=256)
-    max_nodes: int = Field(10, ge=1, le=256)
-    node_base_port: int = Field(8101, ge=1024, le=65000)
+    initial_nodes: int = Field(default=2, ge=0, le=256)
+    min_nodes: int = Field(default=2, ge=1, le=256)
+    max_nodes: int = Field(default=10, ge=1, le=256)
+    node_base_port: int = Field(default=8101, ge=1024, le=65000)
     backend: Literal["local"] = "local"
     host: str = "127.0.0.1"
 
 
 class BalancerSettings(_Section):
-    port: int = Field(8000, ge=1024, le=65535)
+    port: int = Field(default=8000, ge=1024, le=65535)
     strategy: Strategy = "least_request"
     host: str = "127.0.0.1"
 
 
 class ApiSettings(_Section):
-    port: int = Field(8080, ge=1024, le=65535)
+    port: int = Field(default=8080, ge=1024, le=65535)
     host: str = "127.0.0.1"
 
 
 class ControllerSettings(_Section):
-    tick_seconds: float = Field(15.0, gt=0, le=3600)
-    node_capacity_rps: float = Field(50.0, gt=0)
-    target_utilization: float = Field(0.7, gt=0, le=1)
-    startup_seconds: float = Field(20.0, ge=0)
-    scale_in_stabilization_seconds: float = Field(300.0, ge=0)
-    forecast_quantile: float = Field(0.95, gt=0.5, lt=1)
+    tick_seconds: float = Field(default=15.0, gt=0, le=3600)
+    node_capacity_rps: float = Field(default=50.0, gt=0)
+    target_utilization: float = Field(default=0.7, gt=0, le=1)
+    startup_seconds: float = Field(default=20.0, ge=0)
+    scale_in_stabilization_seconds: float = Field(default=300.0, ge=0)
+    forecast_quantile: float = Field(default=0.95, gt=0.5, lt=1)
     # Forecasting: the load step is one tick.  A seasonal model needs two seasons
     # of history; before that a non-seasonal ARIMA is fitted once this many points exist.
-    forecast_min_points: int = Field(20, ge=8)
-    forecast_season_steps: int | None = Field(None, ge=2)
-    forecast_refit_seconds: float = Field(300.0, gt=0)
-    forecast_history_points: int = Field(2000, ge=50)
+    forecast_min_points: int = Field(default=20, ge=8)
+    forecast_season_steps: int | None = Field(default=None, ge=2)
+    forecast_refit_seconds: float = Field(default=300.0, gt=0)
+    forecast_history_points: int = Field(default=2000, ge=50)
     forecast_model_path: Path | None = None
     # Detection: shipped default model unless a path is given; retrained on the
     # live fleet's unflagged windows once enough are collected.
     detector_model_path: Path | None = None
-    detector_retrain_seconds: float = Field(1800.0, gt=0)
-    detector_min_windows: int = Field(200, ge=10)
-    scrape_timeout_seconds: float = Field(1.0, gt=0, le=30)
-    metrics_retention_seconds: float = Field(86400.0, gt=0)
-    launch_retry_base_seconds: float = Field(2.0, gt=0)
-    launch_retry_max_seconds: float = Field(60.0, gt=0)
+    detector_retrain_seconds: float = Field(default=1800.0, gt=0)
+    detector_min_windows: int = Field(default=200, ge=10)
+    scrape_timeout_seconds: float = Field(default=1.0, gt=0, le=30)
+    metrics_retention_seconds: float = Field(default=86400.0, gt=0)
+    launch_retry_base_seconds: float = Field(default=2.0, gt=0)
+    launch_retry_max_seconds: float = Field(default=60.0, gt=0)
 
 
 class RecoverySettings(_Section):
-    max_ejection_percent: float = Field(10.0, gt=0, le=100)
-    drain_timeout_seconds: float = Field(30.0, ge=0)
-    cooldown_seconds: float = Field(300.0, ge=0)
-    prevention_horizon_seconds: float = Field(300.0, ge=0)
+    max_ejection_percent: float = Field(default=10.0, gt=0, le=100)
+    drain_timeout_seconds: float = Field(default=30.0, ge=0)
+    cooldown_seconds: float = Field(default=300.0, ge=0)
+    prevention_horizon_seconds: float = Field(default=300.0, ge=0)
 
 
 class SecuritySettings(_Section):
-    admin_token: str | None = Field(None, min_length=8)
+    admin_token: str | None = Field(default=None, min_length=8)
     fault_injection: bool = False
 
 

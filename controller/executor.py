@@ -91,7 +91,7 @@ class Executor:
             if d.node_id and d.kind in DRAIN_REASON_BY_KIND:
                 drain_reasons.setdefault(d.node_id, DRAIN_REASON_BY_KIND[d.kind])
 
-        wanted = [(None, plan.to_launch)] if plan.to_launch > 0 else []
+        wanted: list[tuple[str | None, int]] = [(None, plan.to_launch)] if plan.to_launch else []
         wanted += [(node_id, 1) for node_id in plan.to_replace]
         for replaces, n in wanted:
             result = self._launch(n, replaces, now)
@@ -165,7 +165,7 @@ class Executor:
         """Stop draining nodes that are done, and failed nodes (their process is gone)."""
         nodes = self.pool.nodes()
         by_replaced = {n.replaces: n for n in nodes if n.replaces}
-        stopped = []
+        stopped: list[str] = []
         for node in nodes:
             if node.state is NodeState.FAILED:
                 self._stop(node.id, stopped)

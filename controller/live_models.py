@@ -249,7 +249,7 @@ class ForecastKeeper:
             return None
         try:
             with self._lock:
-                return model.forecast(horizon)  # type: ignore[no-any-return]
+                return model.forecast(horizon)
         except Exception as exc:  # noqa: BLE001
             self.reason = f"forecast failed: {exc}"
             return None

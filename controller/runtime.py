@@ -75,7 +75,7 @@ def setup_logging(data_dir: Path, *, console_level: int = logging.INFO) -> None:
     console.setFormatter(fmt)
     console.setLevel(console_level)
     for handler in (file_handler, console):
-        handler._fleetcast = True  # type: ignore[attr-defined]
+        setattr(handler, "_fleetcast", True)  # noqa: B010 - marks handlers we may replace
         root.addHandler(handler)
     root.setLevel(logging.INFO)
     for noisy in ("httpx", "apscheduler", "uvicorn.access"):

@@ -30,9 +30,7 @@ from sqlalchemy import (
     String,
     Table,
     TypeDecorator,
-    create_engine,
     delete,
-    event,
     func,
     insert,
     select,
@@ -42,6 +40,7 @@ from sqlalchemy import (
 from controller.lifecycle import NodeState
 from controller.planner import Decision
 from controller.pools.base import NodeInfo
+from gateway.db import make_engine as gateway_make_engine
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -148,27 +147,8 @@ memory_t = Table(
 
 
 def make_engine(url: str) -> Engine:
-    """The gateway's engine factory when present (one place tunes SQLite/PostgreSQL)."""
-    try:
-        from gateway.db import make_engine as gateway_make_engine
-    except ImportError:
-        gateway_make_engine = None
-    if gateway_make_engine is not None:
-        return gateway_make_engine(url)
-    if url.startswith("postgresql://"):
-        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
-    engine = create_engine(url, pool_pre_ping=True)
-    if engine.dialect.name == "sqlite":
-
-        @event.listens_for(engine, "connect")
-        def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
-            cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute("PRAGMA busy_timeout=5000")
-            cur.execute("PRAGMA synchronous=NORMAL")
-            cur.close()
-
-    return engine
+    """The gateway's engine factory: one place tunes SQLite (WAL) and PostgreSQL pools."""
+    return gateway_make_engine(url)
 
 
 @dataclass(frozen=True)
@@ -428,11 +408,11 @@ class Store:
         self,
         issued_at: datetime,
         timestamps: Sequence[datetime],
-        mean: Sequence[float],
-        lo80: Sequence[float],
-        hi80: Sequence[float],
-        lo95: Sequence[float],
-        hi95: Sequence[float],
+        mean: Iterable[float],
+        lo80: Iterable[float],
+        hi80: Iterable[float],
+        lo95: Iterable[float],
+        hi95: Iterable[float],
         model: str,
     ) -> None:
         rows = [
