@@ -206,6 +206,9 @@ class LoadForecaster(BaseEstimator):
             return self
         step = pd.Timedelta(seconds=self.step_)
         first = new_points.index[0]
+        if (new_points.index.tz is None) != (self.last_timestamp_.tz is None):
+            kind = "timezone-naive" if self.last_timestamp_.tz is None else "timezone-aware"
+            raise SeriesError(f"update: timestamps must be {kind}, like the fitted series")
         if first <= self.last_timestamp_:
             raise SeriesError(
                 f"update: point at {first} is not after the last observation "
@@ -224,7 +227,13 @@ class LoadForecaster(BaseEstimator):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             self.results_ = self.results_.extend(resid)
-        self.history_ = pd.concat([self.history_, joined])
+        history = pd.concat([self.history_, joined])
+        limit = self.max_history or MIN_POINTS * 1000
+        if len(history) > 2 * limit:
+            # bounded memory for a long-running loop; ``save`` then rebuilds the
+            # filter from this window, which forgets the dropped start exponentially
+            history = history.iloc[-limit:]
+        self.history_ = history
         self.last_timestamp_ = joined.index[-1]
         return self
 

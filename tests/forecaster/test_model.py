@@ -234,3 +234,14 @@ def test_constant_series_is_forecast_flat() -> None:
     model = LoadForecaster().fit(pd.Series(7.0, index=index))
     fc = model.forecast(3)
     np.testing.assert_allclose(fc.mean, 7.0, rtol=1e-6)
+
+
+def test_update_rejects_mixed_timezones_and_bounds_history(seasonal: pd.Series) -> None:
+    model = LoadForecaster(max_history=100).fit(seasonal.iloc[:100])
+    aware = seasonal.iloc[100:101].tz_localize("UTC")
+    with pytest.raises(SeriesError, match="timezone-naive"):
+        model.update(aware)
+    for i in range(100, 320):
+        model.update(seasonal.iloc[i:i + 1])
+    assert len(model.history_) <= 200
+    assert model.forecast(1).timestamps[0] == seasonal.index[320]
