@@ -16,7 +16,7 @@ the balancer as its own process) and the built-in load generator:
    same key, one node SIGKILLed a third of the way -> lost / doubled / ledger balance.
 
     .venv/bin/python benchmarks/gateway.py [--quick] [--out benchmarks/results]
-        [--only slow_node|postgres] [--repeats 3]
+        [--only saturation|postgres|slow_node] [--repeats 3]
 
 ``--only`` runs one section and merges it into the existing ``gateway.json``/``.md``.
 
@@ -272,6 +272,9 @@ def render(result: dict[str, Any]) -> str:
         "",
         "## Throughput through the load balancer (3 nodes, SQLite, 32 closed-loop clients)",
         "",
+        *([f"Run on its own at {sat['run']['started_at']} (load average "
+            f"{sat['run']['loadavg_before']} before / {sat['run']['loadavg_after']} after). "
+            f"Command: `{sat['run']['command']}`.", ""] if "run" in sat else []),
         f"- **{sat['throughput_rps']} payments/s**, p50 {sat['p50_ms']} ms, p99 {sat['p99_ms']} ms "
         f"({sat['acked']} acknowledged, statuses {sat['statuses']})",
         "",
@@ -353,11 +356,15 @@ def _render_postgres(pg: dict[str, Any] | None) -> list[str]:
     return lines
 
 
+SECTIONS = {"saturation": "saturation", "postgres": "saturation_postgres",
+            "slow_node": "slow_node"}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="shorter runs (smoke test)")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
-    parser.add_argument("--only", choices=("slow_node", "postgres"),
+    parser.add_argument("--only", choices=tuple(SECTIONS),
                         help="run one section and merge it into the existing results")
     parser.add_argument("--repeats", type=int, default=3,
                         help="rounds per strategy in the slow-node section (default 3)")
@@ -373,6 +380,8 @@ def main() -> None:
         with tempfile.TemporaryDirectory(prefix="fleetcast-bench-") as tmp:
             if args.only == "slow_node":
                 section = slow_node(Path(tmp), seconds, rate=100.0, repeats=args.repeats)
+            elif args.only == "saturation":
+                section = saturation(Path(tmp), seconds)
             else:
                 section = saturation_postgres(Path(tmp), seconds)
         section["run"] = {
@@ -386,7 +395,7 @@ def main() -> None:
         previous = args.out / "gateway.json"
         if not args.quick and previous.exists():  # re-run of one section: merge, re-render
             merged = json.loads(previous.read_text())
-            merged["slow_node" if args.only == "slow_node" else "saturation_postgres"] = section
+            merged[SECTIONS[args.only]] = section
             previous.write_text(json.dumps(merged, indent=2) + "\n")
             (args.out / "gateway.md").write_text(render(merged))
         return
