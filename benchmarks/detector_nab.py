@@ -54,17 +54,17 @@ def build(data: Path, workdir: Path) -> tuple[Path, Path]:
     return fleet_csv, labels_csv
 
 
-def markdown(report: dict, seconds: float, train_until: str) -> str:
+VARIANTS = [
+    ("defaults", []),
+    (
+        "--smooth-windows 6,36 --threshold-quantile 0.999",
+        ["--smooth-windows", "6,36", "--threshold-quantile", "0.999"],
+    ),
+]
+
+
+def table(report: dict) -> list[str]:
     lines = [
-        "# Detector on real data: NAB realTweets as a 7-node fleet",
-        "",
-        f"Command: `.venv/bin/python benchmarks/detector_nab.py` (runs `fleetcast detect eval "
-        f"--train-until '{train_until}' --json`), wall time {seconds:.1f} s.",
-        "",
-        "Event-level scores, no point-adjust: a labelled window is found when its node is "
-        "anomalous (after hysteresis) inside it; an alert episode touching no window of its node "
-        "is a false positive; precision = found / (found + false episodes).",
-        "",
         "| method | events | found | false episodes | precision | recall | F1 | median delay | "
         "localization |",
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
@@ -82,7 +82,32 @@ def markdown(report: dict, seconds: float, train_until: str) -> str:
             f"{'-' if delay is None else f'{delay / 60:.0f} min'} | "
             f"{'-' if loc is None else f'{loc:.3f}'} |"
         )
-    lines += ["", "Envoy's rules need an error-rate metric; tweet volume has none.", ""]
+    return lines
+
+
+def markdown(reports: dict[str, dict], seconds: dict[str, float], train_until: str) -> str:
+    lines = [
+        "# Detector on real data: NAB realTweets as a 7-node fleet",
+        "",
+        "Command: `.venv/bin/python benchmarks/detector_nab.py` — builds the fleet and labels "
+        "CSVs in a temporary directory and runs `fleetcast detect eval --metrics FLEET.csv "
+        f"--labels LABELS.csv --train-until '{train_until}' --json [flags]` once per variant.",
+        "",
+        "Event-level scores, no point-adjust: a labelled window is found when its node is "
+        "anomalous (after hysteresis) inside it; an alert episode touching no window of its node "
+        "is a false positive; precision = found / (found + false episodes). NAB's windows start "
+        "long before the labelled spike, so 'median delay' is mostly window geometry.",
+        "",
+    ]
+    for name, report in reports.items():
+        lines += [f"## `{name}` ({seconds[name]:.1f} s)", "", *table(report), ""]
+    lines += [
+        "The second variant's flags were chosen after looking at this data set "
+        "(trailing-mean channels and a stricter threshold), so its figure is optimistic; "
+        "the defaults' figure is the honest one.  Envoy's rules need an error-rate metric; "
+        "tweet volume has none.",
+        "",
+    ]
     return "\n".join(lines)
 
 
@@ -92,32 +117,35 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument("--train-until", default=TRAIN_UNTIL)
     args = parser.parse_args()
+    reports, seconds = {}, {}
     with tempfile.TemporaryDirectory(prefix="fleetcast-nab-") as tmp:
         workdir = args.workdir or Path(tmp)
         workdir.mkdir(parents=True, exist_ok=True)
         fleet_csv, labels_csv = build(args.data, workdir)
         fleetcast = Path(sys.executable).with_name("fleetcast")
-        cmd = [
-            str(fleetcast),
-            "detect",
-            "eval",
-            "--metrics",
-            str(fleet_csv),
-            "--labels",
-            str(labels_csv),
-            "--train-until",
-            args.train_until,
-            "--json",
-        ]
-        started = time.perf_counter()
-        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
-        seconds = time.perf_counter() - started
-        if proc.returncode != 0:
-            raise SystemExit(f"detect eval failed ({proc.returncode}): {proc.stderr}")
-        report = json.loads(proc.stdout)
+        for name, flags in VARIANTS:
+            cmd = [
+                str(fleetcast),
+                "detect",
+                "eval",
+                "--metrics",
+                str(fleet_csv),
+                "--labels",
+                str(labels_csv),
+                "--train-until",
+                args.train_until,
+                "--json",
+                *flags,
+            ]
+            started = time.perf_counter()
+            proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+            seconds[name] = time.perf_counter() - started
+            if proc.returncode != 0:
+                raise SystemExit(f"detect eval failed ({proc.returncode}): {proc.stderr}")
+            reports[name] = json.loads(proc.stdout)
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "detector_nab.json").write_text(json.dumps(report, indent=2) + "\n")
-    text = markdown(report, seconds, args.train_until)
+    (RESULTS / "detector_nab.json").write_text(json.dumps(reports, indent=2) + "\n")
+    text = markdown(reports, seconds, args.train_until)
     (RESULTS / "detector_nab.md").write_text(text)
     print(text)
 

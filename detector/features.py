@@ -16,6 +16,9 @@ scale-free):
 
 Fewer than ``min_peers`` reporting nodes make the fleet terms meaningless; the
 views are then 0 (peer) or not fleet-adjusted (self).  Missing values give 0.
+Optionally (``smooth_windows``) every metric also gets channels holding its
+trailing means over a few spans, each scored with the same two views, so a
+sustained shift shows before any single noisy window would.
 A last feature, ``max_abs``, is the largest absolute deviation of the row, so a
 metric that was constant in training still moves at least one feature the
 Isolation Forest splits on.  Attribution (``top_metrics``): a metric's
@@ -69,6 +72,35 @@ def nanmedian(values: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray]:
     med = 0.5 * (np.take_along_axis(ordered, lo, axis) + np.take_along_axis(ordered, hi, axis))
     med = np.where(count > 0, med, np.nan)
     return np.squeeze(med, axis=axis), np.squeeze(count, axis=axis)
+
+
+def smooth_channels(y: np.ndarray, scales: tuple[int, ...]) -> np.ndarray:
+    """(T, N, M) → (T, N, M·(1+S)): the values, then their trailing means over each scale.
+
+    Applied to raw values (before the log transform), so a burst of counts keeps
+    its weight in the mean.
+
+    A sustained shift (a burst that lasts, a slow leak) stands out in a trailing
+    mean long before any single noisy window does.  A mean needs at least 80 % of
+    its span present (else NaN, i.e. a neutral feature): a node that just joined
+    has no comparable long-run mean yet.
+    """
+    if not scales:
+        return y
+    filled = np.nan_to_num(y, nan=0.0)
+    valid = (~np.isnan(y)).astype(float)
+    zeros = np.zeros((1, *y.shape[1:]))
+    csum = np.concatenate([zeros, np.cumsum(filled, axis=0)])
+    ccount = np.concatenate([zeros, np.cumsum(valid, axis=0)])
+    out = [y]
+    for s in scales:
+        lo = np.maximum(np.arange(1, y.shape[0] + 1) - s, 0)
+        total = csum[1:] - csum[lo]
+        count = ccount[1:] - ccount[lo]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            enough = count >= np.ceil(0.8 * s)  # a young node's short mean is not comparable
+            out.append(np.where(enough, total / np.maximum(count, 1), np.nan))
+    return np.concatenate(out, axis=2)
 
 
 def peer_deviation(
@@ -171,15 +203,22 @@ def assemble(peer: np.ndarray, selfv: np.ndarray, params: FeatureParams) -> np.n
     return np.concatenate([stacked, max_abs], axis=-1)
 
 
-def feature_names(metrics: tuple[str, ...]) -> tuple[str, ...]:
-    names = [f"{m}:{view}" for m in metrics for view in ("peer", "self")]
+def channel_names(metrics: tuple[str, ...], scales: tuple[int, ...] = ()) -> tuple[str, ...]:
+    return (*metrics, *(f"{m}~{s}" for s in scales for m in metrics))
+
+
+def feature_names(metrics: tuple[str, ...], scales: tuple[int, ...] = ()) -> tuple[str, ...]:
+    channels = channel_names(metrics, scales)
+    names = [f"{c}:{view}" for c in channels for view in ("peer", "self")]
     return (*names, "max_abs")
 
 
-def contributions(features: np.ndarray, n_metrics: int) -> np.ndarray:
-    """Per-metric contribution ``max(|peer|, |self|)`` from assembled features (..., M)."""
-    pairs = np.abs(features[..., : 2 * n_metrics]).reshape(*features.shape[:-1], n_metrics, 2)
-    return pairs.max(axis=-1)
+def contributions(features: np.ndarray, n_metrics: int, n_scales: int = 0) -> np.ndarray:
+    """Per-metric contribution: the largest ``|peer|``/``|self|`` over its channels (..., M)."""
+    channels = n_metrics * (1 + n_scales)
+    pairs = np.abs(features[..., : 2 * channels]).reshape(*features.shape[:-1], channels, 2)
+    per_channel = pairs.max(axis=-1).reshape(*features.shape[:-1], 1 + n_scales, n_metrics)
+    return per_channel.max(axis=-2)
 
 
 def top_metrics(

@@ -65,6 +65,7 @@ class NodeDetector(BaseEstimator):
         envelope_quantile: float = 0.999,
         learned_floor_fraction: float = 0.5,
         immediate_ratio: float | None = 3.0,
+        smooth_windows: tuple[int, ...] = (),
         max_train_rows: int = 100_000,
         random_state: int = 0,
     ) -> None:
@@ -87,6 +88,7 @@ class NodeDetector(BaseEstimator):
         self.envelope_quantile = envelope_quantile
         self.learned_floor_fraction = learned_floor_fraction
         self.immediate_ratio = immediate_ratio
+        self.smooth_windows = smooth_windows
         self.max_train_rows = max_train_rows
         self.random_state = random_state
 
@@ -100,6 +102,18 @@ class NodeDetector(BaseEstimator):
             self_floor=self.self_floor,
             min_peers=self.min_peers,
         )
+
+    @property
+    def scales(self) -> tuple[int, ...]:
+        """Trailing-mean spans (windows) added as extra channels of every metric."""
+        return tuple(int(s) for s in (self.smooth_windows or ()) if int(s) > 1)
+
+    @property
+    def n_channels(self) -> int:
+        return len(self.metrics_) * (1 + len(self.scales))
+
+    def _channels(self, values: np.ndarray) -> np.ndarray:
+        return F.transform(F.smooth_channels(values, self.scales))
 
     @property
     def hysteresis_params(self) -> HysteresisParams:
@@ -125,7 +139,7 @@ class NodeDetector(BaseEstimator):
         frame = validate_long(history, source="history")
         cube = to_cube(frame)
         self.metrics_ = cube.metrics
-        y = F.transform(cube.values)
+        y = self._channels(cube.values)
         self.offsets_ = self._learn_offsets(cube, y) if self.learn_offsets else {}
         # features (and trailing baselines) only at a sample of windows: the forest
         # sees at most ``max_train_rows`` rows anyway
@@ -159,7 +173,7 @@ class NodeDetector(BaseEstimator):
         )
         self.metadata_ = {
             "format": MODEL_FORMAT,
-            "features": list(F.feature_names(self.metrics_)),
+            "features": list(F.feature_names(self.metrics_, self.scales)),
             "metrics": list(self.metrics_),
             "threshold": self.threshold_,
             "threshold_quantile": self.threshold_quantile,
@@ -231,8 +245,8 @@ class NodeDetector(BaseEstimator):
         return scales
 
     def _floors(self, nodes: Iterable[str]) -> tuple[np.ndarray, np.ndarray]:
-        """(N, M) floors of the peer and self spreads for these nodes."""
-        m = len(self.metrics_)
+        """(N, C) floors of the peer and self spreads for these nodes (C channels)."""
+        m = self.n_channels
         unseen = self.scales_.get("peer_unseen", self.scales_["peer"])
         peer = np.array(
             [self.scales_["peer"] if node in self.offsets_ else unseen for node in nodes]
@@ -249,9 +263,9 @@ class NodeDetector(BaseEstimator):
         return {node: np.nan_to_num(node_offsets[i], nan=0.0) for i, node in enumerate(cube.nodes)}
 
     def _offsets_for(self, nodes: Iterable[str]) -> np.ndarray:
-        zero = np.zeros(len(self.metrics_))
+        zero = np.zeros(self.n_channels)
         return np.array([self.offsets_.get(node, zero) for node in nodes]).reshape(
-            -1, len(self.metrics_)
+            -1, self.n_channels
         )
 
     def _features(
@@ -271,12 +285,12 @@ class NodeDetector(BaseEstimator):
     def score_cube(self, cube: Cube) -> tuple[np.ndarray, np.ndarray]:
         """Scores (T, N) (NaN where absent) and per-metric contributions (T, N, M)."""
         self._check_fitted()
-        x = self._features(cube.nodes, F.transform(cube.values))
+        x = self._features(cube.nodes, self._channels(cube.values))
         present = cube.present
         scores = np.full(present.shape, np.nan)
         if present.any():
             scores[present] = self._raw_scores(x[present])
-        return scores, F.contributions(x, len(self.metrics_))
+        return scores, F.contributions(x, len(self.metrics_), len(self.scales))
 
     def cube(self, windows: pd.DataFrame) -> Cube:
         self._check_fitted()
@@ -339,7 +353,6 @@ class NodeDetector(BaseEstimator):
                 value = window[node].get(metric)
                 if value is not None and np.isfinite(float(value)):
                     y[0, i, j] = float(value)
-        y = F.transform(y)
         observations = self._observe_window(nodes, y) if nodes else {}
         self._remember(nodes, y[0])
         outcome = self._tracker.advance(now, observations, members)
@@ -356,22 +369,30 @@ class NodeDetector(BaseEstimator):
         )
         return self._last
 
-    def _observe_window(self, nodes: list[str], y: np.ndarray) -> dict[str, Observation]:
-        """Features, scores and attribution for one window of reporting nodes."""
+    @property
+    def _memory(self) -> int:
+        """Raw windows kept per node: the baseline plus the longest trailing mean."""
+        return self.baseline_windows + max((s - 1 for s in self.scales), default=0)
+
+    def _observe_window(self, nodes: list[str], raw: np.ndarray) -> dict[str, Observation]:
+        """Features, scores and attribution for one window (raw values (1, N, M))."""
         params = self.feature_params
         m = len(self.metrics_)
-        buffer = np.full((self.baseline_windows, len(nodes), m), np.nan)
+        stack = np.full((self._memory + 1, len(nodes), m), np.nan)
+        stack[-1] = raw[0]
         for i, node in enumerate(nodes):
             past = self._buffers.get(node)
             if past:
-                buffer[-len(past) :, i, :] = np.array(past)
-        base_med, base_spread = F.buffer_baseline(buffer, params)
+                stack[-1 - len(past) : -1, i, :] = np.array(past)
+        channels = self._channels(stack)[-(self.baseline_windows + 1) :]
+        y = channels[-1:]
+        base_med, base_spread = F.buffer_baseline(channels[:-1], params)
         peer_floor, self_floor = self._floors(nodes)
         peer = F.peer_view(y, self._offsets_for(nodes), params, peer_floor)
         selfv = F.self_view(y, base_med[None], base_spread[None], params, self_floor)
         x = F.assemble(peer, selfv, params)[0]
         scores = self._raw_scores(x)
-        contrib = F.contributions(x, m)
+        contrib = F.contributions(x, m, len(self.scales))
         observations = {}
         for i, node in enumerate(nodes):
             top = F.top_metrics(contrib[i], self.metrics_, self.top_k)
@@ -386,7 +407,7 @@ class NodeDetector(BaseEstimator):
     def _remember(self, nodes: list[str], y: np.ndarray) -> None:
         seen = set(nodes)
         for i, node in enumerate(nodes):
-            self._buffers.setdefault(node, deque(maxlen=self.baseline_windows)).append(y[i])
+            self._buffers.setdefault(node, deque(maxlen=self._memory)).append(y[i])
         for node in [n for n in self._buffers if n not in seen]:
             buf = self._buffers[node]
             buf.append(np.full(len(self.metrics_), np.nan))
@@ -402,9 +423,7 @@ class NodeDetector(BaseEstimator):
             self._tracker = other._tracker
             self._tracker.params = self.hysteresis_params
             return self
-        self._buffers = {
-            n: deque(b, maxlen=self.baseline_windows) for n, b in other._buffers.items()
-        }
+        self._buffers = {n: deque(b, maxlen=self._memory) for n, b in other._buffers.items()}
         self._tracker = other._tracker
         self._tracker.params = self.hysteresis_params
         self._last = other._last
@@ -444,7 +463,9 @@ class NodeDetector(BaseEstimator):
             raise DetectorInputError(f"{path}: not a fleetcast detector model ({exc})") from exc
         if not isinstance(payload, dict) or payload.get("format") != MODEL_FORMAT:
             raise DetectorInputError(f"{path}: not a fleetcast detector model ({MODEL_FORMAT})")
-        model = cls(**payload["params"])
+        params = dict(payload["params"])
+        params.setdefault("smooth_windows", ())  # models saved before multi-scale channels
+        model = cls(**params)
         for key in (
             "metrics_",
             "offsets_",

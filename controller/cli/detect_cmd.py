@@ -47,11 +47,12 @@ def _split(frame: pd.DataFrame, until: pd.Timestamp, flag: str) -> pd.DataFrame:
     return history
 
 
-def _detector(model: Path | None, params: dict[str, Any]) -> Any:
+def _detector(model: Path | None, params: dict[str, Any], fit_params: dict[str, Any]) -> Any:
+    """A fresh detector (fit params apply) or a saved one (its own fit params stay)."""
     from detector.model import NodeDetector
 
     if model is None:
-        return NodeDetector(**params)
+        return NodeDetector(**params, **fit_params)
     if not model.exists():
         raise click.BadParameter(f"file {str(model)!r} does not exist", param_hint="--model")
     try:
@@ -75,6 +76,33 @@ max_ejection_option = click.option(
     show_default=True,
     help="More nodes anomalous at once than this (at least one) is a fleet-wide anomaly.",
 )
+
+
+def _scales(ctx: click.Context, param: click.Parameter, value: str | None) -> tuple[int, ...]:
+    if not value:
+        return ()
+    try:
+        scales = tuple(int(v) for v in value.split(",") if v.strip())
+    except ValueError as exc:
+        raise click.BadParameter(f"{value!r}: expected integers like 6,36") from exc
+    if any(s < 2 for s in scales):
+        raise click.BadParameter(f"{value!r}: every span must be at least 2 windows")
+    return scales
+
+
+smooth_option = click.option(
+    "--smooth-windows",
+    callback=_scales,
+    default=None,
+    help="Also score trailing means over these spans of windows, e.g. 6,36 (default: none).",
+)
+quantile_option = click.option(
+    "--threshold-quantile",
+    type=click.FloatRange(0.5, 1.0, max_open=True),
+    default=0.995,
+    show_default=True,
+    help="Raw flag above this quantile of the training scores.",
+)
 model_option = click.option(
     "--model",
     type=FILE,
@@ -94,12 +122,16 @@ def detect() -> None:
 @click.option("--out", type=FILE, required=True, help="Alerts CSV to write.")
 @model_option
 @max_ejection_option
+@smooth_option
+@quantile_option
 def run(
     metrics_path: Path,
     train_until: str,
     out: Path,
     model: Path | None,
     max_ejection_percent: float,
+    smooth_windows: tuple[int, ...],
+    threshold_quantile: float,
 ) -> None:
     """Fit on the history, then write one row per (timestamp, node) after --train-until.
 
@@ -108,10 +140,11 @@ def run(
     """
     from detector.batch import detect_frame
 
+    fit_params = {"smooth_windows": smooth_windows, "threshold_quantile": threshold_quantile}
     until = _timestamp(train_until, "--train-until")
     assert until is not None
     frame = _read_metrics(metrics_path)
-    detector = _detector(model, {"max_ejection_percent": max_ejection_percent})
+    detector = _detector(model, {"max_ejection_percent": max_ejection_percent}, fit_params)
     if model is None:
         _fit(detector, _split(frame, until, "--train-until"), "--metrics")
     try:
@@ -138,6 +171,8 @@ def run(
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @model_option
 @max_ejection_option
+@smooth_option
+@quantile_option
 def eval_(
     metrics_path: Path,
     labels_path: Path,
@@ -145,6 +180,8 @@ def eval_(
     as_json: bool,
     model: Path | None,
     max_ejection_percent: float,
+    smooth_windows: tuple[int, ...],
+    threshold_quantile: float,
 ) -> None:
     """Event-level precision/recall/F1, median delay, localization vs two peers."""
     from detector.evaluate import evaluate, read_labels
@@ -161,7 +198,8 @@ def eval_(
     if not (labels["end"] >= until).any():
         raise click.BadParameter(f"no labelled window ends after {until}", param_hint="--labels")
     _split(frame, until, "--train-until")
-    detector = _detector(model, {"max_ejection_percent": max_ejection_percent})
+    fit_params = {"smooth_windows": smooth_windows, "threshold_quantile": threshold_quantile}
+    detector = _detector(model, {"max_ejection_percent": max_ejection_percent}, fit_params)
     try:
         report = evaluate(frame, labels, until, detector)
     except DetectorInputError as exc:
@@ -195,8 +233,15 @@ def eval_(
 @click.option("--until", default=None, help="Train on rows before this timestamp only.")
 @click.option("--out", type=FILE, required=True, help="Model file to write (joblib).")
 @max_ejection_option
+@smooth_option
+@quantile_option
 def train_detector(
-    metrics_path: Path, until: str | None, out: Path, max_ejection_percent: float
+    metrics_path: Path,
+    until: str | None,
+    out: Path,
+    max_ejection_percent: float,
+    smooth_windows: tuple[int, ...],
+    threshold_quantile: float,
 ) -> None:
     """Fit a detector on (healthy) fleet history and save it with its metadata."""
     from detector.model import NodeDetector
@@ -204,7 +249,12 @@ def train_detector(
     frame = _read_metrics(metrics_path)
     cutoff = _timestamp(until, "--until")
     history = _split(frame, cutoff, "--until") if cutoff is not None else frame
-    detector = _fit(NodeDetector(max_ejection_percent=max_ejection_percent), history, "--metrics")
+    detector = NodeDetector(
+        max_ejection_percent=max_ejection_percent,
+        smooth_windows=smooth_windows,
+        threshold_quantile=threshold_quantile,
+    )
+    detector = _fit(detector, history, "--metrics")
     path = detector.save(out)
     meta = detector.metadata_
     click.echo(

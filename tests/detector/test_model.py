@@ -214,3 +214,23 @@ def test_empty_window_is_fine(fitted: NodeDetector) -> None:
     fitted.reset()
     result = fitted.step(datetime(2026, 1, 1), {})
     assert result.anomalies == () and result.scores == {}
+
+
+def test_multi_scale_channels_batch_equals_online(fleet: pd.DataFrame, train_until) -> None:
+    detector = NodeDetector(n_estimators=20, smooth_windows=(3, 8), learn_offsets=False)
+    detector.fit(fleet[fleet["timestamp"] < train_until])
+    assert len(detector.metadata_["features"]) == 8 * 3 * 2 + 1
+    frame = inject(fleet, "node-1", "rss_mb", train_until + 15 * STEP, factor=2.0)
+    frame = frame[frame["timestamp"].between(train_until - 30 * STEP, train_until + 40 * STEP)]
+    frame = frame.drop(frame.sample(frac=0.03, random_state=5).index)
+    cube = detector.cube(frame)
+    batch, _ = detector.score_cube(cube)
+    detector.reset()
+    online = np.full_like(batch, np.nan)
+    for t, (now, window) in enumerate(windows(frame)):
+        result = detector.step(now, window)
+        for node, score in result.scores.items():
+            online[t, cube.nodes.index(node)] = score
+    np.testing.assert_allclose(online, batch, rtol=1e-9, equal_nan=True)
+    flagged = detect_frame(detector, frame).alerts.query("anomalous == 1")
+    assert set(flagged["node"]) == {"node-1"}
