@@ -63,12 +63,12 @@ def run_tracker(
     for t in range(warm, len(cube.timestamps)):
         now = pd.Timestamp(cube.timestamps[t]).to_pydatetime()
         observations = {}
-        for n in np.flatnonzero(present[t]):
-            observations[cube.nodes[n]] = Observation(
-                bool(flagged[t, n]),
-                float(scores[t, n]),
+        for col in np.flatnonzero(present[t]):
+            observations[cube.nodes[col]] = Observation(
+                bool(flagged[t, col]),
+                float(scores[t, col]),
                 (),
-                strong=bool(strong[t, n]) if strong is not None else False,
+                strong=bool(strong[t, col]) if strong is not None else False,
             )
         outcome = tracker.advance(now, observations)
         if t < first:

@@ -431,7 +431,8 @@ class NodeDetector(BaseEstimator):
 
     def localize(self) -> list[Anomaly]:
         """The current node anomalies (empty during a fleet-wide anomaly)."""
-        return list(self._last.anomalies) if getattr(self, "_last", None) else []
+        last: StepResult | None = getattr(self, "_last", None)
+        return list(last.anomalies) if last is not None else []
 
     # ------------------------------------------------------------- persistence
     def save(self, path: str | Path) -> Path:

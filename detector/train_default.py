@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> None:
     meta = model.metadata_
     print(
         f"saved {path} ({path.stat().st_size // 1024} KiB): {meta['training_rows']} node-windows, "
-        f"threshold {model.threshold_:.4f}, metrics {', '.join(meta['metrics'])}"
+        f"threshold {model.threshold_:.4f}, metrics {', '.join(model.metrics_)}"
     )
 
 

@@ -234,3 +234,14 @@ def test_multi_scale_channels_batch_equals_online(fleet: pd.DataFrame, train_unt
     np.testing.assert_allclose(online, batch, rtol=1e-9, equal_nan=True)
     flagged = detect_frame(detector, frame).alerts.query("anomalous == 1")
     assert set(flagged["node"]) == {"node-1"}
+
+
+def test_drifting_scrape_times_are_snapped_to_one_grid() -> None:
+    from detector.frame import to_cube, validate_long
+
+    frame = healthy_fleet(n_nodes=3, steps=50, seed=3)
+    jitter = frame["node"].map({"node-0": 0, "node-1": 2, "node-2": -3})
+    frame = frame.assign(timestamp=frame["timestamp"] + pd.to_timedelta(jitter, unit="s"))
+    cube = to_cube(validate_long(frame))
+    assert cube.values.shape == (50, 3, 8)
+    assert cube.present.all()
