@@ -183,6 +183,10 @@ def main() -> int:
             "acknowledged": len(acked), "lost": lost, "duplicated": dup, "mismatched": wrong,
             "ledger_balanced": check.ok if hasattr(check, "ok") else None,
             "decision_kinds": sorted({d["kind"] for d in decisions}),
+            "scale_outs": [f"{d['at'][11:19]} {d['reason']}" for d in reversed(decisions)
+                           if d["kind"] == "scale_out"],
+            "ready_over_time": [(round(t), sum(x["state"] == "ready" for x in n))
+                                for t, n in monitor.samples[::10]],
         })
         result["checks"] = {
             "slow_node_drained_within_30s": drained_t is not None
