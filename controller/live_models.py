@@ -301,7 +301,7 @@ class DetectorKeeper:
         self.max_ejection_percent = max_ejection_percent
         self.healthy: deque[tuple[datetime, str, str, float]] = deque(maxlen=200_000)
         self.healthy_windows = 0
-        self.trained_at = datetime.now(UTC)
+        self.trained_at: datetime | None = None  # set by the first step (time is an input)
         self.reason: str | None = None
         self._lock = threading.Lock()
         self.detector: Any = self._load()
@@ -346,6 +346,8 @@ class DetectorKeeper:
     ) -> DetectionResult:
         if self.detector is None or not windows:
             return DetectionResult()  # nothing scraped yet (or the whole fleet is silent)
+        if self.trained_at is None:
+            self.trained_at = now
         members = sorted(set(expected or ()) | set(windows))
         try:
             with self._lock:
@@ -370,7 +372,7 @@ class DetectorKeeper:
         """Refit on unflagged live windows (scheduled; runs on the housekeeping thread)."""
         if self.detector is None or self.healthy_windows < self.min_windows:
             return False
-        if now - self.trained_at < self.retrain_every:
+        if self.trained_at is None or now - self.trained_at < self.retrain_every:
             return False
         frame = pd.DataFrame(list(self.healthy), columns=["timestamp", "node", "metric", "value"])
         try:
@@ -380,8 +382,7 @@ class DetectorKeeper:
             self.trained_at = now
             return False
         with self._lock:
-            fresh.carry_state_from(self.detector) if hasattr(fresh, "carry_state_from") else None
-            self.detector = fresh
+            self.detector = fresh  # its per-node baselines refill over the next few windows
         self.trained_at = now
         log.info("detector retrained on %d healthy windows", self.healthy_windows)
         return True

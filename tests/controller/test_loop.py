@@ -17,7 +17,7 @@ from controller.live_models import DetectorKeeper, ForecastKeeper
 from controller.loop import Controller
 from controller.pools.memory import MemoryPool
 from controller.store import Store
-from tests.controller.livefakes import FakeObserver, ScriptedDetector
+from tests.controller.livefakes import HEALTHY, FakeObserver, ScriptedDetector
 
 T0 = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 
@@ -194,3 +194,25 @@ def test_too_few_peers_to_localize_is_a_hold_not_a_replacement(rig: Rig) -> None
     assert "node-3" not in rig.pool.states()
     holds = [d for d in rig.store.decisions(100) if d.node_id == "node-1"]
     assert len(holds) == 1 and "at least 3 to compare" in holds[0].reason
+
+
+def test_detector_retrains_on_unflagged_live_windows() -> None:
+    import random
+
+    keeper = DetectorKeeper(retrain_seconds=600, min_windows=30)
+    assert keeper.detector is not None, keeper.reason  # the shipped default model
+    rng = random.Random(0)
+    now = T0
+    for _ in range(40):
+        now += timedelta(seconds=2)
+        window = {f"n{j}": HEALTHY | {"rps": 10 * rng.lognormvariate(0, 0.1),
+                                      "latency_p50_ms": 8 * rng.lognormvariate(0, 0.1)}
+                  for j in range(4)}
+        keeper.step(now, window, expected=list(window))
+    assert keeper.healthy_windows == 40
+    assert keeper.maybe_retrain(now) is False  # not due yet
+    before = keeper.detector
+    assert keeper.maybe_retrain(now + timedelta(hours=1)) is True
+    assert keeper.detector is not before
+    result = keeper.step(now + timedelta(hours=1), window, expected=list(window))
+    assert set(result.scores) == set(window)
