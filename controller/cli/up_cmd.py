@@ -57,7 +57,7 @@ class _Stop:
 
 
 @click.command()
-@click.option("--config", "config", type=click.Path(dir_okay=False, path_type=Path),
+@click.option("--config", "config", type=click.Path(dir_okay=False, exists=True, path_type=Path),
               default=None, help="TOML settings file (keys as in DESIGN's Configuration).")
 def up(config: Path | None) -> None:
     """Run controller + load balancer + nodes until Ctrl-C / SIGTERM."""
@@ -94,7 +94,7 @@ def up(config: Path | None) -> None:
 
 
 @click.command()
-@click.option("--config", "config", type=click.Path(dir_okay=False, path_type=Path),
+@click.option("--config", "config", type=click.Path(dir_okay=False, exists=True, path_type=Path),
               default=None, help="TOML settings file; the demo overrides tick and recovery timing.")
 @click.option("--minutes", type=click.FloatRange(0.5, 60), default=4.0, show_default=True,
               help="Wall-clock length of the replayed day.")
