@@ -78,3 +78,16 @@ def test_toml_syntax_error_names_file_and_line(tmp_path: Path) -> None:
 def test_missing_file_is_named(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="nope.toml"):
         load_settings(tmp_path / "nope.toml", environ={})
+
+
+def test_cli_rejects_bad_config_before_starting_anything(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from controller.cli import main
+
+    bad = write(tmp_path, "[pool]\nmin_nodes = 3\nmax_nodes = 2\n")
+    result = CliRunner().invoke(main, ["up", "--config", str(bad)])
+    assert result.exit_code == 2
+    assert "pool.max_nodes: must be >= pool.min_nodes" in result.output
+    missing = CliRunner().invoke(main, ["demo", "--config", str(tmp_path / "nope.toml")])
+    assert missing.exit_code == 2 and "--config" in missing.output
