@@ -5,7 +5,7 @@
 """
 
 from forecaster.io import SeriesError, read_series
-from forecaster.model import LoadForecaster
+from forecaster.model import LoadForecaster, NotFittedError
 from forecaster.types import Forecast
 
-__all__ = ["Forecast", "LoadForecaster", "SeriesError", "read_series"]
+__all__ = ["Forecast", "LoadForecaster", "NotFittedError", "SeriesError", "read_series"]

@@ -17,6 +17,7 @@ window.
 
 from __future__ import annotations
 
+import inspect
 import time
 import warnings
 from collections.abc import Sequence
@@ -26,8 +27,6 @@ from typing import Any
 import joblib
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator
-from sklearn.exceptions import NotFittedError
 from threadpoolctl import threadpool_limits
 
 from forecaster.io import DEFAULT_MAX_GAP, SeriesError, regularize
@@ -48,7 +47,11 @@ _Z80 = 1.2815515655446004
 _Z95 = 1.959963984540054
 
 
-class LoadForecaster(BaseEstimator):
+class NotFittedError(ValueError, AttributeError):
+    """Raised by ``forecast``/``update`` before ``fit`` (like scikit-learn's)."""
+
+
+class LoadForecaster:
     """ARIMA load forecaster with Fourier seasons, intervals and cheap updates.
 
     Parameters
@@ -85,6 +88,28 @@ class LoadForecaster(BaseEstimator):
         self.time_budget_seconds = time_budget_seconds
         self.max_harmonics = max_harmonics
         self.max_gap = max_gap
+
+    # --------------------------------------------------- scikit-learn params
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        """The constructor parameters, as scikit-learn's ``get_params``."""
+        names = inspect.signature(type(self).__init__).parameters
+        return {name: getattr(self, name) for name in names if name != "self"}
+
+    def set_params(self, **params: Any) -> LoadForecaster:
+        valid = self.get_params()
+        for name, value in params.items():
+            if name not in valid:
+                raise ValueError(f"invalid parameter {name!r} for LoadForecaster")
+            setattr(self, name, value)
+        return self
+
+    def __repr__(self) -> str:
+        defaults = {
+            name: p.default
+            for name, p in inspect.signature(type(self).__init__).parameters.items()
+        }
+        changed = [f"{k}={v!r}" for k, v in self.get_params().items() if v != defaults.get(k)]
+        return f"LoadForecaster({', '.join(changed)})"
 
     # ------------------------------------------------------------------ fit
     def fit(self, series: pd.Series) -> LoadForecaster:
@@ -310,7 +335,6 @@ class LoadForecaster(BaseEstimator):
 
     def _metadata(self, series: pd.Series, seconds: float, notes: list[str]) -> dict[str, Any]:
         import scipy
-        import sklearn
         import statsmodels
 
         try:
@@ -343,7 +367,6 @@ class LoadForecaster(BaseEstimator):
                 "numpy": np.__version__,
                 "pandas": pd.__version__,
                 "scipy": scipy.__version__,
-                "scikit-learn": sklearn.__version__,
             },
         }
 

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy.signal import periodogram
 
 DAY_SECONDS = 86_400.0
 WEEK_SECONDS = 7 * DAY_SECONDS
@@ -74,8 +73,9 @@ def periodogram_periods(values: np.ndarray, top: int = 3) -> list[float]:
     x = np.diff(values)
     if len(x) < 16:
         return []
-    x = x - x.mean()
-    freqs, power = periodogram(x, detrend=False, window="hann")
+    x = (x - x.mean()) * np.hanning(len(x))
+    power = np.abs(np.fft.rfft(x)) ** 2
+    freqs = np.fft.rfftfreq(len(x))
     mask = (freqs > 0) & (freqs <= 0.5) & (1.0 / np.maximum(freqs, 1e-12) >= 3)
     freqs, power = freqs[mask], power[mask]
     if len(power) == 0:

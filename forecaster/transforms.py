@@ -11,7 +11,6 @@ quantile on its own.
 from __future__ import annotations
 
 import numpy as np
-from scipy.stats import boxcox_normmax
 
 TRANSFORMS = ("auto", "log1p", "boxcox", "none")
 
@@ -26,6 +25,8 @@ def choose_transform(y: np.ndarray, requested: str) -> tuple[str, float]:
         return "none", 1.0
     if np.ptp(y) == 0:
         return "log1p", 0.0
+    from scipy.stats import boxcox_normmax  # only this transform needs scipy.stats
+
     lmbda = float(boxcox_normmax(y + 1.0, method="mle"))
     lmbda = float(np.clip(lmbda, 0.0, 1.0))
     return ("log1p", 0.0) if lmbda < 1e-3 else ("boxcox", lmbda)

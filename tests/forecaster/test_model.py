@@ -7,10 +7,9 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-from sklearn.exceptions import NotFittedError
 from statsmodels.tsa.statespace.sarimax import SARIMAX
 
-from forecaster import LoadForecaster, SeriesError
+from forecaster import LoadForecaster, NotFittedError, SeriesError
 from forecaster.seasonality import time_positions
 from forecaster.selection import fit_error_model
 from tests.forecaster.conftest import arma_series, seasonal_series
