@@ -31,6 +31,7 @@ import pandas as pd
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
 from detector import NodeDetector, detect_frame  # noqa: E402
+from detector.evaluate import episodes  # noqa: E402
 from detector.synth import healthy_fleet, inject  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -88,7 +89,7 @@ def main() -> None:
         model.step(now, window)
     step_ms = (time.perf_counter() - started) / len(windows) * 1000
 
-    flagged = result.alerts[result.alerts["anomalous"] == 1]
+    per_node = episodes(result.alerts).groupby("node").size().to_dict()
     report = {
         "generated_at": datetime.now().isoformat(timespec="seconds"),
         "machine": {"python": platform.python_version(), "cpus": os.cpu_count()},
@@ -116,7 +117,7 @@ def main() -> None:
         },
         "scoring_target_per_s": 50_000,
         "step_ms_per_window": round(step_ms, 2),
-        "sanity": {"flagged_nodes": sorted(flagged["node"].unique().tolist())},
+        "sanity": {"alert_episodes_per_node": {k: int(v) for k, v in per_node.items()}},
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "detector.json").write_text(json.dumps(report, indent=2) + "\n")
@@ -139,7 +140,10 @@ def main() -> None:
         f"{day_windows / batch_s:,.0f} /s | |",
         f"| online `step()` for one {args.nodes}-node window | | {step_ms:.2f} ms | | |",
         "",
-        f"Sanity: the injected p99 fault flags {', '.join(report['sanity']['flagged_nodes'])}.",
+        "Sanity (class defaults, threshold quantile 0.995): alert episodes per node over the "
+        f"scored day, p99 x4 fault on node-3 from 12:00: {per_node}. The other nodes' episodes "
+        "are false alerts on healthy synthetic data (about 1.5 per node per day at this "
+        "threshold).",
         "",
     ]
     (RESULTS / "detector.md").write_text("\n".join(md))
