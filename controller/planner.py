@@ -5,7 +5,9 @@ computational function with no side effects: no database, no HTTP, no clock,
 no randomness.  Time and ids come in as arguments, so tests compare whole plans
 and the simulator replays the very same function over a trace.
 
-Rules, in the order they are applied (each produces ``Decision`` records):
+Rules, in the order they are applied (each produces ``Decision`` records; rules
+1-4 live in ``controller.planner_recovery``, the value types in
+``controller.planner_types``, all re-exported here):
 
 1. Crashed nodes (``crashed`` or state ``failed``) are stopped and replaced at
    once, outside the ejection limit and the cooldown.
@@ -46,7 +48,7 @@ decisions.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from statistics import NormalDist
 
@@ -54,105 +56,42 @@ import numpy as np
 import pandas as pd
 
 from controller.lifecycle import NodeState
+from controller.planner_recovery import (
+    Draft,
+    Fleet,
+    drain_replaced,
+    fault_candidates,
+    launch_replacements,
+    prevention_candidates,
+    replace_crashed,
+    screen_fleet_anomaly,
+    serving,
+)
+from controller.planner_types import (
+    DECISION_KINDS,
+    Decision,
+    NodeView,
+    Plan,
+    Policy,
+    Snapshot,
+)
 from detector.types import Anomaly, FleetAnomaly
 from forecaster.types import Forecast
 
-DECISION_KINDS = (
-    "scale_out",
-    "scale_in",
-    "drain",
-    "replace",
-    "prevent",
-    "hold",
-    "fleet_anomaly",
-)
+__all__ = [
+    "DECISION_KINDS",
+    "Decision",
+    "NodeView",
+    "Plan",
+    "Policy",
+    "Snapshot",
+    "forecast_quantile",
+    "plan",
+    "prune_recommendations",
+]
 
 HPA_SCALE_UP_PERIOD_SECONDS = 15.0
 HPA_SCALE_UP_MIN_NODES = 4  # HPA's default scale-up policy: +100 % or +4 pods per 15 s
-
-
-@dataclass(frozen=True)
-class NodeView:
-    """What the planner knows about one node at ``now``."""
-
-    id: str
-    state: NodeState
-    since: datetime
-    inflight: int = 0
-    anomaly_score: float | None = None
-    replaces: str | None = None  # this node was launched to replace that one
-    drain_reason: str | None = None  # "fault" | "scale_in" | "prevent" | None
-    crashed: bool = False  # the process died / stopped answering
-    rss_bytes: float | None = None
-    rss_slope_bytes_per_s: float | None = None  # trend of RSS over the recent window
-    memory_limit_bytes: float | None = None
-
-
-@dataclass(frozen=True)
-class Snapshot:
-    """Observed state of the pool at ``now`` plus the memory the planner needs.
-
-    ``recommendations`` holds the planner's previous desired counts (time,
-    count); the caller appends ``Plan.recommendation`` each tick and may drop
-    entries older than the stabilization window plus one tick
-    (``prune_recommendations`` does that).
-    ``fault_replaced_at`` maps a node id that was *launched as a fault
-    replacement* to when it was launched (for the cooldown rule).
-    """
-
-    nodes: tuple[NodeView, ...]
-    observed_rps: float
-    utilization: float | None = None  # mean observed utilization of ready nodes, 0..1+
-    recommendations: tuple[tuple[datetime, int], ...] = ()
-    fault_replaced_at: tuple[tuple[str, datetime], ...] = ()
-
-
-@dataclass(frozen=True)
-class Policy:
-    min_nodes: int = 2
-    max_nodes: int = 10
-    node_capacity_rps: float = 50.0
-    target_utilization: float = 0.7
-    startup_seconds: float = 20.0
-    tick_seconds: float = 15.0
-    scale_in_stabilization_seconds: float = 300.0
-    tolerance: float = 0.1
-    forecast_quantile: float = 0.95  # upper quantile of the forecast used for need
-    max_ejection_percent: float = 10.0
-    cooldown_seconds: float = 300.0
-    prevention_horizon_seconds: float = 300.0  # replace if RSS would hit the limit this soon
-    scale_up_rate_limit: bool = False  # HPA's max(+100 %, +4) per 15 s; the reactive baseline
-
-
-@dataclass(frozen=True)
-class Decision:
-    kind: str  # one of DECISION_KINDS
-    node_id: str | None
-    reason: str
-    details: dict[str, object] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Plan:
-    """What to do this tick.
-
-    The executor launches ``to_launch`` plain nodes plus one replacement per id
-    in ``to_replace`` (``launch(1, replaces=id)``), drains ``to_drain`` and stops
-    ``to_stop`` at once without draining (crashed or failed nodes; a ready one
-    moves through ``failed``).
-    """
-
-    desired: int  # serving-node count the pool should converge to
-    to_launch: int
-    to_drain: tuple[str, ...]  # scale-in drains and drains of replaced nodes
-    to_replace: tuple[str, ...]  # nodes that get a replacement launched now
-    decisions: tuple[Decision, ...]
-    recommendation: tuple[datetime, int] | None = None  # append to Snapshot.recommendations
-    to_stop: tuple[str, ...] = ()
-
-    @property
-    def reasons(self) -> tuple[str, ...]:
-        return tuple(d.reason for d in self.decisions)
 
 
 def prune_recommendations(
@@ -187,56 +126,6 @@ class _Need:
     summary: str
 
 
-@dataclass(frozen=True)
-class _Fleet:
-    """The snapshot's nodes sorted into the groups the rules talk about."""
-
-    crashed: list[NodeView]
-    healthy: list[NodeView]  # live and not crashed
-    ready: list[NodeView]
-    starting: list[NodeView]
-    draining: list[NodeView]
-    by_id: dict[str, NodeView]
-    replacement_of: dict[str, NodeView]  # node id -> its live (starting/ready) replacement
-
-    @classmethod
-    def of(cls, nodes: tuple[NodeView, ...]) -> _Fleet:
-        live = [n for n in nodes if n.state is not NodeState.STOPPED]
-        crashed = [n for n in live if n.crashed or n.state is NodeState.FAILED]
-        healthy = [n for n in live if not (n.crashed or n.state is NodeState.FAILED)]
-        ready = [n for n in healthy if n.state is NodeState.READY]
-        starting = [n for n in healthy if n.state is NodeState.STARTING]
-        return cls(
-            crashed=crashed,
-            healthy=healthy,
-            ready=ready,
-            starting=starting,
-            draining=[n for n in healthy if n.state is NodeState.DRAINING],
-            by_id={n.id: n for n in live},
-            replacement_of={n.replaces: n for n in ready + starting if n.replaces is not None},
-        )
-
-
-@dataclass
-class _Draft:
-    """The plan being built; local to one ``plan`` call, so ``plan`` stays pure."""
-
-    decisions: list[Decision] = field(default_factory=list)
-    to_replace: list[str] = field(default_factory=list)
-    replace_kind: dict[str, str] = field(default_factory=dict)  # "crash"|"replace"|"prevent"
-    to_drain: list[str] = field(default_factory=list)
-    to_stop: list[str] = field(default_factory=list)
-    leaving: set[str] = field(default_factory=set)  # ready nodes that stop serving now
-
-    def drain(self, node_id: str) -> None:
-        self.to_drain.append(node_id)
-        self.leaving.add(node_id)
-
-
-# (node, kind, why, details): a ready node that should get a replacement
-_Candidate = tuple[NodeView, str, str, dict[str, object]]
-
-
 def plan(
     snapshot: Snapshot,
     forecast: Forecast | None,
@@ -245,16 +134,16 @@ def plan(
     now: datetime,
     fleet_anomaly: FleetAnomaly | None = None,
 ) -> Plan:
-    fleet = _Fleet.of(snapshot.nodes)
-    draft = _Draft()
-    _replace_crashed(fleet, draft)
+    fleet = Fleet.of(snapshot.nodes)
+    draft = Draft()
+    replace_crashed(fleet, draft)
     allowance = max(1, math.floor(len(fleet.healthy) * policy.max_ejection_percent / 100.0))
-    faulty = _screen_fleet_anomaly(fleet, anomalies, fleet_anomaly, allowance, policy, draft)
-    candidates = _fault_candidates(fleet, faulty) + _prevention_candidates(
+    faulty = screen_fleet_anomaly(fleet, anomalies, fleet_anomaly, allowance, policy, draft)
+    candidates = fault_candidates(fleet, faulty) + prevention_candidates(
         fleet, {a.node for a in anomalies}, policy
     )
-    _launch_replacements(fleet, candidates, allowance, snapshot, policy, now, draft)
-    _drain_replaced(fleet, snapshot, policy, draft)
+    launch_replacements(fleet, candidates, allowance, snapshot, policy, now, draft)
+    drain_replaced(fleet, snapshot, policy, draft)
     need, desired, to_launch = _scale(fleet, snapshot, forecast, policy, now, draft)
     return Plan(
         desired=desired,
@@ -267,179 +156,13 @@ def plan(
     )
 
 
-def _replace_crashed(fleet: _Fleet, draft: _Draft) -> None:
-    """Rule 1: a crashed node is stopped and replaced at once, outside every limit."""
-    for node in sorted(fleet.crashed, key=lambda n: n.id):
-        draft.to_stop.append(node.id)
-        draft.leaving.add(node.id)
-        if node.state is NodeState.DRAINING or node.id in fleet.replacement_of:
-            continue
-        draft.to_replace.append(node.id)
-        draft.replace_kind[node.id] = "crash"
-        draft.decisions.append(
-            Decision(
-                "replace",
-                node.id,
-                f"node {node.id} crashed (state {node.state.value}); stopping it and "
-                "launching a replacement at once",
-                {"state": node.state.value, "crashed": True},
-            )
-        )
-
-
-def _screen_fleet_anomaly(
-    fleet: _Fleet,
-    anomalies: tuple[Anomaly, ...] | list[Anomaly],
-    fleet_anomaly: FleetAnomaly | None,
-    allowance: int,
-    policy: Policy,
-    draft: _Draft,
-) -> list[Anomaly]:
-    """Rule 2a: too many anomalous nodes at once is a fleet event; returns node faults."""
-    ready_ids = {n.id for n in fleet.ready}
-    faulty = sorted((a for a in anomalies if a.node in ready_ids), key=lambda a: (-a.score, a.node))
-    faulty = list({a.node: a for a in reversed(faulty)}.values())[::-1]  # one per node
-    if faulty and (fleet_anomaly is not None or len(faulty) > allowance):
-        fraction = len(faulty) / max(len(fleet.healthy), 1)
-        draft.decisions.append(
-            Decision(
-                "fleet_anomaly",
-                None,
-                f"{len(faulty)} of {len(fleet.healthy)} nodes ({fraction:.0%}) look anomalous "
-                f"together (budget {allowance} at max_ejection_percent "
-                f"{policy.max_ejection_percent:g} %); recording a fleet-wide anomaly and "
-                "replacing none",
-                {
-                    "nodes": [a.node for a in faulty],
-                    "fraction": round(fraction, 4),
-                    "allowance": allowance,
-                    "detector_fleet_anomaly": fleet_anomaly is not None,
-                },
-            )
-        )
-        return []
-    if fleet_anomaly is not None:
-        draft.decisions.append(
-            Decision(
-                "fleet_anomaly",
-                None,
-                f"the detector reports a fleet-wide anomaly over {len(fleet_anomaly.nodes)} "
-                f"nodes ({fleet_anomaly.fraction:.0%}); replacing none for faults",
-                {"nodes": list(fleet_anomaly.nodes), "fraction": fleet_anomaly.fraction},
-            )
-        )
-    return faulty
-
-
-def _fault_candidates(fleet: _Fleet, faulty: list[Anomaly]) -> list[_Candidate]:
-    out: list[_Candidate] = []
-    for a in faulty:
-        metrics = ", ".join(a.top_metrics) or "unspecified metrics"
-        out.append(
-            (
-                fleet.by_id[a.node],
-                "replace",
-                f"node {a.node} is anomalous (score {a.score:.3f}, top metrics: {metrics})",
-                {"score": a.score, "top_metrics": list(a.top_metrics), "since": _iso(a.since)},
-            )
-        )
-    return out
-
-
-def _prevention_candidates(fleet: _Fleet, anomalous: set[str], policy: Policy) -> list[_Candidate]:
-    """Rule 3: RSS that reaches the memory limit within the horizon, at its current slope."""
-    out: list[_Candidate] = []
-    for node in sorted(fleet.ready, key=lambda n: n.id):
-        seconds = _seconds_to_memory_limit(node)
-        if node.id in anomalous or seconds is None or seconds > policy.prevention_horizon_seconds:
-            continue
-        out.append(
-            (
-                node,
-                "prevent",
-                f"node {node.id} RSS {_mib(node.rss_bytes)} MiB grows "
-                f"{_mib(node.rss_slope_bytes_per_s, 3)} MiB/s and reaches its limit "
-                f"{_mib(node.memory_limit_bytes)} MiB in {seconds:.0f} s "
-                f"(horizon {policy.prevention_horizon_seconds:g} s)",
-                {
-                    "rss_bytes": node.rss_bytes,
-                    "rss_slope_bytes_per_s": node.rss_slope_bytes_per_s,
-                    "memory_limit_bytes": node.memory_limit_bytes,
-                    "seconds_to_limit": round(seconds, 1),
-                },
-            )
-        )
-    return out
-
-
-def _launch_replacements(
-    fleet: _Fleet,
-    candidates: list[_Candidate],
-    allowance: int,
-    snapshot: Snapshot,
-    policy: Policy,
-    now: datetime,
-    draft: _Draft,
-) -> None:
-    """Rule 2b/3: replace candidates within the cooldown and the ejection budget."""
-    in_progress = sum(1 for n in fleet.draining if n.drain_reason in ("fault", "prevent"))
-    in_progress += sum(1 for n in fleet.ready if n.id in fleet.replacement_of)
-    cooldown_from = dict(snapshot.fault_replaced_at)
-    for node, kind, why, details in candidates:
-        if node.id in fleet.replacement_of:
-            continue  # already being replaced; its drain is handled by _drain_replaced
-        launched = cooldown_from.get(node.id)
-        if launched is None and node.replaces is not None:
-            launched = node.since
-        if launched is not None and (now - launched).total_seconds() < policy.cooldown_seconds:
-            age = (now - launched).total_seconds()
-            draft.decisions.append(
-                Decision(
-                    "hold",
-                    node.id,
-                    f"{why}, but it was launched as a replacement {age:.0f} s ago "
-                    f"(cooldown {policy.cooldown_seconds:g} s); not replacing it again",
-                    {**details, "cooldown_seconds": policy.cooldown_seconds, "age": age},
-                )
-            )
-            continue
-        if in_progress >= allowance:
-            draft.decisions.append(
-                Decision(
-                    "hold",
-                    node.id,
-                    f"{why}, but {in_progress} node(s) are already being replaced or drained "
-                    f"for faults (budget {allowance}); waiting",
-                    {**details, "in_progress": in_progress, "allowance": allowance},
-                )
-            )
-            continue
-        in_progress += 1
-        draft.to_replace.append(node.id)
-        draft.replace_kind[node.id] = kind
-        draft.decisions.append(Decision(kind, node.id, f"{why}; launching a replacement", details))
-
-
-def _drain_replaced(fleet: _Fleet, snapshot: Snapshot, policy: Policy, draft: _Draft) -> None:
-    """Rule 4: drain a replaced node once its replacement is ready or others suffice."""
-    replaced = [
-        n for n in fleet.ready if n.id in fleet.replacement_of or n.id in draft.replace_kind
-    ]
-    for node in sorted(replaced, key=lambda n: n.id):
-        replacement = fleet.replacement_of.get(node.id)
-        decision, ok = _fault_drain(node, replacement, fleet.ready, draft.leaving, snapshot, policy)
-        draft.decisions.append(decision)
-        if ok:
-            draft.drain(node.id)
-
-
 def _scale(
-    fleet: _Fleet,
+    fleet: Fleet,
     snapshot: Snapshot,
     forecast: Forecast | None,
     policy: Policy,
     now: datetime,
-    draft: _Draft,
+    draft: Draft,
 ) -> tuple[_Need, int, int]:
     """Rule 5: capacity.  Returns the need, the desired count and how many to launch."""
     replaced_ids = set(fleet.replacement_of) | set(draft.to_replace)
@@ -490,8 +213,8 @@ def _scale(
         draft.to_replace.remove(node_id)
         excess -= 1
         draft.decisions = [d for d in draft.decisions if d.node_id != node_id]
-        serving = len(_serving(fleet.ready, draft.leaving))
-        if node_id not in draft.leaving and serving - 1 >= policy.min_nodes:
+        still_serving = len(serving(fleet.ready, draft.leaving))
+        if node_id not in draft.leaving and still_serving - 1 >= policy.min_nodes:
             draft.drain(node_id)
         draft.decisions.append(
             Decision(
@@ -554,74 +277,6 @@ def _stabilize(
     stabilized = max([desired, *in_window]) if spans else planned
     stabilized = min(stabilized, planned)
     return stabilized, (desired if stabilized != desired else None)
-
-
-def _serving(ready: list[NodeView], leaving: set[str]) -> list[NodeView]:
-    return [n for n in ready if n.id not in leaving]
-
-
-def _fault_drain(
-    node: NodeView,
-    replacement: NodeView | None,
-    ready: list[NodeView],
-    leaving: set[str],
-    snapshot: Snapshot,
-    policy: Policy,
-) -> tuple[Decision, bool]:
-    """Drain decision for a node that has (or just got) a replacement."""
-    others = [n for n in _serving(ready, leaving) if n.id != node.id]
-    if replacement is not None and replacement.state is NodeState.READY:
-        if len(others) < policy.min_nodes:
-            return (
-                Decision(
-                    "hold",
-                    node.id,
-                    f"not draining {node.id} yet: only {len(others)} other ready node(s), "
-                    f"min_nodes is {policy.min_nodes}",
-                    {"other_ready": len(others), "min_nodes": policy.min_nodes},
-                ),
-                False,
-            )
-        return (
-            Decision(
-                "drain",
-                node.id,
-                f"draining {node.id}: its replacement {replacement.id} is ready",
-                {"replacement": replacement.id, "other_ready": len(others)},
-            ),
-            True,
-        )
-    headroom = len(others) * policy.node_capacity_rps * policy.target_utilization
-    details: dict[str, object] = {
-        "replacement": replacement.id if replacement else None,
-        "other_ready": len(others),
-        "observed_rps": round(snapshot.observed_rps, 3),
-        "other_capacity_rps": round(headroom, 3),
-        "min_nodes": policy.min_nodes,
-    }
-    if len(others) >= policy.min_nodes and headroom >= snapshot.observed_rps:
-        return (
-            Decision(
-                "drain",
-                node.id,
-                f"draining {node.id} before its replacement is ready: the {len(others)} other "
-                f"ready node(s) carry {snapshot.observed_rps:.1f} rps within "
-                f"{headroom:.1f} rps at target utilization",
-                details,
-            ),
-            True,
-        )
-    return (
-        Decision(
-            "hold",
-            node.id,
-            f"keeping {node.id} in service until its replacement is ready: the "
-            f"{len(others)} other ready node(s) give {headroom:.1f} rps for "
-            f"{snapshot.observed_rps:.1f} rps observed (min_nodes {policy.min_nodes})",
-            details,
-        ),
-        False,
-    )
 
 
 def _capacity_need(
@@ -718,22 +373,6 @@ def _align(moment: datetime, stamps: pd.DatetimeIndex) -> pd.Timestamp:
     if stamps.tz is not None and ts.tzinfo is None:
         return ts.tz_localize(UTC)
     return ts
-
-
-def _seconds_to_memory_limit(node: NodeView) -> float | None:
-    if node.rss_bytes is None or node.memory_limit_bytes is None:
-        return None
-    remaining = node.memory_limit_bytes - node.rss_bytes
-    if remaining <= 0:
-        return 0.0
-    slope = node.rss_slope_bytes_per_s
-    if slope is None or slope <= 0:
-        return None
-    return remaining / slope
-
-
-def _mib(value: float | None, digits: int = 0) -> str:
-    return "?" if value is None else f"{value / 2**20:.{digits}f}"
 
 
 def _iso(moment: datetime) -> str:
