@@ -166,6 +166,7 @@ class Controller:
         self._saved_states: dict[str, NodeState] = {}
         self._last_hold: tuple[Any, ...] | None = None
         self._unlocalized: set[str] = set()
+        self._recent_flags: deque[set[str]] = deque(maxlen=4)  # raw flags, last windows
         self._load_known = False
         self._pending_decisions: list[Decision] = []
         self._holds_skipped = 0
@@ -307,22 +308,35 @@ class Controller:
         return forecast, detection
 
     def _localizable(self, detection: DetectionResult, compared: int) -> DetectionResult:
-        """With fewer nodes than the detector needs for peer comparison, a statistical
-        anomaly cannot be told from a load change, so only 'absent' nodes are acted on
-        (the rest is recorded as a hold, once per episode)."""
+        """With fewer nodes than the detector needs for peer comparison, a node's change
+        against its own past could be a load change.  It is acted on only when it is
+        alone: no other serving node was flagged in the recent windows (a load change
+        moves them all).  'absent' nodes are always acted on.  Anything else is recorded
+        as a hold, once per episode."""
+        flagged_now = {n for n, f in detection.flagged.items() if f}
+        self._recent_flags.append(flagged_now)
         min_peers = self.detector.min_peers
         if compared >= min_peers:
             self._unlocalized = set()
             return detection
-        kept = tuple(a for a in detection.anomalies if a.top_metrics == ("absent",))
+        recently = set().union(*self._recent_flags)
+
+        def alone(node: str) -> bool:
+            return compared >= 2 and not (recently - {node})
+
+        kept = tuple(
+            a for a in detection.anomalies if a.top_metrics == ("absent",) or alone(a.node)
+        )
         dropped = {a.node for a in detection.anomalies} - {a.node for a in kept}
         for node in sorted(dropped - self._unlocalized):
             self._pending_decisions.append(Decision(
                 "hold", node,
-                f"node {node} looks anomalous but only {compared} node(s) are serving; "
-                f"localizing a fault needs at least {min_peers} to compare, so it is not "
-                "replaced for now",
-                {"compared": compared, "min_peers": min_peers},
+                f"node {node} looks anomalous but only {compared} node(s) are serving and "
+                "others changed too; with fewer than "
+                f"{min_peers} to compare this may be a load change, so it is not replaced "
+                "for now",
+                {"compared": compared, "min_peers": min_peers,
+                 "also_flagged": sorted(recently - {node})},
             ))
         self._unlocalized = dropped
         return replace(detection, anomalies=kept)

@@ -40,13 +40,15 @@ class ScriptedDetector:
 
     def __init__(self, min_peers: int = 1) -> None:
         self.bad: set[str] = set()
+        self.flag_only: set[str] = set()  # raw-flagged this window but not (yet) anomalous
         self.min_peers = min_peers
 
     def step(self, now: datetime, window: Mapping[str, Mapping[str, float]],
              members: object = None) -> StepResult:
-        anomalies = tuple(Anomaly(n, now, 0.9, ("latency_p99_ms",)) for n in sorted(self.bad)
+        anomalous = self.bad - self.flag_only
+        anomalies = tuple(Anomaly(n, now, 0.9, ("latency_p99_ms",)) for n in sorted(anomalous)
                           if n in window)
         scores = {n: (0.9 if n in self.bad else 0.3) for n in window}
         return StepResult(at=now, scores=scores, flagged={n: n in self.bad for n in window},
-                          top_metrics={}, anomalous={n: n in self.bad for n in window},
+                          top_metrics={}, anomalous={n: n in anomalous for n in window},
                           anomalies=anomalies, fleet=None)

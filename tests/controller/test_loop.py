@@ -186,14 +186,19 @@ def test_operator_drain_launches_a_replacement(rig: Rig) -> None:
         rig.controller.drain_and_replace("node-1")
 
 
-def test_too_few_peers_to_localize_is_a_hold_not_a_replacement(rig: Rig) -> None:
-    rig.scripted.min_peers = 3  # two serving nodes cannot be told from a load change
+def test_with_too_few_peers_only_a_lone_anomaly_is_replaced(rig: Rig) -> None:
+    rig.scripted.min_peers = 3  # two serving nodes: a change of both may be a load change
     rig.ticks(5)
-    rig.scripted.bad = {"node-1"}
+    rig.scripted.bad = {"node-1", "node-2"}
+    rig.scripted.flag_only = {"node-2"}  # node-2 changed too, below the anomaly bar
     rig.ticks(3)
     assert "node-3" not in rig.pool.states()
     holds = [d for d in rig.store.decisions(100) if d.node_id == "node-1"]
-    assert len(holds) == 1 and "at least 3 to compare" in holds[0].reason
+    assert len(holds) == 1 and "may be a load change" in holds[0].reason
+    rig.scripted.flag_only = set()
+    rig.scripted.bad = {"node-1"}
+    rig.ticks(5)  # node-2 quiet for the recent windows: node-1 is alone, so it is replaced
+    assert "replace" in {d.kind for d in rig.store.decisions(100) if d.node_id == "node-1"}
 
 
 def test_detector_retrains_on_unflagged_live_windows() -> None:
