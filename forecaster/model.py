@@ -37,7 +37,13 @@ from forecaster.seasonality import (
     fourier_matrix,
     time_positions,
 )
-from forecaster.selection import ErrorModel, choose_differencing, fit_error_model
+from forecaster.selection import (
+    SARIMA_MAX_PERIOD,
+    ErrorModel,
+    choose_differencing,
+    fit_error_model,
+    fit_seasonal_arima,
+)
 from forecaster.transforms import choose_transform, forward
 from forecaster.types import Forecast, inverse_transform
 
@@ -164,12 +170,35 @@ class LoadForecaster:
             resid, self.d_, self.max_p, self.max_q, self.time_budget_seconds, notes
         )
         self.error_model_: ErrorModel = model
-        self.order_ = model.order
         self.results_ = model.filter(resid)
         self.seasonal_periods_ = tuple(s.period for s in self.seasons_)
+        short = [p for p in periods if float(p).is_integer() and 2 <= p <= SARIMA_MAX_PERIOD]
+        if short:
+            self._try_seasonal_arima(z, int(min(short)), notes)
+        self.order_ = self.error_model_.order
         self.last_timestamp_ = series.index[-1]
 
+    def _try_seasonal_arima(self, z: np.ndarray, m: int, notes: list[str]) -> None:
+        """Switch to seasonal ARIMA when its one-step error is clearly lower."""
+        alt = fit_seasonal_arima(z, m, self.time_budget_seconds)
+        if alt is None:
+            return
+        half = len(z) // 2
+        fourier_mse = float(np.mean(np.asarray(self.results_.resid)[-half:] ** 2))
+        if alt.one_step_mse < 0.95 * fourier_mse:
+            notes.append(
+                f"seasonal ARIMA (m={m}) chosen over Fourier terms: one-step MSE "
+                f"{alt.one_step_mse:.4g} vs {fourier_mse:.4g}"
+            )
+            self.seasons_, self.coef_ = (), np.empty(0)
+            self.d_ = alt.order[1]
+            self.error_model_ = alt
+            self.results_ = alt.filter(z)
+            self.seasonal_periods_ = (float(m),)
+
     def _regression(self, positions: np.ndarray) -> np.ndarray:
+        if self.coef_.size == 0:
+            return np.zeros(len(positions))
         design = fourier_matrix(positions, self.seasons_)
         if self.d_ == 0:
             design = np.column_stack([np.ones(len(positions)), design])
@@ -216,6 +245,9 @@ class LoadForecaster:
         """A short human-readable name of the fitted model."""
         self._check_fitted()
         p, d, q = self.order_
+        sp, sd, sq, m = self.error_model_.seasonal_order
+        if m:
+            return f"SARIMA({p},{d},{q})({sp},{sd},{sq}){m} {self.transform_}"
         seasons = "+".join(s.describe() for s in self.seasons_) or "none"
         return f"ARIMA({p},{d},{q}) fourier[{seasons}] {self.transform_}"
 
@@ -286,6 +318,8 @@ class LoadForecaster:
             "coef": self.coef_,
             "order": self.order_,
             "error_params": self.error_model_.params,
+            "seasonal_order": self.error_model_.seasonal_order,
+            "seasonal_periods": self.seasonal_periods_,
             "metadata": self.metadata_,
         }
         joblib.dump(state, path)
@@ -309,10 +343,12 @@ class LoadForecaster:
         model.lmbda_ = state["lmbda"]
         model.d_ = state["d"]
         model.seasons_ = tuple(Season(p, k) for p, k in state["seasons"])
-        model.seasonal_periods_ = tuple(s.period for s in model.seasons_)
+        model.seasonal_periods_ = tuple(state["seasonal_periods"])
         model.coef_ = state["coef"]
         model.order_ = tuple(state["order"])
-        model.error_model_ = ErrorModel(model.order_, state["error_params"])
+        model.error_model_ = ErrorModel(
+            model.order_, state["error_params"], seasonal_order=tuple(state["seasonal_order"])
+        )
         model.metadata_ = state["metadata"]
         model.fit_start_ = state["fit_start"]
         history = state["history"]
@@ -423,13 +459,10 @@ def _fit_fourier(
         n, k = len(z), x.shape[1]
         return n * np.log(max(rss, 1e-300) / n) + 2 * k * n / max(n - k - 1, 1)
 
-    choices = [1, 2, 3, 4, 6, 8, 10, 12, 16, 20]
     seasons = [Season(p, 1) for p in periods]
     for i, season in enumerate(seasons):
         best: tuple[float, int] | None = None
-        for k in choices:
-            if k > max_harmonics or 2 * k >= season.period:
-                break
+        for k in _harmonic_choices(season.period, max_harmonics):
             score = aicc(tuple(seasons[:i] + [Season(season.period, k)] + seasons[i + 1:]))
             if best is None or score < best[0]:
                 best = (score, k)
@@ -441,6 +474,16 @@ def _fit_fourier(
     else:
         coef, *_ = np.linalg.lstsq(np.column_stack([intercept, x]), z, rcond=None)
     return final, coef
+
+
+def _harmonic_choices(period: float, max_harmonics: int) -> list[int]:
+    """Harmonic counts worth trying: every one for short periods (a spike every
+    12 steps needs them all), a sparse ladder for long ones."""
+    top = min(max_harmonics, int(np.ceil(period / 2)) - 1)
+    ladder = [1, 2, 3, 4, 6, 8, 10, 12, 16, 20]
+    if top <= 8:
+        return list(range(1, max(top, 1) + 1))
+    return [k for k in ladder if k <= top]
 
 
 def _warning_notes(caught: list[warnings.WarningMessage]) -> list[str]:

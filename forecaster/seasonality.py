@@ -87,6 +87,8 @@ def periodogram_periods(values: np.ndarray, top: int = 3) -> list[float]:
     periods: list[float] = []
     for i in order[: 10 * top]:
         period = 1.0 / freqs[i]
+        if abs(period - round(period)) / period < 0.01:
+            period = float(round(period))  # a whole number of steps (a cron job, an hour)
         if all(abs(period - p) / p > 0.1 for p in periods):
             periods.append(float(period))
         if len(periods) >= top:

@@ -244,3 +244,25 @@ def test_update_rejects_mixed_timezones_and_bounds_history(seasonal: pd.Series) 
         model.update(seasonal.iloc[i:i + 1])
     assert len(model.history_) <= 200
     assert model.forecast(1).timestamps[0] == seasonal.index[320]
+
+
+def test_sharp_short_season_switches_to_seasonal_arima(tmp_path) -> None:
+    rng = np.random.default_rng(5)
+    n = 1200
+    shape = np.array([30, 30, 31, 30, 30, 30, 30, 34, 43, 72, 45, 31], dtype=float)
+    # the spike's height wanders from hour to hour: fixed harmonics cannot follow it
+    height = np.repeat(np.exp(np.cumsum(rng.normal(scale=0.15, size=n // 12))), 12)
+    base = np.tile(shape, n // 12)
+    values = (30 + (base - 30) * height) * np.exp(rng.normal(scale=0.02, size=n))
+    index = pd.date_range("2024-01-01", periods=n, freq="5min")
+    series = pd.Series(values, index=index)
+    model = LoadForecaster().fit(series.iloc[:1100])
+    assert model.describe().startswith("SARIMA(")
+    assert model.seasonal_periods_ == (12.0,)
+    assert any("seasonal ARIMA (m=12)" in n for n in model.metadata_["notes"])
+    model.update(series.iloc[1100:1110])
+    fc = model.forecast(12)
+    actual = series.iloc[1110:1122].to_numpy()
+    assert np.mean(np.abs(fc.mean - actual) / actual) < 0.25
+    loaded = LoadForecaster.load(model.save(tmp_path / "sarima.joblib"))
+    np.testing.assert_allclose(loaded.forecast(12).hi80, fc.hi80, rtol=1e-8)
