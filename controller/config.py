@@ -70,6 +70,10 @@ class ControllerSettings(_Section):
     detector_model_path: Path | None = None
     detector_retrain_seconds: float = Field(default=1800.0, gt=0)
     detector_min_windows: int = Field(default=200, ge=10)
+    # Hysteresis: a node is anomalous after `confirm` flagged windows out of the last
+    # `window` (3 of 4 at a 2 s tick costs ~2 s of detection and removes most one-off flags).
+    detector_confirm_windows: int = Field(default=3, ge=1, le=20)
+    detector_confirm_out_of: int = Field(default=4, ge=1, le=20)
     scrape_timeout_seconds: float = Field(default=1.0, gt=0, le=30)
     metrics_retention_seconds: float = Field(default=86400.0, gt=0)
     launch_retry_base_seconds: float = Field(default=2.0, gt=0)
@@ -207,6 +211,10 @@ def _describe(err: Mapping[str, Any]) -> str:
     return f"{key}: {err['msg']}{shown}"
 
 
+def _confirm_invalid(s: Settings) -> bool:
+    return s.controller.detector_confirm_windows > s.controller.detector_confirm_out_of
+
+
 def _cross_checks(s: Settings) -> list[str]:
     problems = []
     if s.pool.max_nodes < s.pool.min_nodes:
@@ -222,6 +230,10 @@ def _cross_checks(s: Settings) -> list[str]:
     if s.controller.launch_retry_max_seconds < s.controller.launch_retry_base_seconds:
         problems.append(
             "controller.launch_retry_max_seconds: must be >= controller.launch_retry_base_seconds"
+        )
+    if _confirm_invalid(s):
+        problems.append(
+            "controller.detector_confirm_windows: must be <= controller.detector_confirm_out_of"
         )
     url = s.storage.database_url
     if url is not None and not url.split(":", 1)[0].startswith(("sqlite", "postgresql")):

@@ -294,8 +294,11 @@ class DetectorKeeper:
         retrain_seconds: float = 1800.0,
         min_windows: int = 200,
         max_ejection_percent: float = 10.0,
+        confirm_windows: int | None = None,
+        confirm_out_of: int | None = None,
     ) -> None:
         self.model_path = model_path
+        self.confirm = (confirm_windows, confirm_out_of)
         self.retrain_every = timedelta(seconds=retrain_seconds)
         self.min_windows = min_windows
         self.max_ejection_percent = max_ejection_percent
@@ -314,6 +317,8 @@ class DetectorKeeper:
             retrain_seconds=c.detector_retrain_seconds,
             min_windows=c.detector_min_windows,
             max_ejection_percent=settings.recovery.max_ejection_percent,
+            confirm_windows=c.detector_confirm_windows,
+            confirm_out_of=c.detector_confirm_out_of,
         )
 
     def _load(self) -> Any:
@@ -325,8 +330,13 @@ class DetectorKeeper:
         try:
             model = (NodeDetector.load(self.model_path) if self.model_path is not None
                      else NodeDetector.default())
-            # The fleet guard follows the operator's recovery.max_ejection_percent.
-            return model.set_params(max_ejection_percent=self.max_ejection_percent)
+            # The fleet guard follows the operator's recovery.max_ejection_percent, the
+            # hysteresis the controller's settings (both are the detector's own parameters).
+            params: dict[str, Any] = {"max_ejection_percent": self.max_ejection_percent}
+            k, n = self.confirm
+            if k is not None and n is not None:
+                params.update(k=k, n=n)
+            return model.set_params(**params)
         except Exception as exc:  # noqa: BLE001
             self.reason = f"cannot load detector model: {exc}"
             log.warning(self.reason)
