@@ -23,6 +23,7 @@ import pandas as pd
 AGGREGATIONS = ("sum", "mean", "max", "count")
 DEFAULT_MAX_GAP = 12
 DEFAULT_MIN_POINTS = 16
+MIN_POINTS = 16  # fewest points a model is fitted on
 _SHOW = 5  # how many offending lines an error message lists
 
 
@@ -249,3 +250,33 @@ def read_series(
             f"{path}: too few points ({len(series)}); at least {min_points} are needed"
         )
     return series
+
+
+def check_values(series: pd.Series) -> np.ndarray:
+    """Values of an in-memory series as floats; SeriesError on NaN or negatives."""
+    values = pd.to_numeric(series, errors="coerce").to_numpy(dtype=float)
+    bad = np.flatnonzero(~np.isfinite(values))
+    if len(bad):
+        raise SeriesError(
+            f"missing or non-numeric value at {series.index[bad[0]]} ({len(bad)} point(s))"
+        )
+    neg = np.flatnonzero(values < 0)
+    if len(neg):
+        raise SeriesError(
+            f"negative value {values[neg[0]]:g} at {series.index[neg[0]]} (load must be >= 0)"
+        )
+    return values
+
+
+def check_series(series: pd.Series, max_gap: int) -> tuple[pd.Series, float]:
+    """An in-memory series made regular (short gaps filled), and its step in seconds."""
+    if not isinstance(series, pd.Series):
+        raise TypeError(f"fit expects a pandas Series, got {type(series).__name__}")
+    if not isinstance(series.index, pd.DatetimeIndex):
+        raise TypeError("fit expects a Series with a DatetimeIndex (use forecaster.io.read_series)")
+    if len(series) < MIN_POINTS:
+        raise SeriesError(f"too few points to fit ({len(series)}); at least {MIN_POINTS} needed")
+    values = check_values(series)
+    regular = regularize(values, pd.DatetimeIndex(series.index), "series", max_gap=max_gap)
+    step = pd.Timedelta(regular.index[1] - regular.index[0]).total_seconds()
+    return regular, step

@@ -9,7 +9,9 @@ widen with the load and never go below zero once back-transformed.
 Fitting is two-stage for speed: the Fourier coefficients by least squares on
 the (differenced, when the level wanders) transformed series, then the
 ARIMA(p, d, q) error model by maximum likelihood (statsmodels SARIMAX) over a
-bounded grid within a time budget.  ``update`` folds new points into the
+bounded grid within a time budget.  For a short whole-number period (at most
+24 steps, e.g. an hourly job at 5 minutes) seasonal ARIMA is tried as well and
+kept when its one-step error is clearly lower.  ``update`` folds new points into the
 Kalman filter (``SARIMAXResults.extend``) without re-estimation, so the
 control loop can call it every tick; ``refit`` re-estimates on a bounded
 window.
@@ -29,11 +31,18 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
-from forecaster.io import DEFAULT_MAX_GAP, SeriesError, regularize
+from forecaster.io import (
+    DEFAULT_MAX_GAP,
+    MIN_POINTS,
+    SeriesError,
+    check_series,
+    check_values,
+    regularize,
+)
 from forecaster.seasonality import (
     Season,
     detect_periods,
-    detrend,
+    fit_fourier,
     fourier_matrix,
     time_positions,
 )
@@ -47,7 +56,6 @@ from forecaster.selection import (
 from forecaster.transforms import choose_transform, forward
 from forecaster.types import Forecast, inverse_transform
 
-MIN_POINTS = 16
 _FORMAT = 1
 _Z80 = 1.2815515655446004
 _Z95 = 1.959963984540054
@@ -121,7 +129,7 @@ class LoadForecaster:
     def fit(self, series: pd.Series) -> LoadForecaster:
         """Choose transform, seasons and order on ``series`` and estimate them."""
         started = time.perf_counter()
-        series, step = _check_series(series, self.max_gap)
+        series, step = check_series(series, self.max_gap)
         if self.max_history is not None:
             if self.max_history < MIN_POINTS:
                 raise ValueError(f"max_history must be at least {MIN_POINTS}")
@@ -162,7 +170,7 @@ class LoadForecaster:
                 else:
                     periods.append(float(p))
         self.d_ = choose_differencing(z, positions, periods) if self.d is None else int(self.d)
-        self.seasons_, self.coef_ = _fit_fourier(
+        self.seasons_, self.coef_ = fit_fourier(
             z, positions, periods, self.d_, self.max_harmonics
         )
         resid = z - self._regression(positions)
@@ -273,7 +281,7 @@ class LoadForecaster:
             )
         last_value = float(self.history_.iloc[-1])
         joined = regularize(
-            np.r_[last_value, _check_values(new_points)],
+            np.r_[last_value, check_values(new_points)],
             pd.DatetimeIndex([self.last_timestamp_]).append(pd.DatetimeIndex(new_points.index)),
             "update",
             max_gap=self.max_gap,
@@ -405,85 +413,6 @@ class LoadForecaster:
                 "scipy": scipy.__version__,
             },
         }
-
-
-def _check_values(series: pd.Series) -> np.ndarray:
-    values = pd.to_numeric(series, errors="coerce").to_numpy(dtype=float)
-    bad = np.flatnonzero(~np.isfinite(values))
-    if len(bad):
-        raise SeriesError(
-            f"missing or non-numeric value at {series.index[bad[0]]} ({len(bad)} point(s))"
-        )
-    neg = np.flatnonzero(values < 0)
-    if len(neg):
-        raise SeriesError(
-            f"negative value {values[neg[0]]:g} at {series.index[neg[0]]} (load must be >= 0)"
-        )
-    return values
-
-
-def _check_series(series: pd.Series, max_gap: int) -> tuple[pd.Series, float]:
-    if not isinstance(series, pd.Series):
-        raise TypeError(f"fit expects a pandas Series, got {type(series).__name__}")
-    if not isinstance(series.index, pd.DatetimeIndex):
-        raise TypeError("fit expects a Series with a DatetimeIndex (use forecaster.io.read_series)")
-    if len(series) < MIN_POINTS:
-        raise SeriesError(f"too few points to fit ({len(series)}); at least {MIN_POINTS} needed")
-    values = _check_values(series)
-    regular = regularize(values, pd.DatetimeIndex(series.index), "series", max_gap=max_gap)
-    step = pd.Timedelta(regular.index[1] - regular.index[0]).total_seconds()
-    return regular, step
-
-
-def _fit_fourier(
-    z: np.ndarray, positions: np.ndarray, periods: list[float], d: int, max_harmonics: int
-) -> tuple[tuple[Season, ...], np.ndarray]:
-    """Harmonics per season by AICc, then the coefficients.
-
-    Harmonics are chosen on the levels with the slow trend removed (a moving
-    average one longest period wide): differencing would drown the seasonal
-    shape in noise and pick too few.  The coefficients are then estimated as
-    the ARIMA errors need them: on differences when ``d == 1`` (regression
-    with ARIMA(p,1,q) errors), otherwise on levels with an intercept.
-    """
-    if not periods:
-        coef = np.array([z.mean()]) if d == 0 else np.empty(0)
-        return (), coef
-    detrended = detrend(z, int(max(periods)) + 1)
-    intercept = np.ones((len(z), 1))
-
-    def aicc(seasons: tuple[Season, ...]) -> float:
-        x = np.column_stack([intercept, fourier_matrix(positions, seasons)])
-        coef, *_ = np.linalg.lstsq(x, detrended, rcond=None)
-        rss = float(np.sum((detrended - x @ coef) ** 2))
-        n, k = len(z), x.shape[1]
-        return n * np.log(max(rss, 1e-300) / n) + 2 * k * n / max(n - k - 1, 1)
-
-    seasons = [Season(p, 1) for p in periods]
-    for i, season in enumerate(seasons):
-        best: tuple[float, int] | None = None
-        for k in _harmonic_choices(season.period, max_harmonics):
-            score = aicc(tuple(seasons[:i] + [Season(season.period, k)] + seasons[i + 1:]))
-            if best is None or score < best[0]:
-                best = (score, k)
-        seasons[i] = Season(season.period, best[1] if best else 1)
-    final = tuple(seasons)
-    x = fourier_matrix(positions, final)
-    if d:
-        coef, *_ = np.linalg.lstsq(np.diff(x, axis=0), np.diff(z), rcond=None)
-    else:
-        coef, *_ = np.linalg.lstsq(np.column_stack([intercept, x]), z, rcond=None)
-    return final, coef
-
-
-def _harmonic_choices(period: float, max_harmonics: int) -> list[int]:
-    """Harmonic counts worth trying: every one for short periods (a spike every
-    12 steps needs them all), a sparse ladder for long ones."""
-    top = min(max_harmonics, int(np.ceil(period / 2)) - 1)
-    ladder = [1, 2, 3, 4, 6, 8, 10, 12, 16, 20]
-    if top <= 8:
-        return list(range(1, max(top, 1) + 1))
-    return [k for k in ladder if k <= top]
 
 
 def _warning_notes(caught: list[warnings.WarningMessage]) -> list[str]:

@@ -196,3 +196,54 @@ def _is_multiple(p: float, kept: float) -> bool:
     """True when ``p`` is a harmonic of ``kept`` (already covered by its terms)."""
     ratio = kept / p
     return 2 <= round(ratio) <= 3 and abs(ratio - round(ratio)) < 0.05
+
+
+def fit_fourier(
+    z: np.ndarray, positions: np.ndarray, periods: list[float], d: int, max_harmonics: int
+) -> tuple[tuple[Season, ...], np.ndarray]:
+    """Harmonics per season by AICc, then the coefficients.
+
+    Harmonics are chosen on the levels with the slow trend removed (a moving
+    average one longest period wide): differencing would drown the seasonal
+    shape in noise and pick too few.  The coefficients are then estimated as
+    the ARIMA errors need them: on differences when ``d == 1`` (regression
+    with ARIMA(p,1,q) errors), otherwise on levels with an intercept.
+    """
+    if not periods:
+        coef = np.array([z.mean()]) if d == 0 else np.empty(0)
+        return (), coef
+    detrended = detrend(z, int(max(periods)) + 1)
+    intercept = np.ones((len(z), 1))
+
+    def aicc(seasons: tuple[Season, ...]) -> float:
+        x = np.column_stack([intercept, fourier_matrix(positions, seasons)])
+        coef, *_ = np.linalg.lstsq(x, detrended, rcond=None)
+        rss = float(np.sum((detrended - x @ coef) ** 2))
+        n, k = len(z), x.shape[1]
+        return n * np.log(max(rss, 1e-300) / n) + 2 * k * n / max(n - k - 1, 1)
+
+    seasons = [Season(p, 1) for p in periods]
+    for i, season in enumerate(seasons):
+        best: tuple[float, int] | None = None
+        for k in _harmonic_choices(season.period, max_harmonics):
+            score = aicc(tuple(seasons[:i] + [Season(season.period, k)] + seasons[i + 1:]))
+            if best is None or score < best[0]:
+                best = (score, k)
+        seasons[i] = Season(season.period, best[1] if best else 1)
+    final = tuple(seasons)
+    x = fourier_matrix(positions, final)
+    if d:
+        coef, *_ = np.linalg.lstsq(np.diff(x, axis=0), np.diff(z), rcond=None)
+    else:
+        coef, *_ = np.linalg.lstsq(np.column_stack([intercept, x]), z, rcond=None)
+    return final, coef
+
+
+def _harmonic_choices(period: float, max_harmonics: int) -> list[int]:
+    """Harmonic counts worth trying: every one for short periods (a spike every
+    12 steps needs them all), a sparse ladder for long ones."""
+    top = min(max_harmonics, int(np.ceil(period / 2)) - 1)
+    ladder = [1, 2, 3, 4, 6, 8, 10, 12, 16, 20]
+    if top <= 8:
+        return list(range(1, max(top, 1) + 1))
+    return [k for k in ladder if k <= top]
