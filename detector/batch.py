@@ -106,7 +106,8 @@ def detect_frame(
     """Score ``frame`` with a fitted detector and apply hysteresis from ``start`` on."""
     cube = detector.cube(frame)
     scores, contrib = detector.score_cube(cube)
-    flagged = np.nan_to_num(scores, nan=-np.inf) > detector.threshold_
+    threshold, immediate = detector.thresholds_for(cube.nodes)
+    flagged = np.nan_to_num(scores, nan=-np.inf) > threshold[None, :]
     tops = top_indices(contrib, detector.top_k)
     metrics = detector.metrics_
 
@@ -115,5 +116,5 @@ def detect_frame(
         chosen = tuple(metrics[i] for i in tops[t, n] if row[i] >= 1.0)
         return chosen or ((metrics[int(tops[t, n][0])],) if len(metrics) else ())
 
-    strong = np.nan_to_num(scores, nan=-np.inf) > detector.immediate_
+    strong = np.nan_to_num(scores, nan=-np.inf) > immediate[None, :]
     return run_tracker(cube, scores, flagged, top_of, detector.hysteresis_params, start, strong)

@@ -8,7 +8,10 @@ form the control loop calls once per scrape window, keeping per-node trailing
 baselines and hysteresis state; ``localize`` returns the current anomalies.
 The threshold is the ``threshold_quantile`` of the training scores, so the
 raw false-flag rate on healthy data is about ``1 - threshold_quantile`` per
-node-window before hysteresis thins it out further.
+node-window before hysteresis thins it out further.  With learned offsets
+(stable node identities), a node whose own training scores run hotter gets its
+own, higher threshold (``node_thresholds_``), so one noisy node does not spend
+the whole fleet's false-alert budget.
 """
 
 from __future__ import annotations
@@ -66,6 +69,7 @@ class NodeDetector(BaseEstimator):
         learned_floor_fraction: float = 0.5,
         immediate_ratio: float | None = 3.0,
         smooth_windows: tuple[int, ...] = (),
+        per_node_threshold: bool = True,
         max_train_rows: int = 100_000,
         random_state: int = 0,
     ) -> None:
@@ -89,6 +93,7 @@ class NodeDetector(BaseEstimator):
         self.learned_floor_fraction = learned_floor_fraction
         self.immediate_ratio = immediate_ratio
         self.smooth_windows = smooth_windows
+        self.per_node_threshold = per_node_threshold
         self.max_train_rows = max_train_rows
         self.random_state = random_state
 
@@ -153,6 +158,7 @@ class NodeDetector(BaseEstimator):
         baseline = F.rolling_baseline(y, self.feature_params, at)
         self.scales_ = self._learn_scales(cube, y, y[at], baseline)
         rows = self._features(cube.nodes, y[at], baseline)[cube.present[at]]
+        row_nodes = np.nonzero(cube.present[at])[1]
         if len(rows) < 10:
             raise DetectorInputError(
                 f"history: only {len(rows)} node-windows; need at least 10 to fit"
@@ -171,6 +177,11 @@ class NodeDetector(BaseEstimator):
             if self.immediate_ratio
             else float("inf")
         )
+        self.node_thresholds_ = (
+            self._learn_node_thresholds(cube.nodes, row_nodes, train_scores, middle)
+            if self.learn_offsets and self.per_node_threshold
+            else {}
+        )
         self.metadata_ = {
             "format": MODEL_FORMAT,
             "features": list(F.feature_names(self.metrics_, self.scales)),
@@ -178,6 +189,7 @@ class NodeDetector(BaseEstimator):
             "threshold": self.threshold_,
             "threshold_quantile": self.threshold_quantile,
             "immediate_threshold": self.immediate_,
+            "node_thresholds": {n: t for n, (t, _) in self.node_thresholds_.items()},
             "training_range": [
                 str(pd.Timestamp(cube.timestamps[0])),
                 str(pd.Timestamp(cube.timestamps[-1])),
@@ -194,6 +206,45 @@ class NodeDetector(BaseEstimator):
         }
         self.reset()
         return self
+
+    def _learn_node_thresholds(
+        self,
+        nodes: tuple[str, ...],
+        row_nodes: np.ndarray,
+        train_scores: np.ndarray,
+        middle: float,
+    ) -> dict[str, tuple[float, float]]:
+        """(threshold, immediate) for nodes whose own training scores run hotter.
+
+        The fleet-wide threshold is one quantile of all training scores, so a
+        node that is habitually noisier than the rest (a low-count series, a
+        flaky replica) spends most of the false-flag budget by itself.  Like the
+        offsets, this judges a known node against its own history: its
+        threshold is the same quantile of its own training scores when that is
+        higher than the fleet's (never lower, so a quiet node is not made
+        touchier).  Nodes unseen in training use the fleet threshold.
+        """
+        out: dict[str, tuple[float, float]] = {}
+        for i, node in enumerate(nodes):
+            own = train_scores[row_nodes == i]
+            if len(own) < 10:
+                continue
+            threshold = float(np.quantile(own, self.threshold_quantile))
+            if threshold > self.threshold_:
+                immediate = (
+                    middle + self.immediate_ratio * (threshold - middle)
+                    if self.immediate_ratio
+                    else float("inf")
+                )
+                out[node] = (threshold, immediate)
+        return out
+
+    def thresholds_for(self, nodes: Iterable[str]) -> tuple[np.ndarray, np.ndarray]:
+        """(N,) flag and immediate thresholds for these nodes (per-node where learned)."""
+        own = getattr(self, "node_thresholds_", {})
+        pairs = [own.get(node, (self.threshold_, self.immediate_)) for node in nodes]
+        arr = np.array(pairs, dtype=float).reshape(-1, 2)
+        return arr[:, 0], arr[:, 1]
 
     def _raw_scores(self, rows: np.ndarray) -> np.ndarray:
         """Isolation Forest anomaly score plus the log-excess over the training envelope.
@@ -315,7 +366,7 @@ class NodeDetector(BaseEstimator):
                 "timestamp": cube.timestamps[t_idx],
                 "node": np.array(cube.nodes, dtype=object)[n_idx],
                 "score": scores[t_idx, n_idx],
-                "flagged": scores[t_idx, n_idx] > self.threshold_,
+                "flagged": scores[t_idx, n_idx] > self.thresholds_for(cube.nodes)[0][n_idx],
                 "top_metrics": tops,
             }
         )
@@ -393,14 +444,15 @@ class NodeDetector(BaseEstimator):
         x = F.assemble(peer, selfv, params)[0]
         scores = self._raw_scores(x)
         contrib = F.contributions(x, m, len(self.scales))
+        threshold, immediate = self.thresholds_for(nodes)
         observations = {}
         for i, node in enumerate(nodes):
             top = F.top_metrics(contrib[i], self.metrics_, self.top_k)
             observations[node] = Observation(
-                bool(scores[i] > self.threshold_),
+                bool(scores[i] > threshold[i]),
                 float(scores[i]),
                 top,
-                strong=bool(scores[i] > self.immediate_),
+                strong=bool(scores[i] > immediate[i]),
             )
         return observations
 
@@ -449,6 +501,7 @@ class NodeDetector(BaseEstimator):
             "scales_": self.scales_,
             "immediate_": self.immediate_,
             "threshold_": self.threshold_,
+            "node_thresholds_": getattr(self, "node_thresholds_", {}),
             "metadata_": self.metadata_,
         }
         joblib.dump(payload, path, compress=3)
@@ -478,6 +531,7 @@ class NodeDetector(BaseEstimator):
             "metadata_",
         ):
             setattr(model, key, payload[key])
+        model.node_thresholds_ = payload.get("node_thresholds_", {})  # older models: none
         return model.reset()
 
     @classmethod
