@@ -78,8 +78,13 @@ max_ejection_option = click.option(
 )
 
 
-def _scales(ctx: click.Context, param: click.Parameter, value: str | None) -> tuple[int, ...]:
-    if not value:
+def _scales(
+    ctx: click.Context, param: click.Parameter, value: str | None
+) -> tuple[int, ...] | None:
+    """``auto`` (None: resolved from the data's step), ``none`` or spans like ``6,36``."""
+    if value is None or value.strip().lower() == "auto":
+        return None
+    if value.strip().lower() in ("", "none", "0"):
         return ()
     try:
         scales = tuple(int(v) for v in value.split(",") if v.strip())
@@ -90,19 +95,56 @@ def _scales(ctx: click.Context, param: click.Parameter, value: str | None) -> tu
     return scales
 
 
+def _quantile(ctx: click.Context, param: click.Parameter, value: str | None) -> float | None:
+    """``auto`` (None: resolved from the step and training size) or a float in [0.5, 1)."""
+    if value is None or value.strip().lower() == "auto":
+        return None
+    try:
+        q = float(value)
+    except ValueError as exc:
+        raise click.BadParameter(f"{value!r}: expected 'auto' or a number in [0.5, 1)") from exc
+    if not 0.5 <= q < 1.0:
+        raise click.BadParameter(f"{value!r}: must be 'auto' or within [0.5, 1)")
+    return q
+
+
 smooth_option = click.option(
     "--smooth-windows",
     callback=_scales,
-    default=None,
-    help="Also score trailing means over these spans of windows, e.g. 6,36 (default: none).",
+    default="auto",
+    show_default=True,
+    help="Also score trailing means over these spans of windows, e.g. 6,36, or 'none'. "
+    "auto: 6,36 keeping spans of at most 6 hours at the data's step.",
 )
 quantile_option = click.option(
     "--threshold-quantile",
-    type=click.FloatRange(0.5, 1.0, max_open=True),
-    default=0.995,
+    callback=_quantile,
+    default="auto",
     show_default=True,
-    help="Raw flag above this quantile of the training scores.",
+    help="Raw flag above this quantile of the training scores. auto: a budget of half a "
+    "false flag per node-day, 1 - 0.5/windows-per-day, within [0.995, 1 - 10/training rows].",
 )
+
+
+def _fit_params(
+    smooth_windows: tuple[int, ...] | None,
+    threshold_quantile: float | None,
+    history: pd.DataFrame,
+    frame: pd.DataFrame,
+) -> dict[str, Any]:
+    """Explicit flags win; ``auto`` ones are resolved from the data (detector.auto)."""
+    from detector.auto import auto_params
+    from detector.frame import infer_step
+
+    auto = auto_params(history, infer_step(frame))
+    return {
+        "smooth_windows": auto["smooth_windows"] if smooth_windows is None else smooth_windows,
+        "threshold_quantile": (
+            auto["threshold_quantile"] if threshold_quantile is None else threshold_quantile
+        ),
+    }
+
+
 model_option = click.option(
     "--model",
     type=FILE,
@@ -130,8 +172,8 @@ def run(
     out: Path,
     model: Path | None,
     max_ejection_percent: float,
-    smooth_windows: tuple[int, ...],
-    threshold_quantile: float,
+    smooth_windows: tuple[int, ...] | None,
+    threshold_quantile: float | None,
 ) -> None:
     """Fit on the history, then write one row per (timestamp, node) after --train-until.
 
@@ -140,13 +182,14 @@ def run(
     """
     from detector.batch import detect_frame
 
-    fit_params = {"smooth_windows": smooth_windows, "threshold_quantile": threshold_quantile}
     until = _timestamp(train_until, "--train-until")
     assert until is not None
     frame = _read_metrics(metrics_path)
+    history = _split(frame, until, "--train-until") if model is None else frame.iloc[:0]
+    fit_params = _fit_params(smooth_windows, threshold_quantile, history, frame)
     detector = _detector(model, {"max_ejection_percent": max_ejection_percent}, fit_params)
     if model is None:
-        _fit(detector, _split(frame, until, "--train-until"), "--metrics")
+        _fit(detector, history, "--metrics")
     try:
         result = detect_frame(detector, frame, until)
     except DetectorInputError as exc:
@@ -157,7 +200,9 @@ def run(
     flagged = alerts[alerts["anomalous"] == 1]
     click.echo(
         f"wrote {len(alerts)} rows to {out}: {len(flagged)} anomalous node-windows on "
-        f"{flagged['node'].nunique()} node(s), {len(result.fleet)} fleet-wide window(s)",
+        f"{flagged['node'].nunique()} node(s), {len(result.fleet)} fleet-wide window(s) "
+        f"(smooth windows {','.join(map(str, detector.smooth_windows)) or 'none'}, "
+        f"threshold quantile {detector.threshold_quantile})",
         err=True,
     )
 
@@ -180,8 +225,8 @@ def eval_(
     as_json: bool,
     model: Path | None,
     max_ejection_percent: float,
-    smooth_windows: tuple[int, ...],
-    threshold_quantile: float,
+    smooth_windows: tuple[int, ...] | None,
+    threshold_quantile: float | None,
 ) -> None:
     """Event-level precision/recall/F1, median delay, localization vs two peers."""
     from detector.evaluate import evaluate, read_labels
@@ -197,19 +242,26 @@ def eval_(
         raise click.BadParameter(str(exc), param_hint="--labels") from exc
     if not (labels["end"] >= until).any():
         raise click.BadParameter(f"no labelled window ends after {until}", param_hint="--labels")
-    _split(frame, until, "--train-until")
-    fit_params = {"smooth_windows": smooth_windows, "threshold_quantile": threshold_quantile}
+    history = _split(frame, until, "--train-until")
+    fit_params = _fit_params(smooth_windows, threshold_quantile, history, frame)
     detector = _detector(model, {"max_ejection_percent": max_ejection_percent}, fit_params)
     try:
         report = evaluate(frame, labels, until, detector)
     except DetectorInputError as exc:
         raise click.BadParameter(str(exc), param_hint="--metrics") from exc
+    report["settings"] = {
+        "smooth_windows": list(detector.smooth_windows),
+        "threshold_quantile": detector.threshold_quantile,
+        "model": None if model is None else str(model),
+    }
     if as_json:
         click.echo(json.dumps(report, indent=2))
         return
     click.echo(
         f"{report['nodes']} nodes, metrics {', '.join(report['metrics'])}; trained before "
-        f"{report['train_until']}"
+        f"{report['train_until']}; smooth windows "
+        f"{','.join(map(str, detector.smooth_windows)) or 'none'}, threshold quantile "
+        f"{detector.threshold_quantile}"
     )
     head = f"{'method':<10} {'events':>6} {'found':>5} {'FP':>4} {'prec':>6} {'recall':>6} "
     click.echo(head + f"{'F1':>6} {'delay_s':>8} {'loc_acc':>7}")
@@ -240,8 +292,8 @@ def train_detector(
     until: str | None,
     out: Path,
     max_ejection_percent: float,
-    smooth_windows: tuple[int, ...],
-    threshold_quantile: float,
+    smooth_windows: tuple[int, ...] | None,
+    threshold_quantile: float | None,
 ) -> None:
     """Fit a detector on (healthy) fleet history and save it with its metadata."""
     from detector.model import NodeDetector
@@ -251,8 +303,7 @@ def train_detector(
     history = _split(frame, cutoff, "--until") if cutoff is not None else frame
     detector = NodeDetector(
         max_ejection_percent=max_ejection_percent,
-        smooth_windows=smooth_windows,
-        threshold_quantile=threshold_quantile,
+        **_fit_params(smooth_windows, threshold_quantile, history, frame),
     )
     detector = _fit(detector, history, "--metrics")
     path = detector.save(out)
