@@ -157,7 +157,8 @@ def regularize(
         i = long_gaps[0]
         raise SeriesError(
             f"{where}: gap of {missing[i - 1]} missing steps before {index[i]} "
-            f"({_lines(long_gaps)}); at most {max_gap} are filled by interpolation"
+            f"({_lines(long_gaps)}); at most {max_gap} are filled by interpolation "
+            "(--max-gap)"
         )
     series = pd.Series(values, index=index, dtype=float)
     if missing.any():
@@ -192,7 +193,7 @@ def resample(
                 if run > max_gap:
                     raise SeriesError(
                         f"{where}: more than {max_gap} empty {freq} bins in a row "
-                        f"ending near {out.index[pos]}"
+                        f"ending near {out.index[pos]} (at most --max-gap {max_gap} are filled)"
                     )
             out = out.interpolate(method="linear")
     out.index.freq = None

@@ -19,7 +19,7 @@ import click
 import pandas as pd
 
 from forecaster import LoadForecaster, SeriesError, read_series
-from forecaster.io import AGGREGATIONS
+from forecaster.io import AGGREGATIONS, DEFAULT_MAX_GAP
 
 PREDICT_COLUMNS = ["timestamp", "mean", "lo80", "hi80", "lo95", "hi95"]
 BACKTEST_COLUMNS = ["origin", "timestamp", "actual", "mean", "lo80", "hi80"]
@@ -38,6 +38,10 @@ def _series_options(func: Callable[..., Any]) -> Callable[..., Any]:
                      help="Resample to this step first, e.g. 5min or 1h (raw traces)."),
         click.option("--agg", type=click.Choice(AGGREGATIONS), default="sum", show_default=True,
                      help="How --freq aggregates the points in a step."),
+        click.option("--max-gap", type=click.IntRange(min=0), default=DEFAULT_MAX_GAP,
+                     show_default=True,
+                     help="Fill missing runs up to this many steps by interpolation; "
+                          "longer gaps are an error."),
         click.option("--max-history", type=click.IntRange(min=16), default=8064,
                      show_default=True,
                      help="Fit on at most this many most recent points (keeps fits fast)."),
@@ -47,9 +51,11 @@ def _series_options(func: Callable[..., Any]) -> Callable[..., Any]:
     return func
 
 
-def _read(csv_path: Path, time_col: str, value_col: str, freq: str | None, agg: str) -> pd.Series:
+def _read(csv_path: Path, time_col: str, value_col: str, freq: str | None, agg: str,
+          max_gap: int) -> pd.Series:
     try:
-        return read_series(csv_path, time_col=time_col, value_col=value_col, freq=freq, agg=agg)
+        return read_series(csv_path, time_col=time_col, value_col=value_col, freq=freq, agg=agg,
+                           max_gap=max_gap)
     except SeriesError as exc:
         raise click.BadParameter(str(exc), param_hint="'--csv'") from exc
 
@@ -79,9 +85,9 @@ def forecast() -> None:
 @click.option("--out", type=click.Path(dir_okay=False, writable=True, path_type=Path),
               required=True, help="Output CSV: timestamp,mean,lo80,hi80,lo95,hi95.")
 def predict(csv_path: Path, time_col: str, value_col: str, freq: str | None, agg: str,
-            max_history: int, horizon: int, out: Path) -> None:
+            max_gap: int, max_history: int, horizon: int, out: Path) -> None:
     """Fit on the CSV and write the HORIZON steps after its last row with 80/95 % bounds."""
-    series = _read(csv_path, time_col, value_col, freq, agg)
+    series = _read(csv_path, time_col, value_col, freq, agg, max_gap)
     model, seconds = _fit(series, max_history)
     frame = model.forecast(horizon).to_frame()[PREDICT_COLUMNS]
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -107,12 +113,12 @@ def predict(csv_path: Path, time_col: str, value_col: str, freq: str | None, agg
 @click.option("--refit-every", type=click.IntRange(min=1), default=1, show_default=True,
               help="Re-estimate at every N-th origin only; update in between (faster).")
 def backtest(csv_path: Path, time_col: str, value_col: str, freq: str | None, agg: str,
-             max_history: int, horizon: int, origins: int, out: Path, as_json: bool,
+             max_gap: int, max_history: int, horizon: int, origins: int, out: Path, as_json: bool,
              summary_path: Path | None, refit_every: int) -> None:
     """Rolling-origin backtest against naive and seasonal naive (MASE, sMAPE, coverage)."""
     from forecaster.backtest import rolling_origin
 
-    series = _read(csv_path, time_col, value_col, freq, agg)
+    series = _read(csv_path, time_col, value_col, freq, agg, max_gap)
     try:
         result = rolling_origin(
             series, horizon, origins,
@@ -142,9 +148,9 @@ def backtest(csv_path: Path, time_col: str, value_col: str, freq: str | None, ag
 @click.option("--out", type=click.Path(dir_okay=False, writable=True, path_type=Path),
               required=True, help="Where to save the model (joblib file with metadata).")
 def train_forecaster(csv_path: Path, time_col: str, value_col: str, freq: str | None, agg: str,
-                     max_history: int, out: Path) -> None:
+                     max_gap: int, max_history: int, out: Path) -> None:
     """Fit the load forecaster on a series CSV and save it with its metadata."""
-    series = _read(csv_path, time_col, value_col, freq, agg)
+    series = _read(csv_path, time_col, value_col, freq, agg, max_gap)
     model, seconds = _fit(series, max_history)
     model.save(out)
     meta = model.metadata_
