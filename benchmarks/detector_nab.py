@@ -128,6 +128,18 @@ VARIANTS: dict[str, list[tuple[str, list[str]]]] = {
 }
 
 
+# Default-settings event F1 (found/events, false episodes) of the detector at commit
+# 3e00750, before per-node thresholds and the auto batch defaults, on the same fleets
+# (reproduce: `git archive 3e00750 detector controller forecaster gateway | tar -x -C OLD`,
+# then `PYTHONPATH=OLD python -c "from controller.cli import main; main()" detect eval ...`).
+BEFORE = {
+    "realTweets": (0.339, "11/21", 33),
+    "realAdExchange": (0.182, "2/14", 6),
+    "realTraffic": (0.500, "3/7", 2),
+    "realKnownCause5min": (0.000, "0/7", 0),
+}
+
+
 def table(report: dict) -> list[str]:
     lines = [
         "| method | events | found | false episodes | precision | recall | F1 | median delay | "
@@ -167,8 +179,9 @@ def markdown(runs: list[dict]) -> str:
         "",
         "## Summary (event F1, default settings)",
         "",
-        "| fleet | role | nodes | rows/node | train until | detector | robust z | envoy |",
-        "| --- | --- | ---: | ---: | --- | ---: | ---: | --- |",
+        "| fleet | role | nodes | rows/node | train until | detector before (3e00750) | "
+        "detector | robust z | envoy |",
+        "| --- | --- | ---: | ---: | --- | ---: | ---: | ---: | --- |",
     ]
     for run in runs:
         if run["variant"] != "defaults":
@@ -177,12 +190,31 @@ def markdown(runs: list[dict]) -> str:
         role = "tuning" if run["fleet"] == TUNING_FLEET else "held out"
         envoy = rep["envoy"]
         envoy_f1 = f"{envoy['f1']:.3f}" if envoy.get("applicable", True) else "n/a"
+        det = rep["detector"]
+        old = BEFORE.get(run["fleet"])
+        before = f"{old[0]:.3f} ({old[1]}, {old[2]} FP)" if old else "-"
         lines.append(
             f"| {run['fleet']} | {role} | {rep['nodes']} | {run['rows']} | {run['train_until']} | "
-            f"**{rep['detector']['f1']:.3f}** | {rep['robust_z']['f1']:.3f} | "
+            f"{before} | **{det['f1']:.3f}** ({det['found']}/{det['events']}, "
+            f"{det['false_episodes']} FP) | {rep['robust_z']['f1']:.3f} | "
             f"{envoy_f1} |"
         )
-    lines.append("")
+    settings = {
+        run["fleet"]: run["report"].get("settings", {})
+        for run in runs
+        if run["variant"] == "defaults"
+    }
+    lines += [
+        "",
+        "Default settings resolved by `auto` per fleet (detector/auto.py): "
+        + "; ".join(
+            f"{fleet}: smooth windows {','.join(map(str, s.get('smooth_windows', []))) or 'none'}, "
+            f"threshold quantile {s.get('threshold_quantile')}"
+            for fleet, s in settings.items()
+        )
+        + ".",
+        "",
+    ]
     for run in runs:
         lines += [
             f"## {run['fleet']}: `{run['variant']}` ({run['seconds']:.1f} s)",
