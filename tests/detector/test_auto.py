@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pandas as pd
 import pytest
 from click.testing import CliRunner
@@ -72,3 +74,21 @@ def test_cli_accepts_auto_none_and_explicit_values_and_rejects_nonsense(tmp_path
     assert bad.exit_code == 2 and "--threshold-quantile" in bad.output
     bad = runner.invoke(main, [*base, "--out", str(tmp_path / "a.csv"), "--smooth-windows", "1"])
     assert bad.exit_code == 2 and "--smooth-windows" in bad.output
+
+
+def test_eval_json_reports_the_resolved_settings(tmp_path):
+    times = pd.date_range("2026-01-01", periods=200, freq="15s")
+    frame = pd.concat(
+        pd.DataFrame({"timestamp": times, "node": f"n{i}", "metric": "v", "value": 10.0 + i})
+        for i in range(4)
+    )
+    metrics, labels = tmp_path / "fleet.csv", tmp_path / "labels.csv"
+    frame.to_csv(metrics, index=False)
+    pd.DataFrame({"node": ["n1"], "start": [times[160]], "end": [times[170]]}).to_csv(
+        labels, index=False
+    )
+    args = ["detect", "eval", "--metrics", str(metrics), "--labels", str(labels)]
+    result = CliRunner().invoke(main, [*args, "--train-until", str(times[150]), "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output[result.output.index("{") :])
+    assert report["settings"] == {"smooth_windows": [], "threshold_quantile": 0.995, "model": None}
