@@ -25,6 +25,7 @@ import sys
 import tempfile
 import threading
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +42,6 @@ def config_text(data_dir: Path, lb: int, api: int, base: int) -> str:
 data_dir = "{data_dir}"
 [pool]
 initial_nodes = 2
-min_nodes = 2
 max_nodes = 6
 node_base_port = {base}
 [balancer]
@@ -132,7 +132,8 @@ def main() -> int:
                        headers={"Authorization": f"Bearer {TOKEN}"},
                        json={"kind": "latency", "params": {"ms": 400}, "duration_s": 600}
                        ).raise_for_status()
-            fault.update(node_id=victim["id"], t=time.monotonic() - t0)
+            fault.update(node_id=victim["id"], t=time.monotonic() - t0,
+                         at=datetime.now(UTC).isoformat())
 
         injector = threading.Thread(target=inject, daemon=True)
         injector.start()
@@ -151,6 +152,16 @@ def main() -> int:
             or (t >= fault["t"] and all(n["id"] != victim for n in nodes))), None)
         replaced = [d for d in decisions if d["node_id"] == victim and d["kind"] in
                     ("replace", "drain")]
+        fault_at = datetime.fromisoformat(fault["at"])
+        def since_fault(d: dict[str, Any]) -> float:
+            at = datetime.fromisoformat(d["at"].replace("Z", "+00:00"))
+            return (at - fault_at).total_seconds()
+
+        victim_log = [
+            f"+{since_fault(d):.1f}s {d['kind']}: {d['reason'][:140]}"
+            for d in reversed(decisions)
+            if (d["node_id"] == victim or d["kind"] == "fleet_anomaly") and since_fault(d) >= 0
+        ][:15]
         peak_window = [n for t, n in monitor.samples if t >= 120]
         peak_ready = max((sum(x["state"] == "ready" for x in nodes) for nodes in peak_window),
                          default=0)
@@ -174,6 +185,7 @@ def main() -> int:
             "slow_node_drained_after_s": None if drained_t is None
             else round(drained_t - fault["t"], 1),
             "slow_node_decisions": [f"{d['kind']}: {d['reason']}" for d in reversed(replaced)],
+            "after_fault": victim_log,
             "ready_at_peak": peak_ready,
             "max_ready": max_ready,
             "forecast_status": forecast.status_code,

@@ -32,8 +32,10 @@ class _Section(BaseModel):
 
 
 class PoolSettings(_Section):
-    initial_nodes: int = Field(default=2, ge=0, le=256)
-    min_nodes: int = Field(default=2, ge=1, le=256)
+    # Three by default: the detector localizes a fault by comparing a node with its peers,
+    # and with two nodes a slow one and the peer absorbing its traffic look alike.
+    initial_nodes: int = Field(default=3, ge=0, le=256)
+    min_nodes: int = Field(default=3, ge=1, le=256)
     max_nodes: int = Field(default=10, ge=1, le=256)
     node_base_port: int = Field(default=8101, ge=1024, le=65000)
     backend: Literal["local"] = "local"

@@ -71,7 +71,7 @@ def demo_overrides(tick_seconds: float, peak_rps: float, minutes: float = 4.0) -
     """Settings the demo needs on top of the defaults / the user's file."""
     steps = max(24, round(minutes * 60 / tick_seconds))
     return {
-        "pool": {"initial_nodes": 2, "min_nodes": 2, "max_nodes": 8},
+        "pool": {"initial_nodes": 3, "min_nodes": 3, "max_nodes": 8},
         "controller": {
             "tick_seconds": tick_seconds,
             "node_capacity_rps": round(peak_rps / 3.5, 2),
