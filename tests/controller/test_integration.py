@@ -186,7 +186,7 @@ def test_controller_restart_neither_orphans_nor_double_launches(tmp_path: Path) 
     config = tmp_path / "fleetcast.toml"
     config.write_text(
         f'data_dir = "{s.data_dir}"\n'
-        f"[pool]\ninitial_nodes = 2\nnode_base_port = {s.pool.node_base_port}\n"
+        f"[pool]\ninitial_nodes = 2\nmin_nodes = 2\nnode_base_port = {s.pool.node_base_port}\n"
         f"[balancer]\nport = {s.balancer.port}\n[api]\nport = {s.api.port}\n"
         f'[controller]\ntick_seconds = 1\n[security]\nadmin_token = "{TOKEN}"\n'
     )
