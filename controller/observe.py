@@ -21,16 +21,10 @@ from dataclasses import dataclass, field
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-WINDOW_METRICS = (
-    "rps",
-    "error_rate",
-    "latency_p50_ms",
-    "latency_p99_ms",
-    "inflight",
-    "cpu_percent",
-    "rss_mb",
-    "loop_lag_ms",
-)
+from detector.synth import LIVE_METRICS
+
+# A window carries exactly the metrics the shipped detector model was trained on.
+WINDOW_METRICS = LIVE_METRICS
 # Probes and scrapes are not load; counting them would make an idle node look busy.
 _NOT_LOAD_ROUTES = frozenset({"/metrics", "/healthz", "/readyz", "/admin", "other"})
 
