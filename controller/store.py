@@ -15,21 +15,11 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
-    JSON,
-    Column,
-    DateTime,
     Engine,
-    Float,
-    Index,
-    Integer,
-    MetaData,
-    String,
-    Table,
-    TypeDecorator,
     delete,
     func,
     insert,
@@ -40,110 +30,18 @@ from sqlalchemy import (
 from controller.lifecycle import NodeState
 from controller.planner import Decision
 from controller.pools.base import NodeInfo
+from controller.store_schema import (
+    anomalies_t,
+    decisions_t,
+    forecasts_t,
+    load_t,
+    memory_t,
+    metadata,
+    node_states_t,
+    nodes_t,
+    samples_t,
+)
 from gateway.db import make_engine as gateway_make_engine
-
-
-class UTCDateTime(TypeDecorator[datetime]):
-    """Naive UTC in the database, aware UTC in Python (SQLite keeps no zone)."""
-
-    impl = DateTime
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            return value
-        return value.astimezone(UTC).replace(tzinfo=None)
-
-    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
-        return None if value is None else value.replace(tzinfo=UTC)
-
-
-metadata = MetaData()
-
-nodes_t = Table(
-    "ctl_nodes",
-    metadata,
-    Column("id", String(64), primary_key=True),
-    Column("url", String(255), nullable=False),
-    Column("state", String(16), nullable=False),
-    Column("since", UTCDateTime, nullable=False),
-    Column("pid", Integer),
-    Column("replaces", String(64)),
-    Column("drain_reason", String(32)),
-    Column("launched_at", UTCDateTime, nullable=False),
-)
-node_states_t = Table(
-    "ctl_node_states",
-    metadata,
-    Column("seq", Integer, primary_key=True, autoincrement=True),
-    Column("node_id", String(64), nullable=False, index=True),
-    Column("state", String(16), nullable=False),
-    Column("at", UTCDateTime, nullable=False),
-    Column("reason", String(255)),
-)
-decisions_t = Table(
-    "ctl_decisions",
-    metadata,
-    Column("seq", Integer, primary_key=True, autoincrement=True),
-    Column("at", UTCDateTime, nullable=False, index=True),
-    Column("kind", String(32), nullable=False),
-    Column("node_id", String(64)),
-    Column("reason", String(1000), nullable=False),
-    Column("details", JSON, nullable=False),
-    Column("inputs", JSON),
-)
-samples_t = Table(
-    "ctl_metric_samples",
-    metadata,
-    Column("seq", Integer, primary_key=True, autoincrement=True),
-    Column("at", UTCDateTime, nullable=False),
-    Column("node_id", String(64), nullable=False),
-    Column("metric", String(64), nullable=False),
-    Column("value", Float, nullable=False),
-    Column("resolution_s", Integer, nullable=False, default=0),  # 0 = raw scrape
-    Index("ix_ctl_samples_at", "resolution_s", "at"),
-)
-load_t = Table(
-    "ctl_load",
-    metadata,
-    Column("at", UTCDateTime, primary_key=True),
-    Column("rps", Float, nullable=False),
-)
-forecasts_t = Table(
-    "ctl_forecasts",
-    metadata,
-    Column("seq", Integer, primary_key=True, autoincrement=True),
-    Column("issued_at", UTCDateTime, nullable=False),
-    Column("target_at", UTCDateTime, nullable=False, index=True),
-    Column("step", Integer, nullable=False),
-    Column("model", String(128), nullable=False),
-    Column("mean", Float, nullable=False),
-    Column("lo80", Float, nullable=False),
-    Column("hi80", Float, nullable=False),
-    Column("lo95", Float, nullable=False),
-    Column("hi95", Float, nullable=False),
-    Column("actual", Float),
-)
-anomalies_t = Table(
-    "ctl_anomalies",
-    metadata,
-    Column("seq", Integer, primary_key=True, autoincrement=True),
-    Column("node_id", String(64), nullable=False, index=True),
-    Column("since", UTCDateTime, nullable=False),
-    Column("last_seen", UTCDateTime, nullable=False),
-    Column("score", Float, nullable=False),
-    Column("top_metrics", JSON, nullable=False),
-    Column("state", String(16), nullable=False),  # open | resolved | fleet
-)
-memory_t = Table(
-    "ctl_memory",
-    metadata,
-    Column("key", String(64), primary_key=True),
-    Column("value", JSON, nullable=False),
-    Column("updated_at", UTCDateTime, nullable=False),
-)
 
 
 def make_engine(url: str) -> Engine:
@@ -365,8 +263,9 @@ class Store:
         cutoff = now - raw_retention
         with self.engine.begin() as conn:
             raw = conn.execute(
-                select(samples_t.c.at, samples_t.c.node_id, samples_t.c.metric, samples_t.c.value)
-                .where(samples_t.c.resolution_s == 0, samples_t.c.at < cutoff)
+                select(
+                    samples_t.c.at, samples_t.c.node_id, samples_t.c.metric, samples_t.c.value
+                ).where(samples_t.c.resolution_s == 0, samples_t.c.at < cutoff)
             ).all()
             buckets: dict[tuple[datetime, str, str], list[float]] = {}
             for at, node_id, metric, value in raw:
@@ -379,8 +278,13 @@ class Store:
                 conn.execute(
                     insert(samples_t),
                     [
-                        {"at": k[0], "node_id": k[1], "metric": k[2],
-                         "value": sum(v) / len(v), "resolution_s": 60}
+                        {
+                            "at": k[0],
+                            "node_id": k[1],
+                            "metric": k[2],
+                            "value": sum(v) / len(v),
+                            "resolution_s": 60,
+                        }
                         for k, v in buckets.items()
                     ],
                 )
@@ -417,9 +321,15 @@ class Store:
     ) -> None:
         rows = [
             {
-                "issued_at": issued_at, "target_at": ts, "step": i + 1, "model": model[:128],
-                "mean": _finite(m), "lo80": _finite(a), "hi80": _finite(b),
-                "lo95": _finite(c), "hi95": _finite(d),
+                "issued_at": issued_at,
+                "target_at": ts,
+                "step": i + 1,
+                "model": model[:128],
+                "mean": _finite(m),
+                "lo80": _finite(a),
+                "hi80": _finite(b),
+                "lo95": _finite(c),
+                "hi95": _finite(d),
             }
             for i, (ts, m, a, b, c, d) in enumerate(
                 zip(timestamps, mean, lo80, hi80, lo95, hi95, strict=True)
@@ -445,9 +355,7 @@ class Store:
 
     def forecast_accuracy(self, *, step: int = 1, since: datetime | None = None) -> dict[str, Any]:
         """Online accuracy of the ``step``-ahead forecasts that have an actual."""
-        q = select(forecasts_t).where(
-            forecasts_t.c.actual.is_not(None), forecasts_t.c.step == step
-        )
+        q = select(forecasts_t).where(forecasts_t.c.actual.is_not(None), forecasts_t.c.step == step)
         if since is not None:
             q = q.where(forecasts_t.c.issued_at >= since)
         with self.engine.connect() as conn:
@@ -478,8 +386,14 @@ class Store:
     # -- anomalies ---------------------------------------------------------------------------
 
     def open_anomaly(
-        self, node_id: str, *, since: datetime, at: datetime, score: float,
-        top_metrics: Sequence[str], state: str = "open",
+        self,
+        node_id: str,
+        *,
+        since: datetime,
+        at: datetime,
+        score: float,
+        top_metrics: Sequence[str],
+        state: str = "open",
     ) -> None:
         """Open (or refresh) the node's current anomaly episode."""
         with self.engine.begin() as conn:
