@@ -23,6 +23,8 @@ from forecaster.io import AGGREGATIONS, DEFAULT_MAX_GAP
 
 PREDICT_COLUMNS = ["timestamp", "mean", "lo80", "hi80", "lo95", "hi95"]
 BACKTEST_COLUMNS = ["origin", "timestamp", "actual", "mean", "lo80", "hi80"]
+# Per-origin fit window in backtests: four weeks of 5-minute steps keeps many origins fast.
+BACKTEST_MAX_HISTORY = 8064
 
 
 def _series_options(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -42,9 +44,10 @@ def _series_options(func: Callable[..., Any]) -> Callable[..., Any]:
                      show_default=True,
                      help="Fill missing runs up to this many steps by interpolation; "
                           "longer gaps are an error."),
-        click.option("--max-history", type=click.IntRange(min=16), default=8064,
-                     show_default=True,
-                     help="Fit on at most this many most recent points (keeps fits fast)."),
+        click.option("--max-history", type=click.IntRange(min=16), default=None,
+                     help="Fit on at most this many most recent points.  Default: predict "
+                          f"and train use the whole file; backtest fits at most "
+                          f"{BACKTEST_MAX_HISTORY} points before each origin."),
     ]
     for option in reversed(options):
         func = option(func)
@@ -60,7 +63,7 @@ def _read(csv_path: Path, time_col: str, value_col: str, freq: str | None, agg: 
         raise click.BadParameter(str(exc), param_hint="'--csv'") from exc
 
 
-def _fit(series: pd.Series, max_history: int) -> tuple[LoadForecaster, float]:
+def _fit(series: pd.Series, max_history: int | None) -> tuple[LoadForecaster, float]:
     started = time.perf_counter()
     try:
         model = LoadForecaster(max_history=max_history).fit(series)
@@ -85,7 +88,7 @@ def forecast() -> None:
 @click.option("--out", type=click.Path(dir_okay=False, writable=True, path_type=Path),
               required=True, help="Output CSV: timestamp,mean,lo80,hi80,lo95,hi95.")
 def predict(csv_path: Path, time_col: str, value_col: str, freq: str | None, agg: str,
-            max_gap: int, max_history: int, horizon: int, out: Path) -> None:
+            max_gap: int, max_history: int | None, horizon: int, out: Path) -> None:
     """Fit on the CSV and write the HORIZON steps after its last row with 80/95 % bounds."""
     series = _read(csv_path, time_col, value_col, freq, agg, max_gap)
     model, seconds = _fit(series, max_history)
@@ -113,7 +116,8 @@ def predict(csv_path: Path, time_col: str, value_col: str, freq: str | None, agg
 @click.option("--refit-every", type=click.IntRange(min=1), default=1, show_default=True,
               help="Re-estimate at every N-th origin only; update in between (faster).")
 def backtest(csv_path: Path, time_col: str, value_col: str, freq: str | None, agg: str,
-             max_gap: int, max_history: int, horizon: int, origins: int, out: Path, as_json: bool,
+             max_gap: int, max_history: int | None, horizon: int, origins: int, out: Path,
+             as_json: bool,
              summary_path: Path | None, refit_every: int) -> None:
     """Rolling-origin backtest against naive and seasonal naive (MASE, sMAPE, coverage)."""
     from forecaster.backtest import rolling_origin
@@ -122,7 +126,7 @@ def backtest(csv_path: Path, time_col: str, value_col: str, freq: str | None, ag
     try:
         result = rolling_origin(
             series, horizon, origins,
-            make_model=lambda: LoadForecaster(max_history=max_history),
+            make_model=lambda: LoadForecaster(max_history=max_history or BACKTEST_MAX_HISTORY),
             refit_every=refit_every, progress=sys.stderr.isatty(),
         )
     except ValueError as exc:  # too short for the horizon, bad values
@@ -148,7 +152,7 @@ def backtest(csv_path: Path, time_col: str, value_col: str, freq: str | None, ag
 @click.option("--out", type=click.Path(dir_okay=False, writable=True, path_type=Path),
               required=True, help="Where to save the model (joblib file with metadata).")
 def train_forecaster(csv_path: Path, time_col: str, value_col: str, freq: str | None, agg: str,
-                     max_gap: int, max_history: int, out: Path) -> None:
+                     max_gap: int, max_history: int | None, out: Path) -> None:
     """Fit the load forecaster on a series CSV and save it with its metadata."""
     series = _read(csv_path, time_col, value_col, freq, agg, max_gap)
     model, seconds = _fit(series, max_history)

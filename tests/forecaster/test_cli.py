@@ -40,6 +40,18 @@ def test_predict_writes_exactly_the_documented_columns(series_csv: Path, tmp_pat
     assert (frame[["mean", "lo80", "hi80", "lo95", "hi95"]] >= 0).all().all()
 
 
+def test_predict_fits_on_the_whole_file_by_default(tmp_path: Path) -> None:
+    # DESIGN: predict "fits on all of F"; a series longer than the backtest window proves it.
+    path = tmp_path / "long.csv"
+    seasonal_series(n=9000, period=48, step="30min").rename_axis("timestamp").reset_index().to_csv(
+        path, index=False
+    )
+    result = run("forecast", "predict", "--csv", str(path), "--horizon", "2",
+                 "--out", str(tmp_path / "p.csv"))
+    assert result.exit_code == 0, result.output
+    assert "on 9000 points" in result.output
+
+
 def test_backtest_rows_and_json_summary(series_csv: Path, tmp_path: Path) -> None:
     out = tmp_path / "bt.csv"
     summary = tmp_path / "summary.json"
