@@ -107,7 +107,8 @@ def detect_frame(
     cube = detector.cube(frame)
     scores, contrib = detector.score_cube(cube)
     threshold, immediate = detector.thresholds_for(cube.nodes)
-    flagged = np.nan_to_num(scores, nan=-np.inf) > threshold[None, :]
+    evidence = detector.evidence_cube(cube)  # direction-aware gate (detector.evidence)
+    flagged = (np.nan_to_num(scores, nan=-np.inf) > threshold[None, :]) & evidence
     tops = top_indices(contrib, detector.top_k)
     metrics = detector.metrics_
 
@@ -116,5 +117,5 @@ def detect_frame(
         chosen = tuple(metrics[i] for i in tops[t, n] if row[i] >= 1.0)
         return chosen or ((metrics[int(tops[t, n][0])],) if len(metrics) else ())
 
-    strong = np.nan_to_num(scores, nan=-np.inf) > immediate[None, :]
+    strong = (np.nan_to_num(scores, nan=-np.inf) > immediate[None, :]) & evidence
     return run_tracker(cube, scores, flagged, top_of, detector.hysteresis_params, start, strong)

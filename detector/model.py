@@ -31,6 +31,7 @@ import sklearn
 from sklearn.base import BaseEstimator
 from sklearn.ensemble import IsolationForest
 
+from detector import evidence as E
 from detector import features as F
 from detector.frame import Cube, DetectorInputError, to_cube, validate_long
 from detector.hysteresis import HysteresisParams, Observation, Tracker
@@ -70,6 +71,7 @@ class NodeDetector(BaseEstimator):
         immediate_ratio: float | None = 3.0,
         smooth_windows: tuple[int, ...] = (),
         per_node_threshold: bool = True,
+        health_gate: bool = True,
         max_train_rows: int = 100_000,
         random_state: int = 0,
     ) -> None:
@@ -94,6 +96,7 @@ class NodeDetector(BaseEstimator):
         self.immediate_ratio = immediate_ratio
         self.smooth_windows = smooth_windows
         self.per_node_threshold = per_node_threshold
+        self.health_gate = health_gate
         self.max_train_rows = max_train_rows
         self.random_state = random_state
 
@@ -343,6 +346,17 @@ class NodeDetector(BaseEstimator):
             scores[present] = self._raw_scores(x[present])
         return scores, F.contributions(x, len(self.metrics_), len(self.scales))
 
+    def evidence_cube(self, cube: Cube) -> np.ndarray:
+        """(T, N) health evidence within the hysteresis span (all True without the gate)."""
+        self._check_fitted()
+        t, n = cube.present.shape
+        if not getattr(self, "health_gate", False):
+            return np.ones((t, n), dtype=bool)
+        y = F.transform(cube.values)
+        base_med, _ = F.rolling_baseline(y, self.feature_params)
+        now = E.health_evidence(y, base_med, self.metrics_, self.min_peers)
+        return E.carry(now, self.n)
+
     def cube(self, windows: pd.DataFrame) -> Cube:
         self._check_fitted()
         frame = validate_long(windows, source="windows")
@@ -375,6 +389,7 @@ class NodeDetector(BaseEstimator):
     def reset(self) -> NodeDetector:
         """Forget online state (baselines, hysteresis); keeps the fitted model."""
         self._buffers: dict[str, deque[np.ndarray]] = {}
+        self._evidence: dict[str, deque[bool]] = {}
         self._tracker = Tracker(self.hysteresis_params)
         self._last: StepResult | None = None
         return self
@@ -445,16 +460,33 @@ class NodeDetector(BaseEstimator):
         scores = self._raw_scores(x)
         contrib = F.contributions(x, m, len(self.scales))
         threshold, immediate = self.thresholds_for(nodes)
+        evidence = self._health(nodes, channels[-1, :, :m], base_med[:, :m])
         observations = {}
         for i, node in enumerate(nodes):
             top = F.top_metrics(contrib[i], self.metrics_, self.top_k)
             observations[node] = Observation(
-                bool(scores[i] > threshold[i]),
+                bool(evidence[i] and scores[i] > threshold[i]),
                 float(scores[i]),
                 top,
-                strong=bool(scores[i] > immediate[i]),
+                strong=bool(evidence[i] and scores[i] > immediate[i]),
             )
         return observations
+
+    def _health(self, nodes: list[str], y: np.ndarray, base_med: np.ndarray) -> list[bool]:
+        """Per node: health evidence now or in the rest of the hysteresis span (see evidence)."""
+        if not getattr(self, "health_gate", False):
+            return [True] * len(nodes)
+        if not hasattr(self, "_evidence"):
+            self._evidence = {}
+        now = E.health_evidence(y[None], base_med[None], self.metrics_, self.min_peers)[0]
+        out = []
+        for i, node in enumerate(nodes):
+            past = self._evidence.setdefault(node, deque(maxlen=max(1, self.n - 1)))
+            out.append(bool(now[i]) or any(past))
+            past.append(bool(now[i]))
+        for node in [n for n in self._evidence if n not in set(nodes)]:
+            del self._evidence[node]
+        return out
 
     def _remember(self, nodes: list[str], y: np.ndarray) -> None:
         seen = set(nodes)
@@ -476,6 +508,8 @@ class NodeDetector(BaseEstimator):
             self._tracker.params = self.hysteresis_params
             return self
         self._buffers = {n: deque(b, maxlen=self._memory) for n, b in other._buffers.items()}
+        self._evidence = {n: deque(e, maxlen=max(1, self.n - 1))
+                          for n, e in getattr(other, "_evidence", {}).items()}
         self._tracker = other._tracker
         self._tracker.params = self.hysteresis_params
         self._last = other._last
