@@ -98,6 +98,15 @@ class WeightedRoundRobin:
         return best
 
 
+def _two_of(candidates: Sequence[Candidate], rng: random.Random) -> tuple[Candidate, Candidate]:
+    """Power of two choices: two distinct candidates at random (the same one twice if alone)."""
+    _require(candidates)
+    if len(candidates) == 1:
+        return candidates[0], candidates[0]
+    i, j = rng.sample(range(len(candidates)), 2)
+    return candidates[i], candidates[j]
+
+
 class _PowerOfTwo:
     def __init__(self, rng: random.Random | None = None) -> None:
         self.rng = rng or random.Random()
@@ -106,11 +115,7 @@ class _PowerOfTwo:
         raise NotImplementedError
 
     def choose(self, candidates: Sequence[Candidate]) -> Candidate:
-        _require(candidates)
-        if len(candidates) == 1:
-            return candidates[0]
-        i, j = self.rng.sample(range(len(candidates)), 2)
-        a, b = candidates[i], candidates[j]
+        a, b = _two_of(candidates, self.rng)
         ca, cb = self.cost(a), self.cost(b)
         if ca != cb:
             return a if ca < cb else b
@@ -144,11 +149,7 @@ class LeastRequest:
         return self.effective_weight(c, reference_s) / (c.inflight + 1) ** self.bias
 
     def choose(self, candidates: Sequence[Candidate]) -> Candidate:
-        _require(candidates)
-        if len(candidates) == 1:
-            return candidates[0]
-        i, j = self.rng.sample(range(len(candidates)), 2)
-        a, b = candidates[i], candidates[j]
+        a, b = _two_of(candidates, self.rng)
         reference = self.reference_latency(candidates)
         sa, sb = self.score(a, reference), self.score(b, reference)
         if not math.isclose(sa, sb, rel_tol=1e-9):
