@@ -70,26 +70,16 @@ def envoy(cube: Cube, step_seconds: float) -> PeerFlags:
     t, n = cube.values.shape[:2]
     err_i = _find(cube.metrics, "error", "5xx")
     empty = np.zeros((t, n))
+
+    def not_applicable(reason: str) -> PeerFlags:
+        return PeerFlags("envoy", False, empty, empty.astype(bool), empty.astype(int), reason)
+
     if err_i is None:
-        return PeerFlags(
-            "envoy",
-            False,
-            empty,
-            empty.astype(bool),
-            empty.astype(int),
-            "no error-rate metric (name containing 'error')",
-        )
+        return not_applicable("no error-rate metric (name containing 'error')")
     p = cube.values[:, :, err_i]
     finite = p[np.isfinite(p)]
     if len(finite) and (finite.min() < 0 or finite.max() > 1):
-        return PeerFlags(
-            "envoy",
-            False,
-            empty,
-            empty.astype(bool),
-            empty.astype(int),
-            f"metric {cube.metrics[err_i]!r} is not a rate in 0..1",
-        )
+        return not_applicable(f"metric {cube.metrics[err_i]!r} is not a rate in 0..1")
     rps_i = _find(cube.metrics, "rps", "request")
     requests = cube.values[:, :, rps_i] * step_seconds if rps_i is not None else None
     with np.errstate(invalid="ignore"):
