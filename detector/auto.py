@@ -7,11 +7,16 @@ given.  Two rules, both stated in time rather than windows:
 
 * **Trailing means** (``smooth_windows``): a short and a long trailing mean,
   6 and 36 windows, so a burst that lasts shows before any single noisy window
-  does.  Only when the history covers at least one day (the daily season is in
-  it, so the means' normal swings are learnt), and a span is kept only while it
-  covers at most 6 hours, a quarter of a day, so a mean never averages away the
-  daily cycle that every node shares (hourly data keeps only the 6-window mean).
-  A short history at a fast scrape cadence (the live gateway's) gets none.
+  does, plus a quarter-day mean (as many windows as fit in 6 hours) when that is
+  longer than 36 windows: a burst that lasts hours (a news day, a slow leak)
+  moves a node's quarter-day level against its peers' more steadily than any
+  shorter mean.  Only when the history covers at least one day (the daily
+  season is in it, so the means' normal swings are learnt), and a span is kept
+  only while it covers at most 6 hours, a quarter of a day, so a mean never
+  averages away the daily cycle that every node shares (5-minute data gets
+  6, 36 and 72; 10-minute data 6 and 36, the quarter day itself; hourly data
+  only the 6-window mean).  A short history at a fast scrape cadence (the live
+  gateway's) gets none.
 * **Threshold quantile**: a false-flag budget per node-*day*, not per window
   (half a raw flag per node per day at most: a 5-minute series has 288 windows a
   day, a 15-second one 5,760), so ``q = 1 - 0.5 / windows_per_day``; never below
@@ -35,12 +40,20 @@ MIN_ROWS_ABOVE = 10
 def auto_smooth_windows(
     step: pd.Timedelta | None, history_span: pd.Timedelta | None = None
 ) -> tuple[int, ...]:
-    """The spans of ``SPANS`` covering at most ``MAX_SPAN``, if the history spans a day."""
+    """The spans of ``SPANS`` covering at most ``MAX_SPAN``, then ``MAX_SPAN`` itself.
+
+    Nothing unless the history spans a day.  The quarter-day span is added only
+    when it is longer than the longest of ``SPANS``.
+    """
     if step is None or step <= pd.Timedelta(0):
         return ()
     if history_span is not None and history_span < MIN_HISTORY:
         return ()
-    return tuple(s for s in SPANS if s * step <= MAX_SPAN)
+    spans = tuple(s for s in SPANS if s * step <= MAX_SPAN)
+    quarter_day = int(MAX_SPAN / step)
+    if spans and quarter_day > max(SPANS):
+        spans = (*spans, quarter_day)
+    return spans
 
 
 def auto_threshold_quantile(step: pd.Timedelta | None, training_rows: int) -> float:

@@ -17,10 +17,12 @@ DAY = pd.Timedelta(days=1)
 @pytest.mark.parametrize(
     ("step", "span", "expected"),
     [
-        ("5min", 3 * DAY, (6, 36)),  # 30 min and 3 h means
+        ("5min", 3 * DAY, (6, 36, 72)),  # 30 min, 3 h and quarter-day means
+        ("10min", 3 * DAY, (6, 36)),  # 36 windows are the quarter day already
+        ("7min", 3 * DAY, (6, 36, 51)),  # int(6 h / 7 min)
         ("1h", 10 * DAY, (6,)),  # a 36 h mean would average the daily cycle away
         ("15s", pd.Timedelta(hours=2), ()),  # less than a day of history: no season to learn
-        ("15s", 2 * DAY, (6, 36)),
+        ("15s", 2 * DAY, (6, 36, 1440)),
         ("7h", 30 * DAY, ()),
     ],
 )
@@ -46,7 +48,7 @@ def test_auto_params_from_a_history_frame():
         for i in range(7)
     )
     params = auto_params(history, pd.Timedelta(minutes=5))
-    assert params["smooth_windows"] == (6, 36)
+    assert params["smooth_windows"] == (6, 36, 72)
     assert params["threshold_quantile"] == pytest.approx(1 - 0.5 / 288, abs=1e-6)
 
 
