@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 ENV_PREFIX = "FLEETCAST_"
@@ -60,6 +60,9 @@ class ControllerSettings(_Section):
     startup_seconds: float = Field(default=20.0, ge=0)
     scale_in_stabilization_seconds: float = Field(default=300.0, ge=0)
     forecast_quantile: float = Field(default=0.95, gt=0.5, lt=1)
+    # The forecast quantile adapts so node-time stays near this multiple of the
+    # hindsight minimum (controller/budget.py); 0 = fixed forecast_quantile.
+    capacity_budget: float = Field(default=1.25, ge=0)
     # Forecasting: the load step is one tick.  A seasonal model needs two seasons
     # of history; before that a non-seasonal ARIMA is fitted once this many points exist.
     forecast_min_points: int = Field(default=20, ge=8)
@@ -80,6 +83,13 @@ class ControllerSettings(_Section):
     metrics_retention_seconds: float = Field(default=86400.0, gt=0)
     launch_retry_base_seconds: float = Field(default=2.0, gt=0)
     launch_retry_max_seconds: float = Field(default=60.0, gt=0)
+
+    @field_validator("capacity_budget")
+    @classmethod
+    def _budget_is_a_multiple(cls, value: float) -> float:
+        if 0 < value < 1:
+            raise ValueError("must be 0 (off) or a multiple >= 1 of the minimum node-time")
+        return value
 
 
 class RecoverySettings(_Section):

@@ -24,6 +24,7 @@ from typing import Any
 from apscheduler.schedulers.background import BackgroundScheduler
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from controller.budget import BudgetParams, QuantileBudget
 from controller.config import Settings
 from controller.executor import ExecutionResult, Executor
 from controller.lifecycle import NodeState
@@ -79,6 +80,20 @@ def policy_from(settings: Settings) -> Policy:
         max_ejection_percent=r.max_ejection_percent,
         cooldown_seconds=r.cooldown_seconds,
         prevention_horizon_seconds=r.prevention_horizon_seconds,
+    )
+
+
+def budget_from(settings: Settings) -> QuantileBudget | None:
+    c = settings.controller
+    if not c.capacity_budget:
+        return None
+    return QuantileBudget(
+        BudgetParams(budget=c.capacity_budget),
+        initial_quantile=c.forecast_quantile,
+        tick_seconds=c.tick_seconds,
+        startup_seconds=c.startup_seconds,
+        node_capacity_rps=c.node_capacity_rps,
+        min_nodes=settings.pool.min_nodes,
     )
 
 
@@ -156,6 +171,8 @@ class Controller:
         self.forecasts = forecasts or ForecastKeeper.from_settings(settings)
         self.detector = detector or DetectorKeeper.from_settings(settings)
         self.metrics = ControllerMetrics()
+        self.budget = budget_from(settings)
+        self._allocated: int | None = None  # ready + starting after the last tick
         self.lock = threading.RLock()  # tick vs. operator actions from the API
         self.memory: dict[str, _NodeMemory] = {}
         self.recommendations: list[tuple[datetime, int]] = []
@@ -206,6 +223,8 @@ class Controller:
         self.fault_replaced_at = {
             k: datetime.fromisoformat(v) for k, v in mem.get("fault_replaced_at", {}).items()
         }
+        if self.budget is not None and mem.get("capacity_budget"):
+            self.budget.restore(mem["capacity_budget"])
         self.forecasts.seed(self.store.load_series(limit=self.forecasts.history_points))
         log.info(
             "recovered: %d node(s) in pool, %d load point(s), %d recommendation(s)",
@@ -230,13 +249,20 @@ class Controller:
             nodes, windows, load_rps = self.observe(now)
             forecast, detection = self.update_models(now, nodes, windows, load_rps)
             snapshot = self.snapshot(nodes, load_rps)
+            policy = self.policy
+            if self.budget is not None:
+                if self._allocated is not None:  # the load seen now ran on last tick's nodes
+                    self.budget.observe(self._allocated, load_rps)
+                policy = replace(policy, forecast_quantile=self.budget.quantile)
             the_plan = plan(
-                snapshot, forecast, detection.anomalies, self.policy, now,
+                snapshot, forecast, detection.anomalies, policy, now,
                 fleet_anomaly=detection.fleet,
             )
             inflight = {nid: w.metrics["inflight"] for nid, w in windows.items()}
             executed = self.executor.apply(the_plan, now, inflight=inflight)
             self.record(now, snapshot, the_plan, executed, forecast, detection)
+            live = (NodeState.READY, NodeState.STARTING)
+            self._allocated = sum(n.state in live for n in self.pool.nodes())
         report = TickReport(
             at=now,
             seconds=time.perf_counter() - started,
@@ -423,6 +449,7 @@ class Controller:
             {
                 "recommendations": [(t.isoformat(), n) for t, n in self.recommendations],
                 "fault_replaced_at": {k: v.isoformat() for k, v in self.fault_replaced_at.items()},
+                **({"capacity_budget": self.budget.state()} if self.budget is not None else {}),
             },
             at=now,
         )

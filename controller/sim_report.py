@@ -38,8 +38,8 @@ def markdown_table(result: SimResult | dict[str, Any], title: str | None = None)
         f"{trace['end']}); trained on the first {trace['train_points']}, scored on "
         f"{trace['evaluation_ticks']} ticks of {settings['tick_seconds']:g} s; node capacity "
         f"{settings['node_capacity_rps']:g} rps, start-up {settings['startup_seconds']:g} s, "
-        f"target utilization {settings['target_utilization']:g}, forecast quantile "
-        f"{settings['forecast_quantile']:g}."
+        f"target utilization {settings['target_utilization']:g}, "
+        + _quantile_note(settings, policies.get("predictive"))
     )
     lines.append("")
     lines.append(
@@ -54,6 +54,21 @@ def markdown_table(result: SimResult | dict[str, Any], title: str | None = None)
             f"| {s['scaling_actions']} | {s['peak_nodes']} |"
         )
     return "\n".join(lines) + "\n"
+
+
+def _quantile_note(settings: dict[str, Any], predictive: dict[str, Any] | None) -> str:
+    budget = settings.get("capacity_budget")
+    if not budget:
+        return f"forecast quantile {settings['forecast_quantile']:g}."
+    text = f"capacity budget {budget:g} × the hindsight minimum"
+    params = (predictive or {}).get("params", {})
+    if "quantile_median" in params:
+        text += (
+            f" (forecast quantile adapted from {settings['forecast_quantile']:g}: median "
+            f"{params['quantile_median']:.3f}, 10-90 % {params['quantile_p10']:.3f}-"
+            f"{params['quantile_p90']:.3f})"
+        )
+    return text + "."
 
 
 def plot_result(result: SimResult, path: str | Path, title: str | None = None) -> Path:

@@ -6,6 +6,9 @@ knob turns — the forecast quantile for ``predictive``, the target utilization
 for the HPA ``reactive`` baseline — and whether one curve lies below the other.
 The forecasts do not depend on the policy's decisions, so one forecast tape
 serves every quantile; each point is a full planner run over the trace.
+``predictive`` is drawn twice: at fixed quantiles, and with the capacity budget
+(``controller/budget.py``, its default mode) at several budgets — there the
+quantile adapts over the trace and the knob is the budget.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from forecaster.types import Forecast
 
 QUANTILES = (0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.975, 0.99)
 UTILIZATIONS = (0.5, 0.6, 0.7, 0.8, 0.9)
+BUDGETS = (1.1, 1.15, 1.2, 1.25, 1.3, 1.4)
 FLOOR_PERCENT = 0.005  # log axis: zero under-provisioning is drawn here
 
 
@@ -41,11 +45,13 @@ def tradeoff(
     tape: list[Forecast] | None = None,
     progress: Progress[Any] | None = None,
     predictive_utilizations: Sequence[float] = (0.7,),
+    budgets: Sequence[float] = BUDGETS,
 ) -> dict[str, Any]:
     """Points ``{policy, knob, value, node_hours, underprovisioned_fraction}`` plus the oracle.
 
     The predictive policy traces one curve over ``quantiles`` per target
-    utilization in ``predictive_utilizations``; the reactive one a curve over
+    utilization in ``predictive_utilizations`` and one over capacity ``budgets``
+    (at the settings' target utilization); the reactive one a curve over
     ``utilizations``.
     """
     trace = Trace.split(counts, settings)
@@ -60,6 +66,13 @@ def tradeoff(
             run = run_planner("predictive", trace, tuned, tuned.policy(forecast_quantile=q), tape)
             point = _point("predictive", "forecast_quantile", q, run.summary())
             points.append({**point, "target_utilization": target})
+    for b in budgets:
+        tuned = replace(settings, capacity_budget=b)
+        run = run_planner(
+            "predictive", trace, tuned, tuned.policy(), tape, budget=tuned.budget()
+        )
+        point = _point("predictive", "capacity_budget", b, run.summary())
+        points.append({**point, "target_utilization": settings.target_utilization})
     for u in utilizations:
         tuned = replace(settings, target_utilization=u)
         run = run_planner("reactive", trace, tuned, tuned.policy(scale_up_rate_limit=True), None)
@@ -138,15 +151,26 @@ def at_equal_cost(curve: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
-def _series(curve: dict[str, Any]) -> list[tuple[str, float | None, str, str, str, str]]:
-    """(policy, predictive target or None, label, color, marker, line style) per curve."""
-    out: list[tuple[str, float | None, str, str, str, str]] = []
+Series = tuple[str, str, float | None, str, str, str, str]
+
+
+def _series(curve: dict[str, Any]) -> list[Series]:
+    """(policy, knob, predictive target or None, label, color, marker, line style) per curve."""
+    out: list[Series] = []
     for i, target in enumerate(curve["predictive_target_utilizations"]):
-        label = f"predictive, target {target:g} (forecast quantile)"
-        style = ("-", "--", ":", "-.")[i % 4]
+        label = f"predictive, target {target:g} (fixed forecast quantile)"
+        style = ("--", ":", "-.", "--")[i % 4]
         color = ("tab:blue", "tab:cyan", "navy", "tab:purple")[i % 4]
-        out.append(("predictive", target, label, color, "o", style))
-    out.append(("reactive", None, "reactive HPA (target utilization)", "tab:orange", "s", "-"))
+        out.append(("predictive", "forecast_quantile", target, label, color, "o", style))
+    budget_points = [p for p in curve["points"] if p["knob"] == "capacity_budget"]
+    if budget_points:
+        target = budget_points[0]["target_utilization"]
+        label = f"predictive, target {target:g} (capacity budget; default 1.25)"
+        out.append(("predictive", "capacity_budget", target, label, "black", "D", "-"))
+    out.append(
+        ("reactive", "target_utilization", None, "reactive HPA (target utilization)",
+         "tab:orange", "s", "-")
+    )
     return out
 
 
@@ -162,11 +186,13 @@ def plot_tradeoff(curves: dict[str, dict[str, Any]], path: str | Path) -> Path:
     fig, axes = plt.subplots(1, len(curves), figsize=(6.5 * len(curves), 5), squeeze=False)
     for ax, (title, curve) in zip(axes[0], curves.items(), strict=True):
         base = curve["oracle"]["node_hours"]
-        for policy, target, label, color, marker, style in _series(curve):
+        for policy, knob, target, label, color, marker, style in _series(curve):
             pts = [
                 p
                 for p in curve["points"]
-                if p["policy"] == policy and p.get("target_utilization") == target
+                if p["policy"] == policy
+                and p["knob"] == knob
+                and p.get("target_utilization") == target
             ]
             xs = [p["node_hours"] / base for p in pts]
             ys = [max(100 * p["underprovisioned_fraction"], FLOOR_PERCENT) for p in pts]
@@ -223,15 +249,17 @@ def equal_cost_table(curves: dict[str, dict[str, Any]]) -> str:
 
 def tradeoff_table(curves: dict[str, dict[str, Any]]) -> str:
     lines = [
-        "| trace | policy | forecast quantile | target utilization | node-hours × oracle "
+        "| trace | policy | setting | target utilization | node-hours × oracle "
         "| under-provisioned |",
         "| --- | --- | ---: | ---: | ---: | ---: |",
     ]
     for title, curve in curves.items():
         base = curve["oracle"]["node_hours"]
         for p in curve["points"]:
-            if p["policy"] == "predictive":
-                q, u = f"{p['value']:g}", f"{p['target_utilization']:g}"
+            if p["knob"] == "forecast_quantile":
+                q, u = f"quantile {p['value']:g}", f"{p['target_utilization']:g}"
+            elif p["knob"] == "capacity_budget":
+                q, u = f"budget {p['value']:g}", f"{p['target_utilization']:g}"
             else:
                 q, u = "", f"{p['value']:g}"
             lines.append(

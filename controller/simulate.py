@@ -27,20 +27,20 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
 
+from controller.budget import UNDERPROVISION_UTILIZATION, BudgetParams, QuantileBudget
 from controller.lifecycle import NodeState
 from controller.planner import NodeView, Policy, Snapshot, plan, prune_recommendations
 from controller.pools.sim import SimPool, VirtualClock
 from forecaster.types import Forecast
 
 POLICIES = ("predictive", "reactive", "static", "oracle")
-UNDERPROVISION_UTILIZATION = 0.8  # DESIGN: d(t) > ready(t) × capacity × 0.8
 MIN_TRAIN_POINTS = 48
 MIN_EVAL_POINTS = 12
 _EPS = 1e-9
@@ -59,9 +59,12 @@ class SimSettings:
     startup_seconds: float
     tick_seconds: float | None = None  # None: the trace's own step
     target_utilization: float = 0.7
-    # the upper end of the forecast's 80 % interval (hi80); see benchmarks/results/simulate.md
-    # for the whole quantile range
+    # the upper end of the forecast's 80 % interval (hi80): the fixed quantile without a
+    # capacity budget, the starting one with it; see benchmarks/results/simulate.md
     forecast_quantile: float = 0.9
+    # predictive adapts its quantile so its node-hours stay near this multiple of the
+    # hindsight minimum (controller/budget.py); None: size for forecast_quantile throughout
+    capacity_budget: float | None = 1.25
     min_nodes: int = 1
     max_nodes: int = 10_000
     scale_in_stabilization_seconds: float = 300.0
@@ -91,10 +94,26 @@ class SimSettings:
             raise ValueError(f"target_utilization must be in (0, 1], got {self.target_utilization}")
         if not 0 < self.forecast_quantile < 1:
             raise ValueError(f"forecast_quantile must be in (0, 1), got {self.forecast_quantile}")
+        if self.capacity_budget is not None and not self.capacity_budget >= 1:
+            raise ValueError(f"capacity_budget must be >= 1 or None, got {self.capacity_budget}")
         if not 1 <= self.min_nodes <= self.max_nodes:
             raise ValueError(
                 f"need 1 <= min_nodes <= max_nodes, got {self.min_nodes} and {self.max_nodes}"
             )
+
+    def budget(self) -> QuantileBudget | None:
+        """A fresh capacity-budget controller for the predictive policy (None: fixed quantile)."""
+        if self.capacity_budget is None:
+            return None
+        assert self.tick_seconds is not None
+        return QuantileBudget(
+            BudgetParams(budget=self.capacity_budget),
+            initial_quantile=self.forecast_quantile,
+            tick_seconds=self.tick_seconds,
+            startup_seconds=self.startup_seconds,
+            node_capacity_rps=self.node_capacity_rps,
+            min_nodes=self.min_nodes,
+        )
 
     def policy(self, **overrides: Any) -> Policy:
         """The planner policy these settings give (``tick_seconds`` must be resolved)."""
@@ -266,7 +285,9 @@ def simulate(
         if name == "predictive":
             if tape is None:
                 tape, info = forecast_tape(trace, settings, progress)
-            runs[name] = run_planner(name, trace, settings, settings.policy(), tape, progress)
+            runs[name] = run_planner(
+                name, trace, settings, settings.policy(), tape, progress, budget=settings.budget()
+            )
         elif name == "reactive":
             policy = settings.policy(scale_up_rate_limit=True)
             runs[name] = run_planner(name, trace, settings, policy, None, progress)
@@ -289,8 +310,6 @@ def simulate(
 
 def resolve_tick(settings: SimSettings, trace: Trace) -> SimSettings:
     """Default the tick to the trace step; a tick must divide the step evenly."""
-    from dataclasses import replace
-
     tick = settings.tick_seconds or trace.step_seconds
     per_step = trace.step_seconds / tick
     if tick > trace.step_seconds or abs(per_step - round(per_step)) > 1e-9:
@@ -375,8 +394,13 @@ def run_planner(
     tape: list[Forecast] | None,
     progress: Progress[Any] | None = None,
     params: dict[str, Any] | None = None,
+    budget: QuantileBudget | None = None,
 ) -> PolicyRun:
-    """Drive a ``SimPool`` with ``plan()`` tick by tick."""
+    """Drive a ``SimPool`` with ``plan()`` tick by tick.
+
+    With a ``budget`` the forecast quantile of each tick is the budget's, which is
+    told every finished tick (allocated nodes, demand) exactly as the live loop does.
+    """
     progress = progress or _no_progress
     assert settings.tick_seconds is not None
     times, demand, step_of_tick = tick_grid(trace, settings)
@@ -388,8 +412,12 @@ def run_planner(
     ready = np.zeros(len(times), dtype=int)
     allocated = np.zeros(len(times), dtype=int)
     actions = 0
+    quantiles = np.full(len(times), policy.forecast_quantile)
     observed = float(trace.rates[trace.train_end - 1])
     for i in progress(range(len(times)), name, len(times)):
+        if budget is not None:
+            quantiles[i] = budget.quantile
+            policy = replace(policy, forecast_quantile=budget.quantile)
         now = moments[i]
         clock.set(now)
         views = tuple(
@@ -415,6 +443,16 @@ def run_planner(
         ready[i] = states.count(NodeState.READY)
         allocated[i] = ready[i] + states.count(NodeState.STARTING)
         observed = float(demand[i])
+        if budget is not None:
+            budget.observe(int(allocated[i]), observed)
+    if budget is not None:
+        params = {
+            **(params or {}),
+            "capacity_budget": budget.params.budget,
+            "quantile_median": round(float(np.median(quantiles)), 4),
+            "quantile_p10": round(float(np.quantile(quantiles, 0.1)), 4),
+            "quantile_p90": round(float(np.quantile(quantiles, 0.9)), 4),
+        }
     return PolicyRun(
         name=name,
         ready=ready,

@@ -98,7 +98,16 @@ def _tqdm_progress(items: Iterable[T], desc: str, total: int) -> Iterable[T]:
     type=click.FloatRange(min=0, max=1, min_open=True, max_open=True),
     default=0.9,
     show_default=True,
-    help="Forecast quantile the predictive policy sizes for (0.9 = upper end of the 80 % band).",
+    help="Forecast quantile the predictive policy sizes for (0.9 = upper end of the 80 % band); "
+    "with a capacity budget, the quantile it starts from.",
+)
+@click.option(
+    "--capacity-budget",
+    type=click.FloatRange(min=0),
+    default=1.25,
+    show_default=True,
+    help="Predictive adapts its quantile so its node-hours stay near this multiple of the "
+    "hindsight minimum (the oracle's); 0 turns it off (fixed --quantile).",
 )
 @click.option(
     "--min-nodes",
@@ -159,6 +168,7 @@ def simulate(
     tick_seconds: float | None,
     target_utilization: float,
     quantile: float,
+    capacity_budget: float,
     min_nodes: int,
     max_nodes: int,
     stabilization_seconds: float,
@@ -179,6 +189,12 @@ def simulate(
     from controller.simulate import simulate as run
     from forecaster.io import SeriesError, read_series
 
+    if 0 < capacity_budget < 1:
+        raise click.BadParameter(
+            f"{capacity_budget:g} is below 1: the budget is a multiple of the minimum node-hours "
+            "(e.g. 1.25), or 0 for a fixed quantile",
+            param_hint="--capacity-budget",
+        )
     if min_nodes > max_nodes:
         raise click.BadParameter(
             f"--min-nodes {min_nodes} is above --max-nodes {max_nodes}", param_hint="--min-nodes"
@@ -193,6 +209,7 @@ def simulate(
         tick_seconds=tick_seconds,
         target_utilization=target_utilization,
         forecast_quantile=quantile,
+        capacity_budget=capacity_budget or None,
         min_nodes=min_nodes,
         max_nodes=max_nodes,
         scale_in_stabilization_seconds=stabilization_seconds,

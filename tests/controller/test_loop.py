@@ -157,6 +157,25 @@ def test_restart_rebuilds_from_store_and_pool_without_double_launch(rig: Rig) ->
     assert rig.states() == before
 
 
+def test_capacity_budget_follows_the_ticks_and_survives_a_restart(rig: Rig) -> None:
+    rig.observer.rps = 5.0  # one node's worth; the floor keeps two
+    rig.ticks(10)
+    budget = rig.controller.budget
+    assert budget is not None
+    assert budget.accounted_ticks >= 5  # each tick judged once its 2 s lead has passed
+    assert budget.ratio is not None and budget.ratio >= 1.0
+    restarted = rig.make_controller()
+    restarted.recover(rig.clock.now)
+    assert restarted.budget is not None
+    assert restarted.budget.quantile == pytest.approx(budget.quantile)
+    assert restarted.budget.ratio == pytest.approx(budget.ratio)
+
+
+def test_capacity_budget_zero_keeps_the_quantile_fixed(tmp_path: Path) -> None:
+    assert Controller(settings(tmp_path, capacity_budget=0), MemoryPool(Clock()),
+                      Store(f"sqlite:///{tmp_path / 'b.db'}")).budget is None
+
+
 def test_a_failing_tick_is_logged_and_the_next_runs(rig: Rig,
                                                     caplog: pytest.LogCaptureFixture) -> None:
     rig.ticks(1)

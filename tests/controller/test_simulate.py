@@ -326,8 +326,10 @@ def test_tradeoff_curve_reuses_the_forecast_tape(four_policies, tmp_path):
         utilizations=(0.6, 0.8),
         tape=four_policies.tape,
         predictive_utilizations=(0.7, 0.6),
+        budgets=(1.1, 1.5),
     )
-    pred = [p for p in curve["points"] if p["policy"] == "predictive"]
+    pred = [p for p in curve["points"] if p["knob"] == "forecast_quantile"]
+    budget = [p for p in curve["points"] if p["knob"] == "capacity_budget"]
     reac = [p for p in curve["points"] if p["policy"] == "reactive"]
     assert [(p["target_utilization"], p["value"]) for p in pred] == [
         (0.7, 0.5),
@@ -336,22 +338,25 @@ def test_tradeoff_curve_reuses_the_forecast_tape(four_policies, tmp_path):
         (0.6, 0.95),
     ]
     assert [p["value"] for p in reac] == [0.6, 0.8]
+    assert [p["value"] for p in budget] == [1.1, 1.5]
     # a higher quantile never buys fewer nodes; a higher target never more
     assert pred[1]["node_hours"] >= pred[0]["node_hours"]
     assert reac[1]["node_hours"] <= reac[0]["node_hours"]
-    # the default point of the curve is the predictive run of the four-policy simulation
-    same = four_policies.to_json()["policies"]["predictive"]
+    # a curve point is the predictive run of a simulation with the same settings
     tuned = simulate(
         wave(bursts=(400,)),
-        settings(forecast_quantile=0.95),
+        settings(forecast_quantile=0.95, capacity_budget=None),
         ["predictive"],
         tape=four_policies.tape,
     ).to_json()["policies"]["predictive"]
     assert tuned["node_hours"] == pred[1]["node_hours"]
-    assert same["node_hours"] <= tuned["node_hours"]  # default 0.9 ≤ 0.95
+    budgeted = simulate(
+        wave(bursts=(400,)), settings(capacity_budget=1.5), ["predictive"], tape=four_policies.tape
+    ).to_json()["policies"]["predictive"]
+    assert budgeted["node_hours"] == budget[1]["node_hours"]
     path = plot_tradeoff({"wave": curve}, tmp_path / "t.png")
     assert path.read_bytes()[:4] == b"\x89PNG"
-    assert tradeoff_table({"wave": curve}).count("| wave |") == 6
+    assert tradeoff_table({"wave": curve}).count("| wave |") == 8
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,94 @@
+"""The capacity budget: the forecast quantile follows allocated vs hindsight-needed node-time."""
+
+from __future__ import annotations
+
+import pytest
+
+from controller.budget import BudgetParams, QuantileBudget
+
+FAST = BudgetParams(budget=1.25, half_life_seconds=3600.0, gain_per_day=50.0)
+
+
+def make(params: BudgetParams = FAST, **kw) -> QuantileBudget:
+    defaults = dict(
+        initial_quantile=0.9,
+        tick_seconds=60.0,
+        startup_seconds=120.0,
+        node_capacity_rps=10.0,
+        min_nodes=1,
+    )
+    return QuantileBudget(params, **{**defaults, **kw})
+
+
+def run(budget: QuantileBudget, ticks: int, allocated: int, demand_rps: float) -> None:
+    for _ in range(ticks):
+        budget.observe(allocated, demand_rps)
+
+
+@pytest.mark.parametrize(
+    "allocated,demand_rps,direction",
+    [
+        (10, 32.0, "down"),  # need ceil(32 / 8) = 4: 2.5 × the need, over a 1.25 budget
+        (5, 32.0, "stay"),  # 1.25 ×: exactly on budget
+        (4, 32.0, "up"),  # 1.0 ×: under budget, more margin is affordable
+        (6, 32.0, "down"),  # 1.5 ×: over budget
+    ],
+)
+def test_quantile_moves_towards_the_budget(allocated, demand_rps, direction):
+    budget = make()
+    run(budget, 200, allocated, demand_rps)
+    ratio = allocated / 4
+    if direction == "stay":
+        assert budget.quantile == pytest.approx(0.9)
+    elif direction == "up":
+        assert budget.quantile > 0.9
+    else:
+        assert budget.quantile < 0.9
+    assert budget.ratio == pytest.approx(ratio)
+
+
+def test_quantile_is_clipped():
+    low, high = make(), make()
+    run(low, 5000, 40, 8.0)
+    run(high, 5000, 1, 8.0)
+    assert low.quantile == pytest.approx(FAST.q_min)
+    assert high.quantile == pytest.approx(FAST.q_max)
+
+
+def test_a_tick_is_judged_after_its_start_up_lead_against_the_max_need_in_it():
+    budget = make(startup_seconds=120.0, tick_seconds=60.0)  # lead = 2 ticks
+    assert budget.lead_ticks == 2
+    budget.observe(3, 8.0)  # need 1
+    budget.observe(3, 8.0)
+    assert budget.accounted_ticks == 0 and budget.ratio is None
+    budget.observe(3, 24.0)  # need 3 within the first tick's lead: it needed 3 nodes
+    assert budget.accounted_ticks == 1
+    assert budget.ratio == pytest.approx(1.0)
+
+
+def test_min_nodes_floors_the_hindsight_need():
+    budget = make(min_nodes=3, startup_seconds=0.0)
+    run(budget, 10, 3, 0.0)
+    assert budget.ratio == pytest.approx(1.0)
+
+
+def test_state_round_trip_carries_on_where_it_stopped():
+    a = make()
+    run(a, 100, 8, 32.0)
+    b = make()
+    b.restore(a.state())
+    assert b.quantile == pytest.approx(a.quantile)
+    assert b.ratio == pytest.approx(a.ratio)
+
+
+@pytest.mark.parametrize(
+    "kw,match",
+    [
+        (dict(budget=0.9), "capacity budget must be >= 1"),
+        (dict(q_min=0.9, q_max=0.8), "q_min < q_max"),
+        (dict(half_life_seconds=0.0), "half_life_seconds"),
+    ],
+)
+def test_bad_parameters_are_named(kw, match):
+    with pytest.raises(ValueError, match=match):
+        BudgetParams(**kw)
