@@ -7,8 +7,12 @@ For the World Cup 1998 trace (5-minute counts) and NAB nyc_taxi (30-minute
 counts) from ``../shared/data``, with node capacity chosen so the trace's peak
 needs 20 nodes at the 80 % line and a 300 s start-up, it runs the four
 policies with the CLI's defaults, the trade-off curve (predictive at forecast
-quantiles 0.5-0.99 against the HPA at target utilizations 0.5-0.9), and the
-speed check (``fleetcast simulate`` end to end on a 30-day, 8640-step trace).
+quantiles 0.5-0.99 and at capacity budgets 1.1-1.4 against the HPA at target
+utilizations 0.5-0.9), and the speed check (``fleetcast simulate`` end to end
+on a 30-day, 8640-step trace).  Then the seven NAB Twitter-volume traces
+(5-minute counts, the same rule for capacity), run with the same defaults:
+three of them (AMZN, FB, IBM) were looked at while choosing the default capacity
+budget, the other four never were (``--no-tweets`` skips them).
 Results land in ``benchmarks/results/``: ``simulate.md`` (tables and the
 targets, met or not), ``simulate_<trace>.json``/``.png``, ``tradeoff.json``/``.png``
 and ``simulate_speed.json``.  The data is read in place, never copied.
@@ -60,17 +64,27 @@ TRACES = {
         "label": "NAB nyc_taxi, 30-minute counts",
     },
 }
+# (series, role): the capacity budget default (1.25) was chosen looking at AMZN, FB, IBM
+TWEETS = [
+    ("AMZN", "seen"), ("FB", "seen"), ("IBM", "seen"),
+    ("CRM", "held out"), ("KO", "held out"), ("PFE", "held out"), ("CVS", "held out"),
+]
 
 
 CAVEATS = [
     "## Caveats",
     "",
-    "- nyc_taxi's node-hours ratio (about 1.30 × oracle) sits at the edge of the 1.3 target; "
-    "the trade-off table shows the price of each quantile.",
-    "- On the World Cup trace predictive and the HPA lie close together on the trade-off "
-    "plot: its load is dominated by flash crowds at match times, which a daily/weekly "
-    "seasonal model does not foresee, so both pay about two under-provisioned steps per "
-    "surprise (one to observe it, one start-up).",
+    "- A fixed forecast quantile cannot serve every trace: on the Twitter volumes the 0.9 "
+    "quantile costs 1.375 × oracle on AMZN and 1.417 × on IBM, yet on FB it under-provisions "
+    "two thirds as often as the HPA. The capacity budget (default 1.25, "
+    "controller/budget.py) adapts the quantile per trace instead; its default was chosen on "
+    "AMZN, FB and IBM, with World Cup and nyc_taxi.",
+    "- On traces whose under-provisioned steps are isolated one-step spikes (Twitter KO: the "
+    "HPA itself is short on only 0.42 % of steps at 1.003 × oracle), no causal policy can "
+    "halve the HPA's count: predictive stays at its quantile ceiling (0.995) and still "
+    "meets the spikes only as often as they are foreseeable.",
+    "- World Cup's under-provisioned steps are the first minutes of matches (ramps of "
+    "+20 % per 5 minutes for 3-5 steps), which a daily/weekly seasonal model does not foresee.",
     "- The simulator's forecaster refits on at most 4032 points. With the forecaster's own "
     "default (8064 points, four weeks of 5-minute steps) a run at commit d498348 gave "
     "nyc_taxi 1.304 × oracle (target missed) and a slightly worse World Cup curve, and "
@@ -120,6 +134,71 @@ def _verdict(curve: dict[str, Any]) -> str:
     return f"no more often at {lower} of {len(rows)} comparable reactive settings{strict}"
 
 
+def run_tweets(out_dir: Path, quick: bool) -> list[dict[str, Any]]:
+    """The four policies with the defaults on each NAB Twitter-volume trace."""
+    rows = []
+    for series, role in TWEETS:
+        path = DATA / "nab" / "data" / "realTweets" / f"Twitter_volume_{series}.csv"
+        counts = read_series(path)
+        if quick:
+            counts = counts.iloc[-8640:]
+        capacity = capacity_for(counts)
+        print(f"[tweets {series}] {len(counts)} steps, node capacity {capacity} rps", flush=True)
+        data = simulate(
+            counts, SimSettings(node_capacity_rps=capacity, startup_seconds=STARTUP_SECONDS)
+        ).to_json()
+        pol = data["policies"]
+        rows.append(
+            {
+                "series": series,
+                "role": role,
+                "capacity_rps": capacity,
+                "predictive": pol["predictive"],
+                "reactive": pol["reactive"],
+                "oracle_underprovisioned_fraction": pol["oracle"]["underprovisioned_fraction"],
+                **targets(pol),
+                "seconds": data["elapsed_seconds"],
+            }
+        )
+    (out_dir / "simulate_tweets.json").write_text(json.dumps(rows, indent=2) + "\n")
+    return rows
+
+
+def tweets_section(rows: list[dict[str, Any]]) -> list[str]:
+    if not rows:
+        return []
+    met = sum(r["met"] for r in rows)
+    held = [r for r in rows if r["role"] == "held out"]
+    lines = [
+        "### NAB Twitter volumes, 5-minute counts (same defaults, same capacity rule)",
+        "",
+        f"Targets met on {met} of {len(rows)} traces ({sum(r['met'] for r in held)} of "
+        f"{len(held)} held out). Per trace: `fleetcast simulate --trace "
+        "../shared/data/nab/data/realTweets/Twitter_volume_<S>.csv --node-capacity <capacity> "
+        "--startup-seconds 300 --out R.json`.",
+        "",
+        "| trace | role | capacity rps | predictive under | reactive (HPA) under | ratio "
+        "| predictive × oracle | quantile median (10-90 %) | met |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | --- | --- |",
+    ]
+    for r in rows:
+        p, q = r["predictive"], r["predictive"].get("params", {})
+        spread = (
+            f"{q['quantile_median']:.3f} ({q['quantile_p10']:.3f}-{q['quantile_p90']:.3f})"
+            if "quantile_median" in q
+            else ""
+        )
+        lines.append(
+            f"| {r['series']} | {r['role']} | {r['capacity_rps']:g} "
+            f"| {p['underprovisioned_fraction']:.2%} "
+            f"| {r['reactive']['underprovisioned_fraction']:.2%} "
+            f"| {r['predictive_vs_reactive_underprovisioning']:.2f} "
+            f"| {r['predictive_node_hours_vs_oracle']:.3f} | {spread} "
+            f"| {'yes' if r['met'] else 'no'} |"
+        )
+    return [*lines, ""]
+
+
 def speed_check(counts: Any, capacity: float, out_dir: Path) -> dict[str, Any]:
     """``fleetcast simulate`` end to end on the last 8640 steps (30 days of 5 minutes)."""
     excerpt = counts.iloc[-8640:]
@@ -166,6 +245,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="30-day excerpts, no trade-off")
     parser.add_argument("--out-dir", type=Path, default=RESULTS)
+    parser.add_argument(
+        "--tweets", action=argparse.BooleanOptionalAction, default=True,
+        help="also run the seven NAB Twitter-volume traces (about 15 minutes)",
+    )
     args = parser.parse_args()
     out_dir: Path = args.out_dir
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -217,18 +300,23 @@ def main() -> None:
             print("[speed] fleetcast simulate on 8640 steps", flush=True)
             speed = speed_check(counts, capacity, out_dir)
             (out_dir / "simulate_speed.json").write_text(json.dumps(speed, indent=2) + "\n")
+    tweet_rows = run_tweets(out_dir, args.quick) if args.tweets else []
+    if tweet_rows:
+        summary["tweets"] = tweet_rows
     lines = [
         "# Autoscaling simulation",
         "",
         "Reproduce: `.venv/bin/python benchmarks/simulate.py` (reads `../shared/data`).",
         "Policies: `predictive` (the controller's planner with the ARIMA forecaster, "
-        "forecast quantile 0.9, target utilization 0.7, HPA floor), `reactive` (the "
+        "target utilization 0.7, HPA floor, forecast quantile adapted from 0.9 by the "
+        "capacity budget 1.25 × the hindsight minimum), `reactive` (the "
         "Kubernetes HPA algorithm through the same planner: ratio formula, tolerance 0.1, "
         "300 s scale-in stabilization, +100 %/+4 per 15 s), `static` (training peak), "
         "`oracle` (perfect foresight). A step is under-provisioned when demand exceeds "
         "ready nodes × capacity × 0.8; node-hours count starting nodes.",
         "",
         *sections,
+        *tweets_section(tweet_rows),
     ]
     if curves:
         (out_dir / "tradeoff.json").write_text(json.dumps(curves, indent=2) + "\n")
@@ -237,8 +325,9 @@ def main() -> None:
         lines += [
             "## Trade-off: node-hours against under-provisioning",
             "",
-            "Predictive at forecast quantiles 0.5-0.99 (at target utilization 0.7, the "
-            "default; 0.6 dashed, 0.8 dotted) against reactive at target utilizations 0.5-0.9. "
+            "Predictive with the capacity budget at 1.1-1.4 (solid black; the default is 1.25) "
+            "and at fixed forecast quantiles 0.5-0.99 (target utilization 0.7 dashed, 0.6 "
+            "dotted, 0.8 dash-dotted) against reactive at target utilizations 0.5-0.9. "
             "At the node-hours each reactive setting spends, the predictive frontier "
             "(interpolated) under-provisions: " + verdict + ".",
             "",
