@@ -54,6 +54,9 @@ FLEETS: dict[str, tuple[str, tuple[str, ...] | None]] = {
     ),
 }
 TUNING_FLEET = "realTweets"
+# The tuning fleet is also scored with other training splits (days after its default
+# train-until): a default chosen on one split should not be a knife-edge of that split.
+SPLIT_DAYS = (-1, 1, 2, 4, 7)
 
 
 def build_fleet(data: Path, name: str, workdir: Path) -> tuple[Path, Path, str]:
@@ -175,6 +178,43 @@ def table(report: dict) -> list[str]:
     return lines
 
 
+def split_table(runs: list[dict]) -> list[str]:
+    """The tuning fleet's detector F1 at several train-until dates: defaults vs auto before."""
+    rows = [
+        run
+        for run in runs
+        if run["fleet"] == TUNING_FLEET and run["variant"] in ("defaults", PREVIOUS_AUTO[0])
+    ]
+    if not any(run.get("split_check") for run in rows):
+        return []
+    by_until: dict[str, dict[str, dict]] = {}
+    for run in rows:
+        by_until.setdefault(run["train_until"], {})[run["variant"]] = run["report"]["detector"]
+    lines = [
+        f"## {TUNING_FLEET}: other training splits (defaults vs `{PREVIOUS_AUTO[0]}`)",
+        "",
+        "| train until | events after it | detector (defaults) | detector (auto before) |",
+        "| --- | ---: | ---: | ---: |",
+    ]
+    means: dict[str, list[float]] = {"defaults": [], PREVIOUS_AUTO[0]: []}
+    for until in sorted(by_until):
+        cells = []
+        for variant in ("defaults", PREVIOUS_AUTO[0]):
+            det = by_until[until].get(variant)
+            if det is None:
+                cells.append("-")
+                continue
+            means[variant].append(det["f1"])
+            cells.append(f"{det['f1']:.3f} ({det['found']} found, {det['false_episodes']} FP)")
+        events = next(iter(by_until[until].values()))["events"]
+        lines.append(f"| {until} | {events} | {cells[0]} | {cells[1]} |")
+    lines.append(
+        f"| mean | | {sum(means['defaults']) / max(1, len(means['defaults'])):.3f} | "
+        f"{sum(means[PREVIOUS_AUTO[0]]) / max(1, len(means[PREVIOUS_AUTO[0]])):.3f} |"
+    )
+    return [*lines, ""]
+
+
 def markdown(runs: list[dict]) -> str:
     lines = [
         "# Detector on real data: NAB folders as fleets",
@@ -196,7 +236,8 @@ def markdown(runs: list[dict]) -> str:
         "detector at 17e4e5d | detector | robust z | envoy |",
         "| --- | --- | ---: | ---: | --- | ---: | ---: | ---: | ---: | --- |",
     ]
-    for run in runs:
+    main_runs = [run for run in runs if not run.get("split_check")]
+    for run in main_runs:
         if run["variant"] != "defaults":
             continue
         rep = run["report"]
@@ -216,7 +257,7 @@ def markdown(runs: list[dict]) -> str:
         )
     settings = {
         run["fleet"]: run["report"].get("settings", {})
-        for run in runs
+        for run in main_runs
         if run["variant"] == "defaults"
     }
     lines += [
@@ -230,7 +271,8 @@ def markdown(runs: list[dict]) -> str:
         + ".",
         "",
     ]
-    for run in runs:
+    lines += split_table(runs)
+    for run in main_runs:
         lines += [
             f"## {run['fleet']}: `{run['variant']}` ({run['seconds']:.1f} s)",
             "",
@@ -249,6 +291,16 @@ def markdown(runs: list[dict]) -> str:
         "its figure is optimistic.  Envoy's rules need an error-rate metric; none of these "
         "series has one.",
         "",
+        "Read the realTweets figures with the split table above: moving train-until by a "
+        "day or more moves the F1 by about ±0.1, and over those splits the quarter-day mean "
+        "gains little on average, so 0.514 at the default split is within the benchmark's "
+        "noise rather than a clear step.  On this fleet every raw flag comes from the score's "
+        "envelope-excess term (the Isolation Forest part alone never crosses the threshold), "
+        "so forest settings do not change the result; the remaining false episodes are real "
+        "but unlabelled bursts (e.g. node5-KO: 3, then 393 and 148 tweets at 2015-03-19 00:22), "
+        "and most misses are labelled bursts smaller than those (node6-PFE's 10-22 tweets in "
+        "a mostly-zero series).",
+        "",
     ]
     return "\n".join(lines)
 
@@ -263,6 +315,11 @@ def main() -> None:
         choices=sorted(FLEETS),
         help="Fleet(s) to run (repeatable; default: all, tuning fleet first).",
     )
+    parser.add_argument(
+        "--no-splits",
+        action="store_true",
+        help="Skip the tuning fleet's training-split check (other train-until dates).",
+    )
     args = parser.parse_args()
     fleets = args.fleet or list(FLEETS)
     runs: list[dict] = []
@@ -273,7 +330,16 @@ def main() -> None:
         for fleet in fleets:
             fleet_csv, labels_csv, train_until = build_fleet(args.data, fleet, workdir)
             files = pd.read_csv(fleet_csv, usecols=["node"])["node"]
-            for name, flags in [("defaults", []), *VARIANTS.get(fleet, [])]:
+            jobs = [
+                (name, flags, train_until, False)
+                for name, flags in [("defaults", []), *VARIANTS.get(fleet, [])]
+            ]
+            if fleet == TUNING_FLEET and not args.no_splits:
+                for days in SPLIT_DAYS:
+                    until = str(pd.Timestamp(train_until) + pd.Timedelta(days=days))
+                    for name, flags in [("defaults", []), PREVIOUS_AUTO]:
+                        jobs.append((name, flags, until, True))
+            for name, flags, until, split in jobs:
                 cmd = [
                     str(fleetcast),
                     "detect",
@@ -283,7 +349,7 @@ def main() -> None:
                     "--labels",
                     str(labels_csv),
                     "--train-until",
-                    train_until,
+                    until,
                     "--json",
                     *flags,
                 ]
@@ -296,7 +362,8 @@ def main() -> None:
                     {
                         "fleet": fleet,
                         "variant": name,
-                        "train_until": train_until,
+                        "train_until": until,
+                        "split_check": split,
                         "rows": int(files.value_counts().iloc[0]),
                         "files": sorted(files.unique().tolist()),
                         "seconds": round(seconds, 1),
