@@ -22,17 +22,16 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from controller.budget import BudgetParams, QuantileBudget
 from controller.config import Settings
 from controller.executor import ExecutionResult, Executor
 from controller.lifecycle import NodeState
 from controller.live_models import DetectionResult, DetectorKeeper, ForecastKeeper
 from controller.observe import NodeWindow, Observer
-from controller.planner import Decision, NodeView, Plan, Policy, Snapshot, plan
+from controller.planner import Decision, NodeView, Plan, Snapshot, plan
 from controller.pools.base import NodeInfo, NodePool
 from controller.store import Store
+from controller.wiring import ControllerMetrics, budget_from, policy_from
 
 log = logging.getLogger(__name__)
 UNRESPONSIVE_SCRAPES = 3  # consecutive missed scrapes after which a live node counts as crashed
@@ -66,37 +65,6 @@ class _NodeMemory:
     score: float | None = None
 
 
-def policy_from(settings: Settings) -> Policy:
-    c, r, p = settings.controller, settings.recovery, settings.pool
-    return Policy(
-        min_nodes=p.min_nodes,
-        max_nodes=p.max_nodes,
-        node_capacity_rps=c.node_capacity_rps,
-        target_utilization=c.target_utilization,
-        startup_seconds=c.startup_seconds,
-        tick_seconds=c.tick_seconds,
-        scale_in_stabilization_seconds=c.scale_in_stabilization_seconds,
-        forecast_quantile=c.forecast_quantile,
-        max_ejection_percent=r.max_ejection_percent,
-        cooldown_seconds=r.cooldown_seconds,
-        prevention_horizon_seconds=r.prevention_horizon_seconds,
-    )
-
-
-def budget_from(settings: Settings) -> QuantileBudget | None:
-    c = settings.controller
-    if not c.capacity_budget:
-        return None
-    return QuantileBudget(
-        BudgetParams(budget=c.capacity_budget),
-        initial_quantile=c.forecast_quantile,
-        tick_seconds=c.tick_seconds,
-        startup_seconds=c.startup_seconds,
-        node_capacity_rps=c.node_capacity_rps,
-        min_nodes=settings.pool.min_nodes,
-    )
-
-
 def _slope(points: deque[tuple[float, float]]) -> float | None:
     if len(points) < 4:
         return None
@@ -107,33 +75,6 @@ def _slope(points: deque[tuple[float, float]]) -> float | None:
     if var <= 0:
         return None
     return sum((t - mx) * (v - my) for t, v in points) / var
-
-
-class ControllerMetrics:
-    def __init__(self) -> None:
-        self.registry = CollectorRegistry()
-        r = self.registry
-        self.ticks = Counter(
-            "fleetcast_controller_ticks", "Ticks by outcome", ["outcome"], registry=r
-        )
-        self.tick_seconds = Histogram(
-            "fleetcast_controller_tick_seconds", "Tick duration",
-            buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30), registry=r,
-        )
-        self.nodes = Gauge("fleetcast_controller_nodes", "Nodes by state", ["state"], registry=r)
-        self.decisions = Counter(
-            "fleetcast_controller_decisions", "Decisions by kind", ["kind"], registry=r
-        )
-        self.load = Gauge("fleetcast_controller_load_rps", "Observed load (req/s)", registry=r)
-        self.desired = Gauge("fleetcast_controller_desired_nodes", "Planner's desired", registry=r)
-        self.anomalous = Gauge(
-            "fleetcast_controller_anomalous_nodes", "Nodes flagged anomalous", registry=r
-        )
-        self.launch_failures = Counter(
-            "fleetcast_controller_launch_failures", "Failed node launches", registry=r
-        )
-        for state in NodeState:
-            self.nodes.labels(state.value).set(0)
 
 
 class Controller:
@@ -254,6 +195,9 @@ class Controller:
                 if self._allocated is not None:  # the load seen now ran on last tick's nodes
                     self.budget.observe(self._allocated, load_rps)
                 policy = replace(policy, forecast_quantile=self.budget.quantile)
+                if self.budget.ratio is not None:
+                    self.metrics.budget_ratio.set(self.budget.ratio)
+            self.metrics.quantile.set(policy.forecast_quantile)
             the_plan = plan(
                 snapshot, forecast, detection.anomalies, policy, now,
                 fleet_anomaly=detection.fleet,

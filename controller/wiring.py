@@ -1,0 +1,80 @@
+"""How ``Settings`` become the control loop's parts: the planner ``Policy``, the
+capacity budget and the loop's Prometheus metrics (kept out of ``loop.py`` so the
+loop reads as its algorithm)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from controller.budget import BudgetParams, QuantileBudget
+from controller.config import Settings
+from controller.lifecycle import NodeState
+from controller.planner import Policy
+
+
+def policy_from(settings: Settings) -> Policy:
+    c, r, p = settings.controller, settings.recovery, settings.pool
+    return Policy(
+        min_nodes=p.min_nodes,
+        max_nodes=p.max_nodes,
+        node_capacity_rps=c.node_capacity_rps,
+        target_utilization=c.target_utilization,
+        startup_seconds=c.startup_seconds,
+        tick_seconds=c.tick_seconds,
+        scale_in_stabilization_seconds=c.scale_in_stabilization_seconds,
+        forecast_quantile=c.forecast_quantile,
+        max_ejection_percent=r.max_ejection_percent,
+        cooldown_seconds=r.cooldown_seconds,
+        prevention_horizon_seconds=r.prevention_horizon_seconds,
+    )
+
+
+def budget_from(settings: Settings) -> QuantileBudget | None:
+    c = settings.controller
+    if not c.capacity_budget:
+        return None
+    return QuantileBudget(
+        BudgetParams(budget=c.capacity_budget),
+        initial_quantile=c.forecast_quantile,
+        tick_seconds=c.tick_seconds,
+        startup_seconds=c.startup_seconds,
+        node_capacity_rps=c.node_capacity_rps,
+        min_nodes=settings.pool.min_nodes,
+    )
+
+
+class ControllerMetrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.ticks = Counter(
+            "fleetcast_controller_ticks", "Ticks by outcome", ["outcome"], registry=r
+        )
+        self.tick_seconds = Histogram(
+            "fleetcast_controller_tick_seconds", "Tick duration",
+            buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30), registry=r,
+        )
+        self.nodes = Gauge("fleetcast_controller_nodes", "Nodes by state", ["state"], registry=r)
+        self.decisions = Counter(
+            "fleetcast_controller_decisions", "Decisions by kind", ["kind"], registry=r
+        )
+        self.load = Gauge("fleetcast_controller_load_rps", "Observed load (req/s)", registry=r)
+        self.desired = Gauge("fleetcast_controller_desired_nodes", "Planner's desired", registry=r)
+        self.anomalous = Gauge(
+            "fleetcast_controller_anomalous_nodes", "Nodes flagged anomalous", registry=r
+        )
+        self.quantile = Gauge(
+            "fleetcast_controller_forecast_quantile",
+            "Forecast quantile the planner sizes for (adapted by the capacity budget)",
+            registry=r,
+        )
+        self.budget_ratio = Gauge(
+            "fleetcast_controller_capacity_ratio",
+            "Allocated over hindsight-needed node-time (decayed; the budget's input)",
+            registry=r,
+        )
+        self.launch_failures = Counter(
+            "fleetcast_controller_launch_failures", "Failed node launches", registry=r
+        )
+        for state in NodeState:
+            self.nodes.labels(state.value).set(0)
