@@ -342,6 +342,9 @@ def test_tradeoff_curve_reuses_the_forecast_tape(four_policies, tmp_path):
     # a higher quantile never buys fewer nodes; a higher target never more
     assert pred[1]["node_hours"] >= pred[0]["node_hours"]
     assert reac[1]["node_hours"] <= reac[0]["node_hours"]
+    # a larger capacity budget buys more nodes and no more short ticks
+    assert budget[0]["node_hours"] <= budget[1]["node_hours"]
+    assert budget[1]["underprovisioned_fraction"] <= budget[0]["underprovisioned_fraction"]
     # a curve point is the predictive run of a simulation with the same settings
     tuned = simulate(
         wave(bursts=(400,)),
