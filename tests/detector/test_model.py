@@ -216,8 +216,11 @@ def test_empty_window_is_fine(fitted: NodeDetector) -> None:
     assert result.anomalies == () and result.scores == {}
 
 
-def test_multi_scale_channels_batch_equals_online(fleet: pd.DataFrame, train_until) -> None:
-    detector = NodeDetector(n_estimators=20, smooth_windows=(3, 8), learn_offsets=False)
+@pytest.mark.parametrize("spans", [(3, 8), (3, 30)])  # 30: longer than the self baseline
+def test_multi_scale_channels_batch_equals_online(
+    fleet: pd.DataFrame, train_until, spans: tuple[int, int]
+) -> None:
+    detector = NodeDetector(n_estimators=20, smooth_windows=spans, learn_offsets=False)
     detector.fit(fleet[fleet["timestamp"] < train_until])
     assert len(detector.metadata_["features"]) == 8 * 3 * 2 + 1
     frame = inject(fleet, "node-1", "rss_mb", train_until + 15 * STEP, factor=2.0)
