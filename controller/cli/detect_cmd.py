@@ -114,7 +114,8 @@ smooth_option = click.option(
     default="auto",
     show_default=True,
     help="Also score trailing means over these spans of windows, e.g. 6,36, or 'none'. "
-    "auto: 6,36 keeping spans of at most 6 hours at the data's step.",
+    "auto: 6,36 and the 6-hour span, keeping spans of at most 6 hours at the data's step "
+    "(5-minute data: 6,36,72).",
 )
 quantile_option = click.option(
     "--threshold-quantile",
