@@ -309,7 +309,7 @@ def _capacity_need(
                 predictive=predictive,
             )
             parts.append(
-                f"forecast q{policy.forecast_quantile:g} {upper:.1f} rps over the "
+                f"forecast q{policy.forecast_quantile:.3g} {upper:.1f} rps over the "
                 f"{policy.startup_seconds:g} s start-up lead needs {predictive}"
             )
         else:
