@@ -43,6 +43,7 @@ from forecaster.types import Forecast
 POLICIES = ("predictive", "reactive", "static", "oracle")
 MIN_TRAIN_POINTS = 48
 MIN_EVAL_POINTS = 12
+PATH_CHUNK = 4096  # steps per forecast_path call: bounds its (states², steps) arrays
 _EPS = 1e-9
 
 T = TypeVar("T")
@@ -341,8 +342,12 @@ def forecast_tape(
     has been told steps ``< j`` only.  Refits happen every ``refit_every_seconds``
     of trace time, at most ``max_refits`` times.  Forecasts do not depend on the
     policy's decisions, so one tape serves every quantile of a trade-off curve.
+    Between refits the parameters are fixed, so the forecasts after each step come
+    from one filter pass (``forecaster.path.forecast_path``, equal to ``update`` +
+    ``forecast`` per step) instead of one model update per step.
     """
     from forecaster.model import LoadForecaster
+    from forecaster.path import forecast_path
 
     progress = progress or _no_progress
     assert settings.tick_seconds is not None
@@ -354,16 +359,26 @@ def forecast_tape(
     model = LoadForecaster(**dict(settings.forecaster_params)).fit(counts.iloc[: trace.train_end])
     fit_seconds = time.perf_counter() - started
     refit_every = max(1, round(settings.refit_every_seconds / step))
-    refits, last_fit = 0, trace.train_end
+    # segments of steps forecast with fixed parameters: they end at a refit or a chunk limit
+    bounds, refits_due = [trace.train_end], 0
+    while bounds[-1] < len(counts):
+        refit_at = bounds[-1] - (bounds[-1] - trace.train_end) % refit_every + refit_every
+        if refits_due >= settings.max_refits:
+            refit_at = len(counts) + 1
+        end = min(len(counts), refit_at, bounds[-1] + PATH_CHUNK)
+        refits_due += end == refit_at
+        bounds.append(end)
+    refits, last = 0, trace.train_end
     tape: list[Forecast] = []
-    steps = range(trace.train_end, len(counts))
-    for j in progress(steps, "forecasting", len(steps)):
+    segments = list(zip(bounds, bounds[1:], strict=False))
+    for j, end in progress(segments, "forecasting", len(segments)):
         if j > trace.train_end:
-            model.update(counts.iloc[j - 1 : j])
-            if refits < settings.max_refits and j - last_fit >= refit_every:
+            model.update(counts.iloc[last:j])
+            if (j - trace.train_end) % refit_every == 0 and refits < settings.max_refits:
                 model.refit()
-                refits, last_fit = refits + 1, j
-        tape.append(as_rate(model.forecast(horizon), step))
+                refits += 1
+        tape += [as_rate(f, step) for f in forecast_path(model, counts.iloc[j : end - 1], horizon)]
+        last = j
     info = {
         "model": model.describe(),
         "trained_points": trace.train_end,

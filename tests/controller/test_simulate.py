@@ -399,3 +399,29 @@ def test_equal_cost_reads_the_predictive_frontier():
     assert got[0.6] == pytest.approx(0.03)
     assert got[0.9] is None
     assert got[0.5] == pytest.approx(0.02)
+
+
+def test_forecast_tape_equals_updating_and_forecasting_step_by_step():
+    """The tape's one-filter-pass segments give what the live loop's update/forecast would."""
+    from forecaster.model import LoadForecaster
+
+    counts = wave(days=3)
+    s = settings(refit_every_seconds=6 * 3600.0, max_refits=2)
+    trace = Trace.split(counts, s)
+    s = resolve_tick(s, trace)
+    tape, info = forecast_tape(trace, s)
+    assert info["refits"] == 2
+    model = LoadForecaster(**dict(s.forecaster_params)).fit(counts.iloc[: trace.train_end])
+    every = round(s.refit_every_seconds / trace.step_seconds)
+    refits = 0
+    for i, j in enumerate(range(trace.train_end, len(counts))):
+        if j > trace.train_end:
+            model.update(counts.iloc[j - 1 : j])
+            if refits < s.max_refits and (j - trace.train_end) % every == 0:
+                model.refit()
+                refits += 1
+        want = model.forecast(len(tape[i]))
+        np.testing.assert_allclose(
+            tape[i].hi80 * trace.step_seconds, want.hi80, rtol=1e-5, err_msg=f"step {j}"
+        )
+        assert tape[i].model == want.model
