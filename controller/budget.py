@@ -35,6 +35,8 @@ import math
 from collections import deque
 from dataclasses import dataclass
 
+from controller.planner_types import Policy
+
 UNDERPROVISION_UTILIZATION = 0.8  # DESIGN: a tick is short when d > ready × capacity × 0.8
 _EPS = 1e-9
 
@@ -89,6 +91,18 @@ class QuantileBudget:
         self._needed = 0.0
         self._pending: deque[list[int]] = deque()  # [allocated, hindsight need so far, seen]
         self.accounted_ticks = 0
+
+    @classmethod
+    def from_policy(cls, policy: Policy, budget: float) -> QuantileBudget:
+        """The budget for a planner policy: it starts from the policy's forecast quantile."""
+        return cls(
+            BudgetParams(budget=budget),
+            initial_quantile=policy.forecast_quantile,
+            tick_seconds=policy.tick_seconds,
+            startup_seconds=policy.startup_seconds,
+            node_capacity_rps=policy.node_capacity_rps,
+            min_nodes=policy.min_nodes,
+        )
 
     @property
     def quantile(self) -> float:

@@ -34,7 +34,7 @@ from typing import Any, TypeVar
 import numpy as np
 import pandas as pd
 
-from controller.budget import UNDERPROVISION_UTILIZATION, BudgetParams, QuantileBudget
+from controller.budget import UNDERPROVISION_UTILIZATION, QuantileBudget
 from controller.lifecycle import NodeState
 from controller.planner import NodeView, Policy, Snapshot, plan, prune_recommendations
 from controller.pools.sim import SimPool, VirtualClock
@@ -106,15 +106,7 @@ class SimSettings:
         """A fresh capacity-budget controller for the predictive policy (None: fixed quantile)."""
         if self.capacity_budget is None:
             return None
-        assert self.tick_seconds is not None
-        return QuantileBudget(
-            BudgetParams(budget=self.capacity_budget),
-            initial_quantile=self.forecast_quantile,
-            tick_seconds=self.tick_seconds,
-            startup_seconds=self.startup_seconds,
-            node_capacity_rps=self.node_capacity_rps,
-            min_nodes=self.min_nodes,
-        )
+        return QuantileBudget.from_policy(self.policy(), self.capacity_budget)
 
     def policy(self, **overrides: Any) -> Policy:
         """The planner policy these settings give (``tick_seconds`` must be resolved)."""

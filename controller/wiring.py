@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from controller.budget import BudgetParams, QuantileBudget
+from controller.budget import QuantileBudget
 from controller.config import Settings
 from controller.lifecycle import NodeState
 from controller.planner import Policy
@@ -30,17 +30,8 @@ def policy_from(settings: Settings) -> Policy:
 
 
 def budget_from(settings: Settings) -> QuantileBudget | None:
-    c = settings.controller
-    if not c.capacity_budget:
-        return None
-    return QuantileBudget(
-        BudgetParams(budget=c.capacity_budget),
-        initial_quantile=c.forecast_quantile,
-        tick_seconds=c.tick_seconds,
-        startup_seconds=c.startup_seconds,
-        node_capacity_rps=c.node_capacity_rps,
-        min_nodes=settings.pool.min_nodes,
-    )
+    budget = settings.controller.capacity_budget
+    return QuantileBudget.from_policy(policy_from(settings), budget) if budget else None
 
 
 class ControllerMetrics:
