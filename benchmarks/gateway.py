@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import os
 import platform
@@ -36,8 +35,6 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -48,7 +45,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from controller.pools.local import BalancerProcess, LocalPool, port_free  # noqa: E402
-from gateway.db import make_engine  # noqa: E402
+from gateway.db import make_engine, temporary_database  # noqa: E402
 from gateway.ledger import payments_by_key, verify_ledger  # noqa: E402
 from gateway.loadgen import LoadReport, RequestRecord, run_load  # noqa: E402
 from gateway.strategies import STRATEGIES  # noqa: E402
@@ -118,33 +115,9 @@ PG_ADMIN_URL = os.environ.get("FLEETCAST_TEST_DATABASE_URL",
                               "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 
-@contextlib.contextmanager
-def temporary_postgres_database() -> Iterator[str]:
-    """A fresh database on the test server (as tests/conftest.py does), dropped afterwards."""
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    admin = make_url(PG_ADMIN_URL)
-    if admin.drivername == "postgresql":
-        admin = admin.set(drivername="postgresql+psycopg")
-    engine = create_engine(admin, isolation_level="AUTOCOMMIT",
-                           connect_args={"connect_timeout": 3})
-    name = f"fleetcast_bench_{uuid.uuid4().hex[:10]}"
-    with engine.connect() as conn:
-        conn.execute(text(f'create database "{name}"'))
-    try:
-        yield admin.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with engine.connect() as conn:
-            conn.execute(text("select pg_terminate_backend(pid) from pg_stat_activity "
-                              "where datname = :n and pid <> pg_backend_pid()"), {"n": name})
-            conn.execute(text(f'drop database if exists "{name}"'))
-        engine.dispose()
-
-
 def saturation_postgres(workdir: Path, seconds: float) -> dict[str, Any]:
     """Section 1 again with the ledger on PostgreSQL (127.0.0.1:5432) instead of SQLite."""
-    with temporary_postgres_database() as url:
+    with temporary_database(PG_ADMIN_URL, "fleetcast_bench") as url:
         fleet = Fleet(workdir / "saturation_pg", 3, db_url=url)
         try:
             lb = fleet.balancer("least_request")

@@ -11,10 +11,13 @@ through psycopg 3; a plain ``postgresql://`` URL is rewritten to use it.
 
 from __future__ import annotations
 
+import contextlib
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import URL, make_url
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
@@ -83,3 +86,32 @@ def _install_sqlite_hooks(engine: Engine, busy_timeout_ms: int) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+@contextlib.contextmanager
+def temporary_database(admin_url: str | URL, prefix: str = "fleetcast_tmp") -> Iterator[str]:
+    """A fresh PostgreSQL database on ``admin_url``'s server, dropped (sessions and all) after.
+
+    For tests and benchmarks that need a real server without touching its data:
+    yields the new database's URL (password included, for child processes).
+    """
+    admin = normalize_url(admin_url)
+    engine = create_engine(admin, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3})
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    try:
+        with engine.connect() as conn:
+            conn.execute(text(f'create database "{name}"'))
+        try:
+            yield admin.set(database=name).render_as_string(hide_password=False)
+        finally:
+            with engine.connect() as conn:
+                conn.execute(
+                    text(
+                        "select pg_terminate_backend(pid) from pg_stat_activity "
+                        "where datname = :n and pid <> pg_backend_pid()"
+                    ),
+                    {"n": name},
+                )
+                conn.execute(text(f'drop database if exists "{name}"'))
+    finally:
+        engine.dispose()

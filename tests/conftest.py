@@ -8,7 +8,6 @@ with a hint, except under CI (``CI=true``) where a missing server is a failure.
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -33,11 +32,10 @@ def shared_data() -> Path:
 def postgres_url() -> Iterator[str]:
     """A fresh PostgreSQL database for this test session; dropped at the end."""
     from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
 
-    admin = make_url(_pg_admin_url())
-    if admin.drivername == "postgresql":
-        admin = admin.set(drivername="postgresql+psycopg")
+    from gateway.db import normalize_url, temporary_database
+
+    admin = normalize_url(_pg_admin_url())
     try:
         engine = create_engine(
             admin, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3}
@@ -53,22 +51,9 @@ def postgres_url() -> Iterator[str]:
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail(msg)
         pytest.skip(msg)
-    name = f"fleetcast_test_{uuid.uuid4().hex[:10]}"
-    with engine.connect() as conn:
-        conn.execute(text(f'create database "{name}"'))
-    try:
-        yield admin.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with engine.connect() as conn:
-            conn.execute(
-                text(
-                    "select pg_terminate_backend(pid) from pg_stat_activity "
-                    "where datname = :n and pid <> pg_backend_pid()"
-                ),
-                {"n": name},
-            )
-            conn.execute(text(f'drop database if exists "{name}"'))
-        engine.dispose()
+    engine.dispose()
+    with temporary_database(admin, "fleetcast_test") as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
