@@ -113,7 +113,7 @@ class Controller:
         self.detector = detector or DetectorKeeper.from_settings(settings)
         self.metrics = ControllerMetrics()
         self.budget = budget_from(settings)
-        self._allocated: int | None = None  # ready + starting after the last tick
+        self._allocated: int | None = None  # ready + starting after the last tick (record)
         self.lock = threading.RLock()  # tick vs. operator actions from the API
         self.memory: dict[str, _NodeMemory] = {}
         self.recommendations: list[tuple[datetime, int]] = []
@@ -205,8 +205,6 @@ class Controller:
             inflight = {nid: w.metrics["inflight"] for nid, w in windows.items()}
             executed = self.executor.apply(the_plan, now, inflight=inflight)
             self.record(now, snapshot, the_plan, executed, forecast, detection)
-            live = (NodeState.READY, NodeState.STARTING)
-            self._allocated = sum(n.state in live for n in self.pool.nodes())
         report = TickReport(
             at=now,
             seconds=time.perf_counter() - started,
@@ -404,6 +402,7 @@ class Controller:
             counts[node.state] += 1
         for state, count in counts.items():
             self.metrics.nodes.labels(state.value).set(count)
+        self._allocated = counts[NodeState.READY] + counts[NodeState.STARTING]
         self.metrics.load.set(snapshot.observed_rps)
         self.metrics.desired.set(the_plan.desired)
         self.metrics.anomalous.set(len(detection.anomalies))
