@@ -351,26 +351,25 @@ def forecast_tape(
     model = LoadForecaster(**dict(settings.forecaster_params)).fit(counts.iloc[: trace.train_end])
     fit_seconds = time.perf_counter() - started
     refit_every = max(1, round(settings.refit_every_seconds / step))
-    # segments of steps forecast with fixed parameters: they end at a refit or a chunk limit
-    bounds, refits_due = [trace.train_end], 0
-    while bounds[-1] < len(counts):
-        refit_at = bounds[-1] - (bounds[-1] - trace.train_end) % refit_every + refit_every
-        if refits_due >= settings.max_refits:
-            refit_at = len(counts) + 1
-        end = min(len(counts), refit_at, bounds[-1] + PATH_CHUNK)
-        refits_due += end == refit_at
-        bounds.append(end)
-    refits, last = 0, trace.train_end
+    # segments forecast with fixed parameters, each ending at a refit or a chunk limit
+    segments: list[tuple[int, int, bool]] = []  # (first step, end, refit after it)
+    j, refits_left, next_refit = trace.train_end, settings.max_refits, trace.train_end + refit_every
+    while j < len(counts):
+        end = min(len(counts), j + PATH_CHUNK, next_refit if refits_left else len(counts))
+        refit = bool(refits_left) and end == next_refit and end < len(counts)
+        segments.append((j, end, refit))
+        if refit:
+            refits_left, next_refit = refits_left - 1, next_refit + refit_every
+        j = end
+    refits = 0
     tape: list[Forecast] = []
-    segments = list(zip(bounds, bounds[1:], strict=False))
-    for j, end in progress(segments, "forecasting", len(segments)):
-        if j > trace.train_end:
-            model.update(counts.iloc[last:j])
-            if (j - trace.train_end) % refit_every == 0 and refits < settings.max_refits:
+    for j, end, refit in progress(segments, "forecasting", len(segments)):
+        tape += [as_rate(f, step) for f in forecast_path(model, counts.iloc[j : end - 1], horizon)]
+        if end < len(counts):
+            model.update(counts.iloc[j:end])
+            if refit:
                 model.refit()
                 refits += 1
-        tape += [as_rate(f, step) for f in forecast_path(model, counts.iloc[j : end - 1], horizon)]
-        last = j
     info = {
         "model": model.describe(),
         "trained_points": trace.train_end,
