@@ -57,9 +57,52 @@ COVERAGE = (0.70, 0.92)
 NEEDS_FREQ = re.compile(r"irregular timestamps|duplicated timestamp|not sorted")
 NEEDS_GAP = re.compile(r"gap of \d+ missing steps|empty \S+ bins in a row")
 
-# Why a series fails, from looking at its data and backtest rows (see the
-# module's results file); keyed by file name, filled in after the run.
-REASONS: dict[str, str] = {}
+# Why a series fails, from looking at its data and at fits before its origins
+# (figures measured on the run of 2026-11-27); shown for series that fail.
+_LINES = ("most of it is straight lines the reader interpolated across the file's gaps "
+          "(see the diagnostics); naive is all but exact on a line, so it cannot be beaten "
+          "by 10 % there - a data-coverage limit, not a model one")
+REASONS: dict[str, str] = {
+    "realKnownCause/machine_temperature_system_failure.csv":
+        "a smooth gauge that moves like a random walk (naive MASE 0.17 vs seasonal naive "
+        "1.33) with the failure's drops inside the scored span (its 10th percentile is 54 "
+        "against a median of 91); no season helps at h=12 and naive is the right reference",
+    "realKnownCause/rogue_agent_key_hold.csv":
+        "1882 rows spread over 5338 five-minute steps: read with --max-gap 546, " + _LINES,
+    "realTraffic/TravelTime_451.csv":
+        "2162 rows over 7376 ten-minute steps (72 % filled in): " + _LINES,
+    "realTraffic/occupancy_6005.csv":
+        "2380 rows over 4640 five-minute steps (49 % filled in, 23 % of the scored span): "
+        + _LINES,
+    "realTraffic/speed_7578.csv":
+        "1127 rows over 2623 five-minute steps (57 % filled in): " + _LINES,
+    "realKnownCause/cpu_utilization_asg_misconfiguration.csv":
+        "level shifts from the misconfiguration (in the scored span the median step change "
+        "is 2.45 points, the mean 10.5); the SARIMA with the 12-step (hourly) season only "
+        "ties seasonal naive at that season",
+    "realKnownCause/ambient_temperature_system_failure.csv":
+        "intervals too narrow: in-sample one-step errors are Gaussian-calibrated (80th "
+        "percentile of |error|/sd 1.30 against 1.28) but out of sample the 7-12-step errors "
+        "run at 1.3-1.7x the model's sd - the temperature wanders between regimes more than "
+        "an ARIMA(1|2,1,2) with MA near -0.8 allows (8 % of the file is also filled across "
+        "gaps of up to 173 h)",
+    "realAdExchange/exchange-3_cpm_results.csv":
+        "hourly ad-exchange price with a weak daily shape and spikes; fleetcast is 8-9 % "
+        "better than seasonal naive, just short of the 10 % bar",
+    "realAdExchange/exchange-4_cpc_results.csv":
+        "hourly ad-exchange price dominated by spikes and jumps (about 40 % of the error "
+        "falls in 2 of the 20 origins); just short of the 10 % bar after the outlier-robust "
+        "estimation (0.96 before)",
+    "realTraffic/occupancy_t4013.csv":
+        "intervals slightly narrow (71 % before the outlier-robust estimation, 69 % after): "
+        "read with --freq 5min --max-gap 1012, much of the file is straight lines filled "
+        "across gaps, on which one-step errors are near zero, so the fitted sd "
+        "understates the error on observed stretches",
+    "realAdExchange/exchange-3_cpc_results.csv":
+        "hourly ad-exchange price with large spikes",
+    "realAdExchange/exchange-4_cpm_results.csv":
+        "hourly ad-exchange price with large spikes",
+}
 
 
 def _duration(seconds: float) -> str:
@@ -99,7 +142,8 @@ def run_backtest(path: Path, origins: int, tmp: Path) -> dict[str, Any]:
             summary = json.loads(proc.stdout)
             rows = pd.read_csv(tmp / "rows.csv")
             return {**facts, "flags": extra, "attempts": attempts, "wall_seconds": round(wall, 1),
-                    "summary": summary, "diagnostics": diagnostics(rows)}
+                    "summary": summary,
+                    "diagnostics": diagnostics(rows, path, summary["step_seconds"])}
         if NEEDS_FREQ.search(error) and "--freq" not in extra:
             extra += ["--freq", _duration(facts["median_step_s"]), "--agg", "mean"]
         elif NEEDS_GAP.search(error) and "--max-gap" not in extra:
@@ -111,16 +155,26 @@ def run_backtest(path: Path, origins: int, tmp: Path) -> dict[str, Any]:
             "error": attempts[-1]["error"]}
 
 
-def diagnostics(rows: pd.DataFrame) -> dict[str, Any]:
-    """Facts about the forecast windows that explain a failure (flat runs, level shifts)."""
+def diagnostics(rows: pd.DataFrame, path: Path, step_seconds: float) -> dict[str, Any]:
+    """Facts about the forecast windows that explain a failure.
+
+    How concentrated the error is (a level shift or an incident puts most of it
+    in one or two origins) and how many scored actuals are not in the file at
+    all but were filled in by the reader's linear interpolation across a gap
+    (straight lines, which naive forecasts almost perfectly).
+    """
     actual = rows["actual"].to_numpy(dtype=float)
     err = np.abs(actual - rows["mean"].to_numpy(dtype=float))
     per_origin = rows.assign(err=err).groupby("origin")["err"].mean()
     worst = per_origin.sort_values(ascending=False)
     share = float(worst.iloc[:2].sum() / max(per_origin.sum(), 1e-12))
+    step = pd.Timedelta(seconds=step_seconds)
+    observed = set(pd.to_datetime(pd.read_csv(path)["timestamp"]).dt.floor(step))
+    scored = pd.to_datetime(rows["timestamp"]).dt.floor(step)
+    filled = float(np.mean([t not in observed for t in scored]))
     return {
         "share_of_error_in_worst_2_origins": round(share, 3),
-        "share_actuals_equal_previous": round(float(np.mean(np.diff(actual) == 0)), 3),
+        "share_of_scored_actuals_interpolated": round(filled, 3),
     }
 
 
@@ -142,7 +196,23 @@ def verdict(result: dict[str, Any]) -> str:
     return "fail (" + ", ".join(why) + ")"
 
 
+def before_figures(path: Path) -> dict[str, Any]:
+    """Ratio, coverage and verdict per series from an earlier run's json (for a before/after)."""
+    saved = json.loads(path.read_text())
+    out: dict[str, Any] = {"started": saved["started"], "passed": saved["passed"],
+                           "total": saved["total"], "series": {}}
+    for r in saved["series"]:
+        s = r.get("summary")
+        out["series"][r["name"]] = {
+            "ratio": s["mase_vs_best_baseline"] if s else None,
+            "coverage80": s["model"]["coverage80"] if s else None,
+            "verdict": r["verdict"],
+        }
+    return out
+
+
 def markdown(report: dict[str, Any]) -> str:
+    before = report.get("before")
     lines = [
         "# Forecaster held-out panel (NAB, horizon 12)",
         "",
@@ -156,11 +226,15 @@ def markdown(report: dict[str, Any]) -> str:
         "`--max-gap` for long gaps).  Pass = MASE at least 10 % below the better of naive "
         "and seasonal naive and 80 % coverage in 70-92 %.",
         "",
-        f"**{report['passed']} of {report['total']} pass.**",
+        f"**{report['passed']} of {report['total']} pass.**"
+        + (f" Before (run {before['started']}, {report.get('before_label', 'earlier model')}): "
+           f"{before['passed']} of {before['total']}." if before else ""),
         "",
         "| series | rows | step | flags added | model (last origin) | MASE fleetcast | naive "
-        "| seasonal naive (m) | ratio to better | 80 % cov | fit s | wall s | verdict |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| seasonal naive (m) | ratio to better | 80 % cov | fit s | wall s | verdict |"
+        + (" before: ratio, cov, verdict |" if before else ""),
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+        + (" --- |" if before else ""),
     ]
     for r in report["series"]:
         flags = " ".join(r["flags"]) or "-"
@@ -176,6 +250,7 @@ def markdown(report: dict[str, Any]) -> str:
             f"{s['seasonal_naive']['mase']:.3f} ({s['season']}) | "
             f"{s['mase_vs_best_baseline']:.2f} | {s['model']['coverage80']:.0%} | "
             f"{s['model']['fit_seconds_median']:.2f} | {r['wall_seconds']} | {r['verdict']} |"
+            + (_before_cell(before, r["name"]) if before else "")
         )
     failed = [r for r in report["series"] if r["verdict"] != "pass"]
     if failed:
@@ -190,15 +265,31 @@ def markdown(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _before_cell(before: dict[str, Any], name: str) -> str:
+    b = before["series"].get(name)
+    if b is None or b["ratio"] is None:
+        return " - |"
+    return f" {b['ratio']:.2f}, {b['coverage80']:.0%}, {b['verdict']} |"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--origins", type=int, default=20)
     parser.add_argument("--only", default=None, help="run only files whose path contains this")
     parser.add_argument("--markdown-only", action="store_true",
                         help="rewrite forecaster_panel.md from the saved json")
+    parser.add_argument("--before", type=Path, default=None,
+                        help="an earlier run's forecaster_panel.json, shown side by side")
+    parser.add_argument("--before-label", default="earlier model",
+                        help="what the earlier run was (e.g. a commit)")
     args = parser.parse_args()
     if args.markdown_only:
         saved = json.loads((RESULTS / "forecaster_panel.json").read_text())
+        if args.before is not None:
+            saved["before"] = before_figures(args.before)
+            saved["before_label"] = args.before_label
+            (RESULTS / "forecaster_panel.json").write_text(
+                json.dumps(saved, indent=2, default=str) + "\n")
         (RESULTS / "forecaster_panel.md").write_text(markdown(saved))
         return
     files = sorted(p for p in NAB.glob("*/*.csv") if p.name not in TUNED)
@@ -215,6 +306,9 @@ def main() -> None:
         "horizon": HORIZON,
         "series": [],
     }
+    if args.before is not None:
+        report["before"] = before_figures(args.before)
+        report["before_label"] = args.before_label
     with tempfile.TemporaryDirectory() as tmp:
         for path in files:
             name = f"{path.parent.name}/{path.name}"

@@ -22,6 +22,8 @@ from statsmodels.tsa.stattools import kpss
 from forecaster.seasonality import Season, fourier_matrix
 
 SIGMA2_FLOOR = 1e-10
+OUTLIER_SIGMAS = 4.0  # one-step errors beyond this many sigmas do not steer estimation
+OUTLIER_PASSES = 3  # re-estimations at most, each with the smaller sigma of the last
 
 
 @dataclass(frozen=True)
@@ -139,7 +141,78 @@ def fit_error_model(
         sigma2 = float(np.var(np.diff(resid, n=d) if d else resid))
         return ErrorModel((0, d, 0), np.array([max(sigma2, SIGMA2_FLOOR)]), converged=False,
                           tried=tried)
-    return ErrorModel(best.order, best.params, best.aicc, best.llf, True, tried)
+    chosen = ErrorModel(best.order, best.params, best.aicc, best.llf, True, tried)
+    return reestimate_without_outliers(chosen, resid, notes, maxiter)
+
+
+def reestimate_without_outliers(
+    model: ErrorModel, resid: np.ndarray, notes: list[str], maxiter: int = 100
+) -> ErrorModel:
+    """The chosen order re-estimated with outlying points replaced by their one-step prediction.
+
+    Gaussian maximum likelihood lets a few spikes (a glitch, a burst of
+    traffic) inflate sigma2, which widens every interval, and drag the ARMA
+    coefficients towards explaining them.  Points whose one-step error is
+    beyond ``OUTLIER_SIGMAS`` standard deviations of the model are replaced by
+    the filter's prediction for them and the same order is estimated again,
+    starting from the previous estimate (the ARMA likelihood has several
+    optima; a cold start may land on a worse one); with the smaller sigma2
+    this is repeated up to ``OUTLIER_PASSES`` times.  The threshold uses the
+    model's own sigma, not a median absolute deviation: on a series that is
+    partly straight lines (gaps the reader filled) the median error is near
+    zero and would flag ordinary points.  Only estimation sees the cleaned
+    series: the filter (``ErrorModel.filter``, hence ``update``) still runs
+    over the data as observed, with these fixed parameters.  Gaussian data
+    have almost no such points, so their fit is unchanged.
+    """
+    p, d, q = model.order
+    errors = np.asarray(model.filter(resid).forecasts_error, dtype=float).ravel()
+    burn = min(max(10, d + 1), len(errors) // 2)  # the filter's diffuse start
+    outliers = np.zeros(len(resid), dtype=bool)
+    cleaned = resid.copy()
+    current = model
+    for _ in range(OUTLIER_PASSES):
+        found = np.abs(errors) > OUTLIER_SIGMAS * np.sqrt(current.sigma2)
+        found[:burn] = False
+        found &= ~outliers
+        if not found.any():
+            break
+        outliers |= found
+        cleaned[found] -= errors[found]
+        refit = _estimate(cleaned, current, maxiter)
+        if refit is None:
+            break
+        current = refit
+        errors = np.asarray(current.filter(cleaned).forecasts_error, dtype=float).ravel()
+    if current is model:
+        return model
+    notes.append(
+        f"{int(outliers.sum())} outlying point(s) (one-step error > {OUTLIER_SIGMAS:g} sd) "
+        "left out of the ARIMA estimation"
+    )
+    return ErrorModel(model.order, current.params, model.aicc, model.llf, model.converged,
+                      model.tried)
+
+
+def _estimate(cleaned: np.ndarray, start: ErrorModel, maxiter: int) -> ErrorModel | None:
+    """``start``'s order estimated on ``cleaned`` from ``start``'s parameters, or None."""
+    p, d, q = start.order
+    if p == q == 0:
+        diffed = np.diff(cleaned, n=d) if d else cleaned
+        return ErrorModel(start.order, np.array([max(float(np.mean(diffed**2)), SIGMA2_FLOOR)]))
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            res = SARIMAX(cleaned, order=start.order, trend="n",
+                          simple_differencing=True, concentrate_scale=True,
+                          ).fit(start_params=start.params[:-1], disp=False, maxiter=maxiter)
+    except (np.linalg.LinAlgError, ValueError):
+        return None
+    converged = bool(res.mle_retvals.get("converged", True)) if res.mle_retvals else True
+    if not converged or not np.isfinite(res.llf):
+        return None
+    sigma2 = max(float(res.scale), SIGMA2_FLOOR)
+    return ErrorModel(start.order, np.r_[np.asarray(res.params, dtype=float), sigma2])
 
 
 SARIMA_MAX_PERIOD = 24  # seasonal ARIMA's state grows with m; beyond this Fourier is cheaper

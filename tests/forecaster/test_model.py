@@ -100,6 +100,22 @@ def test_80_percent_intervals_cover_80_percent_of_arma_data(transform: str) -> N
     assert 0.75 <= np.mean(inside) <= 0.85
 
 
+def test_spikes_do_not_steer_estimation_or_widen_intervals() -> None:
+    clean = arma_series(2000, seed=5)
+    spiky = clean.copy()
+    hit = np.random.default_rng(1).choice(np.arange(100, 2000), size=25, replace=False)
+    spiky.iloc[hit] += 40.0  # glitches of 40 innovation sds
+    kwargs = {"seasonal_periods": (), "transform": "none", "d": 0}
+    plain = LoadForecaster(**kwargs).fit(clean)
+    robust = LoadForecaster(**kwargs).fit(spiky)
+    assert not any("outlying" in note for note in plain.metadata_["notes"])
+    assert any("outlying point(s)" in note for note in robust.metadata_["notes"])
+    # without the re-estimation sigma2 would be ~25x larger (25 x 40^2 / 2000 + 1)
+    assert robust.error_model_.sigma2 < 1.3 * plain.error_model_.sigma2
+    width = robust.forecast(1).hi80 - robust.forecast(1).lo80
+    assert width[0] < 1.2 * (plain.forecast(1).hi80 - plain.forecast(1).lo80)[0]
+
+
 def test_update_equals_filtering_the_longer_series(seasonal: pd.Series) -> None:
     model = LoadForecaster(max_history=600).fit(seasonal.iloc[:600])
     model.update(seasonal.iloc[600:601])
