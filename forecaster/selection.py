@@ -142,11 +142,17 @@ def fit_error_model(
         return ErrorModel((0, d, 0), np.array([max(sigma2, SIGMA2_FLOOR)]), converged=False,
                           tried=tried)
     chosen = ErrorModel(best.order, best.params, best.aicc, best.llf, True, tried)
-    return reestimate_without_outliers(chosen, resid, notes, maxiter)
+    # the clean-up gets half the search's budget on top of it; its first pass always runs
+    deadline = time.perf_counter() + 0.5 * budget_seconds
+    return reestimate_without_outliers(chosen, resid, notes, maxiter, deadline)
 
 
 def reestimate_without_outliers(
-    model: ErrorModel, resid: np.ndarray, notes: list[str], maxiter: int = 100
+    model: ErrorModel,
+    resid: np.ndarray,
+    notes: list[str],
+    maxiter: int = 100,
+    deadline: float | None = None,
 ) -> ErrorModel:
     """The chosen order re-estimated with outlying points replaced by their one-step prediction.
 
@@ -157,7 +163,8 @@ def reestimate_without_outliers(
     the filter's prediction for them and the same order is estimated again,
     starting from the previous estimate (the ARMA likelihood has several
     optima; a cold start may land on a worse one); with the smaller sigma2
-    this is repeated up to ``OUTLIER_PASSES`` times.  The threshold uses the
+    this is repeated up to ``OUTLIER_PASSES`` times (passes after the first only
+    before ``deadline``, a ``time.perf_counter()`` value).  The threshold uses the
     model's own sigma, not a median absolute deviation: on a series that is
     partly straight lines (gaps the reader filled) the median error is near
     zero and would flag ordinary points.  Only estimation sees the cleaned
@@ -171,7 +178,9 @@ def reestimate_without_outliers(
     outliers = np.zeros(len(resid), dtype=bool)
     cleaned = resid.copy()
     current = model
-    for _ in range(OUTLIER_PASSES):
+    for attempt in range(OUTLIER_PASSES):
+        if attempt and deadline is not None and time.perf_counter() > deadline:
+            break
         found = np.abs(errors) > OUTLIER_SIGMAS * np.sqrt(current.sigma2)
         found[:burn] = False
         found &= ~outliers
