@@ -89,7 +89,9 @@ class QuantileBudget:
         self._level = _logit(q0)
         self._allocated = 0.0  # decayed sums (same weights, so their ratio is a weighted mean)
         self._needed = 0.0
-        self._pending: deque[list[int]] = deque()  # [allocated, hindsight need so far, seen]
+        # ticks still inside their lead, oldest first: [allocated, hindsight need so far];
+        # the oldest has seen len(_pending) ticks of demand
+        self._pending: deque[list[int]] = deque()
         self.accounted_ticks = 0
 
     @classmethod
@@ -122,10 +124,9 @@ class QuantileBudget:
         need = self.need(demand_rps)
         for entry in self._pending:
             entry[1] = max(entry[1], need)
-            entry[2] += 1
-        self._pending.append([int(allocated), need, 1])
-        while self._pending and self._pending[0][2] > self.lead_ticks:
-            alloc, hindsight, _ = self._pending.popleft()
+        self._pending.append([int(allocated), need])
+        while len(self._pending) > self.lead_ticks:
+            alloc, hindsight = self._pending.popleft()
             self._account(alloc, hindsight)
 
     def _account(self, allocated: int, hindsight: int) -> None:
