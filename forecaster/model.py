@@ -54,11 +54,9 @@ from forecaster.selection import (
     fit_seasonal_arima,
 )
 from forecaster.transforms import choose_transform, forward
-from forecaster.types import Forecast, inverse_transform
+from forecaster.types import Forecast, normal_bands
 
 _FORMAT = 1
-_Z80 = 1.2815515655446004
-_Z95 = 1.959963984540054
 
 
 class NotFittedError(ValueError, AttributeError):
@@ -230,17 +228,9 @@ class LoadForecaster:
             var = np.asarray(pred.var_pred_mean, dtype=float)
         loc = mean + self._regression(time_positions(stamps, self.step_))
         scale = np.sqrt(np.maximum(var, 0.0))
-
-        def back(z: float) -> np.ndarray:
-            return inverse_transform(loc + z * scale, self.transform_, self.lmbda_)
-
         return Forecast(
             timestamps=stamps,
-            mean=back(0.0),
-            lo80=back(-_Z80),
-            hi80=back(_Z80),
-            lo95=back(-_Z95),
-            hi95=back(_Z95),
+            **normal_bands(loc, scale, self.transform_, self.lmbda_),
             step_seconds=self.step_,
             model=self.describe(),
             loc=loc,

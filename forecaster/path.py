@@ -24,10 +24,10 @@ import numpy as np
 import pandas as pd
 
 from forecaster.io import SeriesError
-from forecaster.model import _Z80, _Z95, LoadForecaster
+from forecaster.model import LoadForecaster
 from forecaster.seasonality import time_positions
 from forecaster.transforms import forward
-from forecaster.types import Forecast, inverse_transform
+from forecaster.types import Forecast, normal_bands
 
 
 def _matrix(ssm: object, name: str) -> np.ndarray:
@@ -96,25 +96,12 @@ def forecast_path(model: LoadForecaster, points: pd.Series, horizon: int) -> lis
     loc = means + regression[rows]
     scale = np.sqrt(np.maximum(variances, 0.0))
 
-    def back(zq: float) -> np.ndarray:
-        return inverse_transform(loc + zq * scale, model.transform_, model.lmbda_)
-
-    bands = {
-        "mean": back(0.0),
-        "lo80": back(-_Z80),
-        "hi80": back(_Z80),
-        "lo95": back(-_Z95),
-        "hi95": back(_Z95),
-    }
+    bands = normal_bands(loc, scale, model.transform_, model.lmbda_)
     name = model.describe()
     return [
         Forecast(
             timestamps=stamps[k : k + horizon],
-            mean=bands["mean"][k],
-            lo80=bands["lo80"][k],
-            hi80=bands["hi80"][k],
-            lo95=bands["lo95"][k],
-            hi95=bands["hi95"][k],
+            **{band: values[k] for band, values in bands.items()},
             step_seconds=model.step_,
             model=name,
             loc=loc[k],

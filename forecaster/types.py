@@ -15,6 +15,8 @@ import numpy as np
 import pandas as pd
 
 _STD_NORMAL = NormalDist()
+Z80 = 1.2815515655446004  # upper end of the central 80 % interval of a standard normal
+Z95 = 1.959963984540054
 
 
 def inverse_transform(z: np.ndarray, transform: str, lmbda: float) -> np.ndarray:
@@ -37,6 +39,23 @@ def inverse_transform(z: np.ndarray, transform: str, lmbda: float) -> np.ndarray
     else:
         raise ValueError(f"unknown transform {transform!r}")
     return np.maximum(out, 0.0)
+
+
+def normal_bands(
+    loc: np.ndarray, scale: np.ndarray, transform: str, lmbda: float
+) -> dict[str, np.ndarray]:
+    """``mean``, ``lo80``, ``hi80``, ``lo95``, ``hi95`` on the original scale (any shape)."""
+
+    def back(z: float) -> np.ndarray:
+        return inverse_transform(loc + z * scale, transform, lmbda)
+
+    return {
+        "mean": back(0.0),
+        "lo80": back(-Z80),
+        "hi80": back(Z80),
+        "lo95": back(-Z95),
+        "hi95": back(Z95),
+    }
 
 
 @dataclass(frozen=True)
