@@ -37,13 +37,14 @@ from dataclasses import dataclass
 
 from controller.planner_types import Policy
 
+DEFAULT_BUDGET = 1.25  # the live loop's, the simulator's and the CLI's default
 UNDERPROVISION_UTILIZATION = 0.8  # DESIGN: a tick is short when d > ready × capacity × 0.8
 _EPS = 1e-9
 
 
 @dataclass(frozen=True)
 class BudgetParams:
-    budget: float = 1.25  # allocated node-time / hindsight minimum the margin may cost
+    budget: float = DEFAULT_BUDGET  # allocated node-time / hindsight minimum the margin may cost
     half_life_seconds: float = 86_400.0
     gain_per_day: float = 10.0  # logit units per day per unit of (budget - ratio)
     q_min: float = 0.5

@@ -19,6 +19,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from controller.budget import DEFAULT_BUDGET
+
 ENV_PREFIX = "FLEETCAST_"
 Strategy = Literal["round_robin", "random", "weighted_round_robin", "least_request", "peak_ewma"]
 
@@ -62,7 +64,7 @@ class ControllerSettings(_Section):
     forecast_quantile: float = Field(default=0.95, gt=0.5, lt=1)
     # The forecast quantile adapts so node-time stays near this multiple of the
     # hindsight minimum (controller/budget.py); 0 = fixed forecast_quantile.
-    capacity_budget: float = Field(default=1.25, ge=0)
+    capacity_budget: float = Field(default=DEFAULT_BUDGET, ge=0)
     # Forecasting: the load step is one tick.  A seasonal model needs two seasons
     # of history; before that a non-seasonal ARIMA is fitted once this many points exist.
     forecast_min_points: int = Field(default=20, ge=8)

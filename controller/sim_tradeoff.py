@@ -20,6 +20,7 @@ from typing import Any
 
 import pandas as pd
 
+from controller.budget import DEFAULT_BUDGET
 from controller.simulate import (
     Progress,
     SimSettings,
@@ -165,7 +166,7 @@ def _series(curve: dict[str, Any]) -> list[Series]:
     budget_points = [p for p in curve["points"] if p["knob"] == "capacity_budget"]
     if budget_points:
         target = budget_points[0]["target_utilization"]
-        label = f"predictive, target {target:g} (capacity budget; default 1.25)"
+        label = f"predictive, target {target:g} (capacity budget; default {DEFAULT_BUDGET:g})"
         out.append(("predictive", "capacity_budget", target, label, "black", "D", "-"))
     out.append(
         ("reactive", "target_utilization", None, "reactive HPA (target utilization)",

@@ -34,7 +34,7 @@ from typing import Any, TypeVar
 import numpy as np
 import pandas as pd
 
-from controller.budget import UNDERPROVISION_UTILIZATION, QuantileBudget
+from controller.budget import DEFAULT_BUDGET, UNDERPROVISION_UTILIZATION, QuantileBudget
 from controller.lifecycle import NodeState
 from controller.planner import NodeView, Policy, Snapshot, plan, prune_recommendations
 from controller.pools.sim import SimPool, VirtualClock
@@ -65,7 +65,7 @@ class SimSettings:
     forecast_quantile: float = 0.9
     # predictive adapts its quantile so its node-hours stay near this multiple of the
     # hindsight minimum (controller/budget.py); None: size for forecast_quantile throughout
-    capacity_budget: float | None = 1.25
+    capacity_budget: float | None = DEFAULT_BUDGET
     min_nodes: int = 1
     max_nodes: int = 10_000
     scale_in_stabilization_seconds: float = 300.0

@@ -16,6 +16,8 @@ from typing import Any, TypeVar
 
 import click
 
+from controller.budget import DEFAULT_BUDGET
+
 T = TypeVar("T")
 
 ALL_POLICIES = "predictive,reactive,static,oracle"
@@ -104,7 +106,7 @@ def _tqdm_progress(items: Iterable[T], desc: str, total: int) -> Iterable[T]:
 @click.option(
     "--capacity-budget",
     type=click.FloatRange(min=0),
-    default=1.25,
+    default=DEFAULT_BUDGET,
     show_default=True,
     help="Predictive adapts its quantile so its node-hours stay near this multiple of the "
     "hindsight minimum (the oracle's); 0 turns it off (fixed --quantile).",
