@@ -34,6 +34,9 @@ from __future__ import annotations
 import math
 from collections import deque
 from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
 
 from controller.planner_types import Policy
 
@@ -58,6 +61,12 @@ class BudgetParams:
             raise ValueError(f"need 0 < q_min < q_max < 1, got {self.q_min} and {self.q_max}")
         if self.half_life_seconds <= 0 or self.gain_per_day < 0:
             raise ValueError("half_life_seconds must be > 0 and gain_per_day >= 0")
+
+
+def nodes_needed(demand_rps: Any, node_capacity_rps: float) -> Any:
+    """Fewest ready nodes that serve ``demand_rps`` (a number or an array) below the 80 % line."""
+    cap = node_capacity_rps * UNDERPROVISION_UTILIZATION
+    return np.ceil(np.maximum(demand_rps, 0.0) / cap - _EPS)
 
 
 def _logit(q: float) -> float:
@@ -117,8 +126,7 @@ class QuantileBudget:
         return self._allocated / self._needed if self._needed > 0 else None
 
     def need(self, demand_rps: float) -> int:
-        cap = self.node_capacity_rps * UNDERPROVISION_UTILIZATION
-        return max(self.min_nodes, math.ceil(max(demand_rps, 0.0) / cap - _EPS))
+        return max(self.min_nodes, int(nodes_needed(demand_rps, self.node_capacity_rps)))
 
     def observe(self, allocated: int, demand_rps: float) -> None:
         """Record one finished tick: nodes allocated during it and the demand it saw."""

@@ -34,7 +34,12 @@ from typing import Any, TypeVar
 import numpy as np
 import pandas as pd
 
-from controller.budget import DEFAULT_BUDGET, UNDERPROVISION_UTILIZATION, QuantileBudget
+from controller.budget import (
+    DEFAULT_BUDGET,
+    UNDERPROVISION_UTILIZATION,
+    QuantileBudget,
+    nodes_needed,
+)
 from controller.lifecycle import NodeState
 from controller.planner import NodeView, Policy, Snapshot, plan, prune_recommendations
 from controller.pools.sim import SimPool, VirtualClock
@@ -499,8 +504,7 @@ def run_oracle(trace: Trace, settings: SimSettings) -> PolicyRun:
     """
     assert settings.tick_seconds is not None
     _, demand, _ = tick_grid(trace, settings)
-    cap = settings.node_capacity_rps * UNDERPROVISION_UTILIZATION
-    need = np.ceil(demand / cap - _EPS).astype(int)
+    need = nodes_needed(demand, settings.node_capacity_rps).astype(int)
     need = np.clip(need, settings.min_nodes, settings.max_nodes)
     lead = math.ceil(settings.startup_seconds / settings.tick_seconds - _EPS)
     allocated = _window_max(need, lead, forward=True)
