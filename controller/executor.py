@@ -5,7 +5,8 @@ The planner only says what should happen; the executor makes it so, against a
 with exponential back-off, each failure recorded), drains nodes, stops a
 draining node once its in-flight requests are done or its drain timeout has
 passed — but never before the node launched to replace it is ready — cleans up
-crashed nodes, and pushes the membership to the load balancer
+crashed nodes (a stop is begun, not awaited: the pool finishes it, SIGKILL
+included, while the next ticks run), and pushes the membership to the load balancer
 (``PUT /admin/backends``).  A failure here is not fatal: it becomes an
 observation of the next tick.
 """
@@ -73,6 +74,7 @@ class Executor:
         self.next_launch_at: datetime | None = None
         self._last_membership: list[dict[str, object]] | None = None
         self._ticks_since_push = 0
+        self._stopping: set[str] = set()  # stops begun whose process may not have gone yet
 
     # -- plan --------------------------------------------------------------------------------
 
@@ -164,6 +166,7 @@ class Executor:
     ) -> list[str]:
         """Stop draining nodes that are done, and failed nodes (their process is gone)."""
         nodes = self.pool.nodes()
+        self._stopping &= {n.id for n in nodes if n.state is not NodeState.STOPPED}
         by_replaced = {n.replaces: n for n in nodes if n.replaces}
         stopped: list[str] = []
         for node in nodes:
@@ -186,8 +189,16 @@ class Executor:
         return stopped
 
     def _stop(self, node_id: str, stopped: list[str]) -> None:
+        """Begin a stop without waiting for it: a hung node must not hold up the tick.
+
+        The pool reports the node ``stopped`` once its process has gone (SIGKILL after
+        its stop timeout); a stop already begun is neither repeated nor reported again.
+        """
+        if node_id in self._stopping:
+            return
         try:
-            self.pool.stop(node_id)
+            self.pool.stop(node_id, wait=False)
+            self._stopping.add(node_id)
             stopped.append(node_id)
         except Exception as exc:  # noqa: BLE001
             log.warning("stop of %s failed: %s", node_id, exc)

@@ -41,6 +41,11 @@ class NodePool(Protocol):
         """Mark a node draining: no new requests; in-flight ones finish."""
         ...
 
-    def stop(self, node_id: str) -> None:
-        """Stop a node (graceful, then forced after a timeout)."""
+    def stop(self, node_id: str, *, wait: bool = True) -> None:
+        """Stop a node (graceful, then forced after a timeout).
+
+        With ``wait=False`` the stop is only begun: the node leaves ``ready`` at once
+        and shows ``stopped`` in ``nodes()`` once it has gone, so a node that does not
+        answer its SIGTERM cannot hold up the caller (the control tick) for the timeout.
+        """
         ...

@@ -14,7 +14,11 @@ node_options=None, stop_timeout_s=10.0, die_with_parent=True)``:
 - ``drain(id)`` tells the node (``POST /admin/drain``) and marks it ``draining``
   (a node still ``starting`` is simply stopped: it never served anything);
   ``stop(id)`` sends SIGTERM (the node finishes in-flight requests), then
-  SIGKILL after ``stop_timeout_s``; ``kill(id)`` is an immediate SIGKILL (tests).
+  SIGKILL after ``stop_timeout_s``, and returns when the process has gone;
+  ``stop(id, wait=False)`` only begins that (the node shows ``draining`` until
+  it exits, then ``stopped``; a timer thread sends the SIGKILL), which is what
+  the control loop uses so a hung node never holds up a tick;
+  ``kill(id)`` is an immediate SIGKILL (tests).
 - ``nodes()`` notices a process that died on its own (-> ``failed``).
 - State (id, pid, port, state, replaces...) is kept in ``data_dir/pool/nodes.json``;
   a new ``LocalPool`` on the same ``data_dir`` adopts the live nodes it finds
@@ -115,6 +119,7 @@ class LocalPool:
         self._lock = threading.RLock()
         self._records: dict[str, _Record] = {}
         self._procs: dict[str, subprocess.Popen[bytes] | psutil.Process] = {}
+        self._kill_timers: dict[str, threading.Timer] = {}  # stops begun, not yet finished
         self._next_index = 1
         self._state_file = self.data_dir / "pool" / "nodes.json"
         self._log_dir = self.data_dir / "logs"
@@ -145,7 +150,7 @@ class LocalPool:
         with self._lock:
             record = self._get(node_id)
             if record.state is NodeState.STARTING:
-                self._terminate([node_id])
+                self._terminate([node_id])  # it never served anything
                 return
             if record.state is NodeState.DRAINING:
                 return
@@ -155,14 +160,24 @@ class LocalPool:
             self._http.post(f"{self.url_of(record)}/admin/drain",
                             headers={"Authorization": f"Bearer {self.admin_token}"})
 
-    def stop(self, node_id: str) -> None:
+    def stop(self, node_id: str, *, wait: bool = True) -> None:
         with self._lock:
             record = self._get(node_id)
             if record.state is NodeState.STOPPED:
                 return
             if record.state is NodeState.READY:
                 self._set_state(node_id, NodeState.DRAINING)
+                self._save()
+            if not wait:
+                self._begin_stop(node_id)
+                return
         self._terminate([node_id])
+
+    def stopping(self) -> list[str]:
+        """Nodes whose stop has begun and whose process has not exited yet."""
+        with self._lock:
+            self._refresh()
+            return sorted(self._kill_timers)
 
     # -- extras --------------------------------------------------------------------------
     def wait_ready(self, ids: Iterable[str] | None = None, timeout_s: float | None = None
@@ -297,6 +312,11 @@ class LocalPool:
         for record in list(self._records.values()):
             if record.state in (NodeState.STOPPED, NodeState.FAILED):
                 continue
+            if record.id in self._kill_timers:  # being stopped: gone means stopped, not failed
+                if not self._alive(record.id):
+                    self._finish_stop(record.id)
+                    changed = True
+                continue
             if not self._alive(record.id):
                 self._set_state(record.id, NodeState.FAILED)
                 changed = True
@@ -314,26 +334,70 @@ class LocalPool:
             return False
 
     def _terminate(self, ids: list[str]) -> None:
+        """SIGTERM, wait up to ``stop_timeout_s``, SIGKILL what is left; blocks until gone."""
         procs = {i: self._procs[i] for i in ids if i in self._procs}
         for proc in procs.values():
-            with contextlib.suppress(ProcessLookupError, psutil.Error):
-                proc.send_signal(signal.SIGTERM)
+            self._signal(proc, signal.SIGTERM)
         deadline = time.monotonic() + self.stop_timeout_s
         for proc in procs.values():
             if not self._wait_exit(proc, deadline):
-                with contextlib.suppress(ProcessLookupError, psutil.Error):
-                    proc.send_signal(signal.SIGKILL)
+                self._signal(proc, signal.SIGKILL)
                 self._wait_exit(proc, time.monotonic() + 5)
         with self._lock:
             for node_id in ids:
-                record = self._records.get(node_id)
-                if record is None or record.state is NodeState.STOPPED:
-                    continue
-                if record.state is NodeState.READY:
-                    self._set_state(node_id, NodeState.DRAINING)
-                self._set_state(node_id, NodeState.STOPPED)
-                self._procs.pop(node_id, None)
+                self._finish_stop(node_id)
             self._save()
+
+    def _begin_stop(self, node_id: str) -> None:
+        """SIGTERM now and SIGKILL from a timer after ``stop_timeout_s``; returns at once.
+
+        Called with the lock held.  ``_refresh`` marks the node stopped once its
+        process has exited; a stop already begun is not begun again.
+        """
+        if node_id in self._kill_timers:
+            return
+        proc = self._procs.get(node_id)
+        if proc is None or not self._alive(node_id):
+            self._finish_stop(node_id)
+            self._save()
+            return
+        self._signal(proc, signal.SIGTERM)
+        timer = threading.Timer(self.stop_timeout_s, self._escalate, args=(node_id,))
+        timer.daemon = True
+        self._kill_timers[node_id] = timer
+        timer.start()
+
+    def _escalate(self, node_id: str) -> None:
+        """The stop timeout passed: SIGKILL the node if it is still there, then record it."""
+        with self._lock:
+            proc = self._procs.get(node_id)
+            if node_id not in self._kill_timers or proc is None:
+                return
+            if self._alive(node_id):
+                self._signal(proc, signal.SIGKILL)
+        self._wait_exit(proc, time.monotonic() + 5)
+        with self._lock:
+            if node_id in self._kill_timers and not self._alive(node_id):
+                self._finish_stop(node_id)
+                self._save()
+
+    def _finish_stop(self, node_id: str) -> None:
+        """Record a node whose process is gone as stopped (lock held; no save)."""
+        timer = self._kill_timers.pop(node_id, None)
+        if timer is not None:
+            timer.cancel()
+        record = self._records.get(node_id)
+        if record is None or record.state is NodeState.STOPPED:
+            return
+        if record.state is NodeState.READY:
+            self._set_state(node_id, NodeState.DRAINING)
+        self._set_state(node_id, NodeState.STOPPED)
+        self._procs.pop(node_id, None)
+
+    @staticmethod
+    def _signal(proc: subprocess.Popen[bytes] | psutil.Process, sig: signal.Signals) -> None:
+        with contextlib.suppress(ProcessLookupError, psutil.Error):
+            proc.send_signal(sig)
 
     @staticmethod
     def _wait_exit(proc: subprocess.Popen[bytes] | psutil.Process, deadline: float) -> bool:

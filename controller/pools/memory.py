@@ -94,8 +94,8 @@ class MemoryPool:
         self._record(("drain", node_id))
         self._move(node_id, NodeState.DRAINING)
 
-    def stop(self, node_id: str) -> None:
-        self._record(("stop", node_id))
+    def stop(self, node_id: str, *, wait: bool = True) -> None:
+        self._record(("stop", node_id))  # an in-memory node stops at once either way
         node = self._get(node_id)
         if node.state is NodeState.STOPPED:
             return  # stopping twice is harmless, like killing a dead process

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import httpx
 import pytest
@@ -135,3 +136,37 @@ def test_balancer_failure_is_retried_next_tick() -> None:
     assert ex.apply(p(to_launch=1), clock.now).membership_pushed is False
     lb.status = 200
     assert ex.apply(p(), clock.advance(1)).membership_pushed is True
+
+
+@pytest.mark.slow
+def test_stopping_a_hung_node_does_not_hold_up_the_tick(tmp_path: Path) -> None:
+    """A real node frozen by SIGSTOP (deaf to SIGTERM): the tick begins its stop and
+    goes on; the pool kills it after its stop timeout; the stop is reported once."""
+    import os
+    import signal
+    import time
+
+    from controller.pools.local import LocalPool
+    from tests.gateway.conftest import TOKEN, free_port
+
+    lb = FakeBalancer()
+    with LocalPool(tmp_path, None, free_port(), TOKEN, stop_timeout_s=3) as pool:
+        hung, spare = pool.launch(2)
+        pool.wait_ready()
+        ex = Executor(pool, balancer_url="http://lb", admin_token="tok-123456",
+                      http=httpx.Client(transport=httpx.MockTransport(lb.handler)))
+        assert hung.pid is not None
+        os.kill(hung.pid, signal.SIGSTOP)
+        result = ex.apply(p(stop=(hung.id,)), T0)
+        assert result.stopped == (hung.id,)
+        assert pool.stopping() == [hung.id]  # begun, not waited for
+        states = {b["id"]: b["state"] for b in lb.pushes[-1][1]}
+        assert states == {hung.id: "draining", spare.id: "ready"}  # no new work for it
+        again = ex.apply(p(stop=(hung.id,)), T0 + timedelta(seconds=15))
+        assert again.stopped == ()  # not begun or reported twice
+        deadline = time.monotonic() + 20
+        while {n.id: n.state for n in pool.nodes()}[hung.id] is not NodeState.STOPPED:
+            assert time.monotonic() < deadline, "the hung node was never killed"
+            time.sleep(0.1)
+        ex.apply(p(), T0 + timedelta(seconds=30))
+        assert [b["id"] for b in lb.pushes[-1][1]] == [spare.id]

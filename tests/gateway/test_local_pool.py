@@ -147,6 +147,40 @@ def _running(pid: int) -> bool:
         return False
 
 
+def _states(pool: LocalPool) -> dict[str, NodeState]:
+    return {n.id: n.state for n in pool.nodes()}
+
+
+def test_stop_without_wait_leaves_a_hung_node_to_the_kill_timer(tmp_path: Path) -> None:
+    with LocalPool(tmp_path, None, free_port(), TOKEN, stop_timeout_s=3) as local:
+        node, other = local.launch(2)
+        local.wait_ready()
+        assert node.pid is not None
+        os.kill(node.pid, signal.SIGSTOP)  # frozen: deaf to SIGTERM, as a wedged process is
+        local.stop(node.id, wait=False)
+        assert _running(node.pid)  # the call did not wait for it
+        assert _states(local)[node.id] is NodeState.DRAINING  # out of service, not failed
+        assert local.stopping() == [node.id]
+        local.stop(node.id, wait=False)  # begun once; asking again changes nothing
+        deadline = time.monotonic() + 20
+        while _states(local)[node.id] is not NodeState.STOPPED:
+            assert time.monotonic() < deadline, "the kill timer never finished the stop"
+            time.sleep(0.1)
+        assert not _running(node.pid) and local.stopping() == []
+        assert _states(local)[other.id] is NodeState.READY
+
+
+def test_stop_without_wait_on_a_dead_node_is_immediate(tmp_path: Path) -> None:
+    with LocalPool(tmp_path, None, free_port(), TOKEN) as local:
+        (node,) = local.launch(1)
+        local.wait_ready()
+        local.kill(node.id)
+        local._procs[node.id].wait()  # type: ignore[union-attr]
+        assert _states(local)[node.id] is NodeState.FAILED
+        local.stop(node.id, wait=False)
+        assert _states(local)[node.id] is NodeState.STOPPED and local.stopping() == []
+
+
 def test_stop_lets_in_flight_payments_finish(tmp_path: Path) -> None:
     import threading
 
