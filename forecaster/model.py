@@ -14,7 +14,8 @@ bounded grid within a time budget.  For a short whole-number period (at most
 kept when its one-step error is clearly lower.  ``update`` folds new points into the
 Kalman filter (``SARIMAXResults.extend``) without re-estimation, so the
 control loop can call it every tick; ``refit`` re-estimates on a bounded
-window.
+window.  The intervals' width per lead time is calibrated at fit time on the
+model's own multi-step errors over the fit window (``forecaster.calibration``).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
+from forecaster.calibration import widen, width_factors
 from forecaster.io import (
     DEFAULT_MAX_GAP,
     MIN_POINTS,
@@ -183,6 +185,11 @@ class LoadForecaster:
             self._try_seasonal_arima(z, int(min(short)), notes)
         self.order_ = self.error_model_.order
         self.last_timestamp_ = series.index[-1]
+        # the bands describe the load, not the glitches the estimation left out
+        cleaned = self.error_model_.cleaned
+        self.width_factors_ = width_factors(
+            self.results_ if cleaned is None else self.error_model_.filter(cleaned)
+        )
 
     def _try_seasonal_arima(self, z: np.ndarray, m: int, notes: list[str]) -> None:
         """Switch to seasonal ARIMA when its one-step error is clearly lower."""
@@ -227,7 +234,7 @@ class LoadForecaster:
             mean = np.asarray(pred.predicted_mean, dtype=float)
             var = np.asarray(pred.var_pred_mean, dtype=float)
         loc = mean + self._regression(time_positions(stamps, self.step_))
-        scale = np.sqrt(np.maximum(var, 0.0))
+        scale = widen(np.sqrt(np.maximum(var, 0.0)), self.width_factors_)
         return Forecast(
             timestamps=stamps,
             **normal_bands(loc, scale, self.transform_, self.lmbda_),
@@ -318,6 +325,7 @@ class LoadForecaster:
             "error_params": self.error_model_.params,
             "seasonal_order": self.error_model_.seasonal_order,
             "seasonal_periods": self.seasonal_periods_,
+            "width_factors": self.width_factors_,
             "metadata": self.metadata_,
         }
         joblib.dump(state, path)
@@ -347,6 +355,8 @@ class LoadForecaster:
         model.error_model_ = ErrorModel(
             model.order_, state["error_params"], seasonal_order=tuple(state["seasonal_order"])
         )
+        # a model saved before the factors existed keeps its uncalibrated widths
+        model.width_factors_ = np.asarray(state.get("width_factors", np.ones(1)), dtype=float)
         model.metadata_ = state["metadata"]
         model.fit_start_ = state["fit_start"]
         history = state["history"]
@@ -393,6 +403,7 @@ class LoadForecaster:
             "llf": self.error_model_.llf,
             "sigma2": self.error_model_.sigma2,
             "converged": self.error_model_.converged,
+            "interval_width_factors": [round(float(f), 4) for f in self.width_factors_],
             "orders_tried": self.error_model_.tried,
             "notes": notes,
             "versions": {

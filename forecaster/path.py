@@ -10,8 +10,9 @@ followed by an ``h``-step projection from each one-step-ahead predicted state:
     mean_t = Z a_t + d,    var_t = Z P_t Z' + H
 
 (the model's own state-space matrices; time-invariant for ARIMA and seasonal
-ARIMA), plus the Fourier regression at the forecast stamps, then the same
-back-transform as :meth:`LoadForecaster.forecast`.  The result equals calling
+ARIMA; :func:`forecaster.calibration.project`), plus the Fourier regression at
+the forecast stamps, the model's per-horizon interval width factors, then the
+same back-transform as :meth:`LoadForecaster.forecast`.  The result equals calling
 ``update``/``forecast`` point by point (``tests/forecaster/test_path.py``) at a
 small fraction of the cost, because no model is cloned per step.
 """
@@ -23,20 +24,12 @@ import warnings
 import numpy as np
 import pandas as pd
 
+from forecaster.calibration import project, widen
 from forecaster.io import SeriesError
 from forecaster.model import LoadForecaster
 from forecaster.seasonality import time_positions
 from forecaster.transforms import forward
 from forecaster.types import Forecast, normal_bands
-
-
-def _matrix(ssm: object, name: str) -> np.ndarray:
-    """A system matrix of a time-invariant model (statsmodels drops the time axis then)."""
-    value = np.asarray(ssm[name])  # type: ignore[index]
-    time_invariant_ndim = 1 if name in ("obs_intercept", "state_intercept") else 2
-    if value.ndim != time_invariant_ndim:
-        raise ValueError(f"forecast_path needs a time-invariant model; {name} varies in time")
-    return value
 
 
 def forecast_path(model: LoadForecaster, points: pd.Series, horizon: int) -> list[Forecast]:
@@ -71,30 +64,15 @@ def forecast_path(model: LoadForecaster, points: pd.Series, horizon: int) -> lis
     else:
         results = model.results_
     filtered = results.filter_results
-    a = np.asarray(filtered.predicted_state)[:, -(n + 1):]  # (k, n + 1)
-    cov = np.asarray(filtered.predicted_state_cov)[:, :, -(n + 1):]  # (k, k, n + 1)
-    ssm = results.model.ssm
-    design = _matrix(ssm, "design")[0]  # one observed series
-    obs_intercept = float(_matrix(ssm, "obs_intercept")[0])
-    obs_cov = float(_matrix(ssm, "obs_cov")[0, 0])
-    transition = _matrix(ssm, "transition")
-    state_intercept = _matrix(ssm, "state_intercept")
-    selection = _matrix(ssm, "selection")
-    rqr = selection @ _matrix(ssm, "state_cov") @ selection.T
-
-    means = np.empty((n + 1, horizon))
-    variances = np.empty((n + 1, horizon))
-    for h in range(horizon):
-        means[:, h] = design @ a + obs_intercept
-        variances[:, h] = np.einsum("i,ijn,j->n", design, cov, design) + obs_cov
-        a = transition @ a + state_intercept[:, None]
-        cov = np.einsum("ij,jkn,lk->iln", transition, cov, transition) + rqr[:, :, None]
+    state = np.asarray(filtered.predicted_state)[:, -(n + 1):]  # (k, n + 1)
+    state_cov = np.asarray(filtered.predicted_state_cov)[:, :, -(n + 1):]  # (k, k, n + 1)
+    means, variances = project(results.model.ssm, state, state_cov, horizon)
 
     stamps = pd.date_range(first, periods=n + horizon, freq=step)
     regression = model._regression(time_positions(stamps, model.step_))
     rows = np.arange(n + 1)[:, None] + np.arange(horizon)[None, :]
     loc = means + regression[rows]
-    scale = np.sqrt(np.maximum(variances, 0.0))
+    scale = widen(np.sqrt(np.maximum(variances, 0.0)), model.width_factors_)
 
     bands = normal_bands(loc, scale, model.transform_, model.lmbda_)
     name = model.describe()

@@ -38,6 +38,9 @@ class ErrorModel:
     tried: list[str] = field(default_factory=list)
     seasonal_order: tuple[int, int, int, int] = (0, 0, 0, 0)
     one_step_mse: float = float("nan")  # over the second half of the fit window
+    # the fit data with outlying points replaced by their one-step prediction
+    # (``reestimate_without_outliers``), or None when none were left out
+    cleaned: np.ndarray | None = field(default=None, compare=False, repr=False)
 
     @property
     def sigma2(self) -> float:
@@ -167,9 +170,10 @@ def reestimate_without_outliers(
     before ``deadline``, a ``time.perf_counter()`` value).  The threshold uses the
     model's own sigma, not a median absolute deviation: on a series that is
     partly straight lines (gaps the reader filled) the median error is near
-    zero and would flag ordinary points.  Only estimation sees the cleaned
-    series: the filter (``ErrorModel.filter``, hence ``update``) still runs
-    over the data as observed, with these fixed parameters.  Gaussian data
+    zero and would flag ordinary points.  Only estimation and the interval
+    calibration (``forecaster.calibration``; returned as ``cleaned``) see the
+    cleaned series: the filter (``ErrorModel.filter``, hence ``update``) still
+    runs over the data as observed, with these fixed parameters.  Gaussian data
     have almost no such points, so their fit is unchanged.
     """
     p, d, q = model.order
@@ -200,7 +204,7 @@ def reestimate_without_outliers(
         "left out of the ARIMA estimation"
     )
     return ErrorModel(model.order, current.params, model.aicc, model.llf, model.converged,
-                      model.tried)
+                      model.tried, cleaned=cleaned)
 
 
 def _estimate(cleaned: np.ndarray, start: ErrorModel, maxiter: int) -> ErrorModel | None:

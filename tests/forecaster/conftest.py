@@ -38,3 +38,14 @@ def arma_series(n: int, seed: int, phi: float = 0.7, theta: float = 0.3,
         x[i] = phi * x[i - 1] + e[i] + theta * e[i - 1]
     index = pd.date_range("2024-03-01", periods=n, freq="1min")
     return pd.Series(level + x[100:], index=index, name="value")
+
+
+def momentum_series(n: int, seed: int, phi: float = 0.6) -> pd.Series:
+    """ARIMA(1,1,0): steps that persist, so a random walk's h-step sd is too small."""
+    rng = np.random.default_rng(seed)
+    e = rng.normal(size=n)
+    steps = np.zeros(n)
+    for i in range(1, n):
+        steps[i] = phi * steps[i - 1] + e[i]
+    index = pd.date_range("2024-03-01", periods=n, freq="5min")
+    return pd.Series(500.0 + np.cumsum(steps), index=index, name="value")
