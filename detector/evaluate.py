@@ -14,15 +14,17 @@ window in time, the share on a node labelled at that time).
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from detector import features as F
 from detector.baselines import PeerFlags, envoy, robust_z
 from detector.batch import detect_frame, run_tracker
-from detector.frame import DetectorInputError, infer_step, parse_timestamps
+from detector.frame import Cube, DetectorInputError, infer_step, parse_timestamps
 from detector.model import NodeDetector
 
 LABEL_COLUMNS = ("node", "start", "end")
@@ -172,3 +174,105 @@ def evaluate(
             "fleet_anomaly_windows": len(peer_result.fleet)
         }
     return report
+
+
+MISS_COLUMNS = (
+    "node",
+    "start",
+    "end",
+    "reason",
+    "peak_ratio",
+    "raw_flags",
+    "peak_feature",
+    "peak_vs_envelope",
+)
+
+
+def _found_on(alerts: pd.DataFrame, node: str, start: pd.Timestamp, end: pd.Timestamp) -> bool:
+    inside = alerts[
+        (alerts["node"] == node) & (alerts["timestamp"] >= start) & (alerts["timestamp"] <= end)
+    ]
+    return bool(inside["anomalous"].astype(bool).any())
+
+
+def explain_misses(
+    detector: NodeDetector, frame: pd.DataFrame, labels: pd.DataFrame, start: pd.Timestamp
+) -> pd.DataFrame:
+    """Why each labelled window after ``start`` was missed by a fitted detector.
+
+    One row per labelled window (``MISS_COLUMNS``), ``reason`` the first stage
+    that lost it: ``found``; ``fleet guard`` (found with the guard off: another
+    node was anomalous at the same time); ``hysteresis`` (raw flags on the node
+    inside the window, never ``k`` of ``n`` nor one above the immediate level);
+    ``health gate`` (scores above the threshold but no health evidence);
+    ``node threshold`` (above the fleet threshold, below the node's own higher
+    one); ``below threshold``.  ``peak_ratio`` places the node's highest score
+    in the window between its median score (0) and its threshold (1);
+    ``peak_feature`` is the feature furthest outside its envelope at that peak
+    and ``peak_vs_envelope`` its ``|value| / envelope`` (below 1: the deviation
+    is no larger than the training extremes, so only the forest part scores it).
+    """
+    cube: Cube = detector.cube(frame)
+    scores, _ = detector.score_cube(cube)
+    threshold, immediate = detector.thresholds_for(cube.nodes)
+    evidence = detector.evidence_cube(cube)
+    finite = np.nan_to_num(scores, nan=-np.inf)
+    flagged = (finite > threshold[None, :]) & evidence
+    strong = (finite > immediate[None, :]) & evidence
+    params = detector.hysteresis_params
+    runs = {
+        "found": run_tracker(cube, scores, flagged, lambda t, n: (), params, start, strong),
+        "fleet guard": run_tracker(
+            cube,
+            scores,
+            flagged,
+            lambda t, n: (),
+            dataclasses.replace(params, max_ejection_percent=100.0),
+            start,
+            strong,
+        ),
+    }
+    x = detector._features(cube.nodes, detector._channels(cube.values))
+    names = F.feature_names(detector.metrics_, detector.scales)
+    envelopes = detector._row_envelopes(cube.nodes, np.arange(len(cube.nodes)))
+    times = cube.timestamps
+    rows = []
+    for label in labels[labels["end"] >= start].itertuples(index=False):
+        lo = max(pd.Timestamp(label.start), start)
+        n = cube.nodes.index(label.node)
+        inside = (times >= np.datetime64(lo)) & (times <= np.datetime64(label.end))
+        inside &= cube.present[:, n]
+        if not inside.any():
+            continue
+        window = finite[inside, n]
+        peak = int(np.flatnonzero(inside)[int(np.argmax(window))])
+        middle = float(np.nanmedian(scores[:, n]))
+        ratio = (finite[peak, n] - middle) / max(threshold[n] - middle, 1e-12)
+        outside = np.abs(x[peak, n]) / envelopes[n]
+        f = int(np.argmax(outside))
+        raw = int(np.sum(window > threshold[n]))
+        if _found_on(runs["found"].alerts, label.node, lo, label.end):
+            reason = "found"
+        elif _found_on(runs["fleet guard"].alerts, label.node, lo, label.end):
+            reason = "fleet guard"
+        elif flagged[inside, n].any():
+            reason = "hysteresis"
+        elif raw:
+            reason = "health gate"
+        elif window.max() > detector.threshold_:
+            reason = "node threshold"
+        else:
+            reason = "below threshold"
+        rows.append(
+            (
+                label.node,
+                lo,
+                label.end,
+                reason,
+                round(float(ratio), 3),
+                raw,
+                names[f],
+                round(float(outside[f]), 3),
+            )
+        )
+    return pd.DataFrame(rows, columns=list(MISS_COLUMNS))

@@ -39,6 +39,7 @@ from detector.types import Anomaly, StepResult
 
 MODEL_FORMAT = "fleetcast-detector/1"
 DEFAULT_MODEL = "default.joblib"
+NODE_SCALE_QUANTILE = 0.9  # per-node envelope: the node's scale is compared at this quantile
 
 
 class NotFittedError(RuntimeError):
@@ -71,6 +72,7 @@ class NodeDetector(BaseEstimator):
         immediate_ratio: float | None = 3.0,
         smooth_windows: tuple[int, ...] = (),
         per_node_threshold: bool = True,
+        per_node_envelope: bool = False,
         health_gate: bool = True,
         max_train_rows: int = 100_000,
         random_state: int = 0,
@@ -96,6 +98,7 @@ class NodeDetector(BaseEstimator):
         self.immediate_ratio = immediate_ratio
         self.smooth_windows = smooth_windows
         self.per_node_threshold = per_node_threshold
+        self.per_node_envelope = per_node_envelope
         self.health_gate = health_gate
         self.max_train_rows = max_train_rows
         self.random_state = random_state
@@ -171,8 +174,8 @@ class NodeDetector(BaseEstimator):
             max_samples=min(self.max_samples, len(rows)),
             random_state=self.random_state,
         ).fit(rows)
-        self.envelope_ = np.fmax(np.quantile(np.abs(rows), self.envelope_quantile, axis=0), 1.0)
-        train_scores = self._raw_scores(rows)
+        self.envelope_, self.node_envelopes_ = self._envelopes(cube.nodes, row_nodes, rows)
+        train_scores = self._raw_scores(rows, self._row_envelopes(cube.nodes, row_nodes))
         self.threshold_ = float(np.quantile(train_scores, self.threshold_quantile))
         middle = float(np.median(train_scores))
         self.immediate_ = (
@@ -242,6 +245,41 @@ class NodeDetector(BaseEstimator):
                 out[node] = (threshold, immediate)
         return out
 
+    def _envelopes(
+        self, nodes: tuple[str, ...], row_nodes: np.ndarray, rows: np.ndarray
+    ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """The pooled per-feature envelope and, optionally, one per known node.
+
+        The pooled envelope (the ``envelope_quantile`` of ``|feature|`` over all
+        training rows) is set by the noisiest nodes, so a quieter node's large
+        deviation can stay inside it.  With ``per_node_envelope`` (and learned
+        offsets), a node's envelope is the pooled one scaled by how its own
+        ``|feature|`` compare at the 90th percentile (``NODE_SCALE_QUANTILE``):
+        the scale from a quantile a short history estimates well, the tail shape
+        from the pool (a node's own 99.9 % quantile of a few hundred rows is its
+        maximum).  Off by default: on the tuning fleet it raised recall but
+        added as many false alerts (benchmarks/results/detector_nab.md).
+        """
+        pooled = np.fmax(np.quantile(np.abs(rows), self.envelope_quantile, axis=0), 1.0)
+        if not (self.learn_offsets and getattr(self, "per_node_envelope", False)):
+            return pooled, {}
+        reference = np.fmax(np.quantile(np.abs(rows), NODE_SCALE_QUANTILE, axis=0), 1e-9)
+        out: dict[str, np.ndarray] = {}
+        for i, node in enumerate(nodes):
+            own = np.abs(rows[row_nodes == i])
+            if len(own) >= 10:
+                ratio = np.quantile(own, NODE_SCALE_QUANTILE, axis=0) / reference
+                out[node] = np.fmax(pooled * ratio, 1.0)
+        return pooled, out
+
+    def _row_envelopes(self, nodes: Iterable[str], row_nodes: np.ndarray) -> np.ndarray:
+        """(R, F) envelope of each row from its node index (the pooled one for unseen nodes)."""
+        own = getattr(self, "node_envelopes_", {})
+        per_node = np.array([own.get(node, self.envelope_) for node in nodes]).reshape(
+            -1, len(self.envelope_)
+        )
+        return per_node[row_nodes]
+
     def thresholds_for(self, nodes: Iterable[str]) -> tuple[np.ndarray, np.ndarray]:
         """(N,) flag and immediate thresholds for these nodes (per-node where learned)."""
         own = getattr(self, "node_thresholds_", {})
@@ -249,7 +287,7 @@ class NodeDetector(BaseEstimator):
         arr = np.array(pairs, dtype=float).reshape(-1, 2)
         return arr[:, 0], arr[:, 1]
 
-    def _raw_scores(self, rows: np.ndarray) -> np.ndarray:
+    def _raw_scores(self, rows: np.ndarray, envelope: np.ndarray | None = None) -> np.ndarray:
         """Isolation Forest anomaly score plus the log-excess over the training envelope.
 
         Isolation depth saturates at the edge of the training data: a row ten
@@ -259,7 +297,8 @@ class NodeDetector(BaseEstimator):
         """
         if not len(rows):
             return np.zeros(0)
-        excess = np.max(np.abs(rows) / self.envelope_, axis=1) - 1.0
+        env = self.envelope_ if envelope is None else envelope
+        excess = np.max(np.abs(rows) / env, axis=1) - 1.0
         return -self.forest_.score_samples(rows) + np.log1p(np.maximum(excess, 0.0))
 
     def _learn_scales(
@@ -343,7 +382,10 @@ class NodeDetector(BaseEstimator):
         present = cube.present
         scores = np.full(present.shape, np.nan)
         if present.any():
-            scores[present] = self._raw_scores(x[present])
+            row_nodes = np.nonzero(present)[1]
+            scores[present] = self._raw_scores(
+                x[present], self._row_envelopes(cube.nodes, row_nodes)
+            )
         return scores, F.contributions(x, len(self.metrics_), len(self.scales))
 
     def evidence_cube(self, cube: Cube) -> np.ndarray:
@@ -457,7 +499,7 @@ class NodeDetector(BaseEstimator):
         peer = F.peer_view(y, self._offsets_for(nodes), params, peer_floor)
         selfv = F.self_view(y, base_med[None], base_spread[None], params, self_floor)
         x = F.assemble(peer, selfv, params)[0]
-        scores = self._raw_scores(x)
+        scores = self._raw_scores(x, self._row_envelopes(nodes, np.arange(len(nodes))))
         contrib = F.contributions(x, m, len(self.scales))
         threshold, immediate = self.thresholds_for(nodes)
         evidence = self._health(nodes, channels[-1, :, :m], base_med[:, :m])
@@ -508,8 +550,10 @@ class NodeDetector(BaseEstimator):
             self._tracker.params = self.hysteresis_params
             return self
         self._buffers = {n: deque(b, maxlen=self._memory) for n, b in other._buffers.items()}
-        self._evidence = {n: deque(e, maxlen=max(1, self.n - 1))
-                          for n, e in getattr(other, "_evidence", {}).items()}
+        self._evidence = {
+            n: deque(e, maxlen=max(1, self.n - 1))
+            for n, e in getattr(other, "_evidence", {}).items()
+        }
         self._tracker = other._tracker
         self._tracker.params = self.hysteresis_params
         self._last = other._last
@@ -536,6 +580,7 @@ class NodeDetector(BaseEstimator):
             "immediate_": self.immediate_,
             "threshold_": self.threshold_,
             "node_thresholds_": getattr(self, "node_thresholds_", {}),
+            "node_envelopes_": getattr(self, "node_envelopes_", {}),
             "metadata_": self.metadata_,
         }
         joblib.dump(payload, path, compress=3)
@@ -566,6 +611,7 @@ class NodeDetector(BaseEstimator):
         ):
             setattr(model, key, payload[key])
         model.node_thresholds_ = payload.get("node_thresholds_", {})  # older models: none
+        model.node_envelopes_ = payload.get("node_envelopes_", {})
         return model.reset()
 
     @classmethod
