@@ -164,15 +164,17 @@ class Executor:
     def reap(
         self, now: datetime, *, inflight: Mapping[str, float], skip: set[str] | None = None
     ) -> list[str]:
-        """Stop draining nodes that are done, and failed nodes (their process is gone)."""
+        """Stop draining nodes that are done.
+
+        A node found ``failed`` here died after this tick's snapshot: it is left to the
+        next plan, which replaces it as a crash and stops it (stopping it here would
+        hide the crash: the next tick would see only a missing node).
+        """
         nodes = self.pool.nodes()
         self._stopping &= {n.id for n in nodes if n.state is not NodeState.STOPPED}
         by_replaced = {n.replaces: n for n in nodes if n.replaces}
         stopped: list[str] = []
         for node in nodes:
-            if node.state is NodeState.FAILED:
-                self._stop(node.id, stopped)
-                continue
             if node.state is not NodeState.DRAINING or node.id in (skip or set()):
                 continue
             draining_for = now - node.since

@@ -170,3 +170,15 @@ def test_stopping_a_hung_node_does_not_hold_up_the_tick(tmp_path: Path) -> None:
             time.sleep(0.1)
         ex.apply(p(), T0 + timedelta(seconds=30))
         assert [b["id"] for b in lb.pushes[-1][1]] == [spare.id]
+
+
+def test_a_node_that_dies_after_the_snapshot_is_left_to_the_next_plan() -> None:
+    """Stopping it here would turn a crash into a silently missing node."""
+    clock, lb = Clock(), FakeBalancer()
+    pool, ex = make(clock, lb)
+    pool.launch(2)
+    pool.crash("node-1")  # died between the tick's snapshot and the executor
+    result = ex.apply(p(), clock.now)
+    assert result.stopped == () and pool.states()["node-1"] is NodeState.FAILED
+    result = ex.apply(p(replace=("node-1",), stop=("node-1",)), clock.advance(15))
+    assert result.stopped == ("node-1",) and pool.states()["node-1"] is NodeState.STOPPED
