@@ -235,6 +235,8 @@ def explain_misses(
     x = detector._features(cube.nodes, detector._channels(cube.values))
     names = F.feature_names(detector.metrics_, detector.scales)
     envelopes = detector._row_envelopes(cube.nodes, np.arange(len(cube.nodes)))
+    if envelopes is None:
+        envelopes = np.broadcast_to(detector.envelope_, (len(cube.nodes), len(detector.envelope_)))
     times = cube.timestamps
     rows = []
     for label in labels[labels["end"] >= start].itertuples(index=False):
@@ -276,3 +278,38 @@ def explain_misses(
             )
         )
     return pd.DataFrame(rows, columns=list(MISS_COLUMNS))
+
+
+def threshold_curve(
+    detector: NodeDetector,
+    frame: pd.DataFrame,
+    labels: pd.DataFrame,
+    start: pd.Timestamp,
+    scales: tuple[float, ...] = (0.7, 0.8, 0.9, 1.0, 1.1, 1.25),
+) -> list[dict[str, Any]]:
+    """Event scores with every node's thresholds moved to ``median + s·(threshold − median)``.
+
+    ``s = 1`` is the detector as fitted; below 1 it flags more.  The node's median
+    is that of its training-period scores.  If no scale gives a much better F1,
+    the misses are a ranking problem (labelled windows score no higher than
+    unlabelled bursts), not a calibration one.
+    """
+    cube: Cube = detector.cube(frame)
+    scores, _ = detector.score_cube(cube)
+    threshold, immediate = detector.thresholds_for(cube.nodes)
+    evidence = detector.evidence_cube(cube)
+    before = int(np.searchsorted(cube.timestamps, np.datetime64(start)))
+    history = scores[:before] if before else scores
+    middle = np.array([np.nanmedian(col) if np.isfinite(col).any() else 0.0 for col in history.T])
+    finite = np.nan_to_num(scores, nan=-np.inf)
+    out = []
+    for s in scales:
+        flag_at = middle + s * (threshold - middle)
+        strong_at = middle + s * (immediate - middle)
+        flagged = (finite > flag_at[None, :]) & evidence
+        strong = (finite > strong_at[None, :]) & evidence
+        run = run_tracker(
+            cube, scores, flagged, lambda t, n: (), detector.hysteresis_params, start, strong
+        )
+        out.append({"scale": s} | score_events(run.alerts, labels, start))
+    return out

@@ -272,9 +272,11 @@ class NodeDetector(BaseEstimator):
                 out[node] = np.fmax(pooled * ratio, 1.0)
         return pooled, out
 
-    def _row_envelopes(self, nodes: Iterable[str], row_nodes: np.ndarray) -> np.ndarray:
-        """(R, F) envelope of each row from its node index (the pooled one for unseen nodes)."""
+    def _row_envelopes(self, nodes: Iterable[str], row_nodes: np.ndarray) -> np.ndarray | None:
+        """(R, F) envelope of each row from its node index; None: all use the pooled one."""
         own = getattr(self, "node_envelopes_", {})
+        if not own:
+            return None
         per_node = np.array([own.get(node, self.envelope_) for node in nodes]).reshape(
             -1, len(self.envelope_)
         )

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from detector import NodeDetector, detect_frame
-from detector.evaluate import MISS_COLUMNS, explain_misses
+from detector.evaluate import MISS_COLUMNS, explain_misses, score_events, threshold_curve
 from detector.synth import healthy_fleet, inject
 
 from .test_calibration import START, STEP, count_fleet
@@ -109,3 +109,15 @@ def test_explain_misses_names_the_fleet_guard_and_the_hysteresis():
     why = explain_misses(model, both, labels, until)
     assert why["reason"].tolist() == ["fleet guard", "hysteresis"]
     assert why["raw_flags"].iloc[1] == 1
+
+
+def test_threshold_curve_at_scale_one_is_the_fitted_detector_and_lower_scales_flag_more():
+    fleet = shifted(1.2)
+    labels = label("node1", 1200, 1248)
+    model = NodeDetector(**COMMON).fit(fleet[fleet["timestamp"] < UNTIL])
+    points = threshold_curve(model, fleet, labels, UNTIL, scales=(0.5, 1.0, 2.0))
+    fitted = score_events(detect_frame(model, fleet, UNTIL).alerts, labels, UNTIL)
+    assert {k: points[1][k] for k in fitted} == fitted
+    windows = [p["anomalous_windows"] for p in points]
+    assert windows[0] >= windows[1] >= windows[2]
+    assert points[0]["found"] == 1 and points[0]["anomalous_windows"] > windows[1]
