@@ -67,8 +67,10 @@ class Forecast:
     a transform is used).  ``lo80/hi80`` and ``lo95/hi95`` are central
     prediction intervals on the original (back-transformed) scale; all arrays
     are non-negative.  ``loc``/``scale`` are the Gaussian mean and standard
-    deviation on the transformed scale named by ``transform``/``lmbda``; they
-    are optional so that callers may build a Forecast by hand.
+    deviation on the transformed scale named by ``transform``/``lmbda``
+    (``scale`` is the model's sd times its calibrated width factor for that lead
+    time, see ``forecaster.calibration``); they are optional so that callers may
+    build a Forecast by hand.
     """
 
     timestamps: pd.DatetimeIndex
