@@ -74,6 +74,7 @@ class NodeDetector(BaseEstimator):
         per_node_threshold: bool = True,
         per_node_envelope: bool = False,
         health_gate: bool = True,
+        evidence_windows: int = 2,
         max_train_rows: int = 100_000,
         random_state: int = 0,
     ) -> None:
@@ -100,6 +101,7 @@ class NodeDetector(BaseEstimator):
         self.per_node_threshold = per_node_threshold
         self.per_node_envelope = per_node_envelope
         self.health_gate = health_gate
+        self.evidence_windows = evidence_windows
         self.max_train_rows = max_train_rows
         self.random_state = random_state
 
@@ -399,7 +401,17 @@ class NodeDetector(BaseEstimator):
         y = F.transform(cube.values)
         base_med, _ = F.rolling_baseline(y, self.feature_params)
         now = E.health_evidence(y, base_med, self.metrics_, self.min_peers)
-        return E.carry(now, self.n)
+        return E.carry(now, self.n, self._evidence_windows, E.served(y, self.metrics_))
+
+    @property
+    def _evidence_memory(self) -> int:
+        """Windows in which repeated evidence is counted (see ``evidence.carry``)."""
+        return 2 * max(1, self.n)
+
+    @property
+    def _evidence_windows(self) -> int:
+        """Windows of the hysteresis span that must show health evidence (older models: 1)."""
+        return int(getattr(self, "evidence_windows", 1))
 
     def cube(self, windows: pd.DataFrame) -> Cube:
         self._check_fitted()
@@ -434,6 +446,7 @@ class NodeDetector(BaseEstimator):
         """Forget online state (baselines, hysteresis); keeps the fitted model."""
         self._buffers: dict[str, deque[np.ndarray]] = {}
         self._evidence: dict[str, deque[bool]] = {}
+        self._repeats: dict[str, deque[bool]] = {}
         self._tracker = Tracker(self.hysteresis_params)
         self._last: StepResult | None = None
         return self
@@ -523,13 +536,24 @@ class NodeDetector(BaseEstimator):
         if not hasattr(self, "_evidence"):
             self._evidence = {}
         now = E.health_evidence(y[None], base_med[None], self.metrics_, self.min_peers)[0]
+        served = E.served(y[None], self.metrics_)[0]
+        if not hasattr(self, "_repeats"):
+            self._repeats = {}
         out = []
         for i, node in enumerate(nodes):
-            past = self._evidence.setdefault(node, deque(maxlen=max(1, self.n - 1)))
-            out.append(bool(now[i]) or any(past))
-            past.append(bool(now[i]))
-        for node in [n for n in self._evidence if n not in set(nodes)]:
-            del self._evidence[node]
+            # recent: every window of the hysteresis span; repeats: informative windows only
+            recent = self._evidence.setdefault(node, deque(maxlen=max(1, self.n - 1)))
+            repeats = self._repeats.setdefault(node, deque(maxlen=self._evidence_memory))
+            if now[i] or served[i]:
+                repeats.append(bool(now[i]))
+            ok = bool(now[i]) or (self.n > 1 and any(recent))
+            if self._evidence_windows > 1:
+                ok = ok and sum(repeats) >= self._evidence_windows
+            out.append(ok)
+            recent.append(bool(now[i]))
+        for memory in (self._evidence, self._repeats):
+            for node in [n for n in memory if n not in set(nodes)]:
+                del memory[node]
         return out
 
     def _remember(self, nodes: list[str], y: np.ndarray) -> None:
@@ -555,6 +579,10 @@ class NodeDetector(BaseEstimator):
         self._evidence = {
             n: deque(e, maxlen=max(1, self.n - 1))
             for n, e in getattr(other, "_evidence", {}).items()
+        }
+        self._repeats = {
+            n: deque(e, maxlen=self._evidence_memory)
+            for n, e in getattr(other, "_repeats", {}).items()
         }
         self._tracker = other._tracker
         self._tracker.params = self.hysteresis_params

@@ -88,8 +88,14 @@ def test_explain_misses_names_the_fleet_guard_and_the_hysteresis():
     live_step = pd.Timedelta(seconds=15)
     fleet = healthy_fleet(n_nodes=5, steps=700, seed=7)
     until = pd.Timestamp("2026-01-01") + 500 * live_step
+    # evidence_windows=1: with the default (2) the one-window blip below is already
+    # dropped by the health gate; here it must reach the hysteresis stage
     model = NodeDetector(
-        n_estimators=30, threshold_quantile=0.999, learn_offsets=False, immediate_ratio=None
+        n_estimators=30,
+        threshold_quantile=0.999,
+        learn_offsets=False,
+        immediate_ratio=None,
+        evidence_windows=1,
     )
     model.fit(fleet[fleet["timestamp"] < until])
     fault_at = until + 40 * live_step
