@@ -86,3 +86,17 @@ def test_widen_holds_the_last_factor_and_broadcasts_over_origins() -> None:
     np.testing.assert_array_equal(widen(scale, np.array([1.0, 1.5])),
                                   [[1.0, 1.5, 1.5, 1.5]] * 2)
     np.testing.assert_array_equal(widen(np.ones(3), np.ones(1)), np.ones(3))
+
+
+def test_a_short_window_keeps_the_model_sd() -> None:
+    # 90 points: 50 are the filter's start, and 40 origins are too few for a factor
+    model = LoadForecaster(**MISSPECIFIED).fit(momentum_series(90, seed=2))
+    np.testing.assert_array_equal(model.width_factors_, [1.0])
+    sd = np.sqrt(np.asarray(model.results_.get_forecast(12).var_pred_mean))
+    np.testing.assert_allclose(model.forecast(12).scale, sd, rtol=1e-9)
+
+
+def test_only_leads_with_enough_origins_are_measured() -> None:
+    # 120 points: 60 origins, so leads 1-11 have at least MIN_ORIGINS (50) errors each
+    model = LoadForecaster(**MISSPECIFIED).fit(momentum_series(120, seed=2))
+    assert len(model.width_factors_) == 11
