@@ -8,7 +8,10 @@ rolling-origin MASE at least 10 % below the better of naive and seasonal
 naive, with 80 % intervals covering 70-92 %.  statsforecast's AutoARIMA runs on
 the same origins and windows when available: in this interpreter, or in the
 one given by ``--statsforecast-python`` (statsforecast pins pandas < 3, so it
-usually lives in its own virtualenv).  The machine is shared: read ratios.
+usually lives in its own virtualenv).  With pmdarima installed (the ``bench``
+extra) a third series runs the same way: Taylor's half-hourly electricity
+demand (England and Wales, summer 2000, horizon 12), which nothing in the
+project was chosen on.  The machine is shared: read ratios.
 
     .venv/bin/python benchmarks/forecaster.py [--origins 40] [--statsforecast-python PY]
 
@@ -178,6 +181,19 @@ def autoarima(series: Any, result: Any, horizon: int, python: str | None,
     return res
 
 
+def taylor() -> Any:
+    """Taylor's half-hourly electricity demand as shipped in pmdarima, or None without it."""
+    try:
+        from pmdarima.datasets import load_taylor
+    except ImportError:
+        return None
+    import pandas as pd
+
+    values = load_taylor(as_series=True).to_numpy()
+    index = pd.date_range("2000-06-05", periods=len(values), freq="30min", name="timestamp")
+    return pd.Series(values, index=index, name="value")
+
+
 def accuracy(name: str, series: Any, horizon: int, origins: int, args: Any) -> dict[str, Any]:
     started = time.perf_counter()
     result = rolling_origin(series, horizon, origins, progress=sys.stderr.isatty())
@@ -281,6 +297,11 @@ def main() -> None:
         accuracy("worldcup98 5min", worldcup, 12, args.origins, args),
         accuracy("nab nyc_taxi 30min", taxi, 4, args.origins, args),
     ]
+    demand = None if args.skip_accuracy else taylor()
+    if demand is not None:
+        report["accuracy"].append(accuracy(
+            "electricity demand 30min (never seen; pmdarima load_taylor)", demand, 12,
+            args.origins, args))
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "forecaster.json").write_text(json.dumps(report, indent=2, default=str) + "\n")
     (RESULTS / "forecaster.md").write_text(markdown(report))
