@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -30,3 +31,21 @@ def fitted(fleet: pd.DataFrame, train_until: pd.Timestamp) -> NodeDetector:
     return NodeDetector(
         n_estimators=30, threshold_quantile=0.999, learn_offsets=False, random_state=1
     ).fit(history)
+
+
+def assert_step_matches_batch(
+    model: NodeDetector, part: pd.DataFrame, until: pd.Timestamp, batch: pd.DataFrame,
+    *, scores: bool = False,
+) -> None:
+    """Feed ``part`` window by window to ``model.step()``: from ``until`` on, every node's
+    flag (and with ``scores``, its score) equals the batch alerts (``detect_frame``)."""
+    for ts, group in part.groupby("timestamp", sort=True):
+        window = {row.node: {"value": float(row.value)} for row in group.itertuples()}
+        result = model.step(pd.Timestamp(ts).to_pydatetime(), window)
+        if ts < until:
+            continue
+        for node, flagged in result.anomalous.items():
+            assert bool(batch.loc[(ts, node), "anomalous"]) == flagged, (ts, node)
+            if scores:
+                expected = batch.loc[(ts, node), "score"]
+                assert np.isclose(expected, result.scores[node], rtol=1e-9), (ts, node)

@@ -9,6 +9,8 @@ import pandas as pd
 
 from detector import NodeDetector, detect_frame
 
+from .conftest import assert_step_matches_batch
+
 START = pd.Timestamp("2026-01-01")
 STEP = pd.Timedelta(minutes=5)
 
@@ -75,10 +77,4 @@ def test_online_step_uses_the_same_per_node_thresholds_as_batch():
     part = fleet[fleet["timestamp"] >= until - 40 * STEP]
     batch = detect_frame(model, part, until).alerts.set_index(["timestamp", "node"])
     model.reset()
-    for ts, group in part.groupby("timestamp", sort=True):
-        window = {row.node: {"value": float(row.value)} for row in group.itertuples()}
-        result = model.step(pd.Timestamp(ts).to_pydatetime(), window)
-        if ts < until:
-            continue
-        for node, flagged in result.anomalous.items():
-            assert bool(batch.loc[(ts, node), "anomalous"]) == flagged, (ts, node)
+    assert_step_matches_batch(model, part, until, batch)

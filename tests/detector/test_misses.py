@@ -16,6 +16,7 @@ from detector import NodeDetector, detect_frame
 from detector.evaluate import MISS_COLUMNS, explain_misses, score_events, threshold_curve
 from detector.synth import healthy_fleet, inject
 
+from .conftest import assert_step_matches_batch
 from .test_calibration import START, STEP, count_fleet
 
 UNTIL = START + 1000 * STEP
@@ -74,14 +75,7 @@ def test_per_node_envelope_batch_equals_online_and_survives_save_load(tmp_path: 
     part = fleet[fleet["timestamp"] >= UNTIL - 60 * STEP]
     batch = detect_frame(loaded, part, UNTIL).alerts.set_index(["timestamp", "node"])
     assert batch["anomalous"].sum() > 0
-    for ts, group in part.groupby("timestamp", sort=True):
-        window = {row.node: {"value": float(row.value)} for row in group.itertuples()}
-        result = loaded.step(pd.Timestamp(ts).to_pydatetime(), window)
-        if ts < UNTIL:
-            continue
-        for node, score in result.scores.items():
-            assert np.isclose(batch.loc[(ts, node), "score"], score, rtol=1e-9), (ts, node)
-            assert bool(batch.loc[(ts, node), "anomalous"]) == result.anomalous[node]
+    assert_step_matches_batch(loaded, part, UNTIL, batch, scores=True)
 
 
 def test_explain_misses_names_the_fleet_guard_and_the_hysteresis():
