@@ -46,6 +46,8 @@ health metrics (custom metric sets) is not gated.
 from __future__ import annotations
 
 import math
+from collections import deque
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -160,3 +162,46 @@ def repeated(evidence: np.ndarray, informative: np.ndarray, memory: int) -> np.n
         last = np.searchsorted(at, np.arange(t), side="right") - 1  # latest one <= t
         out[:, j] = np.where(last >= 0, rolling[np.maximum(last, 0)], 0)
     return out
+
+
+class EvidenceMemory:
+    """The online twin of :func:`carry`: what each node showed in its recent windows.
+
+    Per node it keeps the evidence of the ``span - 1`` windows before the current
+    one and of its last ``2 * span`` informative windows; ``update`` answers, per
+    node, whether the current window counts as health evidence, exactly as
+    ``carry(evidence, span, minimum, informative)`` does over a whole history.
+    """
+
+    def __init__(self, span: int, minimum: int = 1) -> None:
+        self.span = max(1, span)
+        self.minimum = minimum
+        self.recent: dict[str, deque[bool]] = {}
+        self.repeats: dict[str, deque[bool]] = {}
+
+    def update(
+        self, nodes: Sequence[str], now: Sequence[bool], informative: Sequence[bool]
+    ) -> list[bool]:
+        out = []
+        for i, node in enumerate(nodes):
+            recent = self.recent.setdefault(node, deque(maxlen=max(1, self.span - 1)))
+            repeats = self.repeats.setdefault(node, deque(maxlen=2 * self.span))
+            if now[i] or informative[i]:
+                repeats.append(bool(now[i]))
+            ok = bool(now[i]) or (self.span > 1 and any(recent))
+            if self.minimum > 1:
+                ok = ok and sum(repeats) >= self.minimum
+            out.append(ok)
+            recent.append(bool(now[i]))
+        present = set(nodes)
+        for memory in (self.recent, self.repeats):
+            for node in [n for n in memory if n not in present]:
+                del memory[node]
+        return out
+
+    def resized(self, span: int, minimum: int) -> EvidenceMemory:
+        """The same memory under new settings (a refitted detector carrying on)."""
+        new = EvidenceMemory(span, minimum)
+        new.recent = {n: deque(e, maxlen=max(1, new.span - 1)) for n, e in self.recent.items()}
+        new.repeats = {n: deque(e, maxlen=2 * new.span) for n, e in self.repeats.items()}
+        return new

@@ -30,6 +30,7 @@ ring buffer) share every formula here, so both give the same numbers.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -230,3 +231,45 @@ def top_metrics(
     order = np.argsort(-contrib, kind="stable")[:k]
     chosen = [metrics[i] for i in order if contrib[i] >= minimum]
     return tuple(chosen) if chosen else (metrics[int(order[0])],)
+
+
+NODE_SCALE_QUANTILE = 0.9  # per-node envelope: the node's scale is compared at this quantile
+
+
+def training_envelopes(
+    rows: np.ndarray, row_nodes: np.ndarray, nodes: tuple[str, ...], quantile: float,
+    *, per_node: bool,
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """The pooled per-feature envelope of training ``rows`` and, optionally, one per node.
+
+    The pooled envelope (the ``quantile`` of ``|feature|`` over all training rows)
+    is set by the noisiest nodes, so a quieter node's large deviation can stay
+    inside it.  With ``per_node``, a node's envelope is the pooled one scaled by
+    how its own ``|feature|`` compare at the 90th percentile
+    (``NODE_SCALE_QUANTILE``): the scale from a quantile a short history
+    estimates well, the tail shape from the pool (a node's own 99.9 % quantile of
+    a few hundred rows is its maximum).  ``NodeDetector`` leaves it off by
+    default: on the tuning fleet it raised recall but added as many false alerts
+    (benchmarks/results/detector_nab.md).
+    """
+    pooled = np.fmax(np.quantile(np.abs(rows), quantile, axis=0), 1.0)
+    if not per_node:
+        return pooled, {}
+    reference = np.fmax(np.quantile(np.abs(rows), NODE_SCALE_QUANTILE, axis=0), 1e-9)
+    out: dict[str, np.ndarray] = {}
+    for i, node in enumerate(nodes):
+        own = np.abs(rows[row_nodes == i])
+        if len(own) >= 10:
+            ratio = np.quantile(own, NODE_SCALE_QUANTILE, axis=0) / reference
+            out[node] = np.fmax(pooled * ratio, 1.0)
+    return pooled, out
+
+
+def row_envelopes(
+    pooled: np.ndarray, own: dict[str, np.ndarray], nodes: Iterable[str], row_nodes: np.ndarray
+) -> np.ndarray | None:
+    """(R, F) envelope of each row from its node index; None: every row uses ``pooled``."""
+    if not own:
+        return None
+    per_node = np.array([own.get(node, pooled) for node in nodes]).reshape(-1, len(pooled))
+    return per_node[row_nodes]

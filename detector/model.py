@@ -39,7 +39,6 @@ from detector.types import Anomaly, StepResult
 
 MODEL_FORMAT = "fleetcast-detector/1"
 DEFAULT_MODEL = "default.joblib"
-NODE_SCALE_QUANTILE = 0.9  # per-node envelope: the node's scale is compared at this quantile
 
 
 class NotFittedError(RuntimeError):
@@ -176,7 +175,10 @@ class NodeDetector(BaseEstimator):
             max_samples=min(self.max_samples, len(rows)),
             random_state=self.random_state,
         ).fit(rows)
-        self.envelope_, self.node_envelopes_ = self._envelopes(cube.nodes, row_nodes, rows)
+        self.envelope_, self.node_envelopes_ = F.training_envelopes(
+            rows, row_nodes, cube.nodes, self.envelope_quantile,
+            per_node=self.learn_offsets and getattr(self, "per_node_envelope", False),
+        )
         train_scores = self._raw_scores(rows, self._row_envelopes(cube.nodes, row_nodes))
         self.threshold_ = float(np.quantile(train_scores, self.threshold_quantile))
         middle = float(np.median(train_scores))
@@ -247,42 +249,10 @@ class NodeDetector(BaseEstimator):
                 out[node] = (threshold, immediate)
         return out
 
-    def _envelopes(
-        self, nodes: tuple[str, ...], row_nodes: np.ndarray, rows: np.ndarray
-    ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-        """The pooled per-feature envelope and, optionally, one per known node.
-
-        The pooled envelope (the ``envelope_quantile`` of ``|feature|`` over all
-        training rows) is set by the noisiest nodes, so a quieter node's large
-        deviation can stay inside it.  With ``per_node_envelope`` (and learned
-        offsets), a node's envelope is the pooled one scaled by how its own
-        ``|feature|`` compare at the 90th percentile (``NODE_SCALE_QUANTILE``):
-        the scale from a quantile a short history estimates well, the tail shape
-        from the pool (a node's own 99.9 % quantile of a few hundred rows is its
-        maximum).  Off by default: on the tuning fleet it raised recall but
-        added as many false alerts (benchmarks/results/detector_nab.md).
-        """
-        pooled = np.fmax(np.quantile(np.abs(rows), self.envelope_quantile, axis=0), 1.0)
-        if not (self.learn_offsets and getattr(self, "per_node_envelope", False)):
-            return pooled, {}
-        reference = np.fmax(np.quantile(np.abs(rows), NODE_SCALE_QUANTILE, axis=0), 1e-9)
-        out: dict[str, np.ndarray] = {}
-        for i, node in enumerate(nodes):
-            own = np.abs(rows[row_nodes == i])
-            if len(own) >= 10:
-                ratio = np.quantile(own, NODE_SCALE_QUANTILE, axis=0) / reference
-                out[node] = np.fmax(pooled * ratio, 1.0)
-        return pooled, out
-
     def _row_envelopes(self, nodes: Iterable[str], row_nodes: np.ndarray) -> np.ndarray | None:
         """(R, F) envelope of each row from its node index; None: all use the pooled one."""
         own = getattr(self, "node_envelopes_", {})
-        if not own:
-            return None
-        per_node = np.array([own.get(node, self.envelope_) for node in nodes]).reshape(
-            -1, len(self.envelope_)
-        )
-        return per_node[row_nodes]
+        return F.row_envelopes(self.envelope_, own, nodes, row_nodes)
 
     def thresholds_for(self, nodes: Iterable[str]) -> tuple[np.ndarray, np.ndarray]:
         """(N,) flag and immediate thresholds for these nodes (per-node where learned)."""
@@ -404,11 +374,6 @@ class NodeDetector(BaseEstimator):
         return E.carry(now, self.n, self._evidence_windows, E.served(y, self.metrics_))
 
     @property
-    def _evidence_memory(self) -> int:
-        """Windows in which repeated evidence is counted (see ``evidence.carry``)."""
-        return 2 * max(1, self.n)
-
-    @property
     def _evidence_windows(self) -> int:
         """Windows of the hysteresis span that must show health evidence (older models: 1)."""
         return int(getattr(self, "evidence_windows", 1))
@@ -445,8 +410,7 @@ class NodeDetector(BaseEstimator):
     def reset(self) -> NodeDetector:
         """Forget online state (baselines, hysteresis); keeps the fitted model."""
         self._buffers: dict[str, deque[np.ndarray]] = {}
-        self._evidence: dict[str, deque[bool]] = {}
-        self._repeats: dict[str, deque[bool]] = {}
+        self._health_memory = E.EvidenceMemory(self.n, self._evidence_windows)
         self._tracker = Tracker(self.hysteresis_params)
         self._last: StepResult | None = None
         return self
@@ -533,28 +497,11 @@ class NodeDetector(BaseEstimator):
         """Per node: health evidence now or in the rest of the hysteresis span (see evidence)."""
         if not getattr(self, "health_gate", False):
             return [True] * len(nodes)
-        if not hasattr(self, "_evidence"):
-            self._evidence = {}
+        if getattr(self, "_health_memory", None) is None:
+            self._health_memory = E.EvidenceMemory(self.n, self._evidence_windows)
         now = E.health_evidence(y[None], base_med[None], self.metrics_, self.min_peers)[0]
         served = E.served(y[None], self.metrics_)[0]
-        if not hasattr(self, "_repeats"):
-            self._repeats = {}
-        out = []
-        for i, node in enumerate(nodes):
-            # recent: every window of the hysteresis span; repeats: informative windows only
-            recent = self._evidence.setdefault(node, deque(maxlen=max(1, self.n - 1)))
-            repeats = self._repeats.setdefault(node, deque(maxlen=self._evidence_memory))
-            if now[i] or served[i]:
-                repeats.append(bool(now[i]))
-            ok = bool(now[i]) or (self.n > 1 and any(recent))
-            if self._evidence_windows > 1:
-                ok = ok and sum(repeats) >= self._evidence_windows
-            out.append(ok)
-            recent.append(bool(now[i]))
-        for memory in (self._evidence, self._repeats):
-            for node in [n for n in memory if n not in set(nodes)]:
-                del memory[node]
-        return out
+        return self._health_memory.update(nodes, list(now), list(served))
 
     def _remember(self, nodes: list[str], y: np.ndarray) -> None:
         seen = set(nodes)
@@ -576,14 +523,11 @@ class NodeDetector(BaseEstimator):
             self._tracker.params = self.hysteresis_params
             return self
         self._buffers = {n: deque(b, maxlen=self._memory) for n, b in other._buffers.items()}
-        self._evidence = {
-            n: deque(e, maxlen=max(1, self.n - 1))
-            for n, e in getattr(other, "_evidence", {}).items()
-        }
-        self._repeats = {
-            n: deque(e, maxlen=self._evidence_memory)
-            for n, e in getattr(other, "_repeats", {}).items()
-        }
+        memory = getattr(other, "_health_memory", None)
+        self._health_memory = (
+            E.EvidenceMemory(self.n, self._evidence_windows) if memory is None
+            else memory.resized(self.n, self._evidence_windows)
+        )
         self._tracker = other._tracker
         self._tracker.params = self.hysteresis_params
         self._last = other._last
