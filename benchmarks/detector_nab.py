@@ -35,92 +35,23 @@ REPO = Path(__file__).resolve().parents[1]
 # run as a script, this file's folder comes first on sys.path and benchmarks/detector.py
 # would shadow the ``detector`` package (imported by the in-process diagnosis)
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+sys.path.insert(0, str(REPO))  # so the sibling module is reached as benchmarks.nab_fleet
+
+from benchmarks.nab_fleet import FLEETS, build_fleet  # noqa: E402
+
 RESULTS = REPO / "benchmarks" / "results"
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "nab"
 
 
-# Fleets: (NAB folder, files used (None = all), train-until rule).  ``realTweets`` is
-# the tuning fleet; the others are held out (never looked at while choosing defaults).
-FLEETS: dict[str, tuple[str, tuple[str, ...] | None]] = {
-    "realTweets": ("realTweets", None),
-    "realAdExchange": ("realAdExchange", None),
-    "realTraffic": ("realTraffic", None),
-    # the realKnownCause series with 5-minute steps and a labelled window in their
-    # common length (rogue_agent_key_hold is too short, it would cut all the others)
-    "realKnownCause5min": (
-        "realKnownCause",
-        (
-            "cpu_utilization_asg_misconfiguration.csv",
-            "ec2_request_latency_system_failure.csv",
-            "machine_temperature_system_failure.csv",
-            "rogue_agent_key_updown.csv",
-        ),
-    ),
-}
 TUNING_FLEET = "realTweets"
 # The tuning fleet is also scored with other training splits (days after its default
 # train-until): a default chosen on one split should not be a knife-edge of that split.
 SPLIT_DAYS = (-1, 1, 2, 4, 7)
 
 
-def build_fleet(data: Path, name: str, workdir: Path) -> tuple[Path, Path, str]:
-    """Write FLEET.csv and LABELS.csv for fleet ``name``; return them and the train-until.
-
-    Files are aligned by position (node k = file k, row i of every file), cut to
-    the shortest file.  The fleet's timestamps are the first file's when all
-    files share one grid (realTweets), else a regular grid at the median step of
-    the first file from its start; each labelled window is moved to the same
-    positions on that grid.  Windows starting after the cut are dropped.  The
-    detector trains on the rows before midnight before the first labelled window
-    (at least 5 % of the rows; labels before that are clipped by the evaluation).
-    """
-    folder, chosen = FLEETS[name]
-    files = sorted((data / "data" / folder).glob("*.csv"))
-    if chosen is not None:
-        files = [f for f in files if f.name in chosen]
-    if len(files) < 3:
-        raise SystemExit(f"fleet {name}: expected >= 3 files under {data}, found {len(files)}")
-    windows = json.loads((data / "labels" / "combined_windows.json").read_text())
-    series_list = [pd.read_csv(path, parse_dates=["timestamp"]) for path in files]
-    rows = min(len(series) for series in series_list)  # aligned by position: common length
-    first = series_list[0]["timestamp"].iloc[:rows].reset_index(drop=True)
-    same_grid = all(
-        s["timestamp"].iloc[:rows].reset_index(drop=True).equals(first) for s in series_list
-    )
-    if same_grid:
-        grid = pd.DatetimeIndex(first)
-    else:
-        step = first.diff().median()
-        grid = pd.date_range(first.iloc[0], periods=rows, freq=step)
-    frames, labels = [], []
-    for k, (path, series) in enumerate(zip(files, series_list, strict=True)):
-        own = pd.DatetimeIndex(series["timestamp"].iloc[:rows])
-        node = f"node{k}-{path.stem.removeprefix('Twitter_volume_')}"
-        frames.append(
-            pd.DataFrame(
-                {
-                    "timestamp": grid,
-                    "node": node,
-                    "metric": "value",
-                    "value": series["value"].iloc[:rows].to_numpy(),
-                }
-            )
-        )
-        for start, end in windows[f"{folder}/{path.name}"]:
-            lo = int(own.searchsorted(pd.Timestamp(start)))
-            hi = min(int(own.searchsorted(pd.Timestamp(end), side="right")) - 1, rows - 1)
-            if lo >= rows:
-                continue  # the window lies beyond the common length
-            labels.append({"node": node, "start": grid[lo], "end": grid[hi]})
-    fleet = pd.concat(frames)[["timestamp", "node", "metric", "value"]]
-    labels_frame = pd.DataFrame(labels)
-    train_until = labels_frame["start"].min().normalize()  # midnight before the first label
-    if grid.searchsorted(train_until) < rows // 20:
-        train_until = grid[rows // 20]
-    fleet_csv, labels_csv = workdir / f"nab_{name}_fleet.csv", workdir / f"nab_{name}_labels.csv"
-    fleet.to_csv(fleet_csv, index=False)
-    labels_frame.to_csv(labels_csv, index=False)
-    return fleet_csv, labels_csv, str(train_until)
+def days_after(until: str) -> list[str]:
+    """``until`` moved by each of ``SPLIT_DAYS`` (the tuning fleet's other training splits)."""
+    return [str(pd.Timestamp(until) + pd.Timedelta(days=d)) for d in SPLIT_DAYS]
 
 
 # Extra variants per fleet (the defaults always run).  ``--smooth-windows 6,36`` is
@@ -555,8 +486,7 @@ def main() -> None:
                 for name, flags in [("defaults", []), *VARIANTS.get(fleet, [])]
             ]
             if fleet == TUNING_FLEET and not args.no_splits:
-                for days in SPLIT_DAYS:
-                    until = str(pd.Timestamp(train_until) + pd.Timedelta(days=days))
+                for until in days_after(train_until):
                     for name, flags in [("defaults", []), PREVIOUS_AUTO]:
                         jobs.append((name, flags, until, True))
             for name, flags, until, split in jobs:
@@ -591,23 +521,13 @@ def main() -> None:
                 if name == "defaults" and not split:
                     run["misses"] = diagnose(fleet_csv, labels_csv, until)
                     tuning_splits = fleet == TUNING_FLEET and not args.no_splits
-                    run["curve"] = curve(
-                        fleet_csv,
-                        labels_csv,
-                        sorted(
-                            [until]
-                            + [
-                                str(pd.Timestamp(until) + pd.Timedelta(days=d))
-                                for d in (SPLIT_DAYS if tuning_splits else ())
-                            ]
-                        ),
-                    )
+                    others = days_after(until) if tuning_splits else []
+                    run["curve"] = curve(fleet_csv, labels_csv, sorted([until, *others]))
                 runs.append(run)
             if fleet == TUNING_FLEET and not args.no_splits and not args.no_candidates:
-                until_all = [train_until] + [
-                    str(pd.Timestamp(train_until) + pd.Timedelta(days=d)) for d in SPLIT_DAYS
-                ]
-                cands = candidates(fleet_csv, labels_csv, sorted(until_all))
+                cands = candidates(
+                    fleet_csv, labels_csv, sorted([train_until, *days_after(train_until)])
+                )
     RESULTS.mkdir(parents=True, exist_ok=True)
     stem = "detector_nab" if args.fleet is None else "detector_nab_" + "_".join(fleets)
     payload = {"runs": runs, "candidates": cands}
