@@ -44,6 +44,9 @@ from forecaster import LoadForecaster, read_series  # noqa: E402
 from forecaster.backtest import rolling_origin  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # the sibling module, as benchmarks.unseen
+from benchmarks.unseen import taylor_demand  # noqa: E402
+
 RESULTS = ROOT / "benchmarks" / "results"
 SHARED = ROOT.parent / "shared" / "data"
 WORLDCUP = SHARED / "worldcup98" / "invocation_count.csv"
@@ -181,19 +184,6 @@ def autoarima(series: Any, result: Any, horizon: int, python: str | None,
     return res
 
 
-def taylor() -> Any:
-    """Taylor's half-hourly electricity demand as shipped in pmdarima, or None without it."""
-    try:
-        from pmdarima.datasets import load_taylor
-    except ImportError:
-        return None
-    import pandas as pd
-
-    values = load_taylor(as_series=True).to_numpy()
-    index = pd.date_range("2000-06-05", periods=len(values), freq="30min", name="timestamp")
-    return pd.Series(values, index=index, name="value")
-
-
 def accuracy(name: str, series: Any, horizon: int, origins: int, args: Any) -> dict[str, Any]:
     started = time.perf_counter()
     result = rolling_origin(series, horizon, origins, progress=sys.stderr.isatty())
@@ -297,7 +287,7 @@ def main() -> None:
         accuracy("worldcup98 5min", worldcup, 12, args.origins, args),
         accuracy("nab nyc_taxi 30min", taxi, 4, args.origins, args),
     ]
-    demand = None if args.skip_accuracy else taylor()
+    demand = None if args.skip_accuracy else taylor_demand()
     if demand is not None:
         report["accuracy"].append(accuracy(
             "electricity demand 30min (never seen; pmdarima load_taylor)", demand, 12,

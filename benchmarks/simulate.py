@@ -34,11 +34,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from benchmarks.unseen import taylor_demand  # noqa: E402
 from controller.sim_report import markdown_table, plot_result  # noqa: E402
 from controller.sim_tradeoff import (  # noqa: E402
     at_equal_cost,
@@ -213,14 +212,10 @@ def run_unseen(out_dir: Path) -> dict[str, Any] | None:
     Never used to choose anything: run once with the defaults and reported as it comes.
     Needs pmdarima (``pip install -e '.[bench]'``), which ships the series.
     """
-    try:
-        from pmdarima.datasets import load_taylor
-    except ImportError:
+    counts = taylor_demand()
+    if counts is None:
         print("[unseen] skipped: pmdarima is not installed (pip install -e '.[bench]')")
         return None
-    values = load_taylor(as_series=True).to_numpy()
-    index = pd.date_range("2000-06-05", periods=len(values), freq="30min", name="timestamp")
-    counts = pd.Series(values, index=index, name="value")
     capacity = capacity_for(counts)
     print(f"[unseen taylor] {len(counts)} steps, node capacity {capacity} rps", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
