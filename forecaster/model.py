@@ -8,14 +8,18 @@ widen with the load and never go below zero once back-transformed.
 
 Fitting is two-stage for speed: the Fourier coefficients by least squares on
 the (differenced, when the level wanders) transformed series, then the
-ARIMA(p, d, q) error model by maximum likelihood (statsmodels SARIMAX) over a
-bounded grid within a time budget.  For a short whole-number period (at most
-24 steps, e.g. an hourly job at 5 minutes) seasonal ARIMA is tried as well and
-kept when its one-step error is clearly lower.  ``update`` folds new points into the
-Kalman filter (``SARIMAXResults.extend``) without re-estimation, so the
-control loop can call it every tick; ``refit`` re-estimates on a bounded
-window.  The intervals' width per lead time is calibrated at fit time on the
-model's own multi-step errors over the fit window (``forecaster.calibration``).
+ARIMA(p, d, q) error model by maximum likelihood (statsmodels SARIMAX), its
+order chosen by a stepwise AICc search (``forecaster.selection``).  For a short
+whole-number period (at most 24 steps, e.g. an hourly job at 5 minutes) seasonal
+ARIMA is tried as well and kept when its one-step error is clearly lower.
+Every choice is bounded by counts, not by the clock, so the same series gives
+the same model and forecasts on any machine load; only the generous safety cap
+``time_budget_seconds`` can cut a search short, and the metadata notes say so.
+``update`` folds new points into the Kalman filter (``SARIMAXResults.extend``)
+without re-estimation, so the control loop can call it every tick; ``refit``
+re-estimates on a bounded window.  The intervals' width per lead time is
+calibrated at fit time on the model's own multi-step errors over the fit
+window (``forecaster.calibration``).
 """
 
 from __future__ import annotations
@@ -49,12 +53,14 @@ from forecaster.seasonality import (
     time_positions,
 )
 from forecaster.selection import (
+    SAFETY_SECONDS,
     SARIMA_MAX_PERIOD,
     ErrorModel,
     choose_differencing,
     fit_error_model,
     fit_seasonal_arima,
 )
+from forecaster.stepwise import MAX_ORDER_FITS
 from forecaster.transforms import choose_transform, forward
 from forecaster.types import Forecast, normal_bands
 
@@ -75,8 +81,17 @@ class LoadForecaster:
     seasonal_periods: ``"auto"`` (found from the data), or periods in steps, or ``()``.
     transform: ``"auto"`` (log1p), ``"log1p"``, ``"boxcox"`` or ``"none"``.
     d: differencing order, or ``None`` to choose it with a KPSS test.
-    max_p, max_q: bounds of the ARMA order grid.
-    time_budget_seconds: order search stops trying new orders after this long.
+    max_p, max_q: bounds of the ARMA orders the stepwise search may reach.
+    max_order_fits: ARMA orders the stepwise search scores at most (by
+        conditional sums of squares; only the winner is estimated by exact
+        likelihood).  With ``max_p``/``max_q`` and the data it fixes which orders
+        are tried, so the chosen order and parameters are deterministic.
+    time_budget_seconds: safety cap, in wall-clock seconds, on the order search
+        with its estimation and outlier clean-up, and on the seasonal ARIMA
+        search; far above what they take on normal data (1-6 s on 4032-8064
+        points here), so it does not trigger.  If it does, the best order so far
+        is kept, the result may then depend on machine load, and
+        ``metadata_["notes"]`` says so.
     max_harmonics: upper bound on Fourier harmonics per season.
     max_gap: steps a gap in ``update`` may span (filled by interpolation).
     """
@@ -89,7 +104,8 @@ class LoadForecaster:
         d: int | None = None,
         max_p: int = 3,
         max_q: int = 2,
-        time_budget_seconds: float = 1.5,
+        max_order_fits: int = MAX_ORDER_FITS,
+        time_budget_seconds: float = SAFETY_SECONDS,
         max_harmonics: int = 10,
         max_gap: int = DEFAULT_MAX_GAP,
     ) -> None:
@@ -99,6 +115,7 @@ class LoadForecaster:
         self.d = d
         self.max_p = max_p
         self.max_q = max_q
+        self.max_order_fits = max_order_fits
         self.time_budget_seconds = time_budget_seconds
         self.max_harmonics = max_harmonics
         self.max_gap = max_gap
@@ -175,7 +192,8 @@ class LoadForecaster:
         )
         resid = z - self._regression(positions)
         model = fit_error_model(
-            resid, self.d_, self.max_p, self.max_q, self.time_budget_seconds, notes
+            resid, self.d_, self.max_p, self.max_q, self.time_budget_seconds, notes,
+            max_fits=self.max_order_fits,
         )
         self.error_model_: ErrorModel = model
         self.results_ = model.filter(resid)
@@ -193,7 +211,7 @@ class LoadForecaster:
 
     def _try_seasonal_arima(self, z: np.ndarray, m: int, notes: list[str]) -> None:
         """Switch to seasonal ARIMA when its one-step error is clearly lower."""
-        alt = fit_seasonal_arima(z, m, self.time_budget_seconds)
+        alt = fit_seasonal_arima(z, m, self.time_budget_seconds, notes)
         if alt is None:
             return
         half = len(z) // 2

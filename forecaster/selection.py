@@ -1,9 +1,18 @@
 """Choosing and estimating the ARIMA error model, with fallbacks.
 
-Order selection is by AICc over a bounded (p, q) grid, simplest orders first,
-within a time budget so a fit stays interactive.  A candidate whose optimiser
-does not converge is skipped; if none converges the simplest order is used
-and the metadata says so.  Estimation uses statsmodels SARIMAX with simple
+The ARMA order is chosen by AICc with the Hyndman-Khandakar stepwise search
+(``forecaster.stepwise``; R's ``auto.arima``, statsforecast's ``AutoARIMA``),
+orders compared by conditional sums of squares, and the winner estimated by
+exact maximum likelihood; if that does not converge, the next-best order is.
+Which orders are tried, and so the model and its parameters, depends only on
+the data, ``max_p``/``max_q`` and ``max_fits``: the same series gives the same
+model on a busy machine as on a quiet one.  The outlier clean-up runs a fixed
+number of passes.  A wall-clock cap (``budget_seconds``, from
+``time_budget_seconds``) remains only as a safety net for pathological data,
+far above a normal fit's search (under 0.1 s) and clean-up (a few seconds);
+when it stops anything the notes say so, and only then can the result depend
+on the machine.  If no order converges the simplest one is used and the
+metadata says so.  Estimation uses statsmodels SARIMAX with simple
 differencing and a concentrated scale (fast); the chosen parameters are then
 run through a SARIMAX model that keeps the differencing in its state, which is
 what ``extend`` (cheap updates) needs.
@@ -20,10 +29,13 @@ from statsmodels.tsa.statespace.sarimax import SARIMAX
 from statsmodels.tsa.stattools import kpss
 
 from forecaster.seasonality import Season, fourier_matrix
+from forecaster.stepwise import MAX_ORDER_FITS, CssFit, CssScorer, aicc, stepwise_search
 
 SIGMA2_FLOOR = 1e-10
 OUTLIER_SIGMAS = 4.0  # one-step errors beyond this many sigmas do not steer estimation
 OUTLIER_PASSES = 3  # re-estimations at most, each with the smaller sigma of the last
+# wall-clock safety cap on each search of a fit (and the clean-up); see the module docstring
+SAFETY_SECONDS = 30.0
 
 
 @dataclass(frozen=True)
@@ -69,18 +81,6 @@ def choose_differencing(z: np.ndarray, positions: np.ndarray, periods: list[floa
     return 1 if pvalue < 0.05 else 0
 
 
-def _aicc(llf: float, k: int, n: int) -> float:
-    return -2.0 * llf + 2.0 * k + 2.0 * k * (k + 1) / max(n - k - 1, 1)
-
-
-def _candidates(max_p: int, max_q: int) -> list[tuple[int, int]]:
-    grid = [(p, q) for p in range(max_p + 1) for q in range(max_q + 1)]
-    # the usual winners first, so a tight budget still sees them
-    first = [(1, 1), (2, 1), (1, 0), (0, 1), (2, 0), (1, 2), (2, 2)]
-    ordered = [c for c in first if c in grid]
-    return ordered + sorted((c for c in grid if c not in ordered), key=lambda c: (sum(c), c))
-
-
 def fit_error_model(
     resid: np.ndarray,
     d: int,
@@ -89,65 +89,95 @@ def fit_error_model(
     budget_seconds: float,
     notes: list[str],
     maxiter: int = 100,
+    max_fits: int = MAX_ORDER_FITS,
 ) -> ErrorModel:
-    """The best-AICc converged ARIMA(p, d, q) on ``resid`` within the budget."""
+    """The best-AICc ARIMA(p, d, q) on ``resid``: stepwise search, then exact estimation.
+
+    ``max_fits`` bounds the orders the search scores; ``budget_seconds`` is
+    only a safety cap on wall-clock time (see the module docstring).
+    """
     n = len(resid) - d
-    if np.ptp(np.diff(resid, n=d) if d else resid) == 0:
+    diffed = np.diff(resid, n=d) if d else resid
+    if np.ptp(diffed) == 0:
         notes.append("series is constant after differencing; using a white-noise error model")
         return ErrorModel((0, d, 0), np.array([SIGMA2_FLOOR]))
-    started = time.perf_counter()
-    best: ErrorModel | None = None
+    deadline = time.perf_counter() + budget_seconds
+    scorer = CssScorer(diffed, burn=max_p)
+    fits: dict[tuple[int, int], CssFit] = {}
     tried: list[str] = []
-    failed: list[str] = []
-    for p, q in _candidates(max_p, max_q):
-        if best is not None and time.perf_counter() - started > budget_seconds:
-            notes.append(f"order search stopped by the {budget_seconds:g} s time budget")
-            break
-        if p + q + 2 > n // 3:
-            continue
+
+    def score(p: int, q: int) -> float:
         label = f"({p},{d},{q})"
-        if p == q == 0:
-            diffed = np.diff(resid, n=d) if d else resid
-            sigma2 = max(float(np.mean(diffed**2)), SIGMA2_FLOOR)
-            llf = -0.5 * n * (np.log(2 * np.pi * sigma2) + 1)
-            aicc = _aicc(llf, 1, n)
-            tried.append(f"{label} aicc={aicc:.1f}")
-            if best is None or aicc < best.aicc:
-                best = ErrorModel((0, d, 0), np.array([sigma2]), aicc=aicc, llf=llf)
-            continue
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                model = SARIMAX(
-                    resid, order=(p, d, q), trend="n",
-                    simple_differencing=True, concentrate_scale=True,
-                )
-                res = model.fit(disp=False, maxiter=maxiter)
-        except (np.linalg.LinAlgError, ValueError) as exc:
-            failed.append(f"{label}: {exc}")
-            continue
-        converged = bool(res.mle_retvals.get("converged", True)) if res.mle_retvals else True
-        sigma2 = max(float(res.scale), SIGMA2_FLOOR)
-        k = p + q + 1
-        aicc = _aicc(float(res.llf), k, n)
-        tried.append(f"{label} aicc={aicc:.1f}{'' if converged else ' (not converged)'}")
-        if not converged or not np.isfinite(aicc):
-            failed.append(f"{label}: did not converge")
-            continue
-        if best is None or aicc < best.aicc:
-            best = ErrorModel((p, d, q), np.r_[np.asarray(res.params, dtype=float), sigma2],
-                              aicc=aicc, llf=float(res.llf))
+        if p + q + 2 > n // 3:
+            tried.append(f"{label} skipped: too few points")
+            return float("inf")
+        fit = scorer.fit(p, q)
+        if fit is None:
+            tried.append(f"{label} css: unstable or non-invertible")
+            return float("inf")
+        fits[(p, q)] = fit
+        tried.append(f"{label} css aicc={fit.aicc:.1f}")
+        return fit.aicc
+
+    _, visited, stop = stepwise_search(
+        max_p, max_q, max_fits, score, lambda: time.perf_counter() > deadline
+    )
+    if stop == "time":
+        notes.append(
+            f"order search stopped by the {budget_seconds:g} s safety cap (time_budget_seconds) "
+            f"after {len(visited)} orders; the order may differ on a faster machine"
+        )
+    elif stop == "max_fits":
+        notes.append(f"order search stopped at its cap of {max_fits} orders (max_order_fits)")
+    failed: list[str] = []
+    chosen: ErrorModel | None = None
+    for fit in sorted(fits.values(), key=lambda f: f.aicc):  # the best first; ties by visit
+        model = _fit_order(resid, diffed, d, fit, n, maxiter)
+        if isinstance(model, ErrorModel):
+            chosen = model
+            tried.append(f"({fit.p},{d},{fit.q}) exact aicc={model.aicc:.1f}")
+            break
+        failed.append(f"({fit.p},{d},{fit.q}): {model}")
+        if time.perf_counter() > deadline:
+            notes.append(f"exact estimation stopped by the {budget_seconds:g} s safety cap "
+                         "(time_budget_seconds)")
+            break
     if failed:
         notes.append("orders skipped: " + "; ".join(failed[:5]))
-    if best is None:
+    if chosen is None:
         notes.append(f"no ARIMA order converged; fell back to ARIMA(0,{d},0)")
-        sigma2 = float(np.var(np.diff(resid, n=d) if d else resid))
+        sigma2 = float(np.var(diffed))
         return ErrorModel((0, d, 0), np.array([max(sigma2, SIGMA2_FLOOR)]), converged=False,
                           tried=tried)
-    chosen = ErrorModel(best.order, best.params, best.aicc, best.llf, True, tried)
-    # the clean-up gets half the search's budget on top of it; its first pass always runs
-    deadline = time.perf_counter() + 0.5 * budget_seconds
+    chosen = ErrorModel(chosen.order, chosen.params, chosen.aicc, chosen.llf, True, tried)
     return reestimate_without_outliers(chosen, resid, notes, maxiter, deadline)
+
+
+def _fit_order(resid: np.ndarray, diffed: np.ndarray, d: int, css: CssFit, n: int,
+               maxiter: int) -> ErrorModel | str:
+    """ARIMA(p, d, q) estimated by exact likelihood from its CSS estimate, or why not."""
+    p, q = css.p, css.q
+    if p == q == 0:
+        sigma2 = max(float(np.mean(diffed**2)), SIGMA2_FLOOR)
+        llf = -0.5 * n * (np.log(2 * np.pi * sigma2) + 1)
+        return ErrorModel((0, d, 0), np.array([sigma2]), aicc=aicc(llf, 1, n), llf=llf)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model = SARIMAX(
+                resid, order=(p, d, q), trend="n",
+                simple_differencing=True, concentrate_scale=True,
+            )
+            res = model.fit(start_params=css.coef, disp=False, maxiter=maxiter)
+    except (np.linalg.LinAlgError, ValueError) as exc:
+        return str(exc)
+    converged = bool(res.mle_retvals.get("converged", True)) if res.mle_retvals else True
+    score = aicc(float(res.llf), p + q + 1, n)
+    if not converged or not np.isfinite(score):
+        return "did not converge"
+    sigma2 = max(float(res.scale), SIGMA2_FLOOR)
+    return ErrorModel((p, d, q), np.r_[np.asarray(res.params, dtype=float), sigma2],
+                      aicc=score, llf=float(res.llf))
 
 
 def reestimate_without_outliers(
@@ -166,8 +196,9 @@ def reestimate_without_outliers(
     the filter's prediction for them and the same order is estimated again,
     starting from the previous estimate (the ARMA likelihood has several
     optima; a cold start may land on a worse one); with the smaller sigma2
-    this is repeated up to ``OUTLIER_PASSES`` times (passes after the first only
-    before ``deadline``, a ``time.perf_counter()`` value).  The threshold uses the
+    this is repeated up to ``OUTLIER_PASSES`` times (passes after the first
+    stop early only at the safety cap ``deadline``, a ``time.perf_counter()``
+    value, and the notes then say so).  The threshold uses the
     model's own sigma, not a median absolute deviation: on a series that is
     partly straight lines (gaps the reader filled) the median error is near
     zero and would flag ordinary points.  Only estimation and the interval
@@ -184,6 +215,8 @@ def reestimate_without_outliers(
     current = model
     for attempt in range(OUTLIER_PASSES):
         if attempt and deadline is not None and time.perf_counter() > deadline:
+            notes.append(f"outlier re-estimation stopped by the safety cap after {attempt} "
+                         "pass(es) (time_budget_seconds); the fit may differ on a faster machine")
             break
         found = np.abs(errors) > OUTLIER_SIGMAS * np.sqrt(current.sigma2)
         found[:burn] = False
@@ -232,20 +265,30 @@ SARIMA_MAX_PERIOD = 24  # seasonal ARIMA's state grows with m; beyond this Fouri
 _SARIMA_ORDERS = [(1, 0, 1), (2, 0, 0), (1, 1, 1), (0, 1, 1)]
 
 
-def fit_seasonal_arima(z: np.ndarray, m: int, budget_seconds: float) -> ErrorModel | None:
+def fit_seasonal_arima(
+    z: np.ndarray, m: int, budget_seconds: float, notes: list[str] | None = None
+) -> ErrorModel | None:
     """The best ARIMA(p,d,q)(0,1,1)m on ``z`` by one-step error over its second half.
 
     Seasonal differencing follows a sharp, repeating shape (a job every hour)
     exactly, where a few harmonics smear it; orders with different
     differencing are compared on their one-step errors, which share a scale.
+    All of ``_SARIMA_ORDERS`` are estimated (a fixed count, so the choice is
+    deterministic); ``budget_seconds`` is only a safety cap, which can stop the
+    list once an order has converged and then says so in ``notes``.
     """
     half = len(z) // 2
     if half < 2 * m + 10:
         return None
     started = time.perf_counter()
     best: ErrorModel | None = None
-    for order in _SARIMA_ORDERS:
+    for tried, order in enumerate(_SARIMA_ORDERS):
         if best is not None and time.perf_counter() - started > budget_seconds:
+            if notes is not None:
+                notes.append(
+                    f"seasonal ARIMA search stopped by the {budget_seconds:g} s safety cap "
+                    f"(time_budget_seconds) after {tried} of {len(_SARIMA_ORDERS)} orders"
+                )
             break
         try:
             with warnings.catch_warnings():
@@ -262,6 +305,6 @@ def fit_seasonal_arima(z: np.ndarray, m: int, budget_seconds: float) -> ErrorMod
             sigma2 = max(float(res.scale), SIGMA2_FLOOR)
             k = len(res.params) + 1
             best = ErrorModel(order, np.r_[np.asarray(res.params, dtype=float), sigma2],
-                              aicc=_aicc(float(res.llf), k, len(z)), llf=float(res.llf),
+                              aicc=aicc(float(res.llf), k, len(z)), llf=float(res.llf),
                               seasonal_order=(0, 1, 1, m), one_step_mse=mse)
     return best
