@@ -2,10 +2,12 @@
 
 Every command that takes a trace (forecast, train, simulate) reads it here, so
 the rules of DESIGN's "Data formats" live in one place: the default columns
-``timestamp,value`` with a fallback to any two-column file, naive local
-timestamps unless they carry an offset, optional resampling of raw traces
-(``freq`` + ``agg``), and a regular series out, or a :class:`SeriesError` that
-names the file, the column and the line.
+``timestamp,value`` with a fallback to any two-column file (comma-, semicolon-
+or tab-separated), naive local timestamps unless they carry an offset (ISO 8601,
+epoch seconds/milliseconds, or local forms such as ``13/01/2024 08:00``, read
+day-first or month-first, whichever gives a sorted, regular column), optional
+resampling of raw traces (``freq`` + ``agg``), and a regular series out, or a
+:class:`SeriesError` that names the file, the column and the line.
 
 Gap rule: without ``freq``, a missing run of at most ``max_gap`` steps is
 filled by linear interpolation; a longer one is an error.  With ``freq``, an
@@ -65,20 +67,40 @@ def _parse_times(raw: pd.Series, where: str) -> pd.DatetimeIndex:
     parsed = pd.to_datetime(text, errors="coerce", format="ISO8601", utc=bool(has_offset.all()))
     bad = np.flatnonzero(parsed.isna().to_numpy())
     if len(bad):
-        parsed_mixed = pd.to_datetime(
-            text, errors="coerce", format="mixed", utc=bool(has_offset.all())
-        )
-        bad = np.flatnonzero(parsed_mixed.isna().to_numpy())
-        if len(bad):
-            sample = text.iloc[bad[0]]
-            raise SeriesError(f"{where}: unparseable timestamp {sample!r} at {_lines(bad)}")
-        parsed = parsed_mixed
+        parsed = _parse_local_dates(text, bool(has_offset.all()), where)
     index = pd.DatetimeIndex(parsed)
     if has_offset.all():
         offsets = {t.utcoffset() for t in pd.to_datetime(text.iloc[:200], format="mixed")}
         if len(offsets) == 1:  # one fixed offset: keep the local wall clock
             index = index.tz_convert(pd.to_datetime(text.iloc[0]).tzinfo)
     return index
+
+
+def _regularity(parsed: pd.Series) -> tuple[bool, float]:
+    """(sorted, share of steps equal to the most common step) of parsed times."""
+    steps = np.diff(parsed.to_numpy().astype("datetime64[ns]").astype(np.int64))
+    if len(steps) == 0:
+        return True, 1.0
+    _, counts = np.unique(steps, return_counts=True)
+    return bool((steps >= 0).all()), float(counts.max() / len(steps))
+
+
+def _parse_local_dates(text: pd.Series, utc: bool, where: str) -> pd.Series:
+    """Non-ISO timestamps, per value.  ``03/04/2024`` is read month-first or
+    day-first, whichever gives a readable, sorted and regularly spaced column
+    (month-first, pandas' reading, when both do equally well)."""
+    readings = []
+    numeric_dates = bool(text.str.match(r"^\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}\b").all())
+    for dayfirst in (False, True) if numeric_dates else (False,):
+        parsed = pd.to_datetime(text, errors="coerce", format="mixed", utc=utc, dayfirst=dayfirst)
+        bad = np.flatnonzero(parsed.isna().to_numpy())
+        fit = (-len(bad), *_regularity(parsed.dropna()))
+        readings.append((fit, not dayfirst, parsed, bad))
+    _, _, parsed, bad = max(readings, key=lambda r: (r[0], r[1]))
+    if len(bad):
+        sample = text.iloc[bad[0]]
+        raise SeriesError(f"{where}: unparseable timestamp {sample!r} at {_lines(bad)}")
+    return parsed
 
 
 def _parse_values(raw: pd.Series, where: str) -> np.ndarray:
@@ -219,6 +241,11 @@ def read_series(
         raise SeriesError(f"{path}: no such file")
     try:
         frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
+        if len(frame.columns) == 1:  # a semicolon- or tab-separated export
+            sep = next((c for c in (";", "\t") if c in str(frame.columns[0])), None)
+            if sep:
+                frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""],
+                                    sep=sep)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise SeriesError(f"{path}: not a readable CSV file ({exc})") from exc
     columns = list(frame.columns)

@@ -55,6 +55,33 @@ def test_epoch_seconds(tmp_path: Path) -> None:
     assert series.index[1] - series.index[0] == np.timedelta64(300, "s")
 
 
+def test_day_first_dates_are_read_day_first(tmp_path: Path) -> None:
+    # 13/01/2024 only reads day-first; month-first would also jumble the order
+    rows = [f"{1 + i // 24:02d}/01/2024 {i % 24:02d}:00,{i}" for i in range(24 * 20)]
+    series = read_series(write(tmp_path, "timestamp,value\n" + "\n".join(rows) + "\n"))
+    assert series.index[0] == np.datetime64("2024-01-01T00:00")
+    assert series.index[-1] == np.datetime64("2024-01-20T23:00")
+    assert series.iloc[-1] == 24 * 20 - 1
+
+
+def test_ambiguous_slash_dates_prefer_the_regular_reading(tmp_path: Path) -> None:
+    # every day <= 12: both readings parse and sort, only day-first is hourly-regular
+    rows = [f"{1 + i // 24:02d}/01/2024 {i % 24:02d}:00,{i}" for i in range(24 * 12)]
+    series = read_series(write(tmp_path, "timestamp,value\n" + "\n".join(rows) + "\n"))
+    assert series.index[1] - series.index[0] == np.timedelta64(3600, "s")
+    assert len(series) == 24 * 12
+    us = [f"01/{1 + i // 24:02d}/2024 {i % 24:02d}:00,{i}" for i in range(24 * 12)]
+    series = read_series(write(tmp_path, "timestamp,value\n" + "\n".join(us) + "\n", "us.csv"))
+    assert series.index[-1] == np.datetime64("2024-01-12T23:00")  # month-first kept
+
+
+def test_semicolon_and_tab_separated_exports(tmp_path: Path) -> None:
+    for sep, name in ((";", "semi.csv"), ("\t", "tab.tsv")):
+        rows = [r.replace(",", sep) for r in regular_rows()]
+        path = write(tmp_path, f"timestamp{sep}value\n" + "\n".join(rows) + "\n", name)
+        assert read_series(path).iloc[-1] == 29
+
+
 def test_short_gap_is_interpolated(tmp_path: Path) -> None:
     rows = regular_rows()
     del rows[5:7]  # two missing minutes
