@@ -39,7 +39,7 @@ def test_noisy_node_gets_its_own_higher_threshold_and_fewer_false_alerts(tmp_pat
     fleet = count_fleet(2000)
     until = START + 1000 * STEP
     history = fleet[fleet["timestamp"] < until]
-    common = {"n_estimators": 50, "random_state": 0}
+    common = {"n_estimators": 50, "random_state": 0, "immediate_ratio": 3.0}
     own = NodeDetector(**common).fit(history)
     shared = NodeDetector(per_node_threshold=False, **common).fit(history)
 
