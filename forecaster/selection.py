@@ -2,14 +2,15 @@
 
 The ARMA order is chosen by AICc with the Hyndman-Khandakar stepwise search
 (``forecaster.stepwise``; R's ``auto.arima``, statsforecast's ``AutoARIMA``),
-orders compared by conditional sums of squares, and the winner estimated by
-exact maximum likelihood; if that does not converge, the next-best order is.
-Which orders are tried, and so the model and its parameters, depends only on
-the data, ``max_p``/``max_q`` and ``max_fits``: the same series gives the same
-model on a busy machine as on a quiet one.  The outlier clean-up runs a fixed
-number of passes.  A wall-clock cap (``budget_seconds``, from
-``time_budget_seconds``) remains only as a safety net for pathological data,
-far above a normal fit's search (under 0.1 s) and clean-up (a few seconds);
+orders compared by conditional sums of squares; the winner's outlying points
+are left out (a fixed number of conditional-least-squares passes) and it is
+then estimated once by exact maximum likelihood; if that does not converge,
+the next-best order is.  Which orders are tried, and so the model and its
+parameters, depends only on the data, ``max_p``/``max_q`` and ``max_fits``:
+the same series gives the same model on a busy machine as on a quiet one.  A
+wall-clock cap (``budget_seconds``, from ``time_budget_seconds``) remains only
+as a safety net for pathological data, far above what a normal fit takes (the
+search and clean-up well under a second, the exact estimation a few seconds);
 when it stops anything the notes say so, and only then can the result depend
 on the machine.  If no order converges the simplest one is used and the
 metadata says so.  Estimation uses statsmodels SARIMAX with simple
@@ -51,7 +52,7 @@ class ErrorModel:
     seasonal_order: tuple[int, int, int, int] = (0, 0, 0, 0)
     one_step_mse: float = float("nan")  # over the second half of the fit window
     # the fit data with outlying points replaced by their one-step prediction
-    # (``reestimate_without_outliers``), or None when none were left out
+    # (``clean_outliers``), or None when none were left out
     cleaned: np.ndarray | None = field(default=None, compare=False, repr=False)
 
     @property
@@ -130,13 +131,19 @@ def fit_error_model(
     elif stop == "max_fits":
         notes.append(f"order search stopped at its cap of {max_fits} orders (max_order_fits)")
     failed: list[str] = []
-    chosen: ErrorModel | None = None
     for fit in sorted(fits.values(), key=lambda f: f.aicc):  # the best first; ties by visit
-        model = _fit_order(resid, diffed, d, fit, n, maxiter)
+        coef, cleaned, count = clean_outliers(resid, d, fit, notes, deadline)
+        data = resid if cleaned is None else cleaned
+        model = _fit_order(data, d, fit.p, fit.q, coef, n, maxiter)
         if isinstance(model, ErrorModel):
-            chosen = model
             tried.append(f"({fit.p},{d},{fit.q}) exact aicc={model.aicc:.1f}")
-            break
+            if count:
+                notes.append(f"{count} outlying point(s) (one-step error > {OUTLIER_SIGMAS:g} "
+                             "sd) left out of the ARIMA estimation")
+            if failed:
+                notes.append("orders skipped: " + "; ".join(failed[:5]))
+            return ErrorModel(model.order, model.params, model.aicc, model.llf, True, tried,
+                              cleaned=cleaned)
         failed.append(f"({fit.p},{d},{fit.q}): {model}")
         if time.perf_counter() > deadline:
             notes.append(f"exact estimation stopped by the {budget_seconds:g} s safety cap "
@@ -144,20 +151,17 @@ def fit_error_model(
             break
     if failed:
         notes.append("orders skipped: " + "; ".join(failed[:5]))
-    if chosen is None:
-        notes.append(f"no ARIMA order converged; fell back to ARIMA(0,{d},0)")
-        sigma2 = float(np.var(diffed))
-        return ErrorModel((0, d, 0), np.array([max(sigma2, SIGMA2_FLOOR)]), converged=False,
-                          tried=tried)
-    chosen = ErrorModel(chosen.order, chosen.params, chosen.aicc, chosen.llf, True, tried)
-    return reestimate_without_outliers(chosen, resid, notes, maxiter, deadline)
+    notes.append(f"no ARIMA order converged; fell back to ARIMA(0,{d},0)")
+    sigma2 = float(np.var(diffed))
+    return ErrorModel((0, d, 0), np.array([max(sigma2, SIGMA2_FLOOR)]), converged=False,
+                      tried=tried)
 
 
-def _fit_order(resid: np.ndarray, diffed: np.ndarray, d: int, css: CssFit, n: int,
+def _fit_order(data: np.ndarray, d: int, p: int, q: int, start: np.ndarray, n: int,
                maxiter: int) -> ErrorModel | str:
-    """ARIMA(p, d, q) estimated by exact likelihood from its CSS estimate, or why not."""
-    p, q = css.p, css.q
+    """ARIMA(p, d, q) estimated on ``data`` by exact likelihood from ``start``, or why not."""
     if p == q == 0:
+        diffed = np.diff(data, n=d) if d else data
         sigma2 = max(float(np.mean(diffed**2)), SIGMA2_FLOOR)
         llf = -0.5 * n * (np.log(2 * np.pi * sigma2) + 1)
         return ErrorModel((0, d, 0), np.array([sigma2]), aicc=aicc(llf, 1, n), llf=llf)
@@ -165,10 +169,10 @@ def _fit_order(resid: np.ndarray, diffed: np.ndarray, d: int, css: CssFit, n: in
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             model = SARIMAX(
-                resid, order=(p, d, q), trend="n",
+                data, order=(p, d, q), trend="n",
                 simple_differencing=True, concentrate_scale=True,
             )
-            res = model.fit(start_params=css.coef, disp=False, maxiter=maxiter)
+            res = model.fit(start_params=start, disp=False, maxiter=maxiter)
     except (np.linalg.LinAlgError, ValueError) as exc:
         return str(exc)
     converged = bool(res.mle_retvals.get("converged", True)) if res.mle_retvals else True
@@ -180,85 +184,63 @@ def _fit_order(resid: np.ndarray, diffed: np.ndarray, d: int, css: CssFit, n: in
                       aicc=score, llf=float(res.llf))
 
 
-def reestimate_without_outliers(
-    model: ErrorModel,
+def clean_outliers(
     resid: np.ndarray,
+    d: int,
+    fit: CssFit,
     notes: list[str],
-    maxiter: int = 100,
     deadline: float | None = None,
-) -> ErrorModel:
-    """The chosen order re-estimated with outlying points replaced by their one-step prediction.
+) -> tuple[np.ndarray, np.ndarray | None, int]:
+    """Outlying points replaced by their one-step prediction, for the estimation of ``fit``'s order.
 
     Gaussian maximum likelihood lets a few spikes (a glitch, a burst of
     traffic) inflate sigma2, which widens every interval, and drag the ARMA
-    coefficients towards explaining them.  Points whose one-step error is
-    beyond ``OUTLIER_SIGMAS`` standard deviations of the model are replaced by
-    the filter's prediction for them and the same order is estimated again,
+    coefficients towards explaining them.  Points whose one-step error (the
+    Kalman filter's, with ``fit``'s coefficients) is beyond ``OUTLIER_SIGMAS``
+    standard deviations are replaced by the filter's prediction for them and
+    the order is estimated again by conditional least squares (milliseconds),
     starting from the previous estimate (the ARMA likelihood has several
     optima; a cold start may land on a worse one); with the smaller sigma2
-    this is repeated up to ``OUTLIER_PASSES`` times (passes after the first
-    stop early only at the safety cap ``deadline``, a ``time.perf_counter()``
-    value, and the notes then say so).  The threshold uses the
-    model's own sigma, not a median absolute deviation: on a series that is
-    partly straight lines (gaps the reader filled) the median error is near
-    zero and would flag ordinary points.  Only estimation and the interval
-    calibration (``forecaster.calibration``; returned as ``cleaned``) see the
-    cleaned series: the filter (``ErrorModel.filter``, hence ``update``) still
-    runs over the data as observed, with these fixed parameters.  Gaussian data
-    have almost no such points, so their fit is unchanged.
+    this is repeated up to ``OUTLIER_PASSES`` times (a fixed count: passes
+    after the first stop early only at the safety cap ``deadline``, a
+    ``time.perf_counter()`` value, and the notes then say so).  Returns the
+    last coefficients (the exact estimation's start), the cleaned series (None
+    when no point was left out) and the number of points left out.  The
+    threshold uses the model's own sigma, not a median absolute deviation: on
+    a series that is partly straight lines (gaps the reader filled) the median
+    error is near zero and would flag ordinary points.  Only estimation and
+    the interval calibration (``forecaster.calibration``) see the cleaned
+    series: the filter (``ErrorModel.filter``, hence ``update``) still runs
+    over the data as observed, with the fixed parameters.  Gaussian data have
+    almost no such points, so their fit is unchanged.
     """
-    p, d, q = model.order
-    errors = np.asarray(model.filter(resid).forecasts_error, dtype=float).ravel()
+    p, q, order = fit.p, fit.q, (fit.p, d, fit.q)
+    coef, sigma2 = fit.coef, max(fit.sigma2, SIGMA2_FLOOR)
+    errors = np.asarray(ErrorModel(order, np.r_[coef, sigma2]).filter(resid).forecasts_error,
+                        dtype=float).ravel()
     burn = min(max(10, d + 1), len(errors) // 2)  # the filter's diffuse start
     outliers = np.zeros(len(resid), dtype=bool)
     cleaned = resid.copy()
-    current = model
     for attempt in range(OUTLIER_PASSES):
         if attempt and deadline is not None and time.perf_counter() > deadline:
-            notes.append(f"outlier re-estimation stopped by the safety cap after {attempt} "
+            notes.append(f"outlier clean-up stopped by the safety cap after {attempt} "
                          "pass(es) (time_budget_seconds); the fit may differ on a faster machine")
             break
-        found = np.abs(errors) > OUTLIER_SIGMAS * np.sqrt(current.sigma2)
+        found = np.abs(errors) > OUTLIER_SIGMAS * np.sqrt(sigma2)
         found[:burn] = False
         found &= ~outliers
         if not found.any():
             break
         outliers |= found
         cleaned[found] -= errors[found]
-        refit = _estimate(cleaned, current, maxiter)
+        refit = CssScorer(np.diff(cleaned, n=d) if d else cleaned, burn=p).fit(p, q, start=coef)
         if refit is None:
             break
-        current = refit
-        errors = np.asarray(current.filter(cleaned).forecasts_error, dtype=float).ravel()
-    if current is model:
-        return model
-    notes.append(
-        f"{int(outliers.sum())} outlying point(s) (one-step error > {OUTLIER_SIGMAS:g} sd) "
-        "left out of the ARIMA estimation"
-    )
-    return ErrorModel(model.order, current.params, model.aicc, model.llf, model.converged,
-                      model.tried, cleaned=cleaned)
-
-
-def _estimate(cleaned: np.ndarray, start: ErrorModel, maxiter: int) -> ErrorModel | None:
-    """``start``'s order estimated on ``cleaned`` from ``start``'s parameters, or None."""
-    p, d, q = start.order
-    if p == q == 0:
-        diffed = np.diff(cleaned, n=d) if d else cleaned
-        return ErrorModel(start.order, np.array([max(float(np.mean(diffed**2)), SIGMA2_FLOOR)]))
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            res = SARIMAX(cleaned, order=start.order, trend="n",
-                          simple_differencing=True, concentrate_scale=True,
-                          ).fit(start_params=start.params[:-1], disp=False, maxiter=maxiter)
-    except (np.linalg.LinAlgError, ValueError):
-        return None
-    converged = bool(res.mle_retvals.get("converged", True)) if res.mle_retvals else True
-    if not converged or not np.isfinite(res.llf):
-        return None
-    sigma2 = max(float(res.scale), SIGMA2_FLOOR)
-    return ErrorModel(start.order, np.r_[np.asarray(res.params, dtype=float), sigma2])
+        coef, sigma2 = refit.coef, max(refit.sigma2, SIGMA2_FLOOR)
+        errors = np.asarray(ErrorModel(order, np.r_[coef, sigma2]).filter(cleaned)
+                            .forecasts_error, dtype=float).ravel()
+    count = int(outliers.sum())
+    return coef, (cleaned if count else None), count
 
 
 SARIMA_MAX_PERIOD = 24  # seasonal ARIMA's state grows with m; beyond this Fourier is cheaper

@@ -40,6 +40,7 @@ class CssFit:
     q: int
     coef: np.ndarray
     aicc: float
+    sigma2: float  # the mean squared one-step error
 
 
 def stepwise_search(
@@ -120,13 +121,16 @@ class CssScorer:
             coef, *_ = np.linalg.lstsq(x, self.w[lags:], rcond=None)
             self.proxy[lags:] = self.w[lags:] - x @ coef
 
-    def fit(self, p: int, q: int) -> CssFit | None:
-        """The CSS estimate of ARMA(p, q) and its AICc, or None (unstable, non-invertible)."""
+    def fit(self, p: int, q: int, start: np.ndarray | None = None) -> CssFit | None:
+        """The CSS estimate of ARMA(p, q) and its AICc, or None (unstable, non-invertible).
+
+        ``start``: coefficients to start from instead of Hannan-Rissanen's.
+        """
         w, burn = self.w, self.burn
         if p == q == 0:
             sse = float(np.sum(w[burn:] ** 2))
-            return CssFit(0, 0, np.empty(0), aicc(self._llf(sse), 1, self.n))
-        coef = self._start(p, q)
+            return CssFit(0, 0, np.empty(0), aicc(self._llf(sse), 1, self.n), sse / self.n)
+        coef = self._start(p, q) if start is None else np.array(start, dtype=float)
 
         def errors(x: np.ndarray) -> np.ndarray:
             e = lfilter(np.r_[1.0, -x[:p]], np.r_[1.0, x[p:]], w)[burn:]
@@ -137,7 +141,8 @@ class CssScorer:
         if not (_inside(res.x[:p], -1.0) and _inside(res.x[p:], 1.0)):
             return None
         sse = float(np.sum(res.fun**2))
-        return CssFit(p, q, np.asarray(res.x, dtype=float), aicc(self._llf(sse), p + q + 1, self.n))
+        return CssFit(p, q, np.asarray(res.x, dtype=float),
+                      aicc(self._llf(sse), p + q + 1, self.n), sse / self.n)
 
     def _llf(self, sse: float) -> float:
         sigma2 = max(sse / self.n, 1e-300)
