@@ -100,7 +100,6 @@ class ForecastKeeper:
         return LoadForecaster(
             max_history=self.history_points,
             seasonal_periods=self.periods_for(n_points),
-            time_budget_seconds=1.0,
         )
 
     def periods_for(self, n_points: int) -> str | tuple[float, ...]:
