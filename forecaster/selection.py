@@ -21,6 +21,7 @@ what ``extend`` (cheap updates) needs.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -65,7 +66,7 @@ class ErrorModel:
             warnings.simplefilter("ignore")
             model = SARIMAX(resid, order=self.order, seasonal_order=self.seasonal_order,
                             trend="n")
-            return model.filter(self.params)
+            return model.filter(self.params, cov_type="none")  # no parameter covariance
 
 
 def choose_differencing(z: np.ndarray, positions: np.ndarray, periods: list[float]) -> int:
@@ -172,7 +173,7 @@ def _fit_order(data: np.ndarray, d: int, p: int, q: int, start: np.ndarray, n: i
                 data, order=(p, d, q), trend="n",
                 simple_differencing=True, concentrate_scale=True,
             )
-            res = model.fit(start_params=start, disp=False, maxiter=maxiter)
+            res = model.fit(start_params=start, disp=False, maxiter=maxiter, cov_type="none")
     except (np.linalg.LinAlgError, ValueError) as exc:
         return str(exc)
     converged = bool(res.mle_retvals.get("converged", True)) if res.mle_retvals else True
@@ -244,6 +245,7 @@ def clean_outliers(
 
 
 SARIMA_MAX_PERIOD = 24  # seasonal ARIMA's state grows with m; beyond this Fourier is cheaper
+SARIMA_FIT_POINTS = 2000  # seasonal ARIMA parameters are estimated on the last this many points
 _SARIMA_ORDERS = [(1, 0, 1), (2, 0, 0), (1, 1, 1), (0, 1, 1)]
 
 
@@ -262,6 +264,10 @@ def fit_seasonal_arima(
     half = len(z) // 2
     if half < 2 * m + 10:
         return None
+    # parameters from the most recent SARIMA_FIT_POINTS (a handful of them needs no
+    # more, and exact likelihood with a seasonal MA costs seconds per thousand
+    # points); the one-step errors come from filtering the whole window
+    recent = z[-SARIMA_FIT_POINTS:]
     started = time.perf_counter()
     best: ErrorModel | None = None
     for tried, order in enumerate(_SARIMA_ORDERS):
@@ -275,18 +281,23 @@ def fit_seasonal_arima(
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                model = SARIMAX(z, order=order, seasonal_order=(0, 1, 1, m), trend="n",
+                model = SARIMAX(recent, order=order, seasonal_order=(0, 1, 1, m), trend="n",
                                 simple_differencing=True, concentrate_scale=True)
-                res = model.fit(disp=False, maxiter=100)
+                res = model.fit(disp=False, maxiter=100, cov_type="none")
         except (np.linalg.LinAlgError, ValueError):
             continue
         if res.mle_retvals and not res.mle_retvals.get("converged", True):
             continue
-        mse = float(np.mean(np.asarray(res.resid)[-half:] ** 2))
-        if best is None or mse < best.one_step_mse:
-            sigma2 = max(float(res.scale), SIGMA2_FLOOR)
-            k = len(res.params) + 1
-            best = ErrorModel(order, np.r_[np.asarray(res.params, dtype=float), sigma2],
-                              aicc=aicc(float(res.llf), k, len(z)), llf=float(res.llf),
-                              seasonal_order=(0, 1, 1, m), one_step_mse=mse)
+        sigma2 = max(float(res.scale), SIGMA2_FLOOR)
+        k = len(res.params) + 1
+        candidate = ErrorModel(order, np.r_[np.asarray(res.params, dtype=float), sigma2],
+                               aicc=aicc(float(res.llf), k, len(recent)), llf=float(res.llf),
+                               seasonal_order=(0, 1, 1, m))
+        try:
+            resid = np.asarray(candidate.filter(z).resid)
+        except (np.linalg.LinAlgError, ValueError):
+            continue
+        mse = float(np.mean(resid[-half:] ** 2))
+        if np.isfinite(mse) and (best is None or mse < best.one_step_mse):
+            best = dataclasses.replace(candidate, one_step_mse=mse)
     return best
