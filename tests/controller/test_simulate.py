@@ -169,8 +169,10 @@ def test_forecasts_never_see_the_future():
     tape_b, _ = forecast_tape(trace_b, s)
     assert info["refits"] == 1
     same = cut - trace_a.train_end  # the tape entry for step `cut` has seen steps < cut
+    # equal up to floating-point noise (an optimiser run twice can differ in the
+    # 10th digit); a look at the tripled future would move them by tens of percent
     for a, b in zip(tape_a[: same + 1], tape_b[: same + 1], strict=True):
-        np.testing.assert_array_equal(a.quantile(0.95), b.quantile(0.95))
+        np.testing.assert_allclose(a.quantile(0.95), b.quantile(0.95), rtol=1e-7)
     assert not np.array_equal(tape_a[same + 1].mean, tape_b[same + 1].mean)
 
 
