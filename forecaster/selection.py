@@ -245,7 +245,7 @@ def clean_outliers(
 
 
 SARIMA_MAX_PERIOD = 24  # seasonal ARIMA's state grows with m; beyond this Fourier is cheaper
-SARIMA_FIT_POINTS = 2000  # seasonal ARIMA parameters are estimated on the last this many points
+SARIMA_FIT_POINTS = 1200  # seasonal ARIMA parameters are estimated on the last this many points
 _SARIMA_ORDERS = [(1, 0, 1), (2, 0, 0), (1, 1, 1), (0, 1, 1)]
 
 
@@ -265,8 +265,9 @@ def fit_seasonal_arima(
     if half < 2 * m + 10:
         return None
     # parameters from the most recent SARIMA_FIT_POINTS (a handful of them needs no
-    # more, and exact likelihood with a seasonal MA costs seconds per thousand
-    # points); the one-step errors come from filtering the whole window
+    # more, and exact likelihood with a seasonal MA costs about a second per
+    # thousand points); the one-step errors over the window's second half come
+    # from filtering it with those parameters
     recent = z[-SARIMA_FIT_POINTS:]
     started = time.perf_counter()
     best: ErrorModel | None = None
@@ -293,8 +294,8 @@ def fit_seasonal_arima(
         candidate = ErrorModel(order, np.r_[np.asarray(res.params, dtype=float), sigma2],
                                aicc=aicc(float(res.llf), k, len(recent)), llf=float(res.llf),
                                seasonal_order=(0, 1, 1, m))
-        try:
-            resid = np.asarray(candidate.filter(z).resid)
+        try:  # the compared half, after 4 seasons for the filter to settle
+            resid = np.asarray(candidate.filter(z[max(0, len(z) - half - 4 * m):]).resid)
         except (np.linalg.LinAlgError, ValueError):
             continue
         mse = float(np.mean(resid[-half:] ** 2))
