@@ -267,24 +267,18 @@ def fleetcast(*argv: str) -> subprocess.CompletedProcess[str]:
     return proc
 
 
+def eval_json(fleet: Path, labels: Path, until: str) -> dict[str, Any]:
+    """``fleetcast detect eval --json`` on the recording with these labels."""
+    argv = ["detect", "eval", "--metrics", str(fleet), "--labels", str(labels)]
+    return json.loads(fleetcast(*argv, "--train-until", until, "--json").stdout)
+
+
 def evaluate(data: Path, rec: dict[str, Any]) -> dict[str, Any]:
     """Score through the CLI; per-fault peer results from one-label evals; miss diagnosis."""
     fleet, labels, alerts_csv = data / "fleet.csv", data / "labels.csv", data / "alerts.csv"
     until = rec["train_until"]
     started = time.monotonic()
-    overall = json.loads(
-        fleetcast(
-            "detect",
-            "eval",
-            "--metrics",
-            str(fleet),
-            "--labels",
-            str(labels),
-            "--train-until",
-            until,
-            "--json",
-        ).stdout
-    )
+    overall = eval_json(fleet, labels, until)
     eval_seconds = time.monotonic() - started
     run = fleetcast(
         "detect", "run", "--metrics", str(fleet), "--train-until", until, "--out", str(alerts_csv)
@@ -295,19 +289,7 @@ def evaluate(data: Path, rec: dict[str, Any]) -> dict[str, Any]:
     for fault, label in zip(rec["faults"], label_frame.itertuples(index=False), strict=True):
         one = data / f"label_{fault['n']}.csv"
         pd.DataFrame([label._asdict()]).to_csv(one, index=False)
-        report = json.loads(
-            fleetcast(
-                "detect",
-                "eval",
-                "--metrics",
-                str(fleet),
-                "--labels",
-                str(one),
-                "--train-until",
-                until,
-                "--json",
-            ).stdout
-        )
+        report = eval_json(fleet, one, until)
         start, end = pd.Timestamp(label.start), pd.Timestamp(label.end)
         during = alerts[(alerts["timestamp"] >= start) & (alerts["timestamp"] <= end)]
         mine = during[during["node"] == label.node]
@@ -421,9 +403,11 @@ def unpack(data: Path, scratch: Path) -> None:
 
 
 def squeeze(data: Path) -> list[str]:
-    """Gzip the kept CSVs in place when together over ~1 MB; the kept file names."""
+    """Gzip the kept CSVs in place when together over ~1 MB, or when the recording is
+    already kept gzipped (a re-score); the kept file names."""
     files = [data / n for n in ("fleet.csv", "labels.csv", "alerts.csv") if (data / n).exists()]
-    if sum(f.stat().st_size for f in files) > 1_000_000:
+    packed = (data / "fleet.csv.gz").exists()
+    if packed or sum(f.stat().st_size for f in files) > 1_000_000:
         for f in files:
             with (
                 f.open("rb") as src,
