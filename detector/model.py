@@ -11,13 +11,9 @@ raw false-flag rate on healthy data is about ``1 - threshold_quantile`` per
 node-window before hysteresis thins it out further.  With learned offsets
 (stable node identities), a node whose own training scores run hotter gets its
 own, higher threshold (``node_thresholds_``), so one noisy node does not spend
-the whole fleet's false-alert budget.  By default a node is flagged only after
-``k`` of its last ``n`` windows score above the threshold; ``immediate_ratio``
-(off by default) adds a level, that many times the threshold's distance above
-the median training score, at which one window is enough.  Off, because the
-score saturates into a log-excess tail: on pure-noise fleets the one-window
-level at 3x raised false episodes about sixfold, and on the realTweets tuning
-fleet it found nothing the k-of-n rule did not.
+the whole fleet's false-alert budget.  A node is flagged after ``k`` of its last
+``n`` windows; the optional one-window level (``immediate_ratio``) is off by
+default (why: detector/README.md, "Hysteresis").
 """
 
 from __future__ import annotations
