@@ -216,9 +216,14 @@ def clean_outliers(
     almost no such points, so their fit is unchanged.
     """
     p, q, order = fit.p, fit.q, (fit.p, d, fit.q)
+
+    def one_step_errors(data: np.ndarray) -> np.ndarray:
+        """The Kalman filter's one-step errors on ``data`` with the current estimate."""
+        filtered = ErrorModel(order, np.r_[coef, sigma2]).filter(data)
+        return np.asarray(filtered.forecasts_error, dtype=float).ravel()
+
     coef, sigma2 = fit.coef, max(fit.sigma2, SIGMA2_FLOOR)
-    errors = np.asarray(ErrorModel(order, np.r_[coef, sigma2]).filter(resid).forecasts_error,
-                        dtype=float).ravel()
+    errors = one_step_errors(resid)
     burn = min(max(10, d + 1), len(errors) // 2)  # the filter's diffuse start
     outliers = np.zeros(len(resid), dtype=bool)
     cleaned = resid.copy()
@@ -238,8 +243,7 @@ def clean_outliers(
         if refit is None:
             break
         coef, sigma2 = refit.coef, max(refit.sigma2, SIGMA2_FLOOR)
-        errors = np.asarray(ErrorModel(order, np.r_[coef, sigma2]).filter(cleaned)
-                            .forecasts_error, dtype=float).ravel()
+        errors = one_step_errors(cleaned)
     count = int(outliers.sum())
     return coef, (cleaned if count else None), count
 
