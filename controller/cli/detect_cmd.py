@@ -16,6 +16,7 @@ from typing import Any
 import click
 import pandas as pd
 
+from controller.cli.output import atomic_output, check_output
 from detector.frame import DetectorInputError, parse_timestamps, read_fleet_csv
 
 FILE = click.Path(dir_okay=False, path_type=Path)
@@ -45,6 +46,15 @@ def _split(frame: pd.DataFrame, until: pd.Timestamp, flag: str) -> pd.DataFrame:
         first = frame["timestamp"].min()
         raise click.BadParameter(f"no rows before {until} (data starts {first})", param_hint=flag)
     return history
+
+
+def _check_after(frame: pd.DataFrame, until: pd.Timestamp, flag: str) -> None:
+    """A usage error when no row is left at or after ``until`` to score."""
+    last = frame["timestamp"].max()
+    if last < until:
+        raise click.BadParameter(
+            f"no rows at or after {until} to score (data ends {last})", param_hint=flag
+        )
 
 
 def _detector(model: Path | None, params: dict[str, Any], fit_params: dict[str, Any]) -> Any:
@@ -183,9 +193,11 @@ def run(
     """
     from detector.batch import detect_frame
 
+    check_output(out, "--out", inputs=[metrics_path])
     until = _timestamp(train_until, "--train-until")
     assert until is not None
     frame = _read_metrics(metrics_path)
+    _check_after(frame, until, "--train-until")
     history = _split(frame, until, "--train-until") if model is None else frame.iloc[:0]
     fit_params = _fit_params(smooth_windows, threshold_quantile, history, frame)
     detector = _detector(model, {"max_ejection_percent": max_ejection_percent}, fit_params)
@@ -196,8 +208,8 @@ def run(
     except DetectorInputError as exc:
         raise click.BadParameter(str(exc), param_hint="--metrics") from exc
     alerts = result.alerts
-    out.parent.mkdir(parents=True, exist_ok=True)
-    alerts.to_csv(out, index=False, float_format="%.6f")
+    with atomic_output(out, "--out") as partial:
+        alerts.to_csv(partial, index=False, float_format="%.6f")
     flagged = alerts[alerts["anomalous"] == 1]
     click.echo(
         f"wrote {len(alerts)} rows to {out}: {len(flagged)} anomalous node-windows on "
@@ -235,6 +247,7 @@ def eval_(
     until = _timestamp(train_until, "--train-until")
     assert until is not None
     frame = _read_metrics(metrics_path)
+    _check_after(frame, until, "--train-until")
     if not labels_path.exists():
         raise click.BadParameter(f"file {str(labels_path)!r} does not exist", param_hint="--labels")
     try:
@@ -299,6 +312,7 @@ def train_detector(
     """Fit a detector on (healthy) fleet history and save it with its metadata."""
     from detector.model import NodeDetector
 
+    check_output(out, "--out", inputs=[metrics_path])
     frame = _read_metrics(metrics_path)
     cutoff = _timestamp(until, "--until")
     history = _split(frame, cutoff, "--until") if cutoff is not None else frame
@@ -307,10 +321,11 @@ def train_detector(
         **_fit_params(smooth_windows, threshold_quantile, history, frame),
     )
     detector = _fit(detector, history, "--metrics")
-    path = detector.save(out)
+    with atomic_output(out, "--out") as partial:
+        detector.save(partial)
     meta = detector.metadata_
     click.echo(
-        f"saved {path}: {meta['training_rows']} node-windows from {meta['training_range'][0]} "
+        f"saved {out}: {meta['training_rows']} node-windows from {meta['training_range'][0]} "
         f"to {meta['training_range'][1]}, {len(meta['metrics'])} metric(s), "
         f"threshold {detector.threshold_:.4f}",
         err=True,

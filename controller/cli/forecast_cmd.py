@@ -18,6 +18,7 @@ from typing import Any
 import click
 import pandas as pd
 
+from controller.cli.output import atomic_output, check_output
 from forecaster import LoadForecaster, SeriesError, read_series
 from forecaster.io import AGGREGATIONS, DEFAULT_MAX_GAP
 
@@ -90,11 +91,12 @@ def forecast() -> None:
 def predict(csv_path: Path, time_col: str, value_col: str, freq: str | None, agg: str,
             max_gap: int, max_history: int | None, horizon: int, out: Path) -> None:
     """Fit on the CSV and write the HORIZON steps after its last row with 80/95 % bounds."""
+    check_output(out, "--out", inputs=[csv_path])
     series = _read(csv_path, time_col, value_col, freq, agg, max_gap)
     model, seconds = _fit(series, max_history)
     frame = model.forecast(horizon).to_frame()[PREDICT_COLUMNS]
-    out.parent.mkdir(parents=True, exist_ok=True)
-    frame.to_csv(out, index=False)
+    with atomic_output(out, "--out") as partial:
+        frame.to_csv(partial, index=False)
     _echo(f"{model.describe()} fitted in {seconds:.2f} s on {len(model.history_)} points; "
           f"wrote {len(frame)} rows to {out}")
     for note in model.metadata_["notes"]:
@@ -120,9 +122,20 @@ def backtest(csv_path: Path, time_col: str, value_col: str, freq: str | None, ag
              as_json: bool,
              summary_path: Path | None, refit_every: int) -> None:
     """Rolling-origin backtest against naive and seasonal naive (MASE, sMAPE, coverage)."""
-    from forecaster.backtest import rolling_origin
+    from forecaster.backtest import origin_positions, rolling_origin
 
+    check_output(out, "--out", inputs=[csv_path])
+    if summary_path is not None:
+        check_output(summary_path, "--summary", inputs=[csv_path, out])
     series = _read(csv_path, time_col, value_col, freq, agg, max_gap)
+    try:
+        room = len(origin_positions(len(series), horizon, len(series)))
+    except ValueError as exc:  # too short for the horizon
+        raise click.BadParameter(str(exc), param_hint="'--csv'") from exc
+    if origins > room:
+        raise click.BadParameter(
+            f"{origins} origins do not fit: the last 30 % of the {len(series)} points leaves "
+            f"room for at most {room} origins with horizon {horizon}", param_hint="'--origins'")
     try:
         result = rolling_origin(
             series, horizon, origins,
@@ -131,12 +144,12 @@ def backtest(csv_path: Path, time_col: str, value_col: str, freq: str | None, ag
         )
     except ValueError as exc:  # too short for the horizon, bad values
         raise click.BadParameter(str(exc), param_hint="'--csv'") from exc
-    out.parent.mkdir(parents=True, exist_ok=True)
-    result.rows[BACKTEST_COLUMNS].to_csv(out, index=False)
+    with atomic_output(out, "--out") as partial:
+        result.rows[BACKTEST_COLUMNS].to_csv(partial, index=False)
     text = json.dumps(result.summary, indent=2, default=str)
     if summary_path is not None:
-        summary_path.parent.mkdir(parents=True, exist_ok=True)
-        summary_path.write_text(text + "\n")
+        with atomic_output(summary_path, "--summary") as partial:
+            partial.write_text(text + "\n")
     if as_json:
         click.echo(text)
     s = result.summary
@@ -154,9 +167,11 @@ def backtest(csv_path: Path, time_col: str, value_col: str, freq: str | None, ag
 def train_forecaster(csv_path: Path, time_col: str, value_col: str, freq: str | None, agg: str,
                      max_gap: int, max_history: int | None, out: Path) -> None:
     """Fit the load forecaster on a series CSV and save it with its metadata."""
+    check_output(out, "--out", inputs=[csv_path])
     series = _read(csv_path, time_col, value_col, freq, agg, max_gap)
     model, seconds = _fit(series, max_history)
-    model.save(out)
+    with atomic_output(out, "--out") as partial:
+        model.save(partial)
     meta = model.metadata_
     click.echo(f"model: {meta['model']}")
     click.echo(f"trained on {meta['n_points']} points {meta['trained_start']} .. "

@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 import click
 
 from controller.budget import DEFAULT_BUDGET
+from controller.cli.output import atomic_output, check_output
 
 T = TypeVar("T")
 
@@ -201,6 +202,9 @@ def simulate(
         raise click.BadParameter(
             f"--min-nodes {min_nodes} is above --max-nodes {max_nodes}", param_hint="--min-nodes"
         )
+    check_output(out_path, "--out", inputs=[trace_path])
+    if report_dir and Path(report_dir).exists() and not Path(report_dir).is_dir():
+        raise click.BadParameter(f"{report_dir!r} is not a directory", param_hint="--report-dir")
     try:
         counts = read_series(trace_path, time_col, value_col, freq=freq, agg=agg)
     except SeriesError as exc:
@@ -228,11 +232,8 @@ def simulate(
     data: dict[str, Any] = result.to_json()
     data["trace"]["path"] = str(trace_path)
     out = Path(out_path)
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(data, indent=2) + "\n")
-    except OSError as exc:
-        raise click.FileError(str(out), hint=str(exc)) from None
+    with atomic_output(out, "--out") as partial:
+        partial.write_text(json.dumps(data, indent=2) + "\n")
     from controller.sim_report import markdown_table, write_report
 
     click.echo(markdown_table(data), nl=False)

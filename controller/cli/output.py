@@ -1,0 +1,67 @@
+"""Output files of the offline commands: checked before the work, written whole or not at all.
+
+``check_output`` runs before any reading or fitting, so a typo in ``--out`` costs
+seconds, not a fit; ``atomic_output`` writes to a hidden file beside the target
+and renames it over the target only when the write finished, so a failed or
+interrupted run never leaves a half-written file or clobbers the previous one.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import click
+
+
+def check_output(path: str | Path, flag: str, inputs: Iterable[str | Path] = ()) -> Path:
+    """``path`` as a Path if it can be written; a usage error naming ``flag`` otherwise."""
+    path = Path(path)
+    if path.is_dir():
+        raise click.BadParameter(f"{str(path)!r} is a directory", param_hint=flag)
+    for source in inputs:
+        if path.exists() and Path(source).exists() and path.samefile(source):
+            raise click.BadParameter(
+                f"{str(path)!r} is also the input file; write the output elsewhere",
+                param_hint=flag,
+            )
+    ancestor = path.parent
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise click.BadParameter(
+            f"cannot create {str(path)!r}: {str(ancestor)!r} is not a directory", param_hint=flag
+        )
+    if not os.access(ancestor, os.W_OK | os.X_OK):
+        raise click.BadParameter(
+            f"cannot write {str(path)!r}: no write permission in {str(ancestor)!r}",
+            param_hint=flag,
+        )
+    return path
+
+
+@contextmanager
+def atomic_output(path: Path, flag: str) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; it replaces ``path`` once the body returns.
+
+    The temporary name ends like ``path`` (joblib picks compression from the
+    suffix).  On any failure the temporary file is removed and ``path`` keeps
+    its previous content; an OS error becomes a click error naming the file.
+    """
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise click.BadParameter(
+            f"cannot create directory {str(path.parent)!r}: {exc.strerror or exc}",
+            param_hint=flag,
+        ) from None
+    partial = path.with_name(f".partial-{os.getpid()}-{path.name}")
+    try:
+        yield partial
+        os.replace(partial, path)
+    except OSError as exc:
+        raise click.FileError(str(path), hint=exc.strerror or str(exc)) from None
+    finally:
+        partial.unlink(missing_ok=True)

@@ -1,0 +1,129 @@
+"""What every offline command does with its output files and with input that does not fit:
+--out is checked before the work, written whole or not at all, never the input file; a
+failed run leaves the previous output as it was; no half-written or temporary files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from controller.cli import main
+from detector.synth import healthy_fleet
+from tests.forecaster.conftest import seasonal_series
+
+FLEET_START = pd.Timestamp("2026-01-01")
+FLEET_TRAIN_UNTIL = str(FLEET_START + 150 * pd.Timedelta(seconds=15))
+
+
+@pytest.fixture(scope="module")
+def series_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("series") / "load.csv"
+    seasonal_series(n=200, period=24, step="1h").rename_axis("timestamp").reset_index().to_csv(
+        path, index=False
+    )
+    return path
+
+
+@pytest.fixture(scope="module")
+def fleet_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("fleet") / "fleet.csv"
+    healthy_fleet(n_nodes=3, steps=200, seed=3).to_csv(path, index=False)
+    return path
+
+
+def invoke(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(main, list(args))
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.output
+    assert "Traceback" not in result.output
+    return result.exit_code, result.output
+
+
+def commands(series: Path, fleet: Path, out: Path) -> dict[str, list[str]]:
+    return {
+        "predict": ["forecast", "predict", "--csv", str(series), "--horizon", "3",
+                    "--out", str(out)],
+        "backtest": ["forecast", "backtest", "--csv", str(series), "--horizon", "3",
+                     "--origins", "2", "--out", str(out)],
+        "train-forecaster": ["train", "forecaster", "--csv", str(series), "--out", str(out)],
+        "simulate": ["simulate", "--trace", str(series), "--policy", "static",
+                     "--node-capacity", "50", "--out", str(out)],
+        "detect-run": ["detect", "run", "--metrics", str(fleet), "--train-until",
+                       FLEET_TRAIN_UNTIL, "--out", str(out)],
+        "train-detector": ["train", "detector", "--metrics", str(fleet), "--out", str(out)],
+    }
+
+
+NAMES = ["predict", "backtest", "train-forecaster", "simulate", "detect-run", "train-detector"]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_out_into_a_missing_directory_is_created_and_leaves_no_partial_file(
+    name: str, series_csv: Path, fleet_csv: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "new" / "deeper" / "result.out"
+    code, output = invoke(*commands(series_csv, fleet_csv, out)[name])
+    assert code == 0, output
+    assert out.is_file() and out.stat().st_size > 0
+    assert [p.name for p in out.parent.iterdir()] == ["result.out"]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_out_under_a_file_is_a_usage_error_before_any_work(
+    name: str, series_csv: Path, fleet_csv: Path, tmp_path: Path
+) -> None:
+    blocker = tmp_path / "not_a_dir"
+    blocker.write_text("keep me\n")
+    code, output = invoke(*commands(series_csv, fleet_csv, blocker / "result.out")[name])
+    assert code == 2
+    assert "--out" in output and "not a directory" in output
+    assert blocker.read_text() == "keep me\n"
+
+
+@pytest.mark.parametrize("name", ["predict", "simulate", "detect-run"])
+def test_out_naming_the_input_file_is_refused(
+    name: str, series_csv: Path, fleet_csv: Path
+) -> None:
+    source = fleet_csv if name == "detect-run" else series_csv
+    before = source.read_bytes()
+    code, output = invoke(*commands(series_csv, fleet_csv, source)[name])
+    assert code == 2 and "--out" in output and "also the input file" in output
+    assert source.read_bytes() == before
+
+
+@pytest.mark.parametrize("name", ["predict", "train-forecaster", "detect-run"])
+def test_a_failed_run_keeps_the_previous_output(name: str, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_text("timestamp,value\n2024-01-01,1\nyesterday,2\n")
+    out = tmp_path / "previous.out"
+    out.write_text("previous result\n")
+    code, _ = invoke(*commands(bad, bad, out)[name])
+    assert code == 2
+    assert out.read_text() == "previous result\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.csv", "previous.out"]
+
+
+def test_backtest_with_more_origins_than_fit_is_a_usage_error(
+    series_csv: Path, tmp_path: Path
+) -> None:
+    code, output = invoke("forecast", "backtest", "--csv", str(series_csv), "--horizon", "3",
+                          "--origins", "500", "--out", str(tmp_path / "bt.csv"))
+    assert code == 2
+    assert "--origins" in output and "at most 58 origins" in output
+    assert not (tmp_path / "bt.csv").exists()
+
+
+@pytest.mark.parametrize("command", ["run", "eval"])
+def test_train_until_after_all_data_is_a_usage_error(
+    command: str, fleet_csv: Path, tmp_path: Path
+) -> None:
+    labels = tmp_path / "labels.csv"
+    labels.write_text("node,start,end\nnode-1,2026-01-01 00:40:00,2026-01-01 00:45:00\n")
+    extra = ["--out", str(tmp_path / "a.csv")] if command == "run" else ["--labels", str(labels)]
+    code, output = invoke("detect", command, "--metrics", str(fleet_csv),
+                          "--train-until", "2030-01-01", *extra)
+    assert code == 2
+    assert "--train-until" in output and "no rows at or after 2030-01-01" in output
+    assert "data ends 2026-01-01 00:49:45" in output
