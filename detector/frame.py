@@ -10,8 +10,14 @@ seconds) are snapped to a common grid whose step is inferred from the data.
 
 from __future__ import annotations
 
+import bz2
+import csv
+import gzip
+import lzma
+import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 import pandas as pd
@@ -38,24 +44,89 @@ class Cube:
         return ~np.all(np.isnan(self.values), axis=2)
 
 
-def read_fleet_csv(path: str | Path) -> pd.DataFrame:
-    """Read and validate a fleet metrics CSV; errors name the file and line."""
+def _first_line(path: Path, encoding: str) -> str:
+    """The first non-blank line (gzip/bz2/xz files by their extension)."""
+    suffix = path.suffix.lower()
+    handle: IO[str]
+    if suffix == ".gz":
+        handle = gzip.open(path, "rt", encoding=encoding, newline="")
+    elif suffix == ".bz2":
+        handle = bz2.open(path, "rt", encoding=encoding, newline="")
+    elif suffix == ".xz":
+        handle = lzma.open(path, "rt", encoding=encoding, newline="")
+    else:
+        handle = open(path, encoding=encoding, newline="")
+    with handle:
+        for line in handle:
+            if line.strip():
+                return line
+    return ""
+
+
+def read_table(path: str | Path, columns: tuple[str, ...]) -> pd.DataFrame:
+    """A CSV export as a frame with ``columns`` (other columns are dropped).
+
+    Takes what spreadsheets and monitoring tools write: UTF-8 with or without a
+    BOM (else Windows-1252), gzip/bz2/xz by extension, comma-, tab- or
+    semicolon-separated (semicolon files with decimal commas), quoted cells,
+    header names in any case with stray spaces, blank or all-empty rows (which
+    are dropped).  The index holds each row's file line minus 2, so messages
+    can name the line.  Raises DetectorInputError naming the file.
+    """
     path = Path(path)
+    if path.is_dir():
+        raise DetectorInputError(f"{path}: is a directory, not a CSV file")
     try:
-        frame = pd.read_csv(path, dtype={"node": str, "metric": str}, keep_default_na=True)
-    except pd.errors.EmptyDataError as exc:
+        return _read_table(path, columns, "utf-8-sig")
+    except UnicodeDecodeError:
+        return _read_table(path, columns, "cp1252")  # a spreadsheet's "CSV (Windows)"
+
+
+def _read_table(path: Path, columns: tuple[str, ...], encoding: str) -> pd.DataFrame:
+    try:
+        header = _first_line(path, encoding)
+    except (OSError, EOFError) as exc:
+        raise DetectorInputError(f"{path}: cannot read: {exc}") from exc
+    if not header:
+        raise DetectorInputError(f"{path}: file is empty (expected header {','.join(columns)})")
+    unquoted = re.sub(r'"[^"]*"', "", header)
+    sep = max((",", ";", "\t"), key=unquoted.count)
+    names = next(csv.reader([header.strip("\r\n")], delimiter=sep, skipinitialspace=True))
+    found = {name.strip().lower(): name for name in names}
+    missing = [c for c in columns if c not in found]
+    if missing:
         raise DetectorInputError(
-            f"{path}: file is empty (expected header {','.join(REQUIRED_COLUMNS)})"
-        ) from exc
-    except (OSError, pd.errors.ParserError, UnicodeDecodeError) as exc:
+            f"{path}: missing column(s) {', '.join(missing)}; expected "
+            f"{','.join(columns)}, found {','.join(names) or '(none)'}"
+        )
+    try:
+        frame = pd.read_csv(
+            path, sep=sep, encoding=encoding, usecols=[found[c] for c in columns],
+            dtype={found[c]: str for c in columns if c != "value"},
+            decimal="," if sep == ";" else ".", skip_blank_lines=False, skipinitialspace=True,
+        )
+    except (OSError, EOFError, pd.errors.ParserError) as exc:
         raise DetectorInputError(f"{path}: cannot parse as CSV: {exc}") from exc
-    return validate_long(frame, source=str(path))
+    frame = frame.rename(columns={found[c]: c for c in columns})[list(columns)]
+    frame = frame[frame.notna().any(axis=1)]
+    if sep == ";" and "value" in columns and frame["value"].dtype == object:
+        frame["value"] = frame["value"].str.replace(",", ".", regex=False)  # 0,25 = a quarter
+    return frame
 
 
-def validate_long(frame: pd.DataFrame, source: str = "metrics") -> pd.DataFrame:
+def read_fleet_csv(path: str | Path) -> pd.DataFrame:
+    """Read and validate a fleet metrics CSV (see ``read_table``); errors name file and line."""
+    frame = read_table(path, REQUIRED_COLUMNS)
+    return validate_long(frame, source=str(path), lines=frame.index.to_numpy() + 2)
+
+
+def validate_long(
+    frame: pd.DataFrame, source: str = "metrics", lines: np.ndarray | None = None
+) -> pd.DataFrame:
     """Check columns, parse timestamps and values; return a clean copy.
 
-    Line numbers in messages are 1-based file lines (the header is line 1).
+    Columns other than the four are ignored.  Messages name 1-based file lines:
+    ``lines[i]`` for row ``i`` (default ``i + 2``: the header is line 1).
     """
     columns = [str(c).strip() for c in frame.columns]
     frame = frame.set_axis(columns, axis=1)
@@ -65,27 +136,24 @@ def validate_long(frame: pd.DataFrame, source: str = "metrics") -> pd.DataFrame:
             f"{source}: missing column(s) {', '.join(missing)}; expected "
             f"{','.join(REQUIRED_COLUMNS)}, found {','.join(columns) or '(none)'}"
         )
-    unknown = [c for c in columns if c not in REQUIRED_COLUMNS]
-    if unknown:
-        raise DetectorInputError(
-            f"{source}: unknown column(s) {', '.join(unknown)}; expected exactly "
-            f"{','.join(REQUIRED_COLUMNS)}"
-        )
     if frame.empty:
         raise DetectorInputError(f"{source}: no data rows")
     if frame.columns.duplicated().any():
         raise DetectorInputError(f"{source}: duplicated column names")
-    frame = frame[list(REQUIRED_COLUMNS)].copy()
+    lines = np.arange(len(frame)) + 2 if lines is None else lines
+    frame = frame[list(REQUIRED_COLUMNS)].reset_index(drop=True)
     for col in ("node", "metric"):
         # work on the distinct names only: a week of samples has millions of rows
         codes, uniques = pd.factorize(frame[col], use_na_sentinel=True)
         cleaned = np.array([str(u).strip() for u in uniques], dtype=object)
         blank = (codes < 0) | np.isin(codes, np.flatnonzero(cleaned == ""))
         if blank.any():
-            line = int(np.flatnonzero(blank)[0]) + 2
+            line = lines[np.flatnonzero(blank)[0]]
             raise DetectorInputError(f"{source}: line {line}: empty {col}")
         frame[col] = cleaned[codes]
-    frame["timestamp"] = parse_timestamps(frame["timestamp"], source=source, column="timestamp")
+    frame["timestamp"] = parse_timestamps(
+        frame["timestamp"], source=source, column="timestamp", lines=lines
+    )
     values = pd.to_numeric(frame["value"], errors="coerce")
     bad = np.isinf(values.to_numpy(dtype=float, na_value=np.nan))
     suspect = np.flatnonzero((values.isna() & frame["value"].notna()).to_numpy())
@@ -93,27 +161,49 @@ def validate_long(frame: pd.DataFrame, source: str = "metrics") -> pd.DataFrame:
         text = frame["value"].iloc[suspect].astype(str).str.strip()
         bad[suspect[(text != "").to_numpy()]] = True
     if bad.any():
-        line = int(np.flatnonzero(bad)[0]) + 2
-        raw = frame["value"].iloc[line - 2]
-        raise DetectorInputError(f"{source}: line {line}: value {raw!r} is not a finite number")
+        position = int(np.flatnonzero(bad)[0])
+        raw = frame["value"].iloc[position]
+        raise DetectorInputError(
+            f"{source}: line {lines[position]}: value {raw!r} is not a finite number"
+        )
     frame["value"] = values.astype(float)
     return frame.reset_index(drop=True)
 
 
-def parse_timestamps(raw: pd.Series, source: str, column: str) -> pd.Series:
-    """Parse to naive timestamps (offsets converted to UTC); name the first bad line."""
+def _epoch_unit(numbers: pd.Series) -> str | None:
+    """``s``/``ms``/``us``/``ns`` for a column of epoch numbers, None for other numbers
+    (below 1e8 they are more likely a year or a compact date such as 20260101)."""
+    top = float(numbers.abs().max())
+    if not np.isfinite(top) or top < 1e8:
+        return None
+    return "ns" if top > 1e17 else "us" if top > 1e14 else "ms" if top > 1e11 else "s"
+
+
+def parse_timestamps(
+    raw: pd.Series, source: str, column: str, lines: np.ndarray | None = None
+) -> pd.Series:
+    """Parse to naive timestamps (offsets converted to UTC); name the first bad line.
+
+    Numbers from 1e8 up are epoch seconds (milli-, micro-, nanoseconds by size).
+    ``lines`` gives each row's file line (default: position + 2).
+    """
     if pd.api.types.is_datetime64_any_dtype(raw.dtype) and not isinstance(
         raw.dtype, pd.DatetimeTZDtype
     ):
         return raw.astype("datetime64[ns]")
+    numbers = pd.to_numeric(raw, errors="coerce")
+    unit = _epoch_unit(numbers) if numbers.notna().all() and len(numbers) else None
+    if unit is not None:
+        return pd.to_datetime(numbers, unit=unit).astype("datetime64[ns]")
     try:  # one inferred format for the whole column is fast; fall back to per-value parsing
         parsed = pd.to_datetime(raw, errors="raise")
     except (ValueError, TypeError, OverflowError):
         parsed = pd.to_datetime(raw, errors="coerce", utc=False, format="mixed")
     if parsed.isna().any():
-        line = int(np.flatnonzero(parsed.isna().to_numpy())[0]) + 2
+        position = int(np.flatnonzero(parsed.isna().to_numpy())[0])
+        line = int(lines[position]) if lines is not None else position + 2
         raise DetectorInputError(
-            f"{source}: line {line}: {column} {raw.iloc[line - 2]!r} is not a timestamp"
+            f"{source}: line {line}: {column} {raw.iloc[position]!r} is not a timestamp"
         )
     if isinstance(parsed.dtype, pd.DatetimeTZDtype):
         parsed = parsed.dt.tz_convert("UTC").dt.tz_localize(None)
