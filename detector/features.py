@@ -107,8 +107,14 @@ def smooth_channels(y: np.ndarray, scales: tuple[int, ...]) -> np.ndarray:
 def peer_deviation(
     y: np.ndarray, offsets: np.ndarray | None, min_peers: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(T, N, M) distance from the fleet median and (T, M) cross-node spread (NaN if too few)."""
-    adjusted = y - offsets[None, :, :] if offsets is not None else y
+    """(T, N, M) distance from the fleet median and (T, M) cross-node spread (NaN if too few).
+
+    ``offsets`` (N, M), or (T, N, M) when they change over time (``detector.offsets``).
+    """
+    if offsets is None:
+        adjusted = y
+    else:
+        adjusted = y - (offsets if offsets.ndim == 3 else offsets[None, :, :])
     med, count = nanmedian(adjusted, axis=1)
     dev = adjusted - med[:, None, :]
     mad, _ = nanmedian(np.abs(dev), axis=1)
@@ -122,7 +128,7 @@ def peer_view(
     params: FeatureParams,
     floor: float | np.ndarray | None = None,
 ) -> np.ndarray:
-    """Peer-relative deviation for ``y`` (T, N, M); offsets and floor (N, M) or None."""
+    """Peer-relative deviation for ``y`` (T, N, M); floor (N, M) or None; offsets as above."""
     dev, spread = peer_deviation(y, offsets, params.min_peers)
     floor = params.peer_floor if floor is None else floor
     z = dev / np.fmax(spread[:, None, :], floor)

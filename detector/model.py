@@ -26,7 +26,6 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import joblib
 import numpy as np
 import pandas as pd
 import sklearn
@@ -35,11 +34,13 @@ from sklearn.ensemble import IsolationForest
 
 from detector import evidence as E
 from detector import features as F
+from detector import offsets as O
+from detector import store
 from detector.frame import Cube, DetectorInputError, to_cube, validate_long
 from detector.hysteresis import HysteresisParams, Observation, Tracker
 from detector.types import Anomaly, StepResult
 
-MODEL_FORMAT = "fleetcast-detector/1"
+MODEL_FORMAT = store.MODEL_FORMAT
 DEFAULT_MODEL = "default.joblib"
 
 
@@ -67,6 +68,7 @@ class NodeDetector(BaseEstimator):
         forget_after: int = 20,
         max_ejection_percent: float = 10.0,
         learn_offsets: bool = True,
+        offset_windows: int | None = 60,
         top_k: int = 3,
         envelope_quantile: float = 0.999,
         learned_floor_fraction: float = 0.5,
@@ -94,6 +96,7 @@ class NodeDetector(BaseEstimator):
         self.forget_after = forget_after
         self.max_ejection_percent = max_ejection_percent
         self.learn_offsets = learn_offsets
+        self.offset_windows = offset_windows
         self.top_k = top_k
         self.envelope_quantile = envelope_quantile
         self.learned_floor_fraction = learned_floor_fraction
@@ -166,7 +169,8 @@ class NodeDetector(BaseEstimator):
         )
         baseline = F.rolling_baseline(y, self.feature_params, at)
         self.scales_ = self._learn_scales(cube, y, y[at], baseline)
-        rows = self._features(cube.nodes, y[at], baseline)[cube.present[at]]
+        offsets = self._peer_offsets(cube.nodes, y, at)
+        rows = self._features(cube.nodes, y[at], baseline, offsets)[cube.present[at]]
         row_nodes = np.nonzero(cube.present[at])[1]
         if len(rows) < 10:
             raise DetectorInputError(
@@ -337,15 +341,33 @@ class NodeDetector(BaseEstimator):
             -1, self.n_channels
         )
 
+    @property
+    def _offset_windows(self) -> int:
+        """Windows of the trailing peer offsets; 0: the learnt ones only (older models, and
+        metrics without health ones: no telling a benign lasting shift from a fault)."""
+        return int(getattr(self, "offset_windows", None) or 0) if E.gated(self.metrics_) else 0
+
+    def _peer_offsets(
+        self, nodes: tuple[str, ...], y: np.ndarray, at: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Offsets following a lasting shift (T', N, C) (detector/offsets.py), or the learnt."""
+        learned = self._offsets_for(nodes)
+        if not self._offset_windows:
+            return learned
+        cap = O.caps(self.metrics_, self.n_channels)
+        return O.trailing_offsets(y, learned, self._offset_windows, self.min_peers, cap, at)
+
     def _features(
         self,
         nodes: tuple[str, ...],
         y: np.ndarray,
         baseline: tuple[np.ndarray, np.ndarray] | None = None,
+        offsets: np.ndarray | None = None,
     ) -> np.ndarray:
         params = self.feature_params
         peer_floor, self_floor = self._floors(nodes)
-        peer = F.peer_view(y, self._offsets_for(nodes), params, peer_floor)
+        offsets = self._peer_offsets(nodes, y) if offsets is None else offsets
+        peer = F.peer_view(y, offsets, params, peer_floor)
         base_med, base_spread = baseline if baseline is not None else F.rolling_baseline(y, params)
         selfv = F.self_view(y, base_med, base_spread, params, self_floor)
         return F.assemble(peer, selfv, params)
@@ -414,6 +436,7 @@ class NodeDetector(BaseEstimator):
         self._buffers: dict[str, deque[np.ndarray]] = {}
         self._health_memory = E.EvidenceMemory(self.n, self._evidence_windows)
         self._tracker = Tracker(self.hysteresis_params)
+        self._offset_memory: O.OffsetMemory | None = None
         self._last: StepResult | None = None
         return self
 
@@ -443,6 +466,8 @@ class NodeDetector(BaseEstimator):
                 if value is not None and np.isfinite(float(value)):
                     y[0, i, j] = float(value)
         observations = self._observe_window(nodes, y) if nodes else {}
+        if not nodes and self._offsets_memory() is not None:
+            self._offsets_memory().update([], np.zeros((0, self.n_channels)))  # type: ignore[union-attr]
         self._remember(nodes, y[0])
         outcome = self._tracker.advance(now, observations, members)
 
@@ -477,7 +502,11 @@ class NodeDetector(BaseEstimator):
         y = channels[-1:]
         base_med, base_spread = F.buffer_baseline(channels[:-1], params)
         peer_floor, self_floor = self._floors(nodes)
-        peer = F.peer_view(y, self._offsets_for(nodes), params, peer_floor)
+        offsets, memory = self._offsets_for(nodes), self._offsets_memory()
+        if memory is not None:
+            offsets = memory.offsets(nodes, offsets, O.caps(self.metrics_, self.n_channels))
+            memory.update(nodes, y[0])
+        peer = F.peer_view(y, offsets, params, peer_floor)
         selfv = F.self_view(y, base_med[None], base_spread[None], params, self_floor)
         x = F.assemble(peer, selfv, params)[0]
         scores = self._raw_scores(x, self._row_envelopes(nodes, np.arange(len(nodes))))
@@ -504,6 +533,17 @@ class NodeDetector(BaseEstimator):
         now = E.health_evidence(y[None], base_med[None], self.metrics_, self.min_peers)[0]
         served = E.served(y[None], self.metrics_)[0]
         return self._health_memory.update(nodes, list(now), list(served))
+
+    def _offsets_memory(self) -> O.OffsetMemory | None:
+        """The online trailing offsets (None when off), made or resized after set_params."""
+        windows, memory = self._offset_windows, getattr(self, "_offset_memory", None)
+        if not windows:
+            return None
+        if memory is None or (memory.windows, memory.min_peers) != (windows, self.min_peers):
+            memory = O.OffsetMemory(windows, self.min_peers) if memory is None else (
+                memory.resized(windows, self.min_peers))
+            self._offset_memory = memory
+        return memory
 
     def _remember(self, nodes: list[str], y: np.ndarray) -> None:
         seen = set(nodes)
@@ -532,6 +572,7 @@ class NodeDetector(BaseEstimator):
         )
         self._tracker = other._tracker
         self._tracker.params = self.hysteresis_params
+        self._offset_memory = getattr(other, "_offset_memory", None)
         self._last = other._last
         return self
 
@@ -543,52 +584,11 @@ class NodeDetector(BaseEstimator):
     # ------------------------------------------------------------- persistence
     def save(self, path: str | Path) -> Path:
         self._check_fitted()
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        payload: dict[str, Any] = {
-            "format": MODEL_FORMAT,
-            "params": self.get_params(),
-            "metrics_": self.metrics_,
-            "offsets_": self.offsets_,
-            "forest_": self.forest_,
-            "envelope_": self.envelope_,
-            "scales_": self.scales_,
-            "immediate_": self.immediate_,
-            "threshold_": self.threshold_,
-            "node_thresholds_": getattr(self, "node_thresholds_", {}),
-            "node_envelopes_": getattr(self, "node_envelopes_", {}),
-            "metadata_": self.metadata_,
-        }
-        joblib.dump(payload, path, compress=3)
-        return path
+        return store.save(self, path)
 
     @classmethod
     def load(cls, path: str | Path) -> NodeDetector:
-        try:
-            payload = joblib.load(path)
-        except FileNotFoundError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - unreadable/corrupt file: say which
-            raise DetectorInputError(f"{path}: not a fleetcast detector model ({exc})") from exc
-        if not isinstance(payload, dict) or payload.get("format") != MODEL_FORMAT:
-            raise DetectorInputError(f"{path}: not a fleetcast detector model ({MODEL_FORMAT})")
-        params = dict(payload["params"])
-        params.setdefault("smooth_windows", ())  # models saved before multi-scale channels
-        model = cls(**params)
-        for key in (
-            "metrics_",
-            "offsets_",
-            "forest_",
-            "envelope_",
-            "scales_",
-            "threshold_",
-            "immediate_",
-            "metadata_",
-        ):
-            setattr(model, key, payload[key])
-        model.node_thresholds_ = payload.get("node_thresholds_", {})  # older models: none
-        model.node_envelopes_ = payload.get("node_envelopes_", {})
-        return model.reset()
+        return store.load(cls, path).reset()
 
     @classmethod
     def default(cls) -> NodeDetector:

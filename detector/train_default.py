@@ -47,6 +47,7 @@ def train(seed: int = 20261126) -> NodeDetector:
     # offsets are per node name; synthetic names mean nothing for a live pool
     return NodeDetector(
         learn_offsets=False,
+        offset_windows=None,  # as shipped: live figures (benchmarks/detector_live.py) stand
         threshold_quantile=0.999,
         immediate_ratio=None,  # a drain needs k of n windows, never one blip
         random_state=seed % (2**31),
