@@ -9,6 +9,15 @@ day-first or month-first, whichever gives a sorted, regular column), optional
 resampling of raw traces (``freq`` + ``agg``), and a regular series out, or a
 :class:`SeriesError` that names the file, the column and the line.
 
+Exports from spreadsheets and monitoring tools are read as they come: UTF-8
+with or without BOM (else Windows-1252), gzip/bz2/xz (by content), CRLF, quoted
+cells, header names in any case, extra columns, a file without a header row,
+blank or all-empty rows (dropped), thousands separators and decimal commas
+(``1,234.5``; ``1.234,5`` in semicolon files), one unit on every value
+(``12 ms``; mixed units or scale letters such as ``1.2k`` are errors), and empty
+or NA cells (missing points, filled by the gap rule below).  Line numbers in
+messages are the file's own lines.
+
 Gap rule: without ``freq``, a missing run of at most ``max_gap`` steps is
 filled by linear interpolation; a longer one is an error.  With ``freq``, an
 empty bin is 0 for ``agg="sum"``/``"count"`` (no events in it) and is
@@ -17,6 +26,12 @@ interpolated up to ``max_gap`` bins for ``agg="mean"``/``"max"``.
 
 from __future__ import annotations
 
+import bz2
+import csv
+import gzip
+import io
+import lzma
+import re
 from pathlib import Path
 
 import numpy as np
@@ -33,9 +48,11 @@ class SeriesError(ValueError):
     """A series that cannot be used, with where the problem is."""
 
 
-def _lines(positions: np.ndarray) -> str:
-    """CSV line numbers (header is line 1) for 0-based row positions."""
-    shown = ", ".join(str(int(p) + 2) for p in positions[:_SHOW])
+def _lines(positions: np.ndarray, lines: np.ndarray | None = None) -> str:
+    """File line numbers of 0-based row positions (``lines[p]``; default p + 2, the
+    header being line 1)."""
+    numbers = lines[positions] if lines is not None else np.asarray(positions) + 2
+    shown = ", ".join(str(int(p)) for p in numbers[:_SHOW])
     more = f" (and {len(positions) - _SHOW} more)" if len(positions) > _SHOW else ""
     return f"line{'s' if len(positions) > 1 else ''} {shown}{more}"
 
@@ -48,31 +65,43 @@ def _duration(delta: pd.Timedelta) -> str:
     return f"{seconds:g}s"
 
 
-def _parse_times(raw: pd.Series, where: str) -> pd.DatetimeIndex:
+_OFFSET = r"(Z|[+-]\d\d:?\d\d)$"
+
+
+def _epoch_unit(numbers: pd.Series) -> str | None:
+    """``s``/``ms``/``us``/``ns`` for epoch numbers; None below 1e8 (a year, a count)."""
+    top = float(numbers.abs().max())
+    if not np.isfinite(top) or top < 1e8:
+        return None
+    return "ns" if top > 1e17 else "us" if top > 1e14 else "ms" if top > 1e11 else "s"
+
+
+def _parse_times(raw: pd.Series, where: str, lines: np.ndarray | None = None) -> pd.DatetimeIndex:
     text = raw.astype(str).str.strip()
     missing = np.flatnonzero(raw.isna().to_numpy() | (text == "").to_numpy())
     if len(missing):
-        raise SeriesError(f"{where}: empty timestamp at {_lines(missing)}")
-    numeric = pd.to_numeric(raw, errors="coerce")
-    if numeric.notna().all():  # epoch seconds (or milliseconds)
-        unit = "ms" if float(numeric.abs().max()) > 1e11 else "s"
+        raise SeriesError(f"{where}: empty timestamp at {_lines(missing, lines)}")
+    numeric = pd.to_numeric(text, errors="coerce")
+    unit = _epoch_unit(numeric) if numeric.notna().all() else None
+    if unit is not None:  # epoch seconds (or milli-, micro-, nanoseconds)
         return pd.DatetimeIndex(pd.to_datetime(numeric, unit=unit))
-    has_offset = text.str.contains(r"(?:[+-]\d\d:?\d\d|Z)$", regex=True)
+    offsets = text.str.extract(_OFFSET, expand=False)
+    has_offset = offsets.notna()
     if has_offset.any() and not has_offset.all():
         mixed = np.flatnonzero(~has_offset.to_numpy())
         raise SeriesError(
             f"{where}: some timestamps carry a UTC offset and some do not "
-            f"(no offset at {_lines(mixed)})"
+            f"(no offset at {_lines(mixed, lines)})"
         )
-    parsed = pd.to_datetime(text, errors="coerce", format="ISO8601", utc=bool(has_offset.all()))
-    bad = np.flatnonzero(parsed.isna().to_numpy())
-    if len(bad):
-        parsed = _parse_local_dates(text, bool(has_offset.all()), where)
+    utc = bool(has_offset.all())
+    parsed = pd.to_datetime(text, errors="coerce", format="ISO8601", utc=utc)
+    if parsed.isna().any():
+        parsed = _parse_local_dates(text, utc, where, lines)
     index = pd.DatetimeIndex(parsed)
-    if has_offset.all():
-        offsets = {t.utcoffset() for t in pd.to_datetime(text.iloc[:200], format="mixed")}
-        if len(offsets) == 1:  # one fixed offset: keep the local wall clock
-            index = index.tz_convert(pd.to_datetime(text.iloc[0]).tzinfo)
+    if utc:
+        distinct = set(offsets.str.replace("Z", "+00:00").str.replace(":", ""))
+        if len(distinct) == 1:  # one fixed offset: keep the local wall clock
+            index = index.tz_convert(pd.Timestamp(text.iloc[0]).tzinfo)
     return index
 
 
@@ -85,7 +114,9 @@ def _regularity(parsed: pd.Series) -> tuple[bool, float]:
     return bool((steps >= 0).all()), float(counts.max() / len(steps))
 
 
-def _parse_local_dates(text: pd.Series, utc: bool, where: str) -> pd.Series:
+def _parse_local_dates(
+    text: pd.Series, utc: bool, where: str, lines: np.ndarray | None = None
+) -> pd.Series:
     """Non-ISO timestamps, per value.  ``03/04/2024`` is read month-first or
     day-first, whichever gives a readable, sorted and regularly spaced column
     (month-first, pandas' reading, when both do equally well)."""
@@ -99,30 +130,99 @@ def _parse_local_dates(text: pd.Series, utc: bool, where: str) -> pd.Series:
     _, _, parsed, bad = max(readings, key=lambda r: (r[0], r[1]))
     if len(bad):
         sample = text.iloc[bad[0]]
-        raise SeriesError(f"{where}: unparseable timestamp {sample!r} at {_lines(bad)}")
+        raise SeriesError(f"{where}: unparseable timestamp {sample!r} at {_lines(bad, lines)}")
     return parsed
 
 
-def _parse_values(raw: pd.Series, where: str) -> np.ndarray:
-    values = pd.to_numeric(raw, errors="coerce")
-    missing = np.flatnonzero(raw.isna().to_numpy())
-    if len(missing):
-        raise SeriesError(f"{where}: missing value (NaN) at {_lines(missing)}")
-    bad = np.flatnonzero(values.isna().to_numpy())
-    if len(bad):
+_NA_TOKENS = {"", "nan", "na", "n/a", "#n/a", "null", "none", "-"}
+_SCALE_LETTERS = {"k", "K", "M", "G", "T", "B", "m", "u", "µ", "n"}
+_UNIT = r"^([+-]?(?:\d[\d.,'\s\u00a0\u202f]*)?\d(?:[eE][+-]?\d+)?)\s*([^\d\s.,'+-].*)$"
+_GROUPING = "'\\s\u00a0\u202f"  # apostrophe, (narrow) no-break or plain space between groups
+_CONVENTIONS = {  # decimal mark: (one number, the digit-group separators to drop)
+    ".": (rf"[+-]?(?:\d{{1,3}}(?:[,{_GROUPING}]\d{{3}})+|\d*)(?:\.\d+)?", f"[,{_GROUPING}]"),
+    ",": (rf"[+-]?(?:\d{{1,3}}(?:[.{_GROUPING}]\d{{3}})+|\d*)(?:,\d+)?", f"[.{_GROUPING}]"),
+}
+
+
+def _strip_unit(text: pd.Series, where: str, lines: np.ndarray | None) -> tuple[pd.Series, str]:
+    """Numbers without the unit every value carries (``12.5 ms``), and that unit."""
+    parts = text.str.extract(_UNIT)
+    if parts[0].isna().any() or parts[1].isna().all():
+        return text, ""
+    units = parts[1].str.strip()
+    first = units.iloc[0]
+    other = np.flatnonzero((units != first).to_numpy())
+    if len(other):
         raise SeriesError(
-            f"{where}: non-numeric value {str(raw.iloc[bad[0]])!r} at {_lines(bad)}"
+            f"{where}: mixed units {first!r} and {units.iloc[other[0]]!r} at "
+            f"{_lines(other[:1], lines)}; convert the column to one unit"
         )
-    arr = values.to_numpy(dtype=float)
-    bad = np.flatnonzero(~np.isfinite(arr))
+    if first in _SCALE_LETTERS:
+        raise SeriesError(
+            f"{where}: value {text.iloc[0]!r} has a scale suffix {first!r} "
+            f"({_lines(np.array([0]), lines)}); write plain numbers"
+        )
+    return parts[0], first
+
+
+def _by_convention(text: pd.Series, comma_decimal: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Floats under the decimal convention that reads most cells (the file's own first)."""
+    best: tuple[np.ndarray, np.ndarray] | None = None
+    for mark in (",", ".") if comma_decimal else (".", ","):
+        pattern, grouping = _CONVENTIONS[mark]
+        ok = text.str.fullmatch(pattern) & text.str.contains(r"\d", regex=True)
+        digits = text.where(ok, "x").str.replace(grouping, "", regex=True)
+        values = pd.to_numeric(digits.str.replace(mark, ".", regex=False), errors="coerce")
+        if best is None or values.notna().sum() > np.isfinite(best[0]).sum():
+            best = (values.to_numpy(dtype=float), values.isna().to_numpy())
+    assert best is not None
+    return best
+
+
+def _to_numbers(
+    text: pd.Series, where: str, lines: np.ndarray | None, comma_decimal: bool
+) -> tuple[np.ndarray, str]:
+    """Floats from number cells (no NA among them) and the unit stripped, or an error."""
+    plain = pd.to_numeric(text, errors="coerce")
+    if plain.notna().all():
+        return plain.to_numpy(dtype=float), ""
+    values, bad = _by_convention(text, comma_decimal)
+    unit = ""
+    if bad.any():
+        number, unit = _strip_unit(text, where, lines)
+        if unit:
+            values, bad = _by_convention(number, comma_decimal)
+    if bad.any():
+        first = np.flatnonzero(bad)
+        raise SeriesError(
+            f"{where}: non-numeric value {text.iloc[first[0]]!r} at {_lines(first, lines)}"
+        )
+    return values, unit
+
+
+def _parse_values(
+    raw: pd.Series, where: str, lines: np.ndarray | None = None, comma_decimal: bool = False
+) -> tuple[np.ndarray, str]:
+    """Values (NaN for empty or NA cells) and the unit stripped from them."""
+    text = raw.fillna("").astype(str).str.strip()
+    present = ~text.str.lower().isin(_NA_TOKENS).to_numpy()
+    arr = np.full(len(text), np.nan)
+    unit = ""
+    if present.any():
+        kept = np.flatnonzero(present)
+        arr[kept], unit = _to_numbers(
+            text.iloc[kept], where, None if lines is None else lines[kept], comma_decimal
+        )
+    bad = np.flatnonzero(np.isinf(arr))
     if len(bad):
-        raise SeriesError(f"{where}: non-finite value at {_lines(bad)}")
+        raise SeriesError(f"{where}: non-finite value at {_lines(bad, lines)}")
     neg = np.flatnonzero(arr < 0)
     if len(neg):
         raise SeriesError(
-            f"{where}: negative value {arr[neg[0]]:g} at {_lines(neg)} (load must be >= 0)"
+            f"{where}: negative value {arr[neg[0]]:g} at {_lines(neg, lines)} "
+            "(load must be >= 0)"
         )
-    return arr
+    return arr, unit
 
 
 def infer_step(index: pd.DatetimeIndex) -> pd.Timedelta:
@@ -140,11 +240,13 @@ def regularize(
     where: str,
     max_gap: int = DEFAULT_MAX_GAP,
     step: pd.Timedelta | None = None,
+    lines: np.ndarray | None = None,
 ) -> pd.Series:
     """Check order, duplicates and spacing; fill short gaps; return a regular series.
 
     Raises :class:`SeriesError` for unsorted or duplicated timestamps, a spacing
-    that is not a multiple of the step, or a gap longer than ``max_gap`` steps.
+    that is not a multiple of the step, or a gap longer than ``max_gap`` steps;
+    ``lines`` are the points' file lines for the message (default position + 2).
     """
     if len(index) < 2:
         raise SeriesError(f"{where}: too few points ({len(index)})")
@@ -153,14 +255,14 @@ def regularize(
     dup = np.flatnonzero(diffs == 0) + 1
     if len(dup):
         raise SeriesError(
-            f"{where}: duplicated timestamp {index[dup[0]]} at {_lines(dup)} "
+            f"{where}: duplicated timestamp {index[dup[0]]} at {_lines(dup, lines)} "
             "(use --freq with --agg to aggregate raw events)"
         )
     back = np.flatnonzero(diffs < 0) + 1
     if len(back):
         raise SeriesError(
             f"{where}: timestamps not sorted: {index[back[0]]} comes after "
-            f"{index[back[0] - 1]} at {_lines(back)} (sort the file or use --freq)"
+            f"{index[back[0] - 1]} at {_lines(back, lines)} (sort the file or use --freq)"
         )
     step = step if step is not None else infer_step(index)
     step_ns = step.value
@@ -170,8 +272,8 @@ def regularize(
         raise SeriesError(
             f"{where}: irregular timestamps: {index[irregular[0]]} is "
             f"{_duration(pd.Timedelta(int(diffs[irregular[0] - 1]), unit='ns'))} after the "
-            f"previous row, not a multiple of the step {_duration(step)} ({_lines(irregular)}); "
-            "resample with --freq"
+            f"previous row, not a multiple of the step {_duration(step)} "
+            f"({_lines(irregular, lines)}); resample with --freq"
         )
     missing = np.round(ratio).astype(int) - 1
     long_gaps = np.flatnonzero(missing > max_gap) + 1
@@ -179,7 +281,7 @@ def regularize(
         i = long_gaps[0]
         raise SeriesError(
             f"{where}: gap of {missing[i - 1]} missing steps before {index[i]} "
-            f"({_lines(long_gaps)}); at most {max_gap} are filled by interpolation "
+            f"({_lines(long_gaps, lines)}); at most {max_gap} are filled by interpolation "
             "(--max-gap)"
         )
     series = pd.Series(values, index=index, dtype=float)
@@ -222,10 +324,97 @@ def resample(
     return out.astype(float)
 
 
+def _decode(path: Path) -> str:
+    """The file's text: gzip/bz2/xz by content, UTF-8 (BOM or not) else Windows-1252."""
+    if path.is_dir():
+        raise SeriesError(f"{path}: is a directory, not a CSV file")
+    if not path.exists():
+        raise SeriesError(f"{path}: no such file")
+    try:
+        data = path.read_bytes()
+        for magic, module in ((b"\x1f\x8b", gzip), (b"BZh", bz2), (b"\xfd7zXZ\x00", lzma)):
+            if data.startswith(magic):
+                data = module.decompress(data)
+    except (OSError, EOFError, ValueError, lzma.LZMAError) as exc:
+        raise SeriesError(f"{path}: cannot read: {exc}") from exc
+    if data.startswith(b"PK\x03\x04"):
+        raise SeriesError(f"{path}: a zip archive, not a CSV file; unzip it first")
+    if b"\x00" in data[:4096]:
+        raise SeriesError(f"{path}: a binary file, not a CSV file")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return data.decode("cp1252", errors="replace")  # a spreadsheet's "CSV (Windows)"
+
+
+def _looks_like_data(cells: list[str]) -> bool:
+    """A first row that is a timestamp and a number, not a header."""
+    if len(cells) < 2 or not re.search(r"\d", cells[0]):
+        return False
+    stamp = pd.to_datetime(pd.Series(cells[:1]), errors="coerce", format="mixed")
+    value = pd.to_numeric(pd.Series(cells[1:2]).str.replace(",", "."), errors="coerce")
+    return bool(stamp.notna().all() and value.notna().all())
+
+
+def _read_table(path: Path) -> tuple[pd.DataFrame, np.ndarray, str]:
+    """All cells as stripped text, all-empty rows dropped; each row's file line; the separator."""
+    text = _decode(path)
+    body = text.lstrip("\r\n")
+    skipped = text[: len(text) - len(body)].count("\n")
+    header = body.split("\n", 1)[0]
+    if not header.strip():
+        raise SeriesError(f"{path}: the file is empty")
+    unquoted = re.sub(r'"[^"]*"', "", header)
+    sep = max((",", ";", "\t"), key=unquoted.count)
+    first = next(csv.reader([header.rstrip("\r")], delimiter=sep, skipinitialspace=True))
+    headerless = _looks_like_data([c.strip() for c in first])
+    try:
+        frame = pd.read_csv(io.StringIO(body), sep=sep, dtype=str, keep_default_na=False,
+                            header=None if headerless else 0, skip_blank_lines=False,
+                            skipinitialspace=True)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise SeriesError(f"{path}: not a readable CSV file ({exc})") from exc
+    frame = frame.fillna("").apply(lambda col: col.str.strip())
+    if headerless:
+        n = len(frame.columns)
+        frame.columns = ["timestamp", "value"] if n == 2 else [f"column {i + 1}" for i in range(n)]
+    frame.columns = [str(c).strip() for c in frame.columns]
+    filled = (frame != "").any(axis=1).to_numpy()
+    lines = np.flatnonzero(filled) + skipped + (1 if headerless else 2)
+    return frame[filled].reset_index(drop=True), lines, sep
+
+
+def _pick_columns(columns: list[str], time_col: str | None, value_col: str | None,
+                  where: str) -> tuple[str, str]:
+    """The time and value columns: named ones (any case) must exist; the defaults
+    ``timestamp``/``value`` fall back to the two columns of a two-column file."""
+    def find(name: str) -> str | None:
+        matches = [c for c in columns if c == name] or [
+            c for c in columns if c.lower() == name.lower()
+        ]
+        return matches[0] if matches else None
+
+    listing = f"(columns: {', '.join(columns) or 'none'})"
+    for name, flag in ((time_col, "--time-col"), (value_col, "--value-col")):
+        if name is not None and find(name) is None:
+            raise SeriesError(f"{where}: column {name!r} ({flag}) not found {listing}")
+    tcol, vcol = find(time_col or "timestamp"), find(value_col or "value")
+    if (tcol is None or vcol is None) and len(columns) == 2:
+        tcol = tcol or next(c for c in columns if c != vcol)
+        vcol = vcol or next(c for c in columns if c != tcol)
+    if tcol is None or vcol is None or tcol == vcol:
+        absent = "timestamp" if tcol is None else "value"
+        raise SeriesError(
+            f"{where}: column {absent!r} not found {listing}; "
+            "pass --time-col/--value-col or use a two-column file"
+        )
+    return tcol, vcol
+
+
 def read_series(
     path: str | Path,
-    time_col: str = "timestamp",
-    value_col: str = "value",
+    time_col: str | None = None,
+    value_col: str | None = None,
     freq: str | None = None,
     agg: str = "sum",
     max_gap: int = DEFAULT_MAX_GAP,
@@ -233,36 +422,28 @@ def read_series(
 ) -> pd.Series:
     """Read a regular, non-negative load series from a CSV file.
 
-    ``freq`` (e.g. ``"5min"``) resamples with ``agg``; without it the file must
-    already be regular (short gaps are interpolated, see the module docstring).
+    ``time_col``/``value_col`` name the columns (any case); left out, they are
+    ``timestamp``/``value`` or the two columns of a two-column file.  ``freq``
+    (e.g. ``"5min"``) resamples with ``agg``; without it the file must already
+    be regular (short gaps are interpolated, see the module docstring).  What
+    the reader did on the way (units stripped, empty cells) is listed in
+    ``series.attrs["notes"]``.
     """
     path = Path(path)
-    if not path.is_file():
-        raise SeriesError(f"{path}: no such file")
-    try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
-        if len(frame.columns) == 1:  # a semicolon- or tab-separated export
-            sep = next((c for c in (";", "\t") if c in str(frame.columns[0])), None)
-            if sep:
-                frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""],
-                                    sep=sep)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise SeriesError(f"{path}: not a readable CSV file ({exc})") from exc
-    columns = list(frame.columns)
-    if time_col in columns and value_col in columns:
-        tcol, vcol = time_col, value_col
-    elif len(columns) == 2 and time_col not in columns and value_col not in columns:
-        tcol, vcol = columns
-    else:
-        absent = [c for c in (time_col, value_col) if c not in columns]
-        raise SeriesError(
-            f"{path}: column {absent[0]!r} not found (columns: {', '.join(columns) or 'none'}); "
-            "pass --time-col/--value-col or use a two-column file"
-        )
+    frame, lines, sep = _read_table(path)
+    tcol, vcol = _pick_columns(list(frame.columns), time_col, value_col, str(path))
     if len(frame) < 2:
         raise SeriesError(f"{path}: too few points ({len(frame)} rows)")
-    index = _parse_times(frame[tcol], f"{path}: column {tcol!r}")
-    values = _parse_values(frame[vcol], f"{path}: column {vcol!r}")
+    index = _parse_times(frame[tcol], f"{path}: column {tcol!r}", lines)
+    values, unit = _parse_values(frame[vcol], f"{path}: column {vcol!r}", lines,
+                                 comma_decimal=sep == ";")
+    notes = [f"unit {unit!r} stripped from column {vcol!r}"] if unit else []
+    empty = np.flatnonzero(np.isnan(values))
+    if len(empty):
+        notes.append(f"{len(empty)} empty value(s) in column {vcol!r} ({_lines(empty, lines)}) "
+                     "read as missing points")
+        keep = np.isfinite(values)
+        index, values, lines = index[keep], values[keep], lines[keep]
     if freq:
         series = resample(values, index, freq, agg, str(path), max_gap)
         if infer_step(index) > pd.Timedelta(pd.tseries.frequencies.to_offset(freq)):
@@ -271,12 +452,13 @@ def read_series(
                 f"{_duration(infer_step(index))}"
             )
     else:
-        series = regularize(values, index, str(path), max_gap=max_gap)
+        series = regularize(values, index, str(path), max_gap=max_gap, lines=lines)
     series.name = vcol
     if len(series) < min_points:
         raise SeriesError(
             f"{path}: too few points ({len(series)}); at least {min_points} are needed"
         )
+    series.attrs["notes"] = notes
     return series
 
 

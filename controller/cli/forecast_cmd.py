@@ -33,10 +33,12 @@ def _series_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--csv", "csv_path", required=True,
                      type=click.Path(exists=True, dir_okay=False, path_type=Path),
                      help="Series CSV: a time column and a value column."),
-        click.option("--time-col", default="timestamp", show_default=True,
-                     help="Name of the time column."),
-        click.option("--value-col", default="value", show_default=True,
-                     help="Name of the value column (count or rate per step)."),
+        click.option("--time-col", default=None,
+                     help="Name of the time column (any case).  Default: timestamp, or the "
+                          "first column of a two-column file."),
+        click.option("--value-col", default=None,
+                     help="Name of the value column (count or rate per step).  Default: "
+                          "value, or the second column of a two-column file."),
         click.option("--freq", default=None,
                      help="Resample to this step first, e.g. 5min or 1h (raw traces)."),
         click.option("--agg", type=click.Choice(AGGREGATIONS), default="sum", show_default=True,
@@ -55,13 +57,16 @@ def _series_options(func: Callable[..., Any]) -> Callable[..., Any]:
     return func
 
 
-def _read(csv_path: Path, time_col: str, value_col: str, freq: str | None, agg: str,
-          max_gap: int) -> pd.Series:
+def _read(csv_path: Path, time_col: str | None, value_col: str | None, freq: str | None,
+          agg: str, max_gap: int) -> pd.Series:
     try:
-        return read_series(csv_path, time_col=time_col, value_col=value_col, freq=freq, agg=agg,
-                           max_gap=max_gap)
+        series = read_series(csv_path, time_col=time_col, value_col=value_col, freq=freq,
+                             agg=agg, max_gap=max_gap)
     except SeriesError as exc:
         raise click.BadParameter(str(exc), param_hint="'--csv'") from exc
+    for note in series.attrs.get("notes", []):
+        _echo(f"note: {csv_path}: {note}")
+    return series
 
 
 def _fit(series: pd.Series, max_history: int | None) -> tuple[LoadForecaster, float]:
@@ -88,8 +93,8 @@ def forecast() -> None:
               help="Steps to forecast after the last row.")
 @click.option("--out", type=click.Path(dir_okay=False, writable=True, path_type=Path),
               required=True, help="Output CSV: timestamp,mean,lo80,hi80,lo95,hi95.")
-def predict(csv_path: Path, time_col: str, value_col: str, freq: str | None, agg: str,
-            max_gap: int, max_history: int | None, horizon: int, out: Path) -> None:
+def predict(csv_path: Path, time_col: str | None, value_col: str | None, freq: str | None,
+            agg: str, max_gap: int, max_history: int | None, horizon: int, out: Path) -> None:
     """Fit on the CSV and write the HORIZON steps after its last row with 80/95 % bounds."""
     check_output(out, "--out", inputs=[csv_path])
     series = _read(csv_path, time_col, value_col, freq, agg, max_gap)
@@ -117,8 +122,8 @@ def predict(csv_path: Path, time_col: str, value_col: str, freq: str | None, agg
               help="Also write the summary JSON to this file.")
 @click.option("--refit-every", type=click.IntRange(min=1), default=1, show_default=True,
               help="Re-estimate at every N-th origin only; update in between (faster).")
-def backtest(csv_path: Path, time_col: str, value_col: str, freq: str | None, agg: str,
-             max_gap: int, max_history: int | None, horizon: int, origins: int, out: Path,
+def backtest(csv_path: Path, time_col: str | None, value_col: str | None, freq: str | None,
+             agg: str, max_gap: int, max_history: int | None, horizon: int, origins: int, out: Path,
              as_json: bool,
              summary_path: Path | None, refit_every: int) -> None:
     """Rolling-origin backtest against naive and seasonal naive (MASE, sMAPE, coverage)."""
@@ -164,8 +169,9 @@ def backtest(csv_path: Path, time_col: str, value_col: str, freq: str | None, ag
 @_series_options
 @click.option("--out", type=click.Path(dir_okay=False, writable=True, path_type=Path),
               required=True, help="Where to save the model (joblib file with metadata).")
-def train_forecaster(csv_path: Path, time_col: str, value_col: str, freq: str | None, agg: str,
-                     max_gap: int, max_history: int | None, out: Path) -> None:
+def train_forecaster(csv_path: Path, time_col: str | None, value_col: str | None,
+                     freq: str | None, agg: str, max_gap: int, max_history: int | None,
+                     out: Path) -> None:
     """Fit the load forecaster on a series CSV and save it with its metadata."""
     check_output(out, "--out", inputs=[csv_path])
     series = _read(csv_path, time_col, value_col, freq, agg, max_gap)

@@ -52,8 +52,16 @@ def _tqdm_progress(items: Iterable[T], desc: str, total: int) -> Iterable[T]:
     type=click.Path(dir_okay=False),
     help="CSV of counts per step (time and value columns).",
 )
-@click.option("--time-col", default="timestamp", show_default=True, help="Time column.")
-@click.option("--value-col", default="value", show_default=True, help="Count column.")
+@click.option(
+    "--time-col",
+    default=None,
+    help="Time column (any case). Default: timestamp, or the first of a two-column file.",
+)
+@click.option(
+    "--value-col",
+    default=None,
+    help="Count column (any case). Default: value, or the second of a two-column file.",
+)
 @click.option("--freq", default=None, help="Resample raw or finer data to this step (e.g. 5min).")
 @click.option(
     "--agg",
@@ -161,8 +169,8 @@ def _tqdm_progress(items: Iterable[T], desc: str, total: int) -> Iterable[T]:
 )
 def simulate(
     trace_path: str,
-    time_col: str,
-    value_col: str,
+    time_col: str | None,
+    value_col: str | None,
     freq: str | None,
     agg: str,
     policies: list[str],
@@ -209,6 +217,8 @@ def simulate(
         counts = read_series(trace_path, time_col, value_col, freq=freq, agg=agg)
     except SeriesError as exc:
         raise click.BadParameter(str(exc), param_hint="--trace") from None
+    for note in counts.attrs.get("notes", []):
+        click.echo(f"note: {trace_path}: {note}", err=True)
     settings = SimSettings(
         node_capacity_rps=node_capacity,
         startup_seconds=startup_seconds,

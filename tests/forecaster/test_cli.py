@@ -132,3 +132,35 @@ def test_backtest_too_short_is_a_usage_error(tmp_path: Path) -> None:
     result = run("forecast", "backtest", "--csv", str(path), "--horizon", "12",
                  "--out", str(tmp_path / "o.csv"))
     assert result.exit_code == 2 and "too short for horizon 12" in result.output
+
+
+def test_a_messy_export_forecasts_like_the_plain_file(series_csv: Path, tmp_path: Path) -> None:
+    # BOM, CRLF, semicolons with decimal commas, a unit, capitalised headers, an extra column,
+    # one empty cell and trailing empty rows: the same numbers as the plain file
+    plain = pd.read_csv(series_csv)
+    cells = [f"{v:.6f}".replace(".", ",") + " req/s" for v in plain["value"]]
+    cells[100] = ""
+    rows = [f"{t};{c};web-1" for t, c in zip(plain["timestamp"], cells, strict=True)]
+    messy = tmp_path / "export.csv"
+    messy.write_bytes(("\ufeffTimestamp;Value;Host\r\n" + "\r\n".join(rows) + "\r\n;;\r\n")
+                      .encode())
+    outputs = []
+    for source in (series_csv, messy):
+        out = tmp_path / f"{source.stem}.pred.csv"
+        result = run("forecast", "predict", "--csv", str(source), "--horizon", "4",
+                     "--out", str(out))
+        assert result.exit_code == 0, result.output
+        outputs.append(pd.read_csv(out))
+    assert "note: " in result.output and "unit 'req/s' stripped" in result.output
+    assert "1 empty value(s) in column 'Value' (line 102) read as missing points" in result.output
+    assert (outputs[0]["timestamp"] == outputs[1]["timestamp"]).all()
+    pd.testing.assert_frame_equal(outputs[0], outputs[1], rtol=1e-3)
+
+
+@pytest.mark.parametrize("flag", ["--time-col", "--value-col"])
+def test_a_named_column_that_is_missing_lists_the_columns(series_csv: Path, tmp_path: Path,
+                                                           flag: str) -> None:
+    result = run("forecast", "predict", "--csv", str(series_csv), flag, "load", "--horizon", "3",
+                 "--out", str(tmp_path / "o.csv"))
+    assert result.exit_code == 2
+    assert f"column 'load' ({flag}) not found (columns: timestamp, value)" in result.output

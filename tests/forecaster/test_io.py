@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import bz2
+import gzip
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -117,8 +120,6 @@ def test_resample_accepts_unsorted_raw_events(tmp_path: Path) -> None:
                      r"irregular timestamps.*90s after.*step 1min.*lines 6, 7", id="irregular"),
         pytest.param(lambda r: r[:2] + r[16:], r"gap of 14 missing steps.*line 4",
                      id="long-gap"),
-        pytest.param(lambda r: r[:7] + ["2024-01-01 00:07:00,"] + r[8:],
-                     r"missing value.*line 9", id="nan"),
         pytest.param(lambda r: r[:7] + ["2024-01-01 00:07:00,-4"] + r[8:],
                      r"column 'value': negative value -4 at line 9", id="negative"),
         pytest.param(lambda r: r[:7] + ["2024-01-01 00:07:00,lots"] + r[8:],
@@ -147,3 +148,130 @@ def test_missing_file_and_bad_freq(tmp_path: Path) -> None:
         read_series(path, freq="5min", agg="median")
     with pytest.raises(SeriesError, match="finer than the data's own step"):
         read_series(path, freq="30s")
+
+
+def series_text(rows: list[str], header: str = "timestamp,value", sep: str = ",",
+                newline: str = "\n") -> str:
+    return newline.join([header] + [r.replace(",", sep) for r in rows]) + newline
+
+
+def reference() -> np.ndarray:
+    return np.arange(10, 30, dtype=float)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        pytest.param("\ufeff" + series_text(regular_rows(), newline="\r\n"), id="bom-crlf"),
+        pytest.param(series_text([f'"{r.split(",")[0]}","{r.split(",")[1]}"'
+                                  for r in regular_rows()], header='"timestamp","value"'),
+                     id="quoted"),
+        pytest.param(series_text([r + ",web-1,eu" for r in regular_rows()],
+                                 header=" Timestamp , VALUE ,host,region"), id="header-case-extra"),
+        pytest.param(series_text(regular_rows())[len("timestamp,value\n"):], id="no-header"),
+        pytest.param("\n\n" + series_text(regular_rows()) + ",\n\n , \n", id="blank-rows"),
+        pytest.param(series_text([r.replace(" ", "T") for r in regular_rows()]), id="T"),
+        pytest.param(series_text([f"{r} req/s" for r in regular_rows()]), id="unit"),
+        pytest.param(series_text([f"{r.split(',')[0]};{r.split(',')[1]},0"
+                                  for r in regular_rows()], header="timestamp;value"),
+                     id="semicolon-decimal-comma"),
+        pytest.param(series_text([f'{r.split(",")[0]},"{int(r.split(",")[1]) / 1000:.3f}"'
+                                  for r in regular_rows()]).replace(".", ","), id="comma-decimal"),
+    ],
+)
+def test_exports_from_real_tools_read_like_the_plain_file(tmp_path: Path, text: str) -> None:
+    series = read_series(write(tmp_path, text))
+    assert len(series) == 20
+    assert series.index[0] == np.datetime64("2024-01-01T00:00")
+    assert series.index[1] - series.index[0] == np.timedelta64(60, "s")
+    values = series.to_numpy()
+    if values[0] < 1:  # the comma-decimal case wrote thousandths
+        values = values * 1000
+    np.testing.assert_allclose(values, reference())
+
+
+def test_thousands_separators_and_european_numbers(tmp_path: Path) -> None:
+    rows = [f'{r.split(",")[0]},"{int(r.split(",")[1]) * 1000:,}.5"' for r in regular_rows()]
+    series = read_series(write(tmp_path, series_text(rows)))
+    assert series.iloc[0] == 10000.5 and series.iloc[-1] == 29000.5
+    eu = [f"{r.split(',')[0]};{int(r.split(',')[1]) * 1000:,}".replace(",", ".") + ",5"
+          for r in regular_rows()]
+    series = read_series(write(tmp_path, series_text(eu, header="timestamp;value"), "eu.csv"))
+    assert series.iloc[0] == 10000.5 and series.iloc[-1] == 29000.5
+
+
+def test_compressed_and_windows_encoded_files(tmp_path: Path) -> None:
+    text = series_text(regular_rows())
+    for name, pack in (("a.csv.gz", gzip.compress), ("a.csv.bz2", bz2.compress),
+                       ("no_extension", gzip.compress)):
+        (tmp_path / name).write_bytes(pack(text.encode()))
+        np.testing.assert_allclose(read_series(tmp_path / name).to_numpy(), reference())
+    (tmp_path / "win.csv").write_bytes(series_text(regular_rows(), header="zeit,wert_\xe4")
+                                       .encode("cp1252"))
+    assert read_series(tmp_path / "win.csv").name == "wert_\xe4"
+
+
+def test_epoch_milliseconds_and_mixed_offsets(tmp_path: Path) -> None:
+    rows = [f"{(1_700_000_000 + 60 * i) * 1000},{10 + i}" for i in range(20)]
+    series = read_series(write(tmp_path, series_text(rows)))
+    assert series.index[0] == np.datetime64("2023-11-14T22:13:20")
+    rows = [f"2024-01-01T{i:02d}:00:00Z,{i}" if i % 2 else f"2024-01-01T{i + 1:02d}:00:00+01:00,{i}"
+            for i in range(20)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # pandas' mixed-offset FutureWarning reached the user
+        series = read_series(write(tmp_path, series_text(rows), "mixed.csv"))
+    assert str(series.index.tz) == "UTC" and series.index[0].hour == 0
+    assert (np.diff(series.index.asi8) == 3600 * 10**9).all()
+
+
+def test_empty_and_na_cells_are_missing_points(tmp_path: Path) -> None:
+    rows = regular_rows()
+    rows[5] = rows[5].split(",")[0] + ","
+    rows[6] = rows[6].split(",")[0] + ",NaN"
+    rows[-1] = rows[-1].split(",")[0] + ",null"
+    series = read_series(write(tmp_path, series_text(rows)))
+    assert len(series) == 19  # the trailing empty one cannot be interpolated
+    assert series.iloc[5] == pytest.approx(15.0) and series.iloc[6] == pytest.approx(16.0)
+    assert series.attrs["notes"] == [
+        "3 empty value(s) in column 'value' (lines 7, 8, 21) read as missing points"
+    ]
+    rows = regular_rows()
+    rows[2:17] = [r.split(",")[0] + "," for r in rows[2:17]]
+    with pytest.raises(SeriesError, match=r"gap of 15 missing steps .*line 19"):
+        read_series(write(tmp_path, series_text(rows), "holes.csv"))
+
+
+@pytest.mark.parametrize(
+    ("text", "kwargs", "match"),
+    [
+        pytest.param(series_text([f"{r} ms" if i % 2 else f"{r} s"
+                                  for i, r in enumerate(regular_rows())]), {},
+                     r"mixed units 's' and 'ms' at line 3", id="mixed-units"),
+        pytest.param(series_text([f"{r}k" for r in regular_rows()]), {},
+                     r"scale suffix 'k'", id="scale-letter"),
+        pytest.param(series_text(regular_rows(), header="when,load,host"),
+                     {"time_col": "When", "value_col": "lode"},
+                     r"column 'lode' \(--value-col\) not found \(columns: when, load, host\)",
+                     id="missing-named-column"),
+        pytest.param(series_text(regular_rows(), header="t,v"), {"value_col": "load"},
+                     r"column 'load' \(--value-col\) not found \(columns: t, v\)",
+                     id="named-column-in-two-column-file"),
+        pytest.param("timestamp,value\n\n2024-01-01 00:00,1\n\n2024-01-01 00:01,x\n", {},
+                     r"non-numeric value 'x' at line 5", id="line-counts-blank-lines"),
+        pytest.param("", {}, r"the file is empty", id="empty"),
+    ],
+)
+def test_more_bad_input_names_file_and_line(tmp_path: Path, text: str, kwargs, match) -> None:
+    with pytest.raises(SeriesError, match=match):
+        read_series(write(tmp_path, text), **kwargs)
+
+
+def test_directories_and_binary_files_are_named(tmp_path: Path) -> None:
+    with pytest.raises(SeriesError, match="is a directory"):
+        read_series(tmp_path)
+    (tmp_path / "x.zip").write_bytes(b"PK\x03\x04" + b"\x00" * 40)
+    with pytest.raises(SeriesError, match="zip archive"):
+        read_series(tmp_path / "x.zip")
+    (tmp_path / "x.parquet").write_bytes(b"PAR1\x00\x01\x02")
+    with pytest.raises(SeriesError, match="binary file"):
+        read_series(tmp_path / "x.parquet")
