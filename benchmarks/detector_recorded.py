@@ -20,23 +20,26 @@ into windows by ``controller.observe.Observer``.
    ``fleetcast detect eval --json`` (all labels, then each label alone for per-fault peer
    results) and ``fleetcast detect run --out ALERTS.csv``, trained before the end of phase A.
 
-Nothing here is tuned: the CLI's defaults (``auto``) decide everything.
+Nothing here is tuned: the CLI's defaults (``auto``) decide everything.  The recording
+itself is ``benchmarks/detector_recording.py``.  A recording that has been looked at is
+tuning data from then on: record a new one (new ``--seed``, new ``--name``) to hold out.
 
     .venv/bin/python benchmarks/detector_recorded.py [--train-seconds 600] [--seed 20261127]
-        [--nodes 6] [--faults 9] [--out-dir benchmarks/results]
+        [--nodes 6] [--faults 9] [--out-dir benchmarks/results] [--name recorded] [--role R]
     .venv/bin/python benchmarks/detector_recorded.py --quick   # 60 s history, 2 faults, /tmp
+    .venv/bin/python benchmarks/detector_recorded.py --from-recording benchmarks/results/recorded
 
-Writes ``detector_recorded.{json,md}`` and ``recorded/`` (the CSVs) under ``--out-dir``.
+Writes ``detector_NAME.{json,md}`` and ``NAME/`` (the CSVs) under ``--out-dir``.  A re-score
+keeps the first scoring in the JSON as ``before``; every report ends with a table of all
+``detector_recorded*.json`` under ``--out-dir`` (before/after per recording).
 """
 
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
 import os
 import platform
-import random
 import shutil
 import signal
 import subprocess
@@ -47,7 +50,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pandas as pd
 import psutil
 
@@ -55,206 +57,20 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "benchmarks"]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.detector_live import TOKEN, Bench, Traffic  # noqa: E402
-from controller.observe import Observer  # noqa: E402
+from benchmarks.detector_recording import (  # noqa: E402
+    WARMUP_SECONDS,
+    record,
+    squeeze,
+    stamp,
+    unpack,
+    write_recording,
+)
 from detector.auto import auto_params  # noqa: E402
 from detector.evaluate import episodes, explain_misses, read_labels  # noqa: E402
 from detector.frame import infer_step, read_fleet_csv  # noqa: E402
 from detector.model import NodeDetector  # noqa: E402
 
-# Every kind once; the extra faults of a longer schedule are drawn from the same list.
-FAULT_SPECS: list[tuple[str, dict[str, float]]] = [
-    ("latency", {"ms": 300}),
-    ("latency", {"ms": 100}),
-    ("errors", {"fraction": 0.2}),
-    ("errors", {"fraction": 0.05}),
-    ("cpu", {"threads": 2}),
-    ("memory", {"mb_per_s": 20}),
-    ("hang", {}),
-]
 METHODS = ("detector", "robust_z", "envoy")
-WARMUP_SECONDS = 60.0
-LEAK_LEFT_MB = 100.0  # RSS this far above its pre-fault level after a clear: replace the node
-
-
-def stamp(at: datetime) -> str:
-    """Naive UTC with milliseconds, the same in the metrics, labels and --train-until."""
-    utc = at if at.tzinfo is None else at.astimezone(UTC)  # naive values are UTC already
-    return utc.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3]
-
-
-def draw_schedule(seed: int, faults: int, low_s: float, high_s: float) -> list[dict[str, Any]]:
-    """Kinds (all of them when ``faults`` allows), lengths, gaps and node picks from ``seed``."""
-    rng = random.Random(seed)
-    if faults >= len(FAULT_SPECS):
-        specs = FAULT_SPECS + [rng.choice(FAULT_SPECS) for _ in range(faults - len(FAULT_SPECS))]
-    else:
-        specs = rng.sample(FAULT_SPECS, faults)
-    rng.shuffle(specs)
-    return [
-        {
-            "kind": kind,
-            "params": params,
-            "gap_s": rng.uniform(low_s, high_s),
-            "duration_s": rng.uniform(low_s, high_s),
-            "node_pick": rng.random(),
-        }
-        for kind, params in specs
-    ]
-
-
-class Recorder(Bench):
-    """detector_live's pool, balancer and fault calls; windows become CSV rows, not steps."""
-
-    def __init__(self, workdir: Path, scrape_seconds: float) -> None:
-        super().__init__(workdir, scrape_seconds)
-        self.rows: list[tuple[str, str, str, float]] = []
-        self.next_at = time.monotonic()
-        self.windows = 0
-
-    def window(self, phase: str) -> dict[str, Any]:
-        """Sleep to the next slot on the scrape grid (skipping slots lost to a replacement)."""
-        assert self.observer is not None
-        self.next_at += self.scrape_seconds
-        now_mono = time.monotonic()
-        if now_mono > self.next_at + self.scrape_seconds / 2:
-            self.next_at = now_mono
-        time.sleep(max(0.0, self.next_at - now_mono))
-        wins, lb_rps, _ = self.observer.observe(self.members)
-        at = datetime.now(UTC)
-        if phase != "warm-up":
-            ts = stamp(at)
-            for nid, w in sorted(wins.items()):
-                self.rows += [(ts, nid, m, float(v)) for m, v in w.metrics.items()]
-        self.windows += 1
-        if self.windows % 12 == 0 or phase.startswith("fault"):
-            rps = "-" if lb_rps is None else f"{lb_rps:.1f}"
-            print(
-                f"[{self.windows:4d}] {stamp(at)} {phase:<22} lb={rps} "
-                f"reporting={len(wins)}/{len(self.members)}",
-                flush=True,
-            )
-        return {"at": at, "reporting": sorted(wins)}
-
-    def windows_for(self, seconds: float, phase: str) -> list[dict[str, Any]]:
-        return [self.window(phase) for _ in range(max(1, round(seconds / self.scrape_seconds)))]
-
-    def rss_mb(self, node_id: str) -> float | None:
-        info = next((n for n in self.pool.nodes() if n.id == node_id), None)
-        if info is None or info.pid is None:
-            return None
-        try:
-            return psutil.Process(info.pid).memory_info().rss / 1e6
-        except psutil.Error:
-            return None
-
-    def heal(self, node_id: str, kind: str, rss_before: float | None) -> dict[str, Any]:
-        """Clear the fault; if the node is still hung or keeps the leak, replace it."""
-        url = self.members[node_id]
-        headers = {"Authorization": f"Bearer {TOKEN}"}
-        outcome: dict[str, Any] = {"cleared_by": "DELETE /admin/faults", "replaced_by": None}
-        try:
-            httpx.delete(f"{url}/admin/faults", headers=headers, timeout=5).raise_for_status()
-            outcome["cleared_at"] = stamp(datetime.now(UTC))
-            active = httpx.get(f"{url}/admin/faults", timeout=5).json()["fault"]
-            healthy = httpx.get(f"{url}/healthz", timeout=3).status_code == 200
-        except (httpx.HTTPError, ValueError, KeyError) as exc:
-            active, healthy = f"clear failed: {exc}", False
-        rss_after = None
-        if kind == "memory" and rss_before is not None:
-            for _ in range(6):  # the leak's chunks are freed by the node's own thread
-                time.sleep(0.5)
-                rss_after = self.rss_mb(node_id)
-                if rss_after is not None and rss_after < rss_before + LEAK_LEFT_MB:
-                    break
-        outcome |= {
-            "active_after_clear": active,
-            "healthz_after_clear": healthy,
-            "rss_before_mb": rss_before,
-            "rss_after_clear_mb": rss_after,
-        }
-        leak_left = (
-            rss_after is not None
-            and rss_before is not None
-            and (rss_after >= rss_before + LEAK_LEFT_MB)
-        )
-        if active or not healthy or leak_left:
-            outcome["replaced_by"] = self.replace(node_id)
-            outcome["replace_reason"] = (
-                "leak kept" if leak_left else "still hung" if not healthy else "fault still active"
-            )
-        return outcome
-
-
-def record(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
-    """Run the fleet, inject the schedule, return the recording's rows, labels and log."""
-    low, high = (30.0, 45.0) if args.quick else (60.0, 120.0)
-    schedule = draw_schedule(args.seed, args.faults, low, high)
-    planned = (
-        WARMUP_SECONDS
-        + args.train_seconds
-        + sum(f["gap_s"] + f["duration_s"] for f in schedule)
-        + high
-    )
-    rec = Recorder(workdir, args.scrape_seconds)
-    traffic = None
-    faults: list[dict[str, Any]] = []
-    try:
-        rec.pool.launch(args.nodes)
-        rec.pool.wait_ready()
-        rec.lb.start()
-        rec.push()
-        rec.observer = Observer(rec.lb.url, timeout=min(2.0, args.scrape_seconds / 2))
-        traffic = Traffic(rec.lb.url, args.mean_rps, args.period_seconds, planned + 600)
-        traffic.start()
-        rec.next_at = time.monotonic()
-        rec.windows_for(WARMUP_SECONDS, "warm-up")
-        train_from = datetime.now(UTC)
-        history = rec.windows_for(args.train_seconds, "A: healthy history")
-        # half a scrape after the last training window: strictly between phase A and phase B
-        train_until = history[-1]["at"] + pd.Timedelta(seconds=args.scrape_seconds / 2)
-        print(f"phase A done; --train-until {stamp(train_until)}", flush=True)
-        for k, plan in enumerate(schedule):
-            rec.windows_for(plan["gap_s"], "B: healthy gap")
-            members = sorted(rec.members)
-            node = members[int(plan["node_pick"] * len(members))]
-            rss_before = rec.rss_mb(node)
-            injected = datetime.now(UTC)  # just before the POST: the label never starts late
-            rec.fault(node, plan["kind"], plan["params"], seconds=plan["duration_s"] + 120)
-            entries = rec.windows_for(plan["duration_s"], f"fault {plan['kind']} {node}")
-            outcome = rec.heal(node, plan["kind"], rss_before)
-            healed = datetime.now(UTC)  # after the clear (and the replacement, if any)
-            row = {
-                "n": k + 1,
-                "kind": plan["kind"],
-                "params": plan["params"],
-                "node": node,
-                "injected": stamp(injected),
-                "healed": stamp(healed),
-                "label_end": stamp(healed + pd.Timedelta(seconds=args.scrape_seconds)),
-                "seconds": round((healed - injected).total_seconds(), 1),
-                "gap_before_s": round(plan["gap_s"], 1),
-                "windows_node_reported": sum(node in e["reporting"] for e in entries),
-                "windows": len(entries),
-            } | outcome
-            faults.append(row)
-            print(json.dumps(row), flush=True)
-        rec.windows_for(high, "B: final healthy gap")
-        nodes_seen = sorted({r[1] for r in rec.rows})
-        return {
-            "rows": rec.rows,
-            "faults": faults,
-            "train_from": stamp(train_from),
-            "train_until": stamp(train_until),
-            "end": stamp(datetime.now(UTC)),
-            "schedule_drawn": schedule,
-            "nodes_seen": nodes_seen,
-            "windows": rec.windows,
-        }
-    finally:
-        if traffic is not None:
-            traffic.stop()
-        rec.close()
 
 
 def fleetcast(*argv: str) -> subprocess.CompletedProcess[str]:
@@ -377,47 +193,6 @@ def fit_as_cli(
     )
 
 
-def write_recording(data: Path, meta: dict[str, Any]) -> None:
-    """The documented CSVs, plus ``recording.json`` (setup, schedule, phases) to re-score from."""
-    data.mkdir(parents=True, exist_ok=True)
-    rows = meta["recording"].pop("rows")
-    frame = pd.DataFrame(rows, columns=["timestamp", "node", "metric", "value"])
-    frame.to_csv(data / "fleet.csv", index=False, float_format="%.6g")
-    faults = meta["recording"]["faults"]
-    labels = pd.DataFrame(
-        [{"node": f["node"], "start": f["injected"], "end": f["label_end"]} for f in faults]
-    )
-    labels.to_csv(data / "labels.csv", index=False)
-    (data / "recording.json").write_text(json.dumps(meta, indent=2, default=str) + "\n")
-
-
-def unpack(data: Path, scratch: Path) -> None:
-    """Plain copies of a kept recording's CSVs (gzipped or not) for the CLI to read."""
-    for name in ("fleet.csv", "labels.csv"):
-        packed = data / (name + ".gz")
-        if packed.exists():
-            with gzip.open(packed, "rb") as src, (scratch / name).open("wb") as dst:
-                shutil.copyfileobj(src, dst)
-        else:
-            shutil.copy(data / name, scratch / name)
-
-
-def squeeze(data: Path) -> list[str]:
-    """Gzip the kept CSVs in place when together over ~1 MB, or when the recording is
-    already kept gzipped (a re-score); the kept file names."""
-    files = [data / n for n in ("fleet.csv", "labels.csv", "alerts.csv") if (data / n).exists()]
-    packed = (data / "fleet.csv.gz").exists()
-    if packed or sum(f.stat().st_size for f in files) > 1_000_000:
-        for f in files:
-            with (
-                f.open("rb") as src,
-                gzip.GzipFile(f.with_name(f.name + ".gz"), "wb", mtime=0) as dst,
-            ):
-                shutil.copyfileobj(src, dst)
-            f.unlink()
-    return sorted(p.name for p in data.iterdir())
-
-
 def git(*argv: str) -> str:
     return subprocess.run(
         ["git", "-C", str(ROOT), *argv], capture_output=True, text=True
@@ -455,10 +230,39 @@ def _cell(result: dict[str, Any]) -> str:
     return f"found, {result['delay_s']:.0f} s"
 
 
-def render(report: dict[str, Any]) -> str:
+def _score(r: dict[str, Any]) -> str:
+    return f"{r['found']}/{r['events']}, {r['false_episodes']} FP, F1 {r['f1']:.3f}"
+
+
+def summary(out: Path) -> list[str]:
+    """Before/after per recording, from every ``detector_recorded*.json`` under ``out``."""
+    lines = [
+        "## All recordings (`detector_recorded*.json`)",
+        "",
+        "Detector found/events, false episodes, event F1 (`fleetcast detect eval`); `before` is "
+        "the first scoring kept in the JSON, `now` the latest.",
+        "",
+        "| recording | seed | role | before | now | robust z now | Envoy now |",
+        "| --- | ---: | --- | --- | --- | --- | --- |",
+    ]
+    for path in sorted(out.glob("detector_recorded*.json")):
+        r = json.loads(path.read_text())
+        now, before = r["evaluation"]["eval"], r.get("before")
+        was = f"{_score(before['eval']['detector'])} (at {before['commit']})" if before else "-"
+        peers = [_score(now[m]) if now[m].get("applicable", True) else "n/a" for m in METHODS[1:]]
+        lines.append(
+            f"| `{path.stem.removeprefix('detector_')}/` | {r['setup']['seed']} | "
+            f"{r.get('role', '-')} | {was} | {_score(now['detector'])} "
+            f"(at {r['scored_with']['commit']}) | {' | '.join(peers)} |"
+        )
+    return [*lines, ""]
+
+
+def render(report: dict[str, Any], name: str, out: Path) -> str:
     s, rec, ev = report["setup"], report["recording"], report["evaluation"]
     lines = [
-        "# Detector on a recorded, never-seen fleet of real gateway nodes (held-out)",
+        f"# Detector on a recorded fleet of real gateway nodes: `{name}/` "
+        f"({report.get('role', 'held out')})",
         "",
         f"Command: `{report['command']}` — {report['generated_at']}, commit {report['commit']}, "
         f"seed {s['seed']}. Machine: {report['machine']['cpu']}, {report['machine']['cores']} "
@@ -475,7 +279,7 @@ def render(report: dict[str, Any]) -> str:
         f"{len(rec['faults'])} faults from seed {s['seed']}. Recording: "
         f"{ev['fleet_rows']} rows `timestamp,node,metric,value` (8 metrics; a hung node has "
         f"no rows), nodes {', '.join(rec['nodes_seen'])}; files "
-        f"{', '.join('`recorded/' + f + '`' for f in report['files'])}. Timestamps are UTC.",
+        f"{', '.join(f'`{name}/{f}`' for f in report['files'])}. Timestamps are UTC.",
         "",
         "## Fault schedule",
         "",
@@ -565,7 +369,7 @@ def render(report: dict[str, Any]) -> str:
         for e in ev["false_episodes"]
     ] or ["- none"]
     lines.append("")
-    return "\n".join(lines)
+    return "\n".join([*lines, *summary(out)])
 
 
 def main() -> None:
@@ -592,6 +396,11 @@ def main() -> None:
         default=None,
         help="score a kept recording folder (recorded/) again instead of recording",
     )
+    parser.add_argument(
+        "--name", default=None, help="recording folder and report name (default: recorded, "
+        "or the --from-recording folder's name)",
+    )
+    parser.add_argument("--role", default=None, help="e.g. 'held out' or 'tuning' (kept)")
     args = parser.parse_args()
     # a SIGTERM ends the run through the finally blocks, so every node process is stopped
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
@@ -602,7 +411,8 @@ def main() -> None:
         if args.quick
         else ROOT / "benchmarks" / "results"
     )
-    data = args.from_recording or out / "recorded"
+    name = args.name or (args.from_recording.name if args.from_recording else "recorded")
+    data = args.from_recording or out / name
     if args.from_recording is None:
         started = datetime.now(UTC)
         meta = {
@@ -631,6 +441,12 @@ def main() -> None:
         meta |= {"load_at_end": uptime(), "recording": rec}
         write_recording(data, meta)  # saved before scoring: a failed evaluation loses nothing
     meta = json.loads((data / "recording.json").read_text())
+    json_path = out / f"detector_{name}.json"
+    previous = json.loads(json_path.read_text()) if json_path.exists() else {}
+    if args.role:
+        meta["role"] = args.role
+    elif "role" in previous:
+        meta["role"] = previous["role"]
     with tempfile.TemporaryDirectory(prefix="fleetcast-detector-scored-") as scratch:
         unpack(data, Path(scratch))
         evaluation = evaluate(Path(scratch), meta["recording"])
@@ -644,10 +460,16 @@ def main() -> None:
         "files": squeeze(data),
         "evaluation": evaluation,
     }
+    if previous:  # the first scoring stays the 'before' of every later re-score
+        report["before"] = previous.get("before") or {
+            "commit": previous["scored_with"]["commit"],
+            "scored_at": previous.get("scored_at"),
+            "eval": previous["evaluation"]["eval"],
+        }
     out.mkdir(parents=True, exist_ok=True)
-    (out / "detector_recorded.json").write_text(json.dumps(report, indent=2, default=str) + "\n")
-    text = render(report)
-    (out / "detector_recorded.md").write_text(text)
+    json_path.write_text(json.dumps(report, indent=2, default=str) + "\n")
+    text = render(report, name, out)
+    json_path.with_suffix(".md").write_text(text)
     print(text)
     print(f"results in {out}")
 
