@@ -26,7 +26,9 @@ Rules, in the order they are applied (each produces ``Decision`` records; rules
    leaves fewer than ``min_nodes`` ready nodes.
 5. Capacity: need = max(predictive, reactive floor), bounded by min/max nodes.
    Predictive need is ``ceil(q-quantile of the forecast over
-   [now + startup, now + startup + tick] / (node_capacity × target_utilization))``.
+   [now + startup, now + startup + tick] × forecast_headroom / (node_capacity ×
+   target_utilization))`` (``forecast_headroom`` is 1 unless the capacity budget's
+   second stage raised it).
    Forecast values are load in the unit of ``node_capacity_rps`` (requests per
    second); callers convert per-step counts to rates.  A forecast point stamped
    ``T`` covers ``[T, T + step)``.  The reactive floor is the Kubernetes HPA
@@ -299,6 +301,9 @@ def _capacity_need(
         start = now + timedelta(seconds=policy.startup_seconds)
         end = start + timedelta(seconds=policy.tick_seconds)
         upper = _window_upper(forecast, policy.forecast_quantile, start, end)
+        if upper is not None and policy.forecast_headroom != 1.0:
+            details["forecast_headroom"] = round(policy.forecast_headroom, 4)
+            upper *= policy.forecast_headroom
         if upper is not None:
             predictive = math.ceil(upper / per_node - 1e-9)
             details.update(

@@ -68,6 +68,12 @@ def _quantile_note(settings: dict[str, Any], predictive: dict[str, Any] | None) 
             f"{params['quantile_median']:.3f}, 10-90 % {params['quantile_p10']:.3f}-"
             f"{params['quantile_p90']:.3f})"
         )
+    if params.get("headroom_share"):
+        text += (
+            f", then a forecast headroom up to {settings.get('capacity_headroom', 1):g} × "
+            f"(mean {params['headroom_mean']:.2f}, above 1 on {params['headroom_share']:.0%} "
+            "of ticks)"
+        )
     return text + "."
 
 

@@ -36,6 +36,7 @@ import pandas as pd
 
 from controller.budget import (
     DEFAULT_BUDGET,
+    DEFAULT_MAX_HEADROOM,
     UNDERPROVISION_UTILIZATION,
     QuantileBudget,
     nodes_needed,
@@ -71,6 +72,8 @@ class SimSettings:
     # predictive adapts its quantile so its node-hours stay near this multiple of the
     # hindsight minimum (controller/budget.py); None: size for forecast_quantile throughout
     capacity_budget: float | None = DEFAULT_BUDGET
+    # past the quantile ceiling the budget multiplies the forecast, up to this (1: off)
+    capacity_headroom: float = DEFAULT_MAX_HEADROOM
     min_nodes: int = 1
     max_nodes: int = 10_000
     scale_in_stabilization_seconds: float = 300.0
@@ -98,6 +101,8 @@ class SimSettings:
             raise ValueError(f"forecast_quantile must be in (0, 1), got {self.forecast_quantile}")
         if self.capacity_budget is not None and not self.capacity_budget >= 1:
             raise ValueError(f"capacity_budget must be >= 1 or None, got {self.capacity_budget}")
+        if not self.capacity_headroom >= 1:
+            raise ValueError(f"capacity_headroom must be >= 1, got {self.capacity_headroom}")
         if not 1 <= self.min_nodes <= self.max_nodes:
             raise ValueError(
                 f"need 1 <= min_nodes <= max_nodes, got {self.min_nodes} and {self.max_nodes}"
@@ -107,7 +112,9 @@ class SimSettings:
         """A fresh capacity-budget controller for the predictive policy (None: fixed quantile)."""
         if self.capacity_budget is None:
             return None
-        return QuantileBudget.from_policy(self.policy(), self.capacity_budget)
+        return QuantileBudget.from_policy(
+            self.policy(), self.capacity_budget, max_headroom=self.capacity_headroom
+        )
 
     def policy(self, **overrides: Any) -> Policy:
         """The planner policy these settings give (``tick_seconds`` must be resolved)."""
@@ -405,8 +412,8 @@ def run_planner(
 ) -> PolicyRun:
     """Drive a ``SimPool`` with ``plan()`` tick by tick.
 
-    With a ``budget`` the forecast quantile of each tick is the budget's, which is
-    told every finished tick (allocated nodes, demand) exactly as the live loop does.
+    With a ``budget`` the forecast quantile and headroom of each tick are the budget's,
+    which is told every finished tick (allocated nodes, demand) as the live loop does.
     """
     progress = progress or _no_progress
     assert settings.tick_seconds is not None
@@ -420,11 +427,12 @@ def run_planner(
     allocated = np.zeros(len(times), dtype=int)
     actions = 0
     quantiles = np.full(len(times), policy.forecast_quantile)
+    headrooms = np.ones(len(times))
     observed = float(trace.rates[trace.train_end - 1])
     for i in progress(range(len(times)), name, len(times)):
         if budget is not None:
-            quantiles[i] = budget.quantile
-            policy = replace(policy, forecast_quantile=budget.quantile)
+            quantiles[i], headrooms[i] = budget.quantile, budget.headroom
+            policy = budget.apply(policy)
         now = moments[i]
         clock.set(now)
         views = tuple(
@@ -459,6 +467,9 @@ def run_planner(
             "quantile_median": round(float(np.median(quantiles)), 4),
             "quantile_p10": round(float(np.quantile(quantiles, 0.1)), 4),
             "quantile_p90": round(float(np.quantile(quantiles, 0.9)), 4),
+            "headroom_mean": round(float(headrooms.mean()), 4),
+            "headroom_p90": round(float(np.quantile(headrooms, 0.9)), 4),
+            "headroom_share": round(float(np.mean(headrooms > 1.0 + _EPS)), 4),
         }
     return PolicyRun(
         name=name,

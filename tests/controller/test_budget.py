@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from controller.budget import BudgetParams, QuantileBudget
@@ -87,8 +88,74 @@ def test_state_round_trip_carries_on_where_it_stopped():
         (dict(budget=0.9), "capacity budget must be >= 1"),
         (dict(q_min=0.9, q_max=0.8), "q_min < q_max"),
         (dict(half_life_seconds=0.0), "half_life_seconds"),
+        (dict(max_headroom=0.9), "max_headroom >= 1"),
     ],
 )
 def test_bad_parameters_are_named(kw, match):
     with pytest.raises(ValueError, match=match):
         BudgetParams(**kw)
+
+
+# --- second stage: headroom past the quantile ceiling ------------------------------------
+
+STAGED = BudgetParams(budget=1.25, half_life_seconds=3600.0, gain_per_day=50.0, max_headroom=2.0)
+
+
+def test_without_a_second_stage_the_headroom_stays_one():
+    budget = make()
+    run(budget, 5000, 1, 8.0)  # far under budget
+    assert budget.quantile == pytest.approx(FAST.q_max)
+    assert budget.headroom == 1.0
+
+
+def test_saturated_quantile_under_budget_grows_the_headroom():
+    budget = make(STAGED)
+    seen = []
+    for _ in range(400):
+        run(budget, 10, 4, 32.0)  # 1.0 × the need: under a 1.25 budget
+        seen.append((budget.quantile, budget.headroom))
+    headrooms = [h for _, h in seen]
+    assert all(np.diff(headrooms) >= 0)  # grows, never shrinks
+    # the headroom only moves once the quantile has reached its ceiling
+    assert all(q == pytest.approx(STAGED.q_max) for q, h in seen if h > 1.0)
+    assert seen[0][1] == 1.0 and 1.0 < headrooms[-1] <= STAGED.max_headroom
+    run(budget, 20_000, 4, 32.0)
+    assert budget.headroom == pytest.approx(STAGED.max_headroom)  # clipped
+
+
+def test_over_budget_the_headroom_unwinds_before_the_quantile_falls():
+    budget = make(STAGED)
+    run(budget, 20_000, 4, 32.0)
+    assert budget.headroom == pytest.approx(STAGED.max_headroom)
+    seen = []
+    for _ in range(20_000):
+        budget.observe(10, 32.0)  # 2.5 × the need
+        seen.append((budget.quantile, budget.headroom))
+    headrooms = [h for _, h in seen]
+    assert all(np.diff(headrooms) <= 0)
+    # while any headroom is left the quantile stays at its ceiling ...
+    assert all(q == pytest.approx(STAGED.q_max) for q, h in seen if h > 1.0)
+    # ... and it falls only after the headroom is gone
+    assert headrooms[-1] == 1.0 and budget.quantile == pytest.approx(STAGED.q_min)
+
+
+def test_apply_sets_quantile_and_headroom_on_the_policy():
+    from controller.planner import Policy
+
+    budget = make(STAGED)
+    run(budget, 20_000, 4, 32.0)
+    sized = budget.apply(Policy(forecast_quantile=0.9))
+    assert sized.forecast_quantile == pytest.approx(STAGED.q_max)
+    assert sized.forecast_headroom == pytest.approx(STAGED.max_headroom)
+
+
+def test_state_round_trip_keeps_the_headroom():
+    a = make(STAGED)
+    run(a, 3000, 4, 32.0)
+    assert a.headroom > 1.0
+    b = make(STAGED)
+    b.restore(a.state())
+    assert b.headroom == pytest.approx(a.headroom)
+    c = make()  # a budget without the second stage clips the restored level to q_max
+    c.restore(a.state())
+    assert c.quantile == pytest.approx(FAST.q_max) and c.headroom == 1.0

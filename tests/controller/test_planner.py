@@ -167,6 +167,16 @@ def test_upper_quantile_sets_the_margin(quantile, expected):
     assert run(fc=fc, pol=policy(forecast_quantile=quantile)).desired == expected
 
 
+@pytest.mark.parametrize("headroom,expected", [(1.0, 6), (1.5, 9), (2.0, 11)])
+def test_forecast_headroom_multiplies_the_forecast_not_the_floor(headroom, expected):
+    fc = forecast(140.0, spread=50.0)  # hi95 = 190 rps: ceil(190 × headroom / 35)
+    p = run(fc=fc, pol=policy(forecast_quantile=0.975, forecast_headroom=headroom))
+    assert p.desired == expected
+    capacity = next(d for d in p.decisions if d.node_id is None)
+    assert capacity.details["reactive"] == 4  # the HPA floor is unchanged
+    assert ("forecast_headroom" in capacity.details) == (headroom != 1.0)
+
+
 def test_forecast_quantile_falls_back_to_the_normal_band():
     fc = forecast(100.0, spread=19.6)  # sigma = 10
     assert forecast_quantile(fc, 0.5)[0] == pytest.approx(100.0)

@@ -427,3 +427,35 @@ def test_forecast_tape_equals_updating_and_forecasting_step_by_step():
             tape[i].hi80 * trace.step_seconds, want.hi80, rtol=1e-5, err_msg=f"step {j}"
         )
         assert tape[i].model == want.model
+
+
+def test_budget_second_stage_spends_past_the_quantile_ceiling(four_policies):
+    """A node eight times larger: one or two nodes carry the wave, so the budget
+    saturates the quantile with node-time to spare; the second stage spends it."""
+    from controller.budget import BudgetParams, QuantileBudget
+    from controller.simulate import run_planner
+
+    big = settings(node_capacity_rps=8.0)
+    trace = Trace.split(wave(bursts=(400,)), big)
+    big = resolve_tick(big, trace)
+    runs = {}
+    for headroom in (1.0, 2.0):
+        params = BudgetParams(half_life_seconds=6 * 3600.0, gain_per_day=40.0,
+                              max_headroom=headroom)
+        policy = big.policy()
+        budget = QuantileBudget(
+            params, initial_quantile=policy.forecast_quantile, tick_seconds=policy.tick_seconds,
+            startup_seconds=policy.startup_seconds, node_capacity_rps=policy.node_capacity_rps,
+        )
+        run = run_planner("predictive", trace, big, policy, four_policies.tape, budget=budget)
+        runs[headroom] = run.summary()
+    off, on = runs[1.0], runs[2.0]
+    assert off["params"]["quantile_p90"] == pytest.approx(0.995)  # saturated ...
+    oracle = run_oracle(trace, big).summary()["node_hours"]
+    assert off["node_hours"] < 1.25 * oracle  # ... under budget
+    assert off["params"]["headroom_mean"] == 1.0
+    assert on["params"]["headroom_mean"] > 1.0
+    assert off["node_hours"] < on["node_hours"] <= 1.3 * oracle
+    assert on["underprovisioned_steps"] <= off["underprovisioned_steps"]
+    with pytest.raises(ValueError, match="capacity_headroom"):
+        settings(capacity_headroom=0.5)
