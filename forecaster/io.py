@@ -15,8 +15,8 @@ cells, header names in any case, extra columns, a file without a header row,
 blank or all-empty rows (dropped), thousands separators and decimal commas
 (``1,234.5``; ``1.234,5`` in semicolon files), one unit on every value
 (``12 ms``; mixed units or scale letters such as ``1.2k`` are errors), and empty
-or NA cells (missing points, filled by the gap rule below).  Line numbers in
-messages are the file's own lines.
+or NA cells (missing points, filled by the gap rule below), rows newest first
+(read oldest first).  Line numbers in messages are the file's own lines.
 
 Gap rule: without ``freq``, a missing run of at most ``max_gap`` steps is
 filled by linear interpolation; a longer one is an error.  With ``freq``, an
@@ -107,7 +107,7 @@ def _parse_times(raw: pd.Series, where: str, lines: np.ndarray | None = None) ->
 
 def _regularity(parsed: pd.Series) -> tuple[bool, float]:
     """(sorted, share of steps equal to the most common step) of parsed times."""
-    steps = np.diff(parsed.to_numpy().astype("datetime64[ns]").astype(np.int64))
+    steps = np.diff(pd.DatetimeIndex(parsed).as_unit("ns").asi8)
     if len(steps) == 0:
         return True, 1.0
     _, counts = np.unique(steps, return_counts=True)
@@ -444,6 +444,9 @@ def read_series(
                      "read as missing points")
         keep = np.isfinite(values)
         index, values, lines = index[keep], values[keep], lines[keep]
+    if len(index) > 2 and index.is_monotonic_decreasing and index.is_unique:
+        notes.append("rows run newest first; read oldest first")
+        index, values, lines = index[::-1], values[::-1], lines[::-1]
     if freq:
         series = resample(values, index, freq, agg, str(path), max_gap)
         if infer_step(index) > pd.Timedelta(pd.tseries.frequencies.to_offset(freq)):

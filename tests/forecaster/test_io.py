@@ -275,3 +275,21 @@ def test_directories_and_binary_files_are_named(tmp_path: Path) -> None:
     (tmp_path / "x.parquet").write_bytes(b"PAR1\x00\x01\x02")
     with pytest.raises(SeriesError, match="binary file"):
         read_series(tmp_path / "x.parquet")
+
+
+def test_newest_first_exports_are_read_oldest_first(tmp_path: Path) -> None:
+    series = read_series(write(tmp_path, series_text(regular_rows()[::-1])))
+    np.testing.assert_allclose(series.to_numpy(), reference())
+    assert series.attrs["notes"] == ["rows run newest first; read oldest first"]
+    jumbled = regular_rows()
+    jumbled[3], jumbled[4] = jumbled[4], jumbled[3]
+    with pytest.raises(SeriesError, match="not sorted"):
+        read_series(write(tmp_path, series_text(jumbled), "jumbled.csv"))
+
+
+def test_utc_and_gmt_suffixes_read_without_warnings(tmp_path: Path) -> None:
+    rows = [f"Mon, 01 Jan 2024 {i:02d}:00:00 GMT,{i}" for i in range(20)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        series = read_series(write(tmp_path, series_text(rows)))
+    assert str(series.index.tz) == "UTC" and series.index[-1].hour == 19
