@@ -17,14 +17,18 @@ import click
 
 
 def check_output(path: str | Path, flag: str, inputs: Iterable[str | Path] = ()) -> Path:
-    """``path`` as a Path if it can be written; a usage error naming ``flag`` otherwise."""
+    """``path`` as a Path if it can be written and is none of ``inputs`` (the files the
+    command reads or writes otherwise); a usage error naming ``flag`` otherwise."""
     path = Path(path)
     if path.is_dir():
         raise click.BadParameter(f"{str(path)!r} is a directory", param_hint=flag)
-    for source in inputs:
-        if path.exists() and Path(source).exists() and path.samefile(source):
+    for other in map(Path, inputs):
+        same = path.samefile(other) if path.exists() and other.exists() else (
+            path.resolve() == other.resolve())
+        if same:
             raise click.BadParameter(
-                f"{str(path)!r} is also the input file; write the output elsewhere",
+                f"{str(path)!r} is also {str(other)!r}, read or written by this command; "
+                "write the output elsewhere",
                 param_hint=flag,
             )
     ancestor = path.parent

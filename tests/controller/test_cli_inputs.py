@@ -89,8 +89,16 @@ def test_out_naming_the_input_file_is_refused(
     source = fleet_csv if name == "detect-run" else series_csv
     before = source.read_bytes()
     code, output = invoke(*commands(series_csv, fleet_csv, source)[name])
-    assert code == 2 and "--out" in output and "also the input file" in output
+    assert code == 2 and "--out" in output and f"is also '{source}'" in output
     assert source.read_bytes() == before
+
+
+def test_backtest_summary_naming_the_out_file_is_refused(series_csv: Path, tmp_path: Path) -> None:
+    out = tmp_path / "bt.csv"
+    code, output = invoke("forecast", "backtest", "--csv", str(series_csv), "--horizon", "3",
+                          "--origins", "2", "--out", str(out), "--summary", str(out))
+    assert code == 2 and "--summary" in output and f"is also '{out}'" in output
+    assert not out.exists()
 
 
 @pytest.mark.parametrize("name", ["predict", "train-forecaster", "detect-run"])
