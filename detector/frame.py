@@ -191,10 +191,11 @@ def parse_timestamps(
         raw.dtype, pd.DatetimeTZDtype
     ):
         return raw.astype("datetime64[ns]")
-    numbers = pd.to_numeric(raw, errors="coerce")
-    unit = _epoch_unit(numbers) if numbers.notna().all() and len(numbers) else None
-    if unit is not None:
-        return pd.to_datetime(numbers, unit=unit).astype("datetime64[ns]")
+    if len(raw) and re.fullmatch(r"\s*\d+(?:\.\d*)?\s*", str(raw.iloc[0])):  # epoch?
+        numbers = pd.to_numeric(raw, errors="coerce")
+        unit = _epoch_unit(numbers) if numbers.notna().all() else None
+        if unit is not None:
+            return pd.to_datetime(numbers, unit=unit).astype("datetime64[ns]")
     try:  # one inferred format for the whole column is fast; fall back to per-value parsing
         parsed = pd.to_datetime(raw, errors="raise")
     except (ValueError, TypeError, OverflowError):
