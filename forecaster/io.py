@@ -439,6 +439,9 @@ def read_series(
                                  comma_decimal=sep == ";")
     notes = [f"unit {unit!r} stripped from column {vcol!r}"] if unit else []
     empty = np.flatnonzero(np.isnan(values))
+    if len(empty) > len(values) - 2:
+        raise SeriesError(f"{path}: column {vcol!r}: {len(empty)} of {len(values)} values are "
+                          "empty; at least 2 are needed")
     if len(empty):
         notes.append(f"{len(empty)} empty value(s) in column {vcol!r} ({_lines(empty, lines)}) "
                      "read as missing points")

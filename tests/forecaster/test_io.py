@@ -259,6 +259,8 @@ def test_empty_and_na_cells_are_missing_points(tmp_path: Path) -> None:
         pytest.param("timestamp,value\n\n2024-01-01 00:00,1\n\n2024-01-01 00:01,x\n", {},
                      r"non-numeric value 'x' at line 5", id="line-counts-blank-lines"),
         pytest.param("", {}, r"the file is empty", id="empty"),
+        pytest.param(series_text([r.split(",")[0] + "," for r in regular_rows()]), {"freq": "1h"},
+                     r"column 'value': 20 of 20 values are empty", id="no-values"),
     ],
 )
 def test_more_bad_input_names_file_and_line(tmp_path: Path, text: str, kwargs, match) -> None:
