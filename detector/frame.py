@@ -196,10 +196,12 @@ def parse_timestamps(
         unit = _epoch_unit(numbers) if numbers.notna().all() else None
         if unit is not None:
             return pd.to_datetime(numbers, unit=unit).astype("datetime64[ns]")
+    # an offset on the first value: read all as UTC (offsets may differ, Z and +02:00)
+    utc = bool(len(raw)) and bool(re.search(r"(?:Z|[+-]\d\d:?\d\d)\s*$", str(raw.iloc[0])))
     try:  # one inferred format for the whole column is fast; fall back to per-value parsing
-        parsed = pd.to_datetime(raw, errors="raise")
+        parsed = pd.to_datetime(raw, errors="raise", utc=utc)
     except (ValueError, TypeError, OverflowError):
-        parsed = pd.to_datetime(raw, errors="coerce", utc=False, format="mixed")
+        parsed = pd.to_datetime(raw, errors="coerce", utc=utc, format="mixed")
     if parsed.isna().any():
         position = int(np.flatnonzero(parsed.isna().to_numpy())[0])
         line = int(lines[position]) if lines is not None else position + 2

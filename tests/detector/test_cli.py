@@ -242,6 +242,11 @@ def test_bad_flags_and_labels_are_clear_usage_errors(fleet_csv, labels_csv, tmp_
         str(TRAIN_UNTIL),
     )
     assert code == 2 and "missing column(s) node" in output and "found host,start,end" in output
+    backwards = write(tmp_path, "labels3.csv",
+                      "node,start,end\nnode-1,2026-01-01 02:00,2026-01-01 01:00\n")
+    code, output = invoke("detect", "eval", "--metrics", str(fleet_csv), "--labels",
+                          str(backwards), "--train-until", str(TRAIN_UNTIL))
+    assert code == 2 and "--labels" in output and "line 2: end is before start" in output
 
 
 def test_event_scoring_counts_windows_found_and_false_episodes():
@@ -276,6 +281,13 @@ EXPORTS = {  # how monitoring tools and spreadsheets write the same long table
     "utc-z": lambda f: f.assign(
         timestamp=pd.to_datetime(f["timestamp"]).dt.strftime("%Y-%m-%dT%H:%M:%SZ")
     ).to_csv(index=False),
+    "mixed-offsets": lambda f: f.assign(
+        timestamp=[
+            t.strftime("%Y-%m-%dT%H:%M:%SZ") if i % 2
+            else (t + pd.Timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M:%S+02:00")
+            for i, t in enumerate(pd.to_datetime(f["timestamp"]))
+        ]
+    ).to_csv(index=False),
     "epoch-seconds": lambda f: f.assign(timestamp=_epoch(f["timestamp"], 1)).to_csv(index=False),
     "epoch-millis": lambda f: f.assign(timestamp=_epoch(f["timestamp"], 1000)).to_csv(index=False),
     "trailing-empty-rows": lambda f: f.to_csv(index=False) + "\n,,,\n,,,\n\n",
@@ -299,6 +311,7 @@ def _alerts(metrics: Path, tmp_path: Path, name: str) -> str:
 
 
 @pytest.mark.parametrize("export", sorted(EXPORTS) + ["gzip"])
+@pytest.mark.filterwarnings("error::FutureWarning")  # pandas' mixed-offset warning
 def test_exports_from_real_tools_give_the_same_alerts(export, small_fleet, tmp_path):
     plain = tmp_path / "plain.csv"
     small_fleet.to_csv(plain, index=False)
