@@ -76,10 +76,12 @@ def read_table(path: str | Path, columns: tuple[str, ...]) -> pd.DataFrame:
     path = Path(path)
     if path.is_dir():
         raise DetectorInputError(f"{path}: is a directory, not a CSV file")
-    try:
-        return _read_table(path, columns, "utf-8-sig")
-    except UnicodeDecodeError:
-        return _read_table(path, columns, "cp1252")  # a spreadsheet's "CSV (Windows)"
+    for encoding in ("utf-8-sig", "cp1252"):  # cp1252: a spreadsheet's "CSV (Windows)"
+        try:
+            return _read_table(path, columns, encoding)
+        except UnicodeDecodeError:
+            continue
+    return _read_table(path, columns, "latin-1")  # decodes any bytes
 
 
 def _read_table(path: Path, columns: tuple[str, ...], encoding: str) -> pd.DataFrame:
@@ -89,15 +91,21 @@ def _read_table(path: Path, columns: tuple[str, ...], encoding: str) -> pd.DataF
         raise DetectorInputError(f"{path}: cannot read: {exc}") from exc
     if not header:
         raise DetectorInputError(f"{path}: file is empty (expected header {','.join(columns)})")
+    if "\x00" in header or header.startswith("PK\x03\x04"):
+        raise DetectorInputError(
+            f"{path}: a binary file (a zip archive or Excel workbook?), not a CSV file; "
+            "save it as CSV (.gz, .bz2 and .xz are read)"
+        )
     unquoted = re.sub(r'"[^"]*"', "", header)
     sep = max((",", ";", "\t"), key=unquoted.count)
     names = next(csv.reader([header.strip("\r\n")], delimiter=sep, skipinitialspace=True))
     found = {name.strip().lower(): name for name in names}
     missing = [c for c in columns if c not in found]
     if missing:
+        found_names = ",".join(n[:40] for n in names[:12]) + (",..." if len(names) > 12 else "")
         raise DetectorInputError(
             f"{path}: missing column(s) {', '.join(missing)}; expected "
-            f"{','.join(columns)}, found {','.join(names) or '(none)'}"
+            f"{','.join(columns)}, found {found_names or '(none)'}"
         )
     try:
         frame = pd.read_csv(

@@ -338,7 +338,8 @@ def _decode(path: Path) -> str:
     except (OSError, EOFError, ValueError, lzma.LZMAError) as exc:
         raise SeriesError(f"{path}: cannot read: {exc}") from exc
     if data.startswith(b"PK\x03\x04"):
-        raise SeriesError(f"{path}: a zip archive, not a CSV file; unzip it first")
+        raise SeriesError(f"{path}: a zip archive (or an Excel workbook), not a CSV file; "
+                          "unzip it or save the sheet as CSV")
     if b"\x00" in data[:4096]:
         raise SeriesError(f"{path}: a binary file, not a CSV file")
     try:
@@ -394,7 +395,8 @@ def _pick_columns(columns: list[str], time_col: str | None, value_col: str | Non
         ]
         return matches[0] if matches else None
 
-    listing = f"(columns: {', '.join(columns) or 'none'})"
+    shown = ", ".join(c[:40] for c in columns[:12]) + (", ..." if len(columns) > 12 else "")
+    listing = f"(columns: {shown or 'none'})"
     for name, flag in ((time_col, "--time-col"), (value_col, "--value-col")):
         if name is not None and find(name) is None:
             raise SeriesError(f"{where}: column {name!r} ({flag}) not found {listing}")

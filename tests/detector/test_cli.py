@@ -357,3 +357,16 @@ def test_error_lines_count_blank_lines_and_epoch_is_not_nanoseconds(tmp_path):
 
     frame = read_fleet_csv(write(tmp_path, "e.csv", GOOD_HEADER + "1767225600,a,rps,1\n"))
     assert frame["timestamp"].iloc[0] == pd.Timestamp("2026-01-01")
+
+
+def test_binary_and_windows_encoded_metrics_files(tmp_path):
+    workbook = tmp_path / "fleet.xlsx"
+    workbook.write_bytes(b"PK\x03\x04\x14\x00\x06\x00" + bytes(range(256)))
+    code, output = invoke("detect", "run", "--metrics", str(workbook), "--train-until",
+                          "2026-01-01", "--out", str(tmp_path / "o.csv"))
+    assert code == 2 and "--metrics" in output and "not a CSV file" in output
+    from detector.frame import read_fleet_csv
+
+    windows = tmp_path / "win.csv"
+    windows.write_bytes((GOOD_HEADER + "2026-01-01,n\xf6de-1,rps,1\n").encode("cp1252"))
+    assert read_fleet_csv(windows)["node"].tolist() == ["n\xf6de-1"]
