@@ -4,6 +4,7 @@ failed run leaves the previous output as it was; no half-written or temporary fi
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -135,3 +136,22 @@ def test_train_until_after_all_data_is_a_usage_error(
     assert code == 2
     assert "--train-until" in output and "no rows at or after 2030-01-01" in output
     assert "data ends 2026-01-01 00:49:45" in output
+
+
+def test_simulate_reads_a_spreadsheet_export_like_the_plain_trace(
+    series_csv: Path, tmp_path: Path
+) -> None:
+    plain = pd.read_csv(series_csv)
+    rows = [f"{t};{v:.6f} req/s".replace(".", ",")
+            for t, v in zip(plain["timestamp"], plain["value"], strict=True)]
+    export = tmp_path / "export.csv"
+    export.write_bytes(("\ufeffTime;Load\r\n" + "\r\n".join(rows) + "\r\n").encode())
+    results = []
+    for trace in (series_csv, export):
+        out = tmp_path / f"{trace.stem}.json"
+        code, output = invoke("simulate", "--trace", str(trace), "--policy", "static,reactive",
+                              "--node-capacity", "50", "--out", str(out))
+        assert code == 0, output
+        results.append(json.loads(out.read_text())["policies"])
+    assert "note: " in output and "unit 'req/s' stripped from column 'Load'" in output
+    assert results[0] == results[1]
