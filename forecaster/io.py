@@ -65,7 +65,7 @@ def _duration(delta: pd.Timedelta) -> str:
     return f"{seconds:g}s"
 
 
-_OFFSET = r"(Z|[+-]\d\d:?\d\d)$"
+_OFFSET = r"\d\d:\d\d(?::\d\d(?:[.,]\d+)?)?\s?(Z|[+-]\d\d(?::?\d\d)?)$"  # after a time
 
 
 def _epoch_unit(numbers: pd.Series) -> str | None:

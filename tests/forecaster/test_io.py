@@ -295,3 +295,15 @@ def test_utc_and_gmt_suffixes_read_without_warnings(tmp_path: Path) -> None:
         warnings.simplefilter("error")
         series = read_series(write(tmp_path, series_text(rows)))
     assert str(series.index.tz) == "UTC" and series.index[-1].hour == 19
+
+
+def test_dashed_dates_and_hour_offsets_read_without_warnings(tmp_path: Path) -> None:
+    # '13-01-2024' ends like an offset ('-2024'); only a suffix after a time of day is one
+    rows = [f"{1 + i:02d}-01-2024,{i}" for i in range(20)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        series = read_series(write(tmp_path, series_text(rows)))
+        assert series.index.tz is None and series.index[-1] == np.datetime64("2024-01-20")
+        rows = [f"2024-01-01 {i:02d}:00 +02,{i}" for i in range(20)]
+        series = read_series(write(tmp_path, series_text(rows), "hour-offset.csv"))
+    assert series.index[0].utcoffset().total_seconds() == 7200
