@@ -19,7 +19,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from controller.budget import DEFAULT_BUDGET
+from controller.budget import DEFAULT_BUDGET, DEFAULT_MAX_HEADROOM
 
 ENV_PREFIX = "FLEETCAST_"
 Strategy = Literal["round_robin", "random", "weighted_round_robin", "least_request", "peak_ewma"]
@@ -65,6 +65,9 @@ class ControllerSettings(_Section):
     # The forecast quantile adapts so node-time stays near this multiple of the
     # hindsight minimum (controller/budget.py); 0 = fixed forecast_quantile.
     capacity_budget: float = Field(default=DEFAULT_BUDGET, ge=0)
+    # Past the 0.995 quantile ceiling the budget may multiply the forecast up to this
+    # (1 = off, the default; controller/budget.py says what 2 bought in the simulator).
+    capacity_headroom: float = Field(default=DEFAULT_MAX_HEADROOM, ge=1, le=10)
     # Forecasting: the load step is one tick.  A seasonal model needs two seasons
     # of history; before that a non-seasonal ARIMA is fitted once this many points exist.
     forecast_min_points: int = Field(default=20, ge=8)

@@ -194,10 +194,11 @@ class Controller:
             if self.budget is not None:
                 if self._allocated is not None:  # the load seen now ran on last tick's nodes
                     self.budget.observe(self._allocated, load_rps)
-                policy = replace(policy, forecast_quantile=self.budget.quantile)
+                policy = self.budget.apply(policy)  # quantile and headroom
                 if self.budget.ratio is not None:
                     self.metrics.budget_ratio.set(self.budget.ratio)
             self.metrics.quantile.set(policy.forecast_quantile)
+            self.metrics.headroom.set(policy.forecast_headroom)
             the_plan = plan(
                 snapshot, forecast, detection.anomalies, policy, now,
                 fleet_anomaly=detection.fleet,

@@ -30,8 +30,12 @@ def policy_from(settings: Settings) -> Policy:
 
 
 def budget_from(settings: Settings) -> QuantileBudget | None:
-    budget = settings.controller.capacity_budget
-    return QuantileBudget.from_policy(policy_from(settings), budget) if budget else None
+    c = settings.controller
+    if not c.capacity_budget:
+        return None
+    return QuantileBudget.from_policy(
+        policy_from(settings), c.capacity_budget, max_headroom=c.capacity_headroom
+    )
 
 
 class ControllerMetrics:
@@ -57,6 +61,11 @@ class ControllerMetrics:
         self.quantile = Gauge(
             "fleetcast_controller_forecast_quantile",
             "Forecast quantile the planner sizes for (adapted by the capacity budget)",
+            registry=r,
+        )
+        self.headroom = Gauge(
+            "fleetcast_controller_forecast_headroom",
+            "Multiplier on the forecast past the quantile ceiling (1 unless capacity_headroom > 1)",
             registry=r,
         )
         self.budget_ratio = Gauge(

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 import click
 
-from controller.budget import DEFAULT_BUDGET
+from controller.budget import DEFAULT_BUDGET, DEFAULT_MAX_HEADROOM
 from controller.cli.output import atomic_output, check_output
 
 T = TypeVar("T")
@@ -121,6 +121,14 @@ def _tqdm_progress(items: Iterable[T], desc: str, total: int) -> Iterable[T]:
     "hindsight minimum (the oracle's); 0 turns it off (fixed --quantile).",
 )
 @click.option(
+    "--capacity-headroom",
+    type=click.FloatRange(min=1, max=10),
+    default=DEFAULT_MAX_HEADROOM,
+    show_default=True,
+    help="Opt-in second stage of the capacity budget: once the quantile sits at its 0.995 "
+    "ceiling with budget to spare, multiply the forecast by up to this (1 = off).",
+)
+@click.option(
     "--min-nodes",
     type=click.IntRange(min=1),
     default=1,
@@ -180,6 +188,7 @@ def simulate(
     target_utilization: float,
     quantile: float,
     capacity_budget: float,
+    capacity_headroom: float,
     min_nodes: int,
     max_nodes: int,
     stabilization_seconds: float,
@@ -226,6 +235,7 @@ def simulate(
         target_utilization=target_utilization,
         forecast_quantile=quantile,
         capacity_budget=capacity_budget or None,
+        capacity_headroom=capacity_headroom,
         min_nodes=min_nodes,
         max_nodes=max_nodes,
         scale_in_stabilization_seconds=stabilization_seconds,

@@ -10,13 +10,15 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from controller.config import Settings, load_settings
+from controller.budget import QuantileBudget
+from controller.config import ConfigError, Settings, load_settings
 from controller.executor import Executor
 from controller.lifecycle import NodeState
 from controller.live_models import DetectorKeeper, ForecastKeeper
 from controller.loop import Controller
 from controller.pools.memory import MemoryPool
 from controller.store import Store
+from controller.wiring import policy_from
 from tests.controller.livefakes import HEALTHY, FakeObserver, ScriptedDetector
 
 T0 = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
@@ -174,6 +176,24 @@ def test_capacity_budget_follows_the_ticks_and_survives_a_restart(rig: Rig) -> N
 def test_capacity_budget_zero_keeps_the_quantile_fixed(tmp_path: Path) -> None:
     assert Controller(settings(tmp_path, capacity_budget=0), MemoryPool(Clock()),
                       Store(f"sqlite:///{tmp_path / 'b.db'}")).budget is None
+
+
+def test_capacity_headroom_is_off_by_default_and_configurable(tmp_path: Path) -> None:
+    def budget_of(**kw: float) -> QuantileBudget:
+        c = Controller(settings(tmp_path, **kw), MemoryPool(Clock()),
+                       Store(f"sqlite:///{tmp_path / 'h.db'}"))
+        assert c.budget is not None
+        return c.budget
+
+    assert budget_of().params.max_headroom == 1.0
+    staged = budget_of(capacity_headroom=2.0)
+    assert staged.params.max_headroom == 2.0
+    # the live tick sizes with apply(): quantile and headroom, as the simulator does
+    sized = staged.apply(policy_from(settings(tmp_path, capacity_headroom=2.0)))
+    assert sized.forecast_quantile == pytest.approx(staged.quantile)
+    assert sized.forecast_headroom == pytest.approx(staged.headroom)
+    with pytest.raises(ConfigError, match="controller.capacity_headroom"):
+        settings(tmp_path, capacity_headroom=0.5)
 
 
 def test_a_failing_tick_is_logged_and_the_next_runs(rig: Rig,

@@ -267,6 +267,7 @@ def duplicated(counts: pd.Series) -> pd.Series:
         (wave(days=3), ("--policy", "predictive,magic"), "magic"),
         (wave(days=3), ("--tick-seconds", "420"), "must divide"),
         (wave(days=3), ("--min-nodes", "5", "--max-nodes", "2"), "--min-nodes"),
+        (wave(days=3), ("--capacity-headroom", "0.5"), "--capacity-headroom"),
     ],
     ids=[
         "too-short",
@@ -277,6 +278,7 @@ def duplicated(counts: pd.Series) -> pd.Series:
         "unknown-policy",
         "bad-tick",
         "min-above-max",
+        "headroom-below-one",
     ],
 )
 def test_cli_bad_input_is_a_usage_error_naming_the_problem(tmp_path, counts, extra, message):
