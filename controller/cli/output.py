@@ -9,6 +9,7 @@ interrupted run never leaves a half-written file or clobbers the previous one.
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -69,3 +70,23 @@ def atomic_output(path: Path, flag: str) -> Iterator[Path]:
         raise click.FileError(str(path), hint=exc.strerror or str(exc)) from None
     finally:
         partial.unlink(missing_ok=True)
+
+
+@contextmanager
+def atomic_directory_output(directory: Path, flag: str) -> Iterator[Path]:
+    """Yield a hidden temporary directory inside ``directory``; once the body returns,
+    every file written there replaces its namesake in ``directory``.  On failure
+    nothing in ``directory`` changes."""
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise click.BadParameter(
+            f"cannot create directory {str(directory)!r}: {exc.strerror or exc}", param_hint=flag
+        ) from None
+    try:
+        with tempfile.TemporaryDirectory(dir=directory, prefix=".partial-") as partial:
+            yield Path(partial)
+            for written in sorted(Path(partial).iterdir()):
+                os.replace(written, directory / written.name)
+    except OSError as exc:
+        raise click.FileError(str(directory), hint=exc.strerror or str(exc)) from None

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 import click
 
 from controller.budget import DEFAULT_BUDGET, DEFAULT_MAX_HEADROOM
-from controller.cli.output import atomic_output, check_output
+from controller.cli.output import atomic_directory_output, atomic_output, check_output
 
 T = TypeVar("T")
 
@@ -220,8 +220,8 @@ def simulate(
             f"--min-nodes {min_nodes} is above --max-nodes {max_nodes}", param_hint="--min-nodes"
         )
     check_output(out_path, "--out", inputs=[trace_path])
-    if report_dir and Path(report_dir).exists() and not Path(report_dir).is_dir():
-        raise click.BadParameter(f"{report_dir!r} is not a directory", param_hint="--report-dir")
+    if report_dir:
+        check_output(Path(report_dir) / "simulate.md", "--report-dir")
     try:
         counts = read_series(trace_path, time_col, value_col, freq=freq, agg=agg)
     except SeriesError as exc:
@@ -259,8 +259,6 @@ def simulate(
     click.echo(markdown_table(data), nl=False)
     click.echo(f"wrote {out} in {result.elapsed_seconds:.1f} s")
     if report_dir:
-        try:
-            written = write_report(result, report_dir)
-        except OSError as exc:
-            raise click.FileError(report_dir, hint=str(exc)) from None
-        click.echo("wrote " + ", ".join(str(p) for p in written))
+        with atomic_directory_output(Path(report_dir), "--report-dir") as partial:
+            names = [p.name for p in write_report(result, partial)]
+        click.echo("wrote " + ", ".join(str(Path(report_dir) / n) for n in names))

@@ -155,3 +155,21 @@ def test_simulate_reads_a_spreadsheet_export_like_the_plain_trace(
         results.append(json.loads(out.read_text())["policies"])
     assert "note: " in output and "unit 'req/s' stripped from column 'Load'" in output
     assert results[0] == results[1]
+
+
+def test_simulate_report_dir_gets_only_the_finished_files(
+    series_csv: Path, tmp_path: Path
+) -> None:
+    report = tmp_path / "new" / "report"
+    code, output = invoke("simulate", "--trace", str(series_csv), "--policy", "static",
+                          "--node-capacity", "50", "--out", str(tmp_path / "r.json"),
+                          "--report-dir", str(report))
+    assert code == 0, output
+    assert sorted(p.name for p in report.iterdir()) == ["simulate.md", "simulate.png"]
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    code, output = invoke("simulate", "--trace", str(series_csv), "--policy", "static",
+                          "--node-capacity", "50", "--out", str(tmp_path / "r2.json"),
+                          "--report-dir", str(blocker / "report"))
+    assert code == 2 and "--report-dir" in output and "not a directory" in output
+    assert not (tmp_path / "r2.json").exists()
