@@ -452,6 +452,13 @@ def read_series(
     if len(index) > 2 and index.is_monotonic_decreasing and index.is_unique:
         notes.append("rows run newest first; read oldest first")
         index, values, lines = index[::-1], values[::-1], lines[::-1]
+    if not freq:  # overlapping exports pasted together repeat rows; conflicting ones stay errors
+        repeated = np.flatnonzero((index[1:] == index[:-1]) & (values[1:] == values[:-1])) + 1
+        if len(repeated):
+            notes.append(f"{len(repeated)} repeated row(s) ({_lines(repeated, lines)}) dropped")
+            keep = np.ones(len(index), dtype=bool)
+            keep[repeated] = False
+            index, values, lines = index[keep], values[keep], lines[keep]
     if freq:
         series = resample(values, index, freq, agg, str(path), max_gap)
         if infer_step(index) > pd.Timedelta(pd.tseries.frequencies.to_offset(freq)):

@@ -112,7 +112,7 @@ def test_resample_accepts_unsorted_raw_events(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("mutate", "match"),
     [
-        pytest.param(lambda r: r[:3] + [r[2]] + r[3:], r"duplicated timestamp .* line 5",
+        pytest.param(lambda r: r[:3] + [r[2] + "5"] + r[3:], r"duplicated timestamp .* line 5",
                      id="duplicate"),
         pytest.param(lambda r: r[:3] + [r[5]] + r[3:5] + r[6:], r"not sorted.*line 6",
                      id="unsorted"),
@@ -307,3 +307,13 @@ def test_dashed_dates_and_hour_offsets_read_without_warnings(tmp_path: Path) -> 
         rows = [f"2024-01-01 {i:02d}:00 +02,{i}" for i in range(20)]
         series = read_series(write(tmp_path, series_text(rows), "hour-offset.csv"))
     assert series.index[0].utcoffset().total_seconds() == 7200
+
+
+def test_repeated_rows_are_dropped_but_conflicting_ones_are_errors(tmp_path: Path) -> None:
+    rows = regular_rows()
+    series = read_series(write(tmp_path, series_text(rows[:8] + rows[7:9] + rows[8:])))
+    np.testing.assert_allclose(series.to_numpy(), reference())
+    assert series.attrs["notes"] == ["2 repeated row(s) (lines 10, 12) dropped"]
+    conflicting = rows[:8] + [rows[7].split(",")[0] + ",99"] + rows[8:]
+    with pytest.raises(SeriesError, match=r"duplicated timestamp .* line 10"):
+        read_series(write(tmp_path, series_text(conflicting), "conflict.csv"))
