@@ -16,7 +16,8 @@ blank or all-empty rows (dropped), thousands separators and decimal commas
 (``1,234.5``; ``1.234,5`` in semicolon files), one unit on every value
 (``12 ms``; mixed units or scale letters such as ``1.2k`` are errors), and empty
 or NA cells (missing points, filled by the gap rule below), rows newest first
-(read oldest first).  Line numbers in messages are the file's own lines.
+(read oldest first), rows repeated exactly (dropped).  Line numbers in messages
+are the file's own lines.
 
 Gap rule: without ``freq``, a missing run of at most ``max_gap`` steps is
 filled by linear interpolation; a longer one is an error.  With ``freq``, an
