@@ -84,6 +84,13 @@ def read_table(path: str | Path, columns: tuple[str, ...]) -> pd.DataFrame:
     return _read_table(path, columns, "latin-1")  # decodes any bytes
 
 
+def _has_timestamp(cells: list[str]) -> bool:
+    """Whether a first row holds a timestamp (then it is data, not a header)."""
+    dated = [c for c in cells if re.search(r"\d", c)]
+    parsed = pd.to_datetime(pd.Series(dated, dtype=object), errors="coerce", format="mixed")
+    return bool(parsed.notna().any())
+
+
 def _read_table(path: Path, columns: tuple[str, ...], encoding: str) -> pd.DataFrame:
     try:
         header = _first_line(path, encoding)
@@ -101,6 +108,9 @@ def _read_table(path: Path, columns: tuple[str, ...], encoding: str) -> pd.DataF
     names = next(csv.reader([header.strip("\r\n")], delimiter=sep, skipinitialspace=True))
     found = {name.strip().lower(): name for name in names}
     missing = [c for c in columns if c not in found]
+    headerless = len(missing) == len(columns) == len(names) and _has_timestamp(names)
+    if headerless:  # a file of the documented shape without its header row
+        found, missing = {c: c for c in columns}, []
     if missing:
         found_names = ",".join(n[:40] for n in names[:12]) + (",..." if len(names) > 12 else "")
         raise DetectorInputError(
@@ -110,6 +120,7 @@ def _read_table(path: Path, columns: tuple[str, ...], encoding: str) -> pd.DataF
     try:
         frame = pd.read_csv(
             path, sep=sep, encoding=encoding, usecols=[found[c] for c in columns],
+            header=None if headerless else "infer", names=list(columns) if headerless else None,
             dtype={found[c]: str for c in columns if c != "value"},
             decimal="," if sep == ";" else ".", skip_blank_lines=False, skipinitialspace=True,
         )
@@ -117,6 +128,8 @@ def _read_table(path: Path, columns: tuple[str, ...], encoding: str) -> pd.DataF
         raise DetectorInputError(f"{path}: cannot parse as CSV: {exc}") from exc
     frame = frame.rename(columns={found[c]: c for c in columns})[list(columns)]
     frame = frame[frame.notna().any(axis=1)]
+    if headerless:
+        frame.index = frame.index - 1  # row i is on line i + 1
     if sep == ";" and "value" in columns and frame["value"].dtype == object:
         frame["value"] = frame["value"].str.replace(",", ".", regex=False)  # 0,25 = a quarter
     return frame
