@@ -21,10 +21,11 @@ its 20-window baseline; this makes the peer view forget it too, ``L / 2``
 windows later.
 
 A lasting *symptom* is never adopted: on a health metric (``evidence.HEALTH_EFFECTS``)
-the offset may rise above the learnt one by less than the gate's material
-effect (``1 + x`` 3x for latency, +5 points of errors, 25 % more RSS, ...), so a
-node that keeps serving slowly or with errors stays far from its peers and stays
-flagged, while one that merely holds 10 % more memory becomes normal
+a rise over the learnt offset as large as the gate's material effect (``1 + x`` 3x
+for latency, +5 points of errors, 25 % more RSS, ...) keeps the learnt offset, not
+even part of the rise is taken (clipping it there would leave a 4x p99 looking like
+1.3x), so a node that keeps serving slowly or with errors stays as far from its
+peers as before, while one that merely holds 10 % more memory becomes normal
 (``tests/detector/test_offsets.py``).  Without any health metric (NAB's single
 ``value``, custom metric sets) there is no telling a benign lasting shift from a
 lasting fault, so the offsets stay the learnt ones: on realTweets, adopting
@@ -48,7 +49,7 @@ from detector import features as F
 
 
 def caps(metrics: tuple[str, ...], channels: int) -> np.ndarray:
-    """(C,) how far above the learnt offset each channel's offset may go (inf: no limit).
+    """(C,) the rise over the learnt offset that is a symptom, never adopted (inf: none).
 
     Channels repeat the metrics once per trailing-mean span (``features.channel_names``).
     """
@@ -76,16 +77,17 @@ def trailing_offsets(
 ) -> np.ndarray:
     """(T', N, C) offsets at every window (or at the indices ``at``) of ``y`` (T, N, C).
 
-    ``learned`` (N, C) fills the windows where the trailing median is not known yet;
-    ``cap`` (C,) bounds the rise over it (:func:`caps`).
+    ``learned`` (N, C) fills the windows where the trailing median is not known yet,
+    or has risen over it by ``cap`` (C,) or more (:func:`caps`).
     """
     median, _ = F.rolling_baseline(raw_deviation(y, min_peers), _params(windows), at)
     return adopt(median, learned[None, :, :], cap)
 
 
 def adopt(median: np.ndarray, learned: np.ndarray, cap: np.ndarray) -> np.ndarray:
-    """The trailing median where known, at most ``cap`` above the learnt offset."""
-    return np.where(np.isnan(median), learned, np.minimum(median, learned + cap))
+    """The trailing median where known and less than ``cap`` above the learnt offset."""
+    symptom = np.nan_to_num(median - learned, nan=np.inf) >= cap
+    return np.where(symptom, learned, median)
 
 
 class OffsetMemory:

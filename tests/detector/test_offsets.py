@@ -60,16 +60,18 @@ def test_lasting_symptom_stays_flagged_to_the_end(fleet, until) -> None:
     assert list(node_episodes(model, data, until)["node"]) == ["node-3"]
 
 
-def test_offsets_follow_a_shift_after_half_the_window_and_stop_at_the_cap() -> None:
+def test_offsets_follow_a_shift_after_half_the_window_but_never_a_symptom() -> None:
     t, windows = 80, 20
-    y = np.zeros((t, 4, 2))
-    y[:, 0, :] = 0.5  # node 0 is 0.5 above its peers on both channels from the start
-    learned = np.zeros((4, 2))
-    cap = np.array([np.inf, 0.2])  # channel 1 is a health metric: at most 0.2 adopted
+    y = np.zeros((t, 4, 3))
+    y[:, 0, :] = 0.5  # node 0 is 0.5 above its peers on every channel from the start
+    y[:, 0, 2] = -0.5  # ... and 0.5 below on the third
+    learned = np.zeros((4, 3))
+    cap = np.array([np.inf, 0.2, 0.2])  # channels 1, 2: health metrics, a rise of 0.2 is bad
     off = trailing_offsets(y, learned, windows, min_peers=3, cap=cap)
     assert np.all(off[: windows // 2, 0] == 0.0)  # not enough past windows: the learnt offset
     np.testing.assert_allclose(off[windows:, 0, 0], 0.5)
-    np.testing.assert_allclose(off[windows:, 0, 1], 0.2)
+    np.testing.assert_allclose(off[:, 0, 1], 0.0)  # a symptom: not even 0.2 of it adopted
+    np.testing.assert_allclose(off[windows:, 0, 2], -0.5)  # better than the peers: adopted
     np.testing.assert_allclose(off[:, 1:], 0.0)
     memory = OffsetMemory(windows, min_peers=3)
     nodes = ["a", "b", "c", "d"]
