@@ -10,7 +10,12 @@ row makes it anomalous with top metric ``absent``; one that stays away for
 ``forget_after`` windows (or leaves the given membership) is forgotten.  When
 more than ``max_ejection_percent`` of the nodes (at least one node) are anomalous
 in the same window, it is a fleet-wide event (load spike, shared dependency):
-one :class:`FleetAnomaly` is reported instead of node anomalies.
+one :class:`FleetAnomaly` is reported instead of node anomalies.  Silent nodes and
+nodes anomalous on their metrics are counted apart, each against the allowance:
+many nodes going quiet at once is a fleet-wide event (the scraper lost the
+network), and so are many misbehaving at once, but one node that stopped
+reporting (hung, or gone from a file with no membership) must not turn another
+node's fault into a "fleet-wide" one and hide it.
 
 The tracker is the single implementation used by the online ``step`` and by the
 batch run over a file, so both produce the same alerts.
@@ -136,7 +141,9 @@ class Tracker:
                 track.clean_run = 0
         flagged = sorted(n for n, t in self.tracks.items() if t.anomalous)
         anomalous = {n: t.anomalous for n, t in self.tracks.items()}
-        if len(flagged) > allowed_ejections(len(self.tracks), p.max_ejection_percent):
+        silent = sum(self.tracks[n].top == (ABSENT,) for n in flagged)
+        allowed = allowed_ejections(len(self.tracks), p.max_ejection_percent)
+        if silent > allowed or len(flagged) - silent > allowed:
             fleet = FleetAnomaly(
                 at=now, nodes=tuple(flagged), fraction=len(flagged) / len(self.tracks)
             )

@@ -59,6 +59,39 @@ def test_absent_anomaly_names_absent_and_its_start() -> None:
     assert anomaly.since == T0 + timedelta(seconds=15)
 
 
+def guard(absent: int, faulty: int, healthy: int) -> tuple[set[str], bool]:
+    """Five-ish nodes: some go silent, some are flagged, the rest are clean, for 4 windows."""
+    tracker = Tracker(HysteresisParams())
+    everyone = {f"n{i}": Observation(False, 0.1, ()) for i in range(absent + faulty + healthy)}
+    tracker.advance(T0, everyone)
+    silent = [f"n{i}" for i in range(absent)]
+    for i in range(1, 5):
+        obs = {n: o for n, o in everyone.items() if n not in silent}
+        for j in range(absent, absent + faulty):
+            obs[f"n{j}"] = Observation(True, 1.0, ("latency",))
+        outcome = tracker.advance(T0 + timedelta(seconds=15 * i), obs)
+    return {a.node for a in outcome.anomalies}, outcome.fleet is not None
+
+
+@pytest.mark.parametrize(
+    ("absent", "faulty", "healthy", "nodes", "fleet"),
+    [
+        (1, 1, 3, {"n0", "n1"}, False),  # a silent node does not hide another's fault
+        (1, 0, 4, {"n0"}, False),
+        (0, 2, 3, set(), True),  # two misbehaving of five: fleet-wide
+        (2, 0, 3, set(), True),  # two silent of five: fleet-wide (scraper, network)
+        (2, 1, 2, set(), True),
+    ],
+    ids=[
+        "one-silent-one-faulty", "one-silent", "two-faulty", "two-silent", "two-silent-one-faulty"
+    ],
+)
+def test_fleet_guard_counts_silent_and_misbehaving_nodes_apart(
+    absent: int, faulty: int, healthy: int, nodes: set[str], fleet: bool
+) -> None:
+    assert guard(absent, faulty, healthy) == (nodes, fleet)
+
+
 @pytest.mark.parametrize(
     ("nodes", "percent", "allowed"),
     [(4, 10, 1), (10, 10, 1), (20, 10, 2), (3, 50, 1), (8, 50, 4), (5, 0, 1)],
