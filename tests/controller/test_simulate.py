@@ -253,7 +253,8 @@ def shuffled(counts: pd.Series) -> pd.Series:
 
 
 def duplicated(counts: pd.Series) -> pd.Series:
-    return pd.concat([counts.iloc[:30], counts.iloc[29:]])
+    """Step 29's timestamp twice with different counts (an exact repeat is dropped with a note)."""
+    return pd.concat([counts.iloc[:30], counts.iloc[29:30] + 7, counts.iloc[30:]])
 
 
 @pytest.mark.parametrize(

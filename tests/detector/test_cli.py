@@ -269,7 +269,9 @@ def test_event_scoring_counts_windows_found_and_false_episodes():
 
 
 def _epoch(stamps: pd.Series, per_second: int) -> pd.Series:
-    return (pd.to_datetime(stamps).astype("int64") // (10**9 // per_second)).astype(str)
+    # by Timedelta division, not astype("int64"): pandas 3 parses to microseconds, not ns
+    since = pd.to_datetime(stamps) - pd.Timestamp("1970-01-01")
+    return (since // (pd.Timedelta(seconds=1) / per_second)).astype(str)
 
 
 EXPORTS = {  # how monitoring tools and spreadsheets write the same long table
