@@ -54,19 +54,21 @@ def validate_labels(
             + (f"missing {', '.join(missing)}" if missing else f"unknown {', '.join(unknown)}")
         )
     labels = labels.copy()
+    # file lines: read_table's index is each row's line - 2 (blank lines skipped count)
+    lines = labels.index.to_numpy(dtype=np.int64) + 2
     labels["node"] = labels["node"].astype(str).str.strip()
-    labels["start"] = parse_timestamps(labels["start"], source=source, column="start")
-    labels["end"] = parse_timestamps(labels["end"], source=source, column="end")
+    labels["start"] = parse_timestamps(labels["start"], source, "start", lines)
+    labels["end"] = parse_timestamps(labels["end"], source, "end", lines)
     backwards = labels["end"] < labels["start"]
     if backwards.any():
-        line = int(np.flatnonzero(backwards.to_numpy())[0]) + 2
+        line = lines[np.flatnonzero(backwards.to_numpy())[0]]
         raise DetectorInputError(f"{source}: line {line}: end is before start")
     if known_nodes is not None:
         strangers = ~labels["node"].isin(known_nodes)
         if strangers.any():
-            line = int(np.flatnonzero(strangers.to_numpy())[0]) + 2
+            at = int(np.flatnonzero(strangers.to_numpy())[0])
             raise DetectorInputError(
-                f"{source}: line {line}: unknown node {labels['node'].iloc[line - 2]!r} "
+                f"{source}: line {lines[at]}: unknown node {labels['node'].iloc[at]!r} "
                 f"(not in the metrics file; known: {', '.join(sorted(known_nodes)[:10])})"
             )
     return labels.reset_index(drop=True)

@@ -247,6 +247,19 @@ def test_bad_flags_and_labels_are_clear_usage_errors(fleet_csv, labels_csv, tmp_
     code, output = invoke("detect", "eval", "--metrics", str(fleet_csv), "--labels",
                           str(backwards), "--train-until", str(TRAIN_UNTIL))
     assert code == 2 and "--labels" in output and "line 2: end is before start" in output
+    gaps = write(tmp_path, "labels4.csv", "node,start,end\nnode-1,2026-01-01,2026-01-02\n\n\n"
+                 "node-7,2026-01-01,2026-01-02\nnode-1,2026-01-03,2026-01-02\n")
+    code, output = invoke("detect", "eval", "--metrics", str(fleet_csv), "--labels",
+                          str(gaps), "--train-until", str(TRAIN_UNTIL))
+    assert code == 2 and "line 6: end is before start" in output  # blank lines 3-4 count
+    gaps.write_text(gaps.read_text().rsplit("node-1,2026-01-03", 1)[0])
+    code, output = invoke("detect", "eval", "--metrics", str(fleet_csv), "--labels",
+                          str(gaps), "--train-until", str(TRAIN_UNTIL))
+    assert code == 2 and "line 5: unknown node 'node-7'" in output
+    bad_time = write(tmp_path, "labels5.csv", "node,start,end\n\nnode-1,2026-01-01,later\n")
+    code, output = invoke("detect", "eval", "--metrics", str(fleet_csv), "--labels",
+                          str(bad_time), "--train-until", str(TRAIN_UNTIL))
+    assert code == 2 and "line 3: end 'later' is not a timestamp" in output
 
 
 def test_event_scoring_counts_windows_found_and_false_episodes():
