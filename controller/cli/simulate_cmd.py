@@ -156,7 +156,14 @@ def _tqdm_progress(items: Iterable[T], desc: str, total: int) -> Iterable[T]:
     show_default=True,
     help="Trace time between forecaster refits.",
 )
-@click.option("--max-refits", type=click.IntRange(min=0), default=12, show_default=True)
+@click.option(
+    "--max-refits",
+    type=click.IntRange(min=0),
+    default=12,
+    show_default=True,
+    help="Most forecaster refits over the whole run (bounds its time); between refits the "
+    "model is only updated with each new point.",
+)
 @click.option(
     "--out",
     "out_path",
