@@ -47,6 +47,15 @@ def check_output(path: str | Path, flag: str, inputs: Iterable[str | Path] = ())
     return path
 
 
+def _make_directory(directory: Path, flag: str) -> None:
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise click.BadParameter(
+            f"cannot create directory {str(directory)!r}: {exc.strerror or exc}", param_hint=flag
+        ) from None
+
+
 @contextmanager
 def atomic_output(path: Path, flag: str) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; it replaces ``path`` once the body returns.
@@ -55,13 +64,7 @@ def atomic_output(path: Path, flag: str) -> Iterator[Path]:
     suffix).  On any failure the temporary file is removed and ``path`` keeps
     its previous content; an OS error becomes a click error naming the file.
     """
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise click.BadParameter(
-            f"cannot create directory {str(path.parent)!r}: {exc.strerror or exc}",
-            param_hint=flag,
-        ) from None
+    _make_directory(path.parent, flag)
     partial = path.with_name(f".partial-{os.getpid()}-{path.name}")
     try:
         yield partial
@@ -77,12 +80,7 @@ def atomic_directory_output(directory: Path, flag: str) -> Iterator[Path]:
     """Yield a hidden temporary directory inside ``directory``; once the body returns,
     every file written there replaces its namesake in ``directory``.  On failure
     nothing in ``directory`` changes."""
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise click.BadParameter(
-            f"cannot create directory {str(directory)!r}: {exc.strerror or exc}", param_hint=flag
-        ) from None
+    _make_directory(directory, flag)
     try:
         with tempfile.TemporaryDirectory(dir=directory, prefix=".partial-") as partial:
             yield Path(partial)
