@@ -24,22 +24,16 @@ import pandas as pd
 from detector import features as F
 from detector.baselines import PeerFlags, envoy, robust_z
 from detector.batch import detect_frame, run_tracker
-from detector.frame import Cube, DetectorInputError, infer_step, parse_timestamps
+from detector.frame import Cube, DetectorInputError, infer_step, parse_timestamps, read_table
 from detector.model import NodeDetector
 
 LABEL_COLUMNS = ("node", "start", "end")
 
 
 def read_labels(path: str | Path, known_nodes: set[str] | None = None) -> pd.DataFrame:
-    """Read ``node,start,end``; errors name the file, line and problem."""
-    path = Path(path)
-    try:
-        labels = pd.read_csv(path, dtype={"node": str})
-    except pd.errors.EmptyDataError as exc:
-        raise DetectorInputError(f"{path}: file is empty (expected header node,start,end)") from exc
-    except (OSError, pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise DetectorInputError(f"{path}: cannot parse as CSV: {exc}") from exc
-    return validate_labels(labels, str(path), known_nodes)
+    """Read ``node,start,end`` (any export ``frame.read_table`` takes); errors name the
+    file, line and problem."""
+    return validate_labels(read_table(path, LABEL_COLUMNS), str(path), known_nodes)
 
 
 def validate_labels(

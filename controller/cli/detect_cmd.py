@@ -17,7 +17,7 @@ import click
 import pandas as pd
 
 from controller.cli.output import atomic_output, check_output
-from detector.frame import DetectorInputError, parse_timestamps, read_fleet_csv, read_table
+from detector.frame import DetectorInputError, parse_timestamps, read_fleet_csv
 
 FILE = click.Path(dir_okay=False, path_type=Path)
 
@@ -242,7 +242,7 @@ def eval_(
     threshold_quantile: float | None,
 ) -> None:
     """Event-level precision/recall/F1, median delay, localization vs two peers."""
-    from detector.evaluate import LABEL_COLUMNS, evaluate, validate_labels
+    from detector.evaluate import evaluate, read_labels
 
     until = _timestamp(train_until, "--train-until")
     assert until is not None
@@ -251,10 +251,7 @@ def eval_(
     if not labels_path.exists():
         raise click.BadParameter(f"file {str(labels_path)!r} does not exist", param_hint="--labels")
     try:
-        labels = validate_labels(
-            read_table(labels_path, tuple(LABEL_COLUMNS)), str(labels_path),
-            known_nodes=set(frame["node"].unique()),
-        )
+        labels = read_labels(labels_path, known_nodes=set(frame["node"].unique()))
     except DetectorInputError as exc:
         raise click.BadParameter(str(exc), param_hint="--labels") from exc
     if not (labels["end"] >= until).any():
