@@ -9,11 +9,21 @@ serves every quantile; each point is a full planner run over the trace.
 ``predictive`` is drawn twice: at fixed quantiles, and with the capacity budget
 (``controller/budget.py``, its default mode) at several budgets — there the
 quantile adapts over the trace and the knob is the budget.
+
+The budget is a node-hours knob, so each reactive setting is also compared at
+equal spend by measurement, not by reading a curve between its points: a short
+bracketed secant search on the budget (:func:`match_budget`, each step one full
+planner run on the same forecast tape) finds the budget whose node-hours come
+within ±0.5 % of the reactive setting's, and that run's under-provisioning is
+reported beside the reactive one (:func:`match_reactive`).  Where the quantile
+stops at its ceiling below the reactive spend, the search is repeated with the
+budget's opt-in second stage (``capacity_headroom``), reported as such.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -36,6 +46,10 @@ QUANTILES = (0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.975, 0.99)
 UTILIZATIONS = (0.5, 0.6, 0.7, 0.8, 0.9)
 BUDGETS = (1.1, 1.15, 1.2, 1.25, 1.3, 1.4)
 FLOOR_PERCENT = 0.005  # log axis: zero under-provisioning is drawn here
+MATCH_TOLERANCE = 0.005  # matched node-hours within ±0.5 % of the reactive setting's
+MATCH_MAX_RUNS = 8  # new full planner runs per search
+MATCH_MAX_BUDGET = 2.0  # the search's upper end
+SECOND_STAGE_HEADROOM = 2.0  # capacity_headroom of the retry past the quantile ceiling
 
 
 def tradeoff(
@@ -47,13 +61,15 @@ def tradeoff(
     progress: Progress[Any] | None = None,
     predictive_utilizations: Sequence[float] = (0.7,),
     budgets: Sequence[float] = BUDGETS,
+    match: bool = True,
 ) -> dict[str, Any]:
     """Points ``{policy, knob, value, node_hours, underprovisioned_fraction}`` plus the oracle.
 
     The predictive policy traces one curve over ``quantiles`` per target
     utilization in ``predictive_utilizations`` and one over capacity ``budgets``
     (at the settings' target utilization); the reactive one a curve over
-    ``utilizations``.
+    ``utilizations``.  With ``match``, ``matched`` holds predictive (capacity budget,
+    the settings' target utilization) measured at each reactive setting's node-hours.
     """
     trace = Trace.split(counts, settings)
     settings = resolve_tick(settings, trace)
@@ -79,8 +95,10 @@ def tradeoff(
         run = run_planner("reactive", trace, tuned, tuned.policy(scale_up_rate_limit=True), None)
         points.append(_point("reactive", "target_utilization", u, run.summary()))
     oracle = run_oracle(trace, settings).summary()
+    matched = match_reactive(trace, settings, tape, points) if match else []
     return {
         "points": points,
+        "matched": matched,
         "oracle": {
             "node_hours": oracle["node_hours"],
             "underprovisioned_fraction": oracle["underprovisioned_fraction"],
@@ -101,6 +119,74 @@ def _point(policy: str, knob: str, value: float, summary: dict[str, Any]) -> dic
     }
 
 
+def match_reactive(
+    trace: Trace,
+    settings: SimSettings,
+    tape: list[Forecast],
+    points: list[dict[str, Any]],
+    tolerance: float = MATCH_TOLERANCE,
+    max_runs: int = MATCH_MAX_RUNS,
+) -> list[dict[str, Any]]:
+    """Predictive with the capacity budget run at each reactive point's node-hours.
+
+    ``settings`` must have its tick resolved.  The budget curve's points in ``points``
+    (same settings) seed the search; every run is kept, so the searches of one trace share
+    their runs.  One row per reactive point: its node-hours and under-provisioning, the
+    search's ``status`` (see :func:`match_budget`), the budget found, the node-hours that
+    budget spent and its under-provisioned fraction (``None`` for ``below``), the second
+    stage's ``capacity_headroom`` the match used, the new runs and the budgets tried.
+    """
+    runs: dict[float, dict[float, dict[str, Any]]] = {}  # headroom -> budget -> summary
+
+    def searched(headroom: float, target: float) -> dict[str, Any]:
+        done = runs.setdefault(headroom, {})
+        if headroom == settings.capacity_headroom:
+            for p in points:
+                if p["knob"] == "capacity_budget" and p["value"] not in done:
+                    done[round(p["value"], 6)] = p
+
+        def spend(budget: float) -> float:
+            tuned = replace(settings, capacity_budget=budget, capacity_headroom=headroom)
+            run = run_planner(
+                "predictive", trace, tuned, tuned.policy(), tape, budget=tuned.budget()
+            )
+            done[budget] = run.summary()
+            return float(done[budget]["node_hours"])
+
+        known = {b: float(p["node_hours"]) for b, p in done.items()}
+        found = match_budget(
+            spend, target, known=known, tolerance=tolerance, max_runs=max_runs
+        )
+        return {**found, "summary": done[found["budget"]], "capacity_headroom": headroom}
+
+    rows = []
+    for r in (p for p in points if p["policy"] == "reactive"):
+        hours = float(r["node_hours"])
+        found = searched(settings.capacity_headroom, hours)
+        new_runs = found["runs"]
+        if found["status"] == "above" and settings.capacity_headroom < SECOND_STAGE_HEADROOM:
+            found = searched(SECOND_STAGE_HEADROOM, hours)
+            new_runs += found["runs"]
+        summary = found["summary"]
+        rows.append(
+            {
+                "target_utilization": r["value"],
+                "node_hours": hours,
+                "reactive_underprovisioned_fraction": r["underprovisioned_fraction"],
+                "status": found["status"],
+                "budget": found["budget"],
+                "capacity_headroom": found["capacity_headroom"],
+                "predictive_node_hours": summary["node_hours"],
+                "predictive_underprovisioned_fraction": (
+                    None if found["status"] == "below" else summary["underprovisioned_fraction"]
+                ),
+                "runs": new_runs,
+                "tried": [[b, h] for b, h in found["tried"]],
+            }
+        )
+    return rows
+
+
 def dominates(curve: dict[str, Any]) -> bool:
     """True when every reactive point is matched or beaten by some predictive point:
     no more node-hours and no more under-provisioning."""
@@ -116,40 +202,76 @@ def dominates(curve: dict[str, Any]) -> bool:
     )
 
 
-def frontier(points: list[dict[str, Any]]) -> list[tuple[float, float]]:
-    """The Pareto frontier (node-hours, under-provisioning) of ``points``, cheapest first."""
-    out: list[tuple[float, float]] = []
-    for p in sorted(points, key=lambda p: (p["node_hours"], p["underprovisioned_fraction"])):
-        if not out or p["underprovisioned_fraction"] < out[-1][1]:
-            out.append((p["node_hours"], p["underprovisioned_fraction"]))
-    return out
+def match_budget(
+    spend: Callable[[float], float],
+    target: float,
+    *,
+    known: dict[float, float] | None = None,
+    low: float = 1.0,
+    high: float = MATCH_MAX_BUDGET,
+    tolerance: float = MATCH_TOLERANCE,
+    max_runs: int = MATCH_MAX_RUNS,
+) -> dict[str, Any]:
+    """The budget whose node-hours ``spend(budget)`` come within ``tolerance`` of ``target``.
 
-
-def at_equal_cost(curve: dict[str, Any]) -> list[dict[str, Any]]:
-    """For each reactive point, the predictive under-provisioning at the same node-hours.
-
-    Read off the predictive Pareto frontier, linearly interpolated between its
-    points; ``None`` where the reactive point is cheaper than every predictive one.
+    A bracketed secant search over ``[low, high]``: ``spend`` is one full planner run, so
+    at most ``max_runs`` new calls; ``known`` (budget -> node-hours, already run with the
+    same settings) seeds the bracket and is extended in place.  Node-hours need not be
+    monotone in the budget; the bracket only needs a budget below the target and one above.
+    ``status``: ``matched`` (within tolerance), ``closest`` (runs used up, or the bracket
+    shrank to a step of node-hours; the closest budget tried), ``below`` (``target`` is
+    cheaper than the budget ``low`` spends: the budget would have to be under it) or
+    ``above`` (more than the budget ``high`` spends).
     """
-    front = frontier([p for p in curve["points"] if p["policy"] == "predictive"])
-    rows = []
-    for r in (p for p in curve["points"] if p["policy"] == "reactive"):
-        hours, value = r["node_hours"], None
-        if front and hours >= front[0][0]:
-            value = front[-1][1]
-            for (h0, f0), (h1, f1) in zip(front, front[1:], strict=False):
-                if h0 <= hours <= h1:
-                    value = f0 + (f1 - f0) * (hours - h0) / (h1 - h0) if h1 > h0 else f1
-                    break
-        rows.append(
-            {
-                "target_utilization": r["value"],
-                "node_hours": hours,
-                "reactive_underprovisioned_fraction": r["underprovisioned_fraction"],
-                "predictive_underprovisioned_fraction": value,
-            }
-        )
-    return rows
+    evals = known if known is not None else {}
+    runs = 0
+
+    def at(budget: float) -> float:
+        nonlocal runs
+        budget = round(budget, 6)
+        if budget not in evals:
+            evals[budget] = float(spend(budget))
+            runs += 1
+        return evals[budget]
+
+    def close(hours: float) -> bool:
+        return abs(hours - target) <= tolerance * target
+
+    def result(status: str) -> dict[str, Any]:
+        inside = {b: h for b, h in evals.items() if low <= b <= high}
+        best = min(inside, key=lambda b: (abs(inside[b] - target), b))
+        return {
+            "status": status,
+            "budget": best,
+            "node_hours": inside[best],
+            "runs": runs,
+            "tried": sorted(inside.items()),
+        }
+
+    if close(at(low)):
+        return result("matched")
+    if evals[round(low, 6)] > target:
+        return result("below")
+    while True:
+        inside = sorted((b, h) for b, h in evals.items() if low <= b <= high)
+        if any(close(h) for _, h in inside):
+            return result("matched")
+        over = [(b, h) for b, h in inside if h > target]
+        if not over:
+            if round(high, 6) in evals:
+                return result("above")
+            if runs >= max_runs:
+                return result("closest")
+            at(high)
+            continue
+        b_hi, h_hi = over[0]
+        b_lo, h_lo = max((b, h) for b, h in inside if b < b_hi and h < target)
+        if runs >= max_runs or b_hi - b_lo < 1e-4:
+            return result("closest")
+        # secant between the bracket's ends, kept off them so the bracket shrinks
+        guess = b_lo + (target - h_lo) * (b_hi - b_lo) / (h_hi - h_lo)
+        width = b_hi - b_lo
+        at(min(max(guess, b_lo + 0.1 * width), b_hi - 0.1 * width))
 
 
 Series = tuple[str, str, float | None, str, str, str, str]
@@ -207,6 +329,20 @@ def plot_tradeoff(curves: dict[str, dict[str, Any]], path: str | Path) -> Path:
                     fontsize=6,
                     color=color,
                 )
+        shown = [r for r in curve.get("matched", []) if r["status"] != "below"]
+        if shown:
+            xs = [r["predictive_node_hours"] / base for r in shown]
+            ys = [max(100 * r["predictive_underprovisioned_fraction"], FLOOR_PERCENT)
+                  for r in shown]
+            ax.scatter(
+                xs, ys, marker="X", s=70, color="tab:red", zorder=6,
+                label="predictive, capacity budget matched to each reactive setting's node-hours",
+            )
+            for r, x, y in zip(shown, xs, ys, strict=True):
+                ax.annotate(
+                    f"b={r['budget']:.3g}", (x, y), textcoords="offset points",
+                    xytext=(4, -9), fontsize=6, color="tab:red",
+                )
         ax.scatter(
             [1.0],
             [FLOOR_PERCENT],
@@ -230,20 +366,47 @@ def plot_tradeoff(curves: dict[str, dict[str, Any]], path: str | Path) -> Path:
     return path
 
 
+def matched_outcome(row: dict[str, Any], points: list[dict[str, Any]]) -> str:
+    """The predictive cell of a matched row, in words where there is no measurement."""
+    pred = row["predictive_underprovisioned_fraction"]
+    if row["status"] == "below":
+        cheapest = min(
+            (p["node_hours"] for p in points if p["policy"] == "predictive"), default=math.inf
+        )
+        if row["node_hours"] < cheapest:
+            return "cheaper than any predictive point"
+        return f"cheaper than predictive at budget {row['budget']:g}"
+    if row["status"] == "above":
+        return f"more than predictive spends at budget {row['budget']:g}: {pred:.2%}"
+    return f"{pred:.2%}"
+
+
 def equal_cost_table(curves: dict[str, dict[str, Any]]) -> str:
+    """Each reactive setting beside predictive run with the budget matched to its node-hours."""
     lines = [
-        "| trace | reactive target | node-hours × oracle | reactive under-provisioned "
-        "| predictive at the same node-hours |",
-        "| --- | ---: | ---: | ---: | ---: |",
+        "| trace | reactive target | reactive node-hours × oracle | reactive under-provisioned "
+        "| budget found | predictive node-hours × oracle (vs reactive) "
+        "| predictive under-provisioned, measured | new runs |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for title, curve in curves.items():
         base = curve["oracle"]["node_hours"]
-        for row in at_equal_cost(curve):
-            pred = row["predictive_underprovisioned_fraction"]
+        for row in curve.get("matched", []):
+            budget = f"{row['budget']:.4g}"
+            if row["status"] == "below":
+                budget = f"would be < {row['budget']:g}"
+            elif row["capacity_headroom"] > 1:
+                budget += f" (second stage, headroom ≤ {row['capacity_headroom']:g})"
+            if row["status"] == "closest":
+                budget += " (closest; not within tolerance)"
+            gap = row["predictive_node_hours"] / row["node_hours"] - 1
             lines.append(
                 f"| {title} | {row['target_utilization']:g} | {row['node_hours'] / base:.3f} "
-                f"| {row['reactive_underprovisioned_fraction']:.2%} "
-                f"| {'cheaper than any predictive point' if pred is None else f'{pred:.2%}'} |"
+                f"| {row['reactive_underprovisioned_fraction']:.2%} | {budget} "
+                f"| {row['predictive_node_hours'] / base:.3f} ({gap:+.2%})"
+                + (f" at budget {row['budget']:g}" if row["status"] == "below" else "")
+                + " "
+                f"| {matched_outcome(row, curve['points'])} | {row['runs']} |"
             )
     return "\n".join(lines) + "\n"
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
@@ -365,6 +366,7 @@ def test_tradeoff_curve_reuses_the_forecast_tape(four_policies, tmp_path):
     path = plot_tradeoff({"wave": curve}, tmp_path / "t.png")
     assert path.read_bytes()[:4] == b"\x89PNG"
     assert tradeoff_table({"wave": curve}).count("| wave |") == 8
+    assert [r["target_utilization"] for r in curve["matched"]] == [0.6, 0.8]
 
 
 @pytest.mark.parametrize(
@@ -388,22 +390,121 @@ def test_dominance(predictive, expected):
     assert dominates({"points": points}) is expected
 
 
-def test_equal_cost_reads_the_predictive_frontier():
-    from controller.sim_tradeoff import at_equal_cost
+def budget_spend(four_policies):
+    """Predictive node-hours at a capacity budget: one full run of the real planner."""
+    from controller.simulate import run_planner
 
-    points = [
-        {"policy": "predictive", "node_hours": 10, "underprovisioned_fraction": 0.04},
-        {"policy": "predictive", "node_hours": 12, "underprovisioned_fraction": 0.02},
-        {"policy": "predictive", "node_hours": 13, "underprovisioned_fraction": 0.03},  # dominated
-        {"policy": "reactive", "value": 0.6, "node_hours": 11, "underprovisioned_fraction": 0.05},
-        {"policy": "reactive", "value": 0.9, "node_hours": 9, "underprovisioned_fraction": 0.5},
-        {"policy": "reactive", "value": 0.5, "node_hours": 14, "underprovisioned_fraction": 0.01},
-    ]
-    rows = at_equal_cost({"points": points})
-    got = {r["target_utilization"]: r["predictive_underprovisioned_fraction"] for r in rows}
-    assert got[0.6] == pytest.approx(0.03)
-    assert got[0.9] is None
-    assert got[0.5] == pytest.approx(0.02)
+    trace = four_policies.trace
+    base = four_policies.settings
+    calls: list[float] = []
+
+    def spend(budget: float) -> float:
+        calls.append(budget)
+        tuned = replace(base, capacity_budget=budget)
+        run = run_planner(
+            "predictive", trace, tuned, tuned.policy(), four_policies.tape, budget=tuned.budget()
+        )
+        return run.summary()["node_hours"]
+
+    return spend, calls
+
+
+def test_budget_search_matches_a_spend_between_two_budgets(four_policies):
+    from controller.sim_tradeoff import match_budget
+
+    spend, calls = budget_spend(four_policies)
+    lo, hi = spend(1.0), spend(1.5)
+    assert lo < hi  # the budget is a node-hours knob on this trace
+    target = lo + 0.6 * (hi - lo)
+    calls.clear()
+    found = match_budget(spend, target, tolerance=0.01, max_runs=8)
+    assert found["status"] == "matched"
+    assert abs(found["node_hours"] - target) <= 0.01 * target
+    assert 1.0 < found["budget"] < 2.0
+    assert found["runs"] == len(calls) <= 8
+    # what it reports is what a run at that budget gives
+    assert spend(found["budget"]) == found["node_hours"]
+    assert dict(found["tried"])[found["budget"]] == found["node_hours"]
+    # runs already made seed the bracket: the same search again needs none
+    calls.clear()
+    again = match_budget(spend, target, known=dict(found["tried"]), tolerance=0.01)
+    assert calls == [] and again["runs"] == 0 and again["budget"] == found["budget"]
+
+
+def test_budget_search_says_when_no_budget_reaches_the_spend(four_policies):
+    from controller.sim_tradeoff import match_budget
+
+    spend, calls = budget_spend(four_policies)
+    floor = spend(1.0)
+    calls.clear()
+    below = match_budget(spend, 0.5 * floor)
+    assert below["status"] == "below" and below["budget"] == 1.0 and calls == [1.0]
+    assert below["node_hours"] == floor
+    calls.clear()
+    above = match_budget(spend, 10 * floor, high=1.5)
+    assert above["status"] == "above" and calls == [1.0, 1.5]
+    assert above["budget"] == 1.5  # the nearest it got
+    calls.clear()
+    capped = match_budget(spend, 10 * floor, high=1.5, max_runs=1)
+    assert capped["status"] == "closest" and calls == [1.0]
+
+
+def test_budget_search_on_a_step_function_stops_at_the_closest_step():
+    """Node-hours move in whole node-ticks; a target between two steps cannot be met."""
+    from controller.sim_tradeoff import match_budget
+
+    calls: list[float] = []
+
+    def steps(budget: float) -> float:
+        calls.append(budget)
+        return 100.0 if budget < 1.3 else 110.0
+
+    found = match_budget(steps, 104.0, tolerance=0.005, max_runs=40)
+    assert found["status"] == "closest" and found["node_hours"] == 100.0
+    assert len(calls) == found["runs"] < 40
+    hit = match_budget(steps, 110.2, tolerance=0.005)
+    assert hit["status"] == "matched" and hit["node_hours"] == 110.0
+
+
+def test_matched_rows_beside_each_reactive_setting(four_policies, tmp_path):
+    from controller.sim_tradeoff import equal_cost_table, match_reactive, plot_tradeoff
+    from controller.simulate import run_oracle, run_planner
+
+    trace, base, tape = four_policies.trace, four_policies.settings, four_policies.tape
+    points = []
+    for u in (0.5, 0.95):
+        tuned = replace(base, target_utilization=u)
+        run = run_planner("reactive", trace, tuned, tuned.policy(scale_up_rate_limit=True), None)
+        points.append(
+            {"policy": "reactive", "knob": "target_utilization", "value": u, **run.summary()}
+        )
+    rows = match_reactive(trace, base, tape, points, tolerance=0.01)
+    assert [r["target_utilization"] for r in rows] == [0.5, 0.95]
+    for r in rows:
+        assert r["node_hours"] == next(p for p in points if p["value"] == r["target_utilization"])[
+            "node_hours"
+        ]
+        if r["status"] == "matched":
+            assert abs(r["predictive_node_hours"] - r["node_hours"]) <= 0.01 * r["node_hours"]
+            tuned = replace(base, capacity_budget=r["budget"], capacity_headroom=r[
+                "capacity_headroom"])
+            again = run_planner(
+                "predictive", trace, tuned, tuned.policy(), tape, budget=tuned.budget()
+            ).summary()
+            assert again["underprovisioned_fraction"] == r["predictive_underprovisioned_fraction"]
+        elif r["status"] == "below":
+            assert r["predictive_underprovisioned_fraction"] is None
+            assert r["predictive_node_hours"] > r["node_hours"]
+    assert {r["status"] for r in rows} <= {"matched", "below", "above", "closest"}
+    curve = {
+        "points": points,
+        "matched": rows,
+        "oracle": {"node_hours": run_oracle(trace, base).summary()["node_hours"]},
+        "predictive_target_utilizations": [],
+    }
+    table = equal_cost_table({"wave": curve})
+    assert table.count("| wave |") == 2
+    assert plot_tradeoff({"wave": curve}, tmp_path / "m.png").read_bytes()[:4] == b"\x89PNG"
 
 
 def test_forecast_tape_equals_updating_and_forecasting_step_by_step():
