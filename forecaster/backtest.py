@@ -10,6 +10,18 @@ error before the first origin, so ratios between methods are what matters),
 sMAPE in percent and the share of actuals inside the 80 % interval.
 Baseline intervals come from the empirical quantiles of their own h-step
 errors on the training data.
+
+Points the reader filled in across a gap (``forecaster.io.filled_mask``) are
+not observations, and a backtest that scored them would measure agreement
+with a straight line, one that already knows the next real value.  So, as
+with missing values in R's ``forecast::accuracy``: an origin never sits inside
+a filled gap (one that would moves back to the gap's last observed point
+before it, or forward past it when that leaves the scored span); only horizon
+steps whose actual was observed are scored, for the model and both baselines
+alike; and the MASE scale and the baselines' error quantiles use only pairs
+of observed points.  Filled steps stay in the rows with ``actual`` empty, and
+the summary counts them (``excluded_filled``).  A series without filled
+points backtests exactly as before.
 """
 
 from __future__ import annotations
@@ -24,6 +36,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
+from forecaster.io import filled_mask
 from forecaster.model import LoadForecaster
 from forecaster.seasonality import DAY_SECONDS
 
@@ -34,13 +47,21 @@ BASELINE_WINDOW = 4032  # points of history the baselines' error quantiles use
 class BacktestResult:
     """Per-point forecasts of every method and the summary metrics."""
 
-    rows: pd.DataFrame  # origin, timestamp, actual, mean, lo80, hi80 (the model)
+    rows: pd.DataFrame  # origin, timestamp, actual, mean, lo80, hi80 (the model); actual
+    # is NaN where the reader filled the point in (not scored)
     baselines: pd.DataFrame  # origin, timestamp, method, actual, mean, lo80, hi80
     summary: dict[str, Any]
 
 
-def origin_positions(n: int, horizon: int, origins: int, fraction: float = 0.3) -> list[int]:
-    """Positions of the first forecast point of each origin, evenly over the last ``fraction``."""
+def origin_positions(n: int, horizon: int, origins: int, fraction: float = 0.3,
+                     filled: np.ndarray | None = None) -> list[int]:
+    """Positions of the first forecast point of each origin, evenly over the last ``fraction``.
+
+    With ``filled`` (a mask of filled-in points), an origin (the point before
+    that position) is never a filled point: one that would be moves back to the
+    last observed point before it, or forward when there is none in the span;
+    origins that meet are kept once.
+    """
     if horizon < 1 or origins < 1:
         raise ValueError("horizon and origins must be positive")
     if not 0.0 < fraction < 1.0:
@@ -53,7 +74,20 @@ def origin_positions(n: int, horizon: int, origins: int, fraction: float = 0.3) 
             f"{fraction:.0%} ({n - first} points)"
         )
     count = min(origins, last - first + 1)
-    return sorted({int(round(x)) for x in np.linspace(first, last, count)})
+    wanted = sorted({int(round(x)) for x in np.linspace(first, last, count)})
+    if filled is None or not np.asarray(filled).any():
+        return wanted
+    usable = np.flatnonzero(~np.asarray(filled, dtype=bool)[first - 1:last]) + first
+    if len(usable) == 0:
+        raise ValueError(
+            f"every point in the last {fraction:.0%} of the series was filled in across a "
+            "gap: no observed point to start a forecast from"
+        )
+    moved = set()
+    for pos in wanted:
+        at = int(np.searchsorted(usable, pos, side="right")) - 1  # last usable <= pos
+        moved.add(int(usable[at]) if at >= 0 else int(usable[0]))
+    return sorted(moved)
 
 
 def _empirical_bounds(errors: np.ndarray, spread: float = 0.8) -> tuple[float, float]:
@@ -63,16 +97,27 @@ def _empirical_bounds(errors: np.ndarray, spread: float = 0.8) -> tuple[float, f
     return float(np.quantile(errors, tail)), float(np.quantile(errors, 1 - tail))
 
 
+def _lag_errors(y: np.ndarray, lag: int, observed: np.ndarray | None) -> np.ndarray:
+    """``y[t] - y[t - lag]`` over the pairs whose two points were both observed."""
+    diff = y[lag:] - y[:-lag]
+    return diff if observed is None else diff[observed[lag:] & observed[:-lag]]
+
+
 def baseline_forecasts(
-    history: np.ndarray, horizon: int, season: int
+    history: np.ndarray, horizon: int, season: int, filled: np.ndarray | None = None
 ) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """Naive and seasonal-naive means with empirical 80 % bounds, clipped at zero."""
-    y = history[-(BASELINE_WINDOW + season * 2 + horizon):]
+    """Naive and seasonal-naive means with empirical 80 % bounds, clipped at zero.
+
+    ``filled`` (a mask over ``history``) keeps pairs with a filled-in point out
+    of the error quantiles."""
+    window = BASELINE_WINDOW + season * 2 + horizon
+    y = history[-window:]
+    observed = None if filled is None else ~np.asarray(filled, dtype=bool)[-window:]
     out: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
     naive_mean = np.full(horizon, history[-1])
     lo, hi = np.empty(horizon), np.empty(horizon)
     for h in range(1, horizon + 1):
-        lo[h - 1], hi[h - 1] = _empirical_bounds(y[h:] - y[:-h])
+        lo[h - 1], hi[h - 1] = _empirical_bounds(_lag_errors(y, h, observed))
     out["naive"] = (naive_mean, np.maximum(naive_mean + lo, 0), np.maximum(naive_mean + hi, 0))
     m = max(1, int(season))
     snaive = np.empty(horizon)
@@ -80,13 +125,16 @@ def baseline_forecasts(
     for h in range(1, horizon + 1):
         lag = m * ((h - 1) // m + 1)
         snaive[h - 1] = history[len(history) - lag + (h - 1)]
-        lo[h - 1], hi[h - 1] = _empirical_bounds(y[lag:] - y[:-lag])
+        lo[h - 1], hi[h - 1] = _empirical_bounds(_lag_errors(y, lag, observed))
     out["seasonal_naive"] = (snaive, np.maximum(snaive + lo, 0), np.maximum(snaive + hi, 0))
     return out
 
 
 def _scores(actual: np.ndarray, mean: np.ndarray, lo: np.ndarray, hi: np.ndarray,
             scale: float) -> dict[str, float]:
+    """MASE, sMAPE and 80 % coverage over the steps whose actual was observed (not NaN)."""
+    keep = np.isfinite(actual)
+    actual, mean, lo, hi = actual[keep], mean[keep], lo[keep], hi[keep]
     err = np.abs(actual - mean)
     denom = np.abs(actual) + np.abs(mean)
     smape = np.where(denom > 0, 200.0 * err / np.where(denom > 0, denom, 1), 0.0)
@@ -128,8 +176,10 @@ def rolling_origin(
     """
     if refit_every < 1:
         raise ValueError("refit_every must be >= 1")
-    positions = origin_positions(len(series), horizon, origins, fraction)
+    filled = filled_mask(series)
+    positions = origin_positions(len(series), horizon, origins, fraction, filled)
     values = series.to_numpy(dtype=float)
+    observed_values = np.where(filled, np.nan, values)  # what the scores compare against
     step_seconds = pd.Timedelta(series.index[1] - series.index[0]).total_seconds()
     rows: list[dict[str, Any]] = []
     base_rows: list[dict[str, Any]] = []
@@ -150,13 +200,14 @@ def rolling_origin(
         forecast = model.forecast(horizon)
         description = forecast.model
         origin = series.index[pos - 1]
-        actual = values[pos:pos + horizon]
+        actual = observed_values[pos:pos + horizon]
         for h in range(horizon):
             rows.append({
                 "origin": origin, "timestamp": series.index[pos + h], "actual": actual[h],
                 "mean": forecast.mean[h], "lo80": forecast.lo80[h], "hi80": forecast.hi80[h],
             })
-        for method, (mean, lo, hi) in baseline_forecasts(values[:pos], horizon, season).items():
+        baselines = baseline_forecasts(values[:pos], horizon, season, filled[:pos])
+        for method, (mean, lo, hi) in baselines.items():
             for h in range(horizon):
                 base_rows.append({
                     "origin": origin, "timestamp": series.index[pos + h], "method": method,
@@ -165,14 +216,24 @@ def rolling_origin(
     frame = pd.DataFrame(rows)
     base = pd.DataFrame(base_rows)
     assert season is not None
+    scored = int(frame["actual"].notna().sum())
+    if scored == 0:
+        raise ValueError("every forecast step fell on a point filled in across a gap: "
+                         "no observed actual to score")
     train = values[:positions[0]]
     lag = season if len(train) > season + 1 else 1
-    scale = float(np.mean(np.abs(train[lag:] - train[:-lag]))) if len(train) > lag else 1.0
+    # in-sample seasonal-naive error over pairs of observed points (a filled-in line's
+    # differences are not errors of any method)
+    pairs = _lag_errors(train, lag, ~filled[:positions[0]]) if len(train) > lag else np.empty(0)
+    scale = float(np.mean(np.abs(pairs))) if len(pairs) else 1.0
     scale = scale if scale > 0 else 1.0
     summary: dict[str, Any] = {
         "horizon": horizon,
         "origins": len(positions),
         "forecasts": len(frame),
+        "scored": scored,
+        "excluded_filled": len(frame) - scored,
+        "filled_points": int(filled.sum()),
         "first_origin": str(series.index[positions[0] - 1]),
         "last_origin": str(series.index[positions[-1] - 1]),
         "step_seconds": step_seconds,

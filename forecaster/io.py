@@ -22,7 +22,10 @@ are the file's own lines.
 Gap rule: without ``freq``, a missing run of at most ``max_gap`` steps is
 filled by linear interpolation; a longer one is an error.  With ``freq``, an
 empty bin is 0 for ``agg="sum"``/``"count"`` (no events in it) and is
-interpolated up to ``max_gap`` bins for ``agg="mean"``/``"max"``.
+interpolated up to ``max_gap`` bins for ``agg="mean"``/``"max"``.  The points
+a gap rule filled in are not observations: ``filled_mask(series)`` tells them
+apart (``series.attrs["filled"]`` holds them as runs of timestamps), so a
+backtest can keep them out of its scores.
 """
 
 from __future__ import annotations
@@ -226,6 +229,35 @@ def _parse_values(
     return arr, unit
 
 
+def _mark_filled(series: pd.Series, filled: np.ndarray) -> pd.Series:
+    """Record the positions ``filled`` (a boolean mask) as runs of timestamps in
+    ``series.attrs["filled"]``: ``((first, last), ...)``, inclusive; a tuple, so
+    attrs stay cheap to copy and compare when pandas carries them along."""
+    runs: list[tuple[pd.Timestamp, pd.Timestamp]] = []
+    if filled.any():
+        edges = np.diff(np.r_[0, filled.astype(np.int8), 0])
+        starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1) - 1
+        runs = [(series.index[a], series.index[b]) for a, b in zip(starts, ends, strict=True)]
+    series.attrs["filled"] = tuple(runs)
+    return series
+
+
+def filled_mask(series: pd.Series) -> np.ndarray:
+    """True where ``series`` holds a point the reader filled in (interpolated across
+    a gap) rather than one read from the file; all False for a series without that
+    record (built in memory, or with no gaps)."""
+    mask = np.zeros(len(series), dtype=bool)
+    runs = series.attrs.get("filled", ())
+    if not runs or len(series) == 0:
+        return mask
+    index = pd.DatetimeIndex(series.index)
+    for first, last in runs:
+        a = int(index.searchsorted(first, side="left"))
+        b = int(index.searchsorted(last, side="right"))
+        mask[a:b] = True
+    return mask
+
+
 def infer_step(index: pd.DatetimeIndex) -> pd.Timedelta:
     """The series' own spacing: the most common positive difference."""
     diffs = pd.Series(np.diff(index.as_unit("ns").asi8))
@@ -286,11 +318,14 @@ def regularize(
             "(--max-gap)"
         )
     series = pd.Series(values, index=index, dtype=float)
+    filled = np.zeros(len(series), dtype=bool)
     if missing.any():
         full = pd.date_range(index[0], index[-1], freq=step)
-        series = series.reindex(full).interpolate(method="linear")
+        series = series.reindex(full)
+        filled = series.isna().to_numpy()
+        series = series.interpolate(method="linear")
     series.index.freq = None
-    return series
+    return _mark_filled(series, filled)
 
 
 def resample(
@@ -306,8 +341,9 @@ def resample(
         raise SeriesError(f"invalid --freq {freq!r}: use a fixed step such as 5min or 1h") from exc
     raw = pd.Series(values, index=index).sort_index()
     bins = raw.resample(offset, label="left", closed="left")
-    if agg in ("sum", "count"):
+    if agg in ("sum", "count"):  # an empty bin had no events: a real 0, not filled in
         out = bins.sum() if agg == "sum" else bins.count().astype(float)
+        gaps = np.zeros(len(out), dtype=bool)
     else:
         out = bins.mean() if agg == "mean" else bins.max()
         gaps = out.isna().to_numpy()
@@ -322,7 +358,7 @@ def resample(
                     )
             out = out.interpolate(method="linear")
     out.index.freq = None
-    return out.astype(float)
+    return _mark_filled(out.astype(float), gaps)
 
 
 def _decode(path: Path) -> str:
@@ -430,7 +466,8 @@ def read_series(
     (e.g. ``"5min"``) resamples with ``agg``; without it the file must already
     be regular (short gaps are interpolated, see the module docstring).  What
     the reader did on the way (units stripped, empty cells) is listed in
-    ``series.attrs["notes"]``.
+    ``series.attrs["notes"]``; which points it filled in, in
+    ``series.attrs["filled"]`` (read it with :func:`filled_mask`).
     """
     path = Path(path)
     frame, lines, sep = _read_table(path)

@@ -128,19 +128,23 @@ def backtest(csv_path: Path, time_col: str | None, value_col: str | None, freq: 
              summary_path: Path | None, refit_every: int) -> None:
     """Rolling-origin backtest against naive and seasonal naive (MASE, sMAPE, coverage)."""
     from forecaster.backtest import origin_positions, rolling_origin
+    from forecaster.io import filled_mask
 
     check_output(out, "--out", inputs=[csv_path])
     if summary_path is not None:
         check_output(summary_path, "--summary", inputs=[csv_path, out])
     series = _read(csv_path, time_col, value_col, freq, agg, max_gap)
+    filled = filled_mask(series)
     try:
-        room = len(origin_positions(len(series), horizon, len(series)))
+        room = len(origin_positions(len(series), horizon, len(series), filled=filled))
     except ValueError as exc:  # too short for the horizon
         raise click.BadParameter(str(exc), param_hint="'--csv'") from exc
     if origins > room:
         raise click.BadParameter(
             f"{origins} origins do not fit: the last 30 % of the {len(series)} points leaves "
-            f"room for at most {room} origins with horizon {horizon}", param_hint="'--origins'")
+            f"room for at most {room} origins with horizon {horizon}"
+            + (" on observed points (not on ones filled in across a gap)" if filled.any() else ""),
+            param_hint="'--origins'")
     try:
         result = rolling_origin(
             series, horizon, origins,
@@ -163,6 +167,9 @@ def backtest(csv_path: Path, time_col: str | None, value_col: str | None, freq: 
         f"naive {s['naive']['mase']:.3f}, seasonal naive {s['seasonal_naive']['mase']:.3f}; "
         f"80 % coverage {s['model']['coverage80']:.0%}; wrote {out}"
     )
+    if s["excluded_filled"]:
+        _echo(f"note: {s['excluded_filled']} of {s['forecasts']} forecast steps fall on points "
+              "filled in across gaps: not scored (their actual is left empty in --out)")
 
 
 @click.command("forecaster")

@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner
 
 from controller.cli import main
-from forecaster import LoadForecaster
+from forecaster import LoadForecaster, read_series
+from forecaster.backtest import origin_positions, rolling_origin
 from tests.forecaster.conftest import seasonal_series
 
 
@@ -68,6 +70,107 @@ def test_backtest_rows_and_json_summary(series_csv: Path, tmp_path: Path) -> Non
     for method in ("model", "naive", "seasonal_naive"):
         assert {"mase", "smape", "coverage80"} <= set(printed[method])
     assert printed["origins"] == 3 and printed["season"] == 48
+
+
+# Gaps inside the scored span: rows of the 700-point series left out of the file.  The
+# first three cover a point where an evenly placed origin (horizon 4, 12 origins)
+# would sit, so without the rule those origins would be inside a filled gap.
+GAPS = [(505, 510), (560, 566), (636, 642), (661, 665)]
+
+
+@pytest.fixture(scope="module")
+def gapped(tmp_path_factory) -> tuple[Path, pd.Series, np.ndarray]:
+    series = seasonal_series(n=700, period=48, step="30min")
+    missing = np.zeros(len(series), dtype=bool)
+    for a, b in GAPS:
+        missing[a:b] = True
+    path = tmp_path_factory.mktemp("gaps") / "gapped.csv"
+    series[~missing].rename_axis("timestamp").reset_index().to_csv(path, index=False)
+    return path, series, missing
+
+
+def test_backtest_scores_only_observed_points_and_never_starts_inside_a_gap(
+    gapped: tuple[Path, pd.Series, np.ndarray], tmp_path: Path
+) -> None:
+    path, series, missing = gapped
+    # without the rule, some evenly placed origins (the point before each position) are filled
+    plain = origin_positions(len(series), 4, 12)
+    assert sum(missing[p - 1] for p in plain) >= 3
+    out = tmp_path / "bt.csv"
+    result = run("forecast", "backtest", "--csv", str(path), "--horizon", "4", "--origins", "12",
+                 "--out", str(out), "--json", "--max-history", "400")
+    assert result.exit_code == 0, result.output
+    rows = pd.read_csv(out, parse_dates=["origin", "timestamp"])
+    assert list(rows.columns) == ["origin", "timestamp", "actual", "mean", "lo80", "hi80"]
+    summary = json.loads(result.stdout)
+    position = {t: i for i, t in enumerate(series.index)}
+    # origins sit on points read from the file
+    origins = sorted({position[t] for t in rows["origin"]})
+    assert len(origins) == summary["origins"] == 12
+    assert not missing[origins].any()
+    # actuals: the file's value where it has one, empty where the reader filled the point in
+    at = rows["timestamp"].map(position).to_numpy()
+    assert rows["actual"].isna().to_numpy().tolist() == missing[at].tolist()
+    kept = ~missing[at]
+    np.testing.assert_allclose(rows["actual"].to_numpy()[kept], series.to_numpy()[at[kept]])
+    excluded = int(missing[at].sum())
+    assert excluded > 0
+    assert summary["excluded_filled"] == excluded
+    assert summary["scored"] == len(rows) - excluded == summary["forecasts"] - excluded
+    assert summary["filled_points"] == int(missing.sum())
+    assert f"note: {excluded} of {len(rows)} forecast steps" in result.output
+    # the scores are those of the observed steps only; the MASE scale uses observed pairs
+    observed = rows[kept]
+    err = (observed["actual"] - observed["mean"]).abs()
+    first = origins[0] + 1
+    y, seen = series.to_numpy()[:first], ~missing[:first]
+    lag = summary["season"]
+    pairs = seen[lag:] & seen[:-lag]
+    scale = float(np.mean(np.abs(y[lag:] - y[:-lag])[pairs]))
+    assert summary["mase_scale"] == pytest.approx(scale)
+    assert summary["model"]["mase"] == pytest.approx(err.mean() / scale)
+    inside = (observed["actual"] >= observed["lo80"]) & (observed["actual"] <= observed["hi80"])
+    assert summary["model"]["coverage80"] == pytest.approx(inside.mean())
+
+
+def test_backtest_baselines_use_the_same_mask(gapped: tuple[Path, pd.Series, np.ndarray]) -> None:
+    path, _, missing = gapped
+    series = read_series(path)
+    result = rolling_origin(series, 4, 12, make_model=lambda: LoadForecaster(max_history=400))
+    base = result.baselines
+    assert len(base) == 2 * len(result.rows)
+    for method in ("naive", "seasonal_naive"):
+        part = base[base["method"] == method]
+        assert part["actual"].isna().sum() == result.summary["excluded_filled"]
+        kept = part.dropna(subset=["actual"])
+        mase = (kept["actual"] - kept["mean"]).abs().mean() / result.summary["mase_scale"]
+        assert result.summary[method]["mase"] == pytest.approx(mase)
+    # the naive forecast is the origin's own value: read from the file, not interpolated
+    naive = base[base["method"] == "naive"].groupby("origin")["mean"].first()
+    np.testing.assert_allclose(naive.to_numpy(), series.loc[naive.index].to_numpy())
+
+
+def test_backtest_without_gaps_is_unchanged_by_the_filled_rule(series_csv: Path,
+                                                               tmp_path: Path) -> None:
+    # the file read by the CLI and the same series in memory (no record of filled points)
+    out = tmp_path / "bt.csv"
+    result = run("forecast", "backtest", "--csv", str(series_csv), "--horizon", "4",
+                 "--origins", "5", "--out", str(out), "--json", "--max-history", "400")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert (summary["scored"], summary["excluded_filled"], summary["filled_points"]) == (20, 0, 0)
+    assert "not scored" not in result.output
+    frame = pd.read_csv(series_csv, parse_dates=["timestamp"]).set_index("timestamp")["value"]
+    memory = rolling_origin(frame.astype(float), 4, 5,
+                            make_model=lambda: LoadForecaster(max_history=400))
+    assert memory.summary["excluded_filled"] == 0
+    for method in ("model", "naive", "seasonal_naive"):
+        for key in ("mase", "smape", "coverage80"):
+            assert summary[method][key] == memory.summary[method][key]
+    assert summary["mase_scale"] == memory.summary["mase_scale"]
+    rows = pd.read_csv(out)
+    assert rows["actual"].notna().all()
+    np.testing.assert_allclose(rows["mean"], memory.rows["mean"])
 
 
 def test_train_forecaster_saves_a_loadable_model(series_csv: Path, tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from forecaster import SeriesError, read_series
+from forecaster.io import filled_mask
 
 
 def write(tmp_path: Path, text: str, name: str = "series.csv") -> Path:
@@ -91,6 +92,28 @@ def test_short_gap_is_interpolated(tmp_path: Path) -> None:
     series = read_series(write(tmp_path, "timestamp,value\n" + "\n".join(rows) + "\n"))
     assert len(series) == 20
     assert series.iloc[5] == pytest.approx(15.0)
+
+
+def test_filled_points_are_told_apart_from_read_ones(tmp_path: Path) -> None:
+    rows = regular_rows()
+    del rows[5:7]  # two missing minutes
+    rows[10] = rows[10].split(",")[0] + ","  # an empty cell: a missing point too
+    series = read_series(write(tmp_path, "timestamp,value\n" + "\n".join(rows) + "\n"))
+    assert np.flatnonzero(filled_mask(series)).tolist() == [5, 6, 12]
+    assert np.flatnonzero(filled_mask(series.iloc[4:])).tolist() == [1, 2, 8]  # kept by slices
+    plain = read_series(write(tmp_path, "timestamp,value\n" + "\n".join(regular_rows()) + "\n",
+                              "plain.csv"))
+    assert not filled_mask(plain).any() and plain.attrs["filled"] == ()
+
+
+def test_resampled_bins_are_filled_only_when_interpolated(tmp_path: Path) -> None:
+    rows = regular_rows(120)
+    del rows[30:45]  # bins 6, 7 and 8 of 5 minutes are empty
+    path = write(tmp_path, "timestamp,value\n" + "\n".join(rows) + "\n")
+    mean = read_series(path, freq="5min", agg="mean", min_points=2)
+    assert np.flatnonzero(filled_mask(mean)).tolist() == [6, 7, 8]
+    summed = read_series(path, freq="5min", agg="sum", min_points=2)
+    assert summed.iloc[6] == 0 and not filled_mask(summed).any()  # no events: a real zero
 
 
 def test_resample_sum_and_mean(tmp_path: Path) -> None:
