@@ -153,13 +153,23 @@ def _verdict(curve: dict[str, Any]) -> str:
     )
     cheaper = sum(r["status"] == "below" for r in curve["matched"])
     other = len(curve["matched"]) - len(rows) - cheaper
+    same = [r for r in curve["matched"] if r.get("same_spend_point") is not None]
+    same_lower = sum(
+        r["same_spend_point"]["underprovisioned_fraction"] < r["reactive_underprovisioned_fraction"]
+        for r in same
+    )
     strict = "; every reactive point is matched on both axes" if dominates(curve) else ""
     return (
         f"less often at {lower} of the {len(rows)} reactive settings matched within "
         f"±{MATCH_TOLERANCE:.1%}"
         + (f", as often at {ties}" if ties else "")
-        + (f"; {cheaper} reactive setting(s) spend less than the budget's floor" if cheaper else "")
+        + (f"; {cheaper} reactive setting(s) spend less than budget 1.0 does" if cheaper else "")
         + (f"; {other} not matched within tolerance" if other else "")
+        + (
+            f"; of the settings not matched, {len(same)} spend within the tolerance of a "
+            f"measured curve point (fixed quantile), which under-provisions less at {same_lower}"
+            if same else ""
+        )
         + strict
     )
 

@@ -182,9 +182,27 @@ def match_reactive(
                 ),
                 "runs": new_runs,
                 "tried": [[b, h] for b, h in found["tried"]],
+                "same_spend_point": (
+                    None if found["status"] == "matched" else _same_spend(points, hours, tolerance)
+                ),
             }
         )
     return rows
+
+
+def _same_spend(
+    points: list[dict[str, Any]], hours: float, tolerance: float
+) -> dict[str, Any] | None:
+    """The predictive curve point (any knob) nearest ``hours``, if within ``tolerance``."""
+    near = [
+        p for p in points
+        if p["policy"] == "predictive" and abs(p["node_hours"] - hours) <= tolerance * hours
+    ]
+    if not near:
+        return None
+    best = min(near, key=lambda p: abs(p["node_hours"] - hours))
+    keys = ("knob", "value", "target_utilization", "node_hours", "underprovisioned_fraction")
+    return {k: best[k] for k in keys}
 
 
 def dominates(curve: dict[str, Any]) -> bool:
@@ -214,7 +232,8 @@ def match_budget(
 ) -> dict[str, Any]:
     """The budget whose node-hours ``spend(budget)`` come within ``tolerance`` of ``target``.
 
-    A bracketed secant search over ``[low, high]``: ``spend`` is one full planner run, so
+    A bracketed secant search over ``[low, high]``, bisecting when the secant creeps from
+    one end of the bracket: ``spend`` is one full planner run, so
     at most ``max_runs`` new calls; ``known`` (budget -> node-hours, already run with the
     same settings) seeds the bracket and is extended in place.  Node-hours need not be
     monotone in the budget; the bracket only needs a budget below the target and one above.
@@ -225,6 +244,7 @@ def match_budget(
     """
     evals = known if known is not None else {}
     runs = 0
+    order: list[float] = []  # the budgets this search ran, in turn
 
     def at(budget: float) -> float:
         nonlocal runs
@@ -232,6 +252,7 @@ def match_budget(
         if budget not in evals:
             evals[budget] = float(spend(budget))
             runs += 1
+            order.append(budget)
         return evals[budget]
 
     def close(hours: float) -> bool:
@@ -268,9 +289,15 @@ def match_budget(
         b_lo, h_lo = max((b, h) for b, h in inside if b < b_hi and h < target)
         if runs >= max_runs or b_hi - b_lo < 1e-4:
             return result("closest")
-        # secant between the bracket's ends, kept off them so the bracket shrinks
-        guess = b_lo + (target - h_lo) * (b_hi - b_lo) / (h_hi - h_lo)
+        # secant between the bracket's ends, kept off them so the bracket shrinks; after
+        # two new runs on the same side of the target (a curved spend, where the secant
+        # creeps from one end), bisect
         width = b_hi - b_lo
+        sides = [evals[b] > target for b in order[-2:]]
+        if len(sides) == 2 and sides[0] == sides[1]:
+            guess = b_lo + 0.5 * width
+        else:
+            guess = b_lo + (target - h_lo) * width / (h_hi - h_lo)
         at(min(max(guess, b_lo + 0.1 * width), b_hi - 0.1 * width))
 
 
@@ -375,10 +402,23 @@ def matched_outcome(row: dict[str, Any], points: list[dict[str, Any]]) -> str:
         )
         if row["node_hours"] < cheapest:
             return "cheaper than any predictive point"
-        return f"cheaper than predictive at budget {row['budget']:g}"
-    if row["status"] == "above":
-        return f"more than predictive spends at budget {row['budget']:g}: {pred:.2%}"
-    return f"{pred:.2%}"
+        text = f"cheaper than predictive at budget {row['budget']:g}"
+    elif row["status"] == "above":
+        text = f"more than predictive spends at budget {row['budget']:g}: {pred:.2%}"
+    else:
+        text = f"{pred:.2%}"
+    same = row.get("same_spend_point")
+    if same is not None:
+        setting = (
+            f"quantile {same['value']:g}" if same["knob"] == "forecast_quantile"
+            else f"budget {same['value']:g}"
+        )
+        text += (
+            f"; the curve point {setting} at target {same['target_utilization']:g} spends "
+            f"within ±{MATCH_TOLERANCE:.1%} ({same['node_hours'] / row['node_hours'] - 1:+.2%}):"
+            f" {same['underprovisioned_fraction']:.2%}"
+        )
+    return text
 
 
 def equal_cost_table(curves: dict[str, dict[str, Any]]) -> str:

@@ -466,6 +466,20 @@ def test_budget_search_on_a_step_function_stops_at_the_closest_step():
     assert hit["status"] == "matched" and hit["node_hours"] == 110.0
 
 
+def test_budget_search_bisects_a_saturating_spend():
+    """Spend that rises fast then flattens (the quantile reaching its ceiling): the secant
+    alone creeps down from the flat end; bisection brings it within tolerance."""
+    from controller.sim_tradeoff import match_budget
+
+    def saturating(budget: float) -> float:
+        return 1000.0 * (1.49 - 0.09 * math.exp(-25.0 * (budget - 1.4)))
+
+    known = {1.0: 1100.0, 1.4: 1400.0}
+    found = match_budget(saturating, 1477.0, known=known, max_runs=8)
+    assert found["status"] == "matched" and found["runs"] <= 8
+    assert abs(found["node_hours"] - 1477.0) <= 0.005 * 1477.0
+
+
 def test_matched_rows_beside_each_reactive_setting(four_policies, tmp_path):
     from controller.sim_tradeoff import equal_cost_table, match_reactive, plot_tradeoff
     from controller.simulate import run_oracle, run_planner
