@@ -333,7 +333,7 @@ def plot_tradeoff(curves: dict[str, dict[str, Any]], path: str | Path) -> Path:
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig, axes = plt.subplots(1, len(curves), figsize=(6.5 * len(curves), 5), squeeze=False)
+    fig, axes = plt.subplots(1, len(curves), figsize=(6.5 * len(curves), 6), squeeze=False)
     for ax, (title, curve) in zip(axes[0], curves.items(), strict=True):
         base = curve["oracle"]["node_hours"]
         for policy, knob, target, label, color, marker, style in _series(curve):
@@ -367,7 +367,8 @@ def plot_tradeoff(curves: dict[str, dict[str, Any]], path: str | Path) -> Path:
             )
             for r, x, y in zip(shown, xs, ys, strict=True):
                 ax.annotate(
-                    f"b={r['budget']:.3g}", (x, y), textcoords="offset points",
+                    f"b={r['budget']:.3g}" + (", 2nd stage" if r["capacity_headroom"] > 1 else ""),
+                    (x, y), textcoords="offset points",
                     xytext=(4, -9), fontsize=6, color="tab:red",
                 )
         ax.scatter(
@@ -386,8 +387,14 @@ def plot_tradeoff(curves: dict[str, dict[str, Any]], path: str | Path) -> Path:
         ax.set_yscale("log")
         ax.set_ylim(bottom=FLOOR_PERCENT * 0.7)
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
-    fig.tight_layout()
+    # one legend under the panels: inside, it hid the reactive curve on some traces
+    legend: dict[str, Any] = {}
+    for ax in axes[0]:
+        for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            legend.setdefault(label, handle)
+    rows = math.ceil(len(legend) / 2)
+    fig.legend(list(legend.values()), list(legend), loc="lower center", ncol=2, fontsize=8)
+    fig.tight_layout(rect=(0.0, min(0.035 * rows, 0.4), 1.0, 1.0))
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
