@@ -106,6 +106,10 @@ def predict(csv_path: Path, time_col: str | None, value_col: str | None, freq: s
           f"wrote {len(frame)} rows to {out}")
     for note in model.metadata_["notes"]:
         _echo(f"note: {note}")
+    if horizon > len(model.history_):
+        _echo(f"note: --horizon {horizon} reaches further ahead than the {len(model.history_)} "
+              "points fitted on; beyond that the forecast only repeats the fitted level, "
+              "trend and seasons, and its bounds are extrapolated")
 
 
 @forecast.command()

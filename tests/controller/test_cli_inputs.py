@@ -173,3 +173,15 @@ def test_simulate_report_dir_gets_only_the_finished_files(
                           "--report-dir", str(blocker / "report"))
     assert code == 2 and "--report-dir" in output and "not a directory" in output
     assert not (tmp_path / "r2.json").exists()
+
+
+def test_predict_horizon_longer_than_the_history_says_so(series_csv: Path, tmp_path: Path) -> None:
+    out = tmp_path / "far.csv"
+    code, output = invoke("forecast", "predict", "--csv", str(series_csv), "--horizon", "250",
+                          "--out", str(out))
+    assert code == 0, output
+    assert "--horizon 250 reaches further ahead than the 200 points fitted on" in output
+    assert len(pd.read_csv(out)) == 250
+    code, output = invoke("forecast", "predict", "--csv", str(series_csv), "--horizon", "24",
+                          "--out", str(out))
+    assert code == 0 and "reaches further ahead" not in output, output
