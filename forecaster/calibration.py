@@ -14,7 +14,12 @@ predicted states (no refit, a few milliseconds); per lead time ``h`` the 80th
 percentile of ``|error| / model sd`` over ``Z80`` is the factor the model's sd
 would need for its 80 % interval to cover 80 % of those errors.  It is clipped
 to ``[WIDTH_MIN, WIDTH_MAX]`` and made non-decreasing in ``h``; beyond
-``CALIBRATION_HORIZON`` the last factor holds.
+``CALIBRATION_HORIZON`` the last factor holds.  Points filled in across a gap
+(``forecaster.io.filled_mask``) are not observations: an error counts only
+when its actual was observed and so was its origin's last point.  A filled-in
+straight line is easy to forecast and, from inside a gap, already points at
+where the gap ends, so counting it made the factors too small on gap-heavy
+series.
 
 :func:`project` is the h-step projection itself, shared with
 :func:`forecaster.path.forecast_path`.  It works on ``w_h = (T^h)' Z'`` rather
@@ -82,12 +87,16 @@ def project(
 
 
 def width_factors(results: Any, horizon: int = CALIBRATION_HORIZON,
-                  fraction: float = CALIBRATION_FRACTION) -> np.ndarray:
+                  fraction: float = CALIBRATION_FRACTION,
+                  missing: np.ndarray | None = None) -> np.ndarray:
     """Per-lead-time factors (``>= 1``, non-decreasing) for the model's predictive sd.
 
     ``results`` is the fitted statsmodels filter output over the fit window.
     Lead times with fewer than ``MIN_ORIGINS`` origins (a short window) keep
     the factor before them; with too few origins for lead 1 the result is ``[1.0]``.
+    ``missing`` marks points filled in across gaps: an error counts only if its
+    actual was observed and so was the origin's last point (a state that saw
+    part of a filled-in line already knew where the gap ends).
     """
     endog = np.asarray(results.model.endog, dtype=float).ravel()
     filtered = results.filter_results
@@ -99,6 +108,10 @@ def width_factors(results: Any, horizon: int = CALIBRATION_HORIZON,
     state = np.asarray(filtered.predicted_state)[:, start:n]
     state_cov = np.asarray(filtered.predicted_state_cov)[:, :, start:n]
     means, variances = project(results.model.ssm, state, state_cov, horizon)
+    observed = None
+    if missing is not None and np.any(missing):
+        observed = ~np.asarray(missing, dtype=bool)
+        known = observed[start - 1:n - 1]  # the last point before each origin
     ratios: list[float] = []
     for h in range(horizon):
         count = origins - h  # origins whose lead-(h+1) target is inside the window
@@ -107,6 +120,8 @@ def width_factors(results: Any, horizon: int = CALIBRATION_HORIZON,
         errors = endog[start + h:start + h + count] - means[:count, h]
         sd = np.sqrt(np.maximum(variances[:count, h], 0.0))
         usable = sd > 0
+        if observed is not None:
+            usable &= observed[start + h:start + h + count] & known[:count]
         if usable.sum() < MIN_ORIGINS:
             break
         ratios.append(float(np.quantile(np.abs(errors[usable]) / sd[usable], 0.8)) / Z80)

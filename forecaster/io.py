@@ -229,10 +229,11 @@ def _parse_values(
     return arr, unit
 
 
-def _mark_filled(series: pd.Series, filled: np.ndarray) -> pd.Series:
-    """Record the positions ``filled`` (a boolean mask) as runs of timestamps in
-    ``series.attrs["filled"]``: ``((first, last), ...)``, inclusive; a tuple, so
-    attrs stay cheap to copy and compare when pandas carries them along."""
+def mark_filled(series: pd.Series, filled: np.ndarray) -> pd.Series:
+    """Record (in place; returns ``series``) the positions ``filled`` (a boolean
+    mask) as runs of timestamps in ``series.attrs["filled"]``: ``((first, last),
+    ...)``, inclusive; a tuple, so attrs stay cheap to copy and compare when
+    pandas carries them along."""
     runs: list[tuple[pd.Timestamp, pd.Timestamp]] = []
     if filled.any():
         edges = np.diff(np.r_[0, filled.astype(np.int8), 0])
@@ -325,7 +326,7 @@ def regularize(
         filled = series.isna().to_numpy()
         series = series.interpolate(method="linear")
     series.index.freq = None
-    return _mark_filled(series, filled)
+    return mark_filled(series, filled)
 
 
 def resample(
@@ -358,7 +359,7 @@ def resample(
                     )
             out = out.interpolate(method="linear")
     out.index.freq = None
-    return _mark_filled(out.astype(float), gaps)
+    return mark_filled(out.astype(float), gaps)
 
 
 def _decode(path: Path) -> str:
@@ -532,7 +533,10 @@ def check_values(series: pd.Series) -> np.ndarray:
 
 
 def check_series(series: pd.Series, max_gap: int) -> tuple[pd.Series, float]:
-    """An in-memory series made regular (short gaps filled), and its step in seconds."""
+    """An in-memory series made regular (short gaps filled), and its step in seconds.
+
+    The result's ``attrs["filled"]`` marks the points filled here and those the
+    input already marked (a series from :func:`read_series`)."""
     if not isinstance(series, pd.Series):
         raise TypeError(f"fit expects a pandas Series, got {type(series).__name__}")
     if not isinstance(series.index, pd.DatetimeIndex):
@@ -541,5 +545,10 @@ def check_series(series: pd.Series, max_gap: int) -> tuple[pd.Series, float]:
         raise SeriesError(f"too few points to fit ({len(series)}); at least {MIN_POINTS} needed")
     values = check_values(series)
     regular = regularize(values, pd.DatetimeIndex(series.index), "series", max_gap=max_gap)
+    inherited = series.attrs.get("filled", ())
+    if inherited:  # points the reader filled in stay filled in (they are not observations)
+        own = filled_mask(regular)
+        regular.attrs["filled"] = inherited
+        mark_filled(regular, own | filled_mask(regular))
     step = pd.Timedelta(regular.index[1] - regular.index[0]).total_seconds()
     return regular, step

@@ -19,7 +19,12 @@ the same model and forecasts on any machine load; only the generous safety cap
 without re-estimation, so the control loop can call it every tick; ``refit``
 re-estimates on a bounded window.  The intervals' width per lead time is
 calibrated at fit time on the model's own multi-step errors over the fit
-window (``forecaster.calibration``).
+window (``forecaster.calibration``), at observed points only:
+points the reader filled in across gaps (``forecaster.io.filled_mask``) do not
+count.  Estimation and the filter still run on the filled-in series: treating
+those points as missing values in the Kalman filter (statsmodels' NaN
+handling) was tried and made nyc_taxi with punched gaps forecast worse
+(backtest MASE 0.72 -> 0.83 with 45 % of the points removed).
 """
 
 from __future__ import annotations
@@ -43,6 +48,7 @@ from forecaster.io import (
     SeriesError,
     check_series,
     check_values,
+    filled_mask,
     regularize,
 )
 from forecaster.seasonality import (
@@ -205,8 +211,10 @@ class LoadForecaster:
         self.last_timestamp_ = series.index[-1]
         # the bands describe the load, not the glitches the estimation left out
         cleaned = self.error_model_.cleaned
+        # errors at points filled in across gaps, and from origins inside a gap, do not count
         self.width_factors_ = width_factors(
-            self.results_ if cleaned is None else self.error_model_.filter(cleaned)
+            self.results_ if cleaned is None else self.error_model_.filter(cleaned),
+            missing=filled_mask(series),
         )
 
     def _try_seasonal_arima(self, z: np.ndarray, m: int, notes: list[str]) -> None:
@@ -307,7 +315,11 @@ class LoadForecaster:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             self.results_ = self.results_.extend(resid)
+        # the points filled in so far stay marked, so ``refit`` calibrates without them
+        runs = (*self.history_.attrs.get("filled", ()), *joined.attrs.get("filled", ()),
+                *new_points.attrs.get("filled", ()))
         history = pd.concat([self.history_, joined])
+        history.attrs["filled"] = runs
         limit = self.max_history or MIN_POINTS * 1000
         if len(history) > 2 * limit:
             # bounded memory for a long-running loop; ``save`` then rebuilds the
