@@ -49,3 +49,15 @@ def momentum_series(n: int, seed: int, phi: float = 0.6) -> pd.Series:
         steps[i] = phi * steps[i - 1] + e[i]
     index = pd.date_range("2024-03-01", periods=n, freq="5min")
     return pd.Series(500.0 + np.cumsum(steps), index=index, name="value")
+
+
+def sharp_hourly_series(n: int = 1200) -> pd.Series:
+    """A spiky 5-minute series with an hourly shape whose spike height wanders from hour
+    to hour, so fixed harmonics cannot follow it (seasonal ARIMA is chosen)."""
+    rng = np.random.default_rng(5)
+    shape = np.array([30, 30, 31, 30, 30, 30, 30, 34, 43, 72, 45, 31], dtype=float)
+    height = np.repeat(np.exp(np.cumsum(rng.normal(scale=0.15, size=n // 12))), 12)
+    base = np.tile(shape, n // 12)
+    values = (30 + (base - 30) * height) * np.exp(rng.normal(scale=0.02, size=n))
+    index = pd.date_range("2024-01-01", periods=n, freq="5min")
+    return pd.Series(values, index=index)

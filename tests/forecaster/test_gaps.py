@@ -17,20 +17,7 @@ from statsmodels.tsa.arima_process import arma_generate_sample
 
 from forecaster import LoadForecaster, read_series
 from forecaster.io import check_series, filled_mask
-from tests.forecaster.conftest import momentum_series, seasonal_series
-
-
-def _sharp_hourly() -> pd.Series:
-    """The spiky 5-minute series with an hourly shape (seasonal ARIMA is chosen)."""
-    rng = np.random.default_rng(5)
-    n = 1200
-    shape = np.array([30, 30, 31, 30, 30, 30, 30, 34, 43, 72, 45, 31], dtype=float)
-    height = np.repeat(np.exp(np.cumsum(rng.normal(scale=0.15, size=n // 12))), 12)
-    base = np.tile(shape, n // 12)
-    values = (30 + (base - 30) * height) * np.exp(rng.normal(scale=0.02, size=n))
-    index = pd.date_range("2024-01-01", periods=n, freq="5min")
-    return pd.Series(values, index=index).iloc[:1100]
-
+from tests.forecaster.conftest import momentum_series, seasonal_series, sharp_hourly_series
 
 # forecast(12) at 09cab02: mean at leads 1, 6, 12; lo80 and hi95 at leads 1, 12.
 # ("differenced" and "seasonal_arima" go through the outlier clean-up.  The spiky
@@ -45,7 +32,7 @@ BEFORE = {
                     [524.051483659924, 524.0964033153616, 523.689287673823],
                     [522.5949397089177, 513.4314260645885],
                     [526.2869161753763, 539.7743437802947]),
-    "seasonal_arima": (_sharp_hourly, "SARIMA(1,1,1)(0,1,1)12 log1p",
+    "seasonal_arima": (lambda: sharp_hourly_series().iloc[:1100], "SARIMA(1,1,1)(0,1,1)12 log1p",
                        [30.82404637576436, 30.481349576491372, 30.043208676799306],
                        [29.759626909307293, 28.953108730624923],
                        [32.5236111427813, 31.787596817891163]),

@@ -12,7 +12,7 @@ from statsmodels.tsa.statespace.sarimax import SARIMAX
 from forecaster import LoadForecaster, NotFittedError, SeriesError
 from forecaster.seasonality import time_positions
 from forecaster.selection import fit_error_model
-from tests.forecaster.conftest import arma_series, seasonal_series
+from tests.forecaster.conftest import arma_series, seasonal_series, sharp_hourly_series
 
 
 @pytest.fixture(scope="module")
@@ -263,15 +263,7 @@ def test_update_rejects_mixed_timezones_and_bounds_history(seasonal: pd.Series) 
 
 
 def test_sharp_short_season_switches_to_seasonal_arima(tmp_path) -> None:
-    rng = np.random.default_rng(5)
-    n = 1200
-    shape = np.array([30, 30, 31, 30, 30, 30, 30, 34, 43, 72, 45, 31], dtype=float)
-    # the spike's height wanders from hour to hour: fixed harmonics cannot follow it
-    height = np.repeat(np.exp(np.cumsum(rng.normal(scale=0.15, size=n // 12))), 12)
-    base = np.tile(shape, n // 12)
-    values = (30 + (base - 30) * height) * np.exp(rng.normal(scale=0.02, size=n))
-    index = pd.date_range("2024-01-01", periods=n, freq="5min")
-    series = pd.Series(values, index=index)
+    series = sharp_hourly_series()
     model = LoadForecaster().fit(series.iloc[:1100])
     assert model.describe().startswith("SARIMA(")
     assert model.seasonal_periods_ == (12.0,)
