@@ -325,6 +325,8 @@ class LoadForecaster:
             # bounded memory for a long-running loop; ``save`` then rebuilds the
             # filter from this window, which forgets the dropped start exponentially
             history = history.iloc[-limit:]
+            # and the filled-in runs that ended before the kept window are dropped with it
+            history.attrs["filled"] = tuple(r for r in runs if r[1] >= history.index[0])
         self.history_ = history
         self.last_timestamp_ = joined.index[-1]
         return self

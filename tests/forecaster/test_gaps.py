@@ -123,3 +123,16 @@ def test_gaps_stay_marked_through_update_and_refit(tmp_path) -> None:
         np.testing.assert_array_equal(model.width_factors_, refit.width_factors_)
         loaded = LoadForecaster.load(model.save(tmp_path / "model.joblib"))
         np.testing.assert_allclose(loaded.forecast(12).hi80, model.forecast(12).hi80, rtol=1e-9)
+
+
+def test_a_bounded_history_forgets_the_filled_runs_it_dropped(tmp_path) -> None:
+    series = seasonal_series(n=900)
+    _write_with_gaps(tmp_path / "gaps.csv", series,
+                     [slice(100, 110), slice(400, 403), slice(705, 712)])
+    read = read_series(tmp_path / "gaps.csv")
+    model = LoadForecaster(max_history=200).fit(read.iloc[:300])
+    model.update(read.iloc[300:800])  # 700 points > 2 x 200: the history keeps the last 200
+    assert model.history_.index[0] == series.index[600]
+    assert len(model.history_.attrs["filled"]) == 1  # only the run at 705-711 is left
+    marked = np.flatnonzero(filled_mask(model.history_)) + 600
+    assert marked.tolist() == list(range(705, 712))
