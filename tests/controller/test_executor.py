@@ -147,7 +147,8 @@ def test_stopping_a_hung_node_does_not_hold_up_the_tick(tmp_path: Path) -> None:
     import time
 
     from controller.pools.local import LocalPool
-    from tests.gateway.conftest import TOKEN, free_port
+    from tests.gateway.conftest import TOKEN
+    from tests.ports import free_port
 
     lb = FakeBalancer()
     with LocalPool(tmp_path, None, free_port(), TOKEN, stop_timeout_s=3) as pool:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -29,15 +28,10 @@ from sqlalchemy import text
 from controller.config import Settings, load_settings
 from controller.lifecycle import NodeState
 from controller.runtime import Fleet
+from tests.ports import free_ports
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
 TOKEN = "integration-token"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def wait_until(predicate: Callable[[], Any], timeout: float, what: str) -> Any:
@@ -51,12 +45,13 @@ def wait_until(predicate: Callable[[], Any], timeout: float, what: str) -> Any:
 
 
 def fleet_settings(data_dir: Path, database_url: str | None) -> Settings:
+    nodes, balancer, api = free_ports(5, 1, 1)  # max_nodes ports from the base, disjoint
     return load_settings(environ={}, overrides={
         "data_dir": str(data_dir),
         "pool": {"initial_nodes": 2, "min_nodes": 2, "max_nodes": 5,
-                 "node_base_port": free_port()},
-        "balancer": {"port": free_port()},
-        "api": {"port": free_port()},
+                 "node_base_port": nodes},
+        "balancer": {"port": balancer},
+        "api": {"port": api},
         "controller": {"tick_seconds": 1, "node_capacity_rps": 8, "startup_seconds": 2,
                        "scale_in_stabilization_seconds": 600, "scrape_timeout_seconds": 0.5},
         "recovery": {"drain_timeout_seconds": 2, "cooldown_seconds": 0,

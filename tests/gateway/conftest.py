@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -34,12 +33,6 @@ def body(**changes: Any) -> dict[str, Any]:
         else:
             out[name] = value
     return out
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture

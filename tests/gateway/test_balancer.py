@@ -17,7 +17,7 @@ import httpx
 
 from gateway.balancer import BackendIn, Balancer
 from gateway.settings import BalancerSettings
-from tests.gateway.conftest import free_port
+from tests.ports import free_port
 
 TOKEN = "lb-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

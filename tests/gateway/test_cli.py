@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from controller.cli import main
-from tests.gateway.conftest import free_port
+from tests.ports import free_ports
 
 
 @pytest.mark.parametrize(
@@ -45,8 +45,9 @@ def test_gateway_port_in_use_is_a_usage_error(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_gateway_with_built_in_load_runs_and_cleans_up(tmp_path: Path) -> None:
+    port, nodes = free_ports(1, 2)
     cmd = [sys.executable, "-c", "from controller.cli import main; main()", "gateway",
-           "--nodes", "2", "--port", str(free_port()), "--node-base-port", str(free_port()),
+           "--nodes", "2", "--port", str(port), "--node-base-port", str(nodes),
            "--data-dir", str(tmp_path), "--load", "1.5", "--load-concurrency", "8"]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr

@@ -20,7 +20,8 @@ from controller.pools.local import BalancerProcess, LocalPool
 from gateway.db import make_engine
 from gateway.ledger import payments_by_key, verify_ledger
 from gateway.loadgen import RequestRecord, run_load
-from tests.gateway.conftest import TOKEN, body, free_port
+from tests.gateway.conftest import TOKEN, body
+from tests.ports import free_ports
 
 pytestmark = pytest.mark.slow
 TOTAL = 450
@@ -28,10 +29,11 @@ TOTAL = 450
 
 @pytest.fixture
 def fleet(tmp_path: Path, db_url: str) -> Iterator[tuple[LocalPool, BalancerProcess, str]]:
-    pool = LocalPool(tmp_path, db_url, free_port(), TOKEN,
+    nodes, balancer = free_ports(3, 1)
+    pool = LocalPool(tmp_path, db_url, nodes, TOKEN,
                      node_options={"idempotency_lease_s": 1.5, "processing_latency_ms": 20},
                      stop_timeout_s=5)
-    lb = BalancerProcess(free_port(), "least_request", TOKEN, data_dir=tmp_path)
+    lb = BalancerProcess(balancer, "least_request", TOKEN, data_dir=tmp_path)
     try:
         lb.start()
         pool.launch(3)

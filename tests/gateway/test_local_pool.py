@@ -19,7 +19,8 @@ import pytest
 from controller.lifecycle import NodeState
 from controller.pools.base import NodePool
 from controller.pools.local import LocalPool
-from tests.gateway.conftest import TOKEN, free_port
+from tests.gateway.conftest import TOKEN
+from tests.ports import free_port
 
 pytestmark = pytest.mark.slow
 
