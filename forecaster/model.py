@@ -52,6 +52,7 @@ from forecaster.io import (
     regularize,
 )
 from forecaster.seasonality import (
+    MAX_HARMONICS,
     Season,
     detect_periods,
     fit_fourier,
@@ -98,7 +99,9 @@ class LoadForecaster:
         points here), so it does not trigger.  If it does, the best order so far
         is kept, the result may then depend on machine load, and
         ``metadata_["notes"]`` says so.
-    max_harmonics: upper bound on Fourier harmonics per season.
+    max_harmonics: upper bound on Fourier harmonics per season (AICc picks the
+        count below it; the default lets a 5-minute daily season reach its
+        Nyquist limit of 143, which schedule-driven load needs).
     max_gap: steps a gap in ``update`` may span (filled by interpolation).
     """
 
@@ -112,7 +115,7 @@ class LoadForecaster:
         max_q: int = 2,
         max_order_fits: int = MAX_ORDER_FITS,
         time_budget_seconds: float = SAFETY_SECONDS,
-        max_harmonics: int = 10,
+        max_harmonics: int = MAX_HARMONICS,
         max_gap: int = DEFAULT_MAX_GAP,
     ) -> None:
         self.max_history = max_history
@@ -142,8 +145,7 @@ class LoadForecaster:
 
     def __repr__(self) -> str:
         defaults = {
-            name: p.default
-            for name, p in inspect.signature(type(self).__init__).parameters.items()
+            name: p.default for name, p in inspect.signature(type(self).__init__).parameters.items()
         }
         changed = [f"{k}={v!r}" for k, v in self.get_params().items() if v != defaults.get(k)]
         return f"LoadForecaster({', '.join(changed)})"
@@ -156,7 +158,7 @@ class LoadForecaster:
         if self.max_history is not None:
             if self.max_history < MIN_POINTS:
                 raise ValueError(f"max_history must be at least {MIN_POINTS}")
-            series = series.iloc[-int(self.max_history):]
+            series = series.iloc[-int(self.max_history) :]
         notes: list[str] = []
         # one BLAS thread: the Kalman filter's matrices are tiny, and threads
         # fighting over shared cores made fits several times slower
@@ -176,9 +178,7 @@ class LoadForecaster:
         z = forward(y, self.transform_, self.lmbda_)
         positions = time_positions(pd.DatetimeIndex(series.index), step)
         if self.seasonal_periods == "auto":
-            periods, season_notes = detect_periods(
-                z, positions, step, max_harmonic=self.max_harmonics
-            )
+            periods, season_notes = detect_periods(z, positions, step)
             notes.extend(season_notes)
         elif isinstance(self.seasonal_periods, str):
             raise ValueError(
@@ -193,12 +193,15 @@ class LoadForecaster:
                 else:
                     periods.append(float(p))
         self.d_ = choose_differencing(z, positions, periods) if self.d is None else int(self.d)
-        self.seasons_, self.coef_ = fit_fourier(
-            z, positions, periods, self.d_, self.max_harmonics
-        )
+        self.seasons_, self.coef_ = fit_fourier(z, positions, periods, self.d_, self.max_harmonics)
         resid = z - self._regression(positions)
         model = fit_error_model(
-            resid, self.d_, self.max_p, self.max_q, self.time_budget_seconds, notes,
+            resid,
+            self.d_,
+            self.max_p,
+            self.max_q,
+            self.time_budget_seconds,
+            notes,
             max_fits=self.max_order_fits,
         )
         self.error_model_: ErrorModel = model
@@ -299,8 +302,7 @@ class LoadForecaster:
             raise SeriesError(f"update: timestamps must be {kind}, like the fitted series")
         if first <= self.last_timestamp_:
             raise SeriesError(
-                f"update: point at {first} is not after the last observation "
-                f"{self.last_timestamp_}"
+                f"update: point at {first} is not after the last observation {self.last_timestamp_}"
             )
         last_value = float(self.history_.iloc[-1])
         joined = regularize(
@@ -316,8 +318,11 @@ class LoadForecaster:
             warnings.simplefilter("ignore")
             self.results_ = self.results_.extend(resid)
         # the points filled in so far stay marked, so ``refit`` calibrates without them
-        runs = (*self.history_.attrs.get("filled", ()), *joined.attrs.get("filled", ()),
-                *new_points.attrs.get("filled", ()))
+        runs = (
+            *self.history_.attrs.get("filled", ()),
+            *joined.attrs.get("filled", ()),
+            *new_points.attrs.get("filled", ()),
+        )
         history = pd.concat([self.history_, joined])
         history.attrs["filled"] = runs
         limit = self.max_history or MIN_POINTS * 1000
