@@ -6,7 +6,8 @@ the rules of DESIGN's "Data formats" live in one place: the default columns
 or tab-separated), naive local timestamps unless they carry an offset (ISO 8601,
 epoch seconds/milliseconds, or local forms such as ``13/01/2024 08:00``, read
 day-first or month-first, whichever gives a sorted, regular column), optional
-resampling of raw traces (``freq`` + ``agg``), and a regular series out, or a
+resampling of raw traces (``freq`` + ``agg``; ``agg="count"`` counts rows, so an
+event log of bare timestamps will do), and a regular series out, or a
 :class:`SeriesError` that names the file, the column and the line.
 
 Exports from spreadsheets and monitoring tools are read as they come: UTF-8
@@ -424,9 +425,11 @@ def _read_table(path: Path) -> tuple[pd.DataFrame, np.ndarray, str]:
 
 
 def _pick_columns(columns: list[str], time_col: str | None, value_col: str | None,
-                  where: str) -> tuple[str, str]:
+                  where: str, need_value: bool = True) -> tuple[str, str | None]:
     """The time and value columns: named ones (any case) must exist; the defaults
-    ``timestamp``/``value`` fall back to the two columns of a two-column file."""
+    ``timestamp``/``value`` fall back to the two columns of a two-column file.
+    Without ``need_value`` (an event log counted per bin) only the time column is
+    needed: ``timestamp``, else the file's only or first column."""
     def find(name: str) -> str | None:
         matches = [c for c in columns if c == name] or [
             c for c in columns if c.lower() == name.lower()
@@ -439,6 +442,8 @@ def _pick_columns(columns: list[str], time_col: str | None, value_col: str | Non
         if name is not None and find(name) is None:
             raise SeriesError(f"{where}: column {name!r} ({flag}) not found {listing}")
     tcol, vcol = find(time_col or "timestamp"), find(value_col or "value")
+    if not need_value:
+        return tcol or columns[0], vcol
     if (tcol is None or vcol is None) and len(columns) == 2:
         tcol = tcol or next(c for c in columns if c != vcol)
         vcol = vcol or next(c for c in columns if c != tcol)
@@ -472,10 +477,16 @@ def read_series(
     """
     path = Path(path)
     frame, lines, sep = _read_table(path)
-    tcol, vcol = _pick_columns(list(frame.columns), time_col, value_col, str(path))
+    # --agg count counts rows (events) per bin: only the timestamps are read
+    events = bool(freq) and agg == "count"
+    tcol, vcol = _pick_columns(list(frame.columns), time_col, value_col, str(path),
+                               need_value=not events)
     if len(frame) < 2:
         raise SeriesError(f"{path}: too few points ({len(frame)} rows)")
     index = _parse_times(frame[tcol], f"{path}: column {tcol!r}", lines)
+    if events or vcol is None:
+        series = resample(np.ones(len(index)), index, str(freq), agg, str(path), max_gap)
+        return _finish(series, "count", [], path, min_points)
     values, unit = _parse_values(frame[vcol], f"{path}: column {vcol!r}", lines,
                                  comma_decimal=sep == ";")
     notes = [f"unit {unit!r} stripped from column {vcol!r}"] if unit else []
@@ -507,7 +518,13 @@ def read_series(
             )
     else:
         series = regularize(values, index, str(path), max_gap=max_gap, lines=lines)
-    series.name = vcol
+    return _finish(series, vcol, notes, path, min_points)
+
+
+def _finish(
+    series: pd.Series, name: str, notes: list[str], path: Path, min_points: int
+) -> pd.Series:
+    series.name = name
     if len(series) < min_points:
         raise SeriesError(
             f"{path}: too few points ({len(series)}); at least {min_points} are needed"

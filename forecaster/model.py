@@ -64,6 +64,7 @@ from forecaster.selection import (
     SARIMA_MAX_PERIOD,
     ErrorModel,
     choose_differencing,
+    compared_points,
     fit_error_model,
     fit_seasonal_arima,
 )
@@ -225,7 +226,7 @@ class LoadForecaster:
         alt = fit_seasonal_arima(z, m, self.time_budget_seconds, notes)
         if alt is None:
             return
-        half = len(z) // 2
+        half = compared_points(len(z))
         fourier_mse = float(np.mean(np.asarray(self.results_.resid)[-half:] ** 2))
         if alt.one_step_mse < 0.95 * fourier_mse:
             notes.append(

@@ -27,6 +27,7 @@ MIN_FOUND_ACF = 0.25  # ... and this autocorrelation at its lag, so noise peaks 
 NEAR_HARMONIC_MAX = 10
 HARMONIC_RANK_TOL = 1e-7  # relative |R_ii| below which a Fourier column adds nothing new
 MAX_HARMONICS = 144  # default bound on harmonics per season: a 5-minute day up to Nyquist
+HARMONIC_CHOICE_POINTS = 16_128  # harmonic counts are chosen on at most the last 8 weeks at 5 min
 
 
 @dataclass(frozen=True)
@@ -229,7 +230,11 @@ def fit_fourier(
         return (), coef
     detrended = detrend(z, int(max(periods)) + 1)
     intercept = np.ones((len(z), 1))
-    seasons = _choose_harmonics(detrended, positions, periods, max_harmonics)
+    # the counts are chosen on the most recent HARMONIC_CHOICE_POINTS (a long file's
+    # full design is tens of thousands of rows by hundreds of columns); the
+    # coefficients are then estimated on all of it
+    recent = slice(-HARMONIC_CHOICE_POINTS, None)
+    seasons = _choose_harmonics(detrended[recent], positions[recent], periods, max_harmonics)
     final = tuple(seasons)
     x = fourier_matrix(positions, final)
     if d:

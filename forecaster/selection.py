@@ -250,13 +250,22 @@ def clean_outliers(
 
 SARIMA_MAX_PERIOD = 24  # seasonal ARIMA's state grows with m; beyond this Fourier is cheaper
 SARIMA_FIT_POINTS = 1200  # seasonal ARIMA parameters are estimated on the last this many points
+# one-step errors are compared over the last half of the series, at most this many points
+# (a two-month file at 5 minutes would otherwise filter 26000 points per candidate order)
+SARIMA_COMPARE_POINTS = 4032
 _SARIMA_ORDERS = [(1, 0, 1), (2, 0, 0), (1, 1, 1), (0, 1, 1)]
+
+
+def compared_points(n: int) -> int:
+    """How many of the last points the seasonal-ARIMA and Fourier models are compared on."""
+    return min(n // 2, SARIMA_COMPARE_POINTS)
 
 
 def fit_seasonal_arima(
     z: np.ndarray, m: int, budget_seconds: float, notes: list[str] | None = None
 ) -> ErrorModel | None:
-    """The best ARIMA(p,d,q)(0,1,1)m on ``z`` by one-step error over its second half.
+    """The best ARIMA(p,d,q)(0,1,1)m on ``z`` by one-step error over its second half
+    (at most its last ``SARIMA_COMPARE_POINTS``).
 
     Seasonal differencing follows a sharp, repeating shape (a job every hour)
     exactly, where a few harmonics smear it; orders with different
@@ -265,7 +274,7 @@ def fit_seasonal_arima(
     deterministic); ``budget_seconds`` is only a safety cap, which can stop the
     list once an order has converged and then says so in ``notes``.
     """
-    half = len(z) // 2
+    half = compared_points(len(z))
     if half < 2 * m + 10:
         return None
     # parameters from the most recent SARIMA_FIT_POINTS (a handful of them needs no

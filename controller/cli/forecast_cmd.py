@@ -42,7 +42,9 @@ def _series_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--freq", default=None,
                      help="Resample to this step first, e.g. 5min or 1h (raw traces)."),
         click.option("--agg", type=click.Choice(AGGREGATIONS), default="sum", show_default=True,
-                     help="How --freq aggregates the points in a step."),
+                     help="How --freq aggregates the points in a step; count counts rows "
+                          "(events), so an event log of bare timestamps needs no value "
+                          "column."),
         click.option("--max-gap", type=click.IntRange(min=0), default=DEFAULT_MAX_GAP,
                      show_default=True,
                      help="Fill missing runs up to this many steps by interpolation; "

@@ -68,7 +68,8 @@ def _tqdm_progress(items: Iterable[T], desc: str, total: int) -> Iterable[T]:
     type=click.Choice(["sum", "mean", "max", "count"]),
     default="sum",
     show_default=True,
-    help="Aggregation when resampling with --freq.",
+    help="Aggregation when resampling with --freq; count counts rows (events) per step, "
+    "so an event log of bare timestamps needs no value column.",
 )
 @click.option(
     "--policy",

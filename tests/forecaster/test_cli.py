@@ -197,6 +197,27 @@ def test_value_and_time_columns_and_resampling(tmp_path: Path) -> None:
     assert (stamps.diff().dropna() == pd.Timedelta("10min")).all()
 
 
+def test_predict_counts_an_event_log(tmp_path: Path) -> None:
+    # one row per event (a request log, flight departures): bare timestamps, Poisson
+    # arrivals with a daily rate, counted per 10 minutes
+    rng = np.random.default_rng(1)
+    start = pd.Timestamp("2024-05-06")
+    seconds = np.arange(0, 6 * 86_400, 60)
+    rate = 2.0 + 1.5 * np.sin(2 * np.pi * seconds / 86_400)
+    stamps = np.repeat(seconds, rng.poisson(rate))
+    path = tmp_path / "events.csv"
+    pd.DataFrame({"timestamp": start + pd.to_timedelta(stamps, unit="s")}).to_csv(
+        path, index=False)
+    out = tmp_path / "pred.csv"
+    result = run("forecast", "predict", "--csv", str(path), "--freq", "10min", "--agg", "count",
+                 "--horizon", "6", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    assert f"on {6 * 144} points" in result.output
+    frame = pd.read_csv(out)
+    assert pd.Timestamp(frame["timestamp"].iloc[0]) == start + pd.Timedelta(days=6)
+    assert (frame["mean"] > 0).all() and (frame["mean"] < 10 * 60).all()
+
+
 @pytest.mark.parametrize(
     ("content", "args", "message"),
     [

@@ -125,6 +125,24 @@ def test_resample_sum_and_mean(tmp_path: Path) -> None:
     assert mean.iloc[0] == pytest.approx(12.0)
 
 
+def test_count_reads_an_event_log_of_bare_timestamps(tmp_path: Path) -> None:
+    # three events in the first 5 minutes, none in the next, two in the third
+    times = ["2024-01-01 00:00:10", "2024-01-01 00:01:00", "2024-01-01 00:01:00",
+             "2024-01-01 00:11:00", "2024-01-01 00:14:59"]
+    bare = write(tmp_path, "timestamp\n" + "\n".join(times) + "\n", "bare.csv")
+    series = read_series(bare, freq="5min", agg="count", min_points=2)
+    assert series.tolist() == [3.0, 0.0, 2.0] and not filled_mask(series).any()
+    # other columns are not read when counting: a negative or text field is no error
+    extra = write(tmp_path, "when,delay,carrier\n" + "\n".join(
+        f"{t},{-5 + i},X{i}" for i, t in enumerate(times)) + "\n", "extra.csv")
+    assert read_series(extra, freq="5min", agg="count", min_points=2).tolist() == [3.0, 0.0, 2.0]
+    # summing still needs the value column, and says so
+    with pytest.raises(SeriesError, match="column 'value' not found"):
+        read_series(bare, freq="5min", agg="sum", min_points=2)
+    with pytest.raises(SeriesError, match=r"column 'when' \(--time-col\) not found"):
+        read_series(bare, time_col="when", freq="5min", agg="count", min_points=2)
+
+
 def test_resample_accepts_unsorted_raw_events(tmp_path: Path) -> None:
     rows = regular_rows(40)[::-1] + regular_rows(40)
     path = write(tmp_path, "timestamp,value\n" + "\n".join(rows) + "\n")
