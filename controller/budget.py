@@ -27,21 +27,35 @@ coverage):
   ``q_max`` under budget.  On a spike-dominated trace whose typical load fits one
   or two nodes (Twitter volumes at a coarse node size) the 0.995 quantile rarely
   crosses a node boundary, so the margin stalls at ~1.04 × of an allowed 1.25 ×.
-  The same integrator then travels past ``logit(q_max)`` and the forecast is
-  multiplied by ``headroom = exp(headroom_per_logit × (level − logit(q_max)))``
-  (``Policy.forecast_headroom``), up to ``max_headroom``: in effect a lower target
-  utilization for the forecast part, continuous with the quantile stage.  Being
-  one integrator, it unwinds in order: over budget, the headroom returns to 1
-  before the quantile leaves ``q_max``.  ``headroom_per_logit`` 0.05 is about the
-  log-forecast slope of the quantile stage at ``q_max`` (0.34 σ per logit unit)
-  for a forecast σ of 0.15 in log space; ``apply(policy)`` sets both knobs.
+  The same integrator then travels past ``logit(q_max)``, in two legs of
+  ``headroom_span`` logit units each, ``headroom = exp(headroom_per_logit × travel
+  within the leg)`` up to ``max_headroom``:
+
+  1. the **reactive floor** first: ``Policy.floor_headroom`` lowers the HPA floor's
+     target utilization to ``target / floor_headroom``.  Margin in proportion to
+     the load now is what meets the surprises the forecast misses (World Cup's match
+     starts): multiplying the forecast instead spent the node-hours on the forecast's
+     already-high quantile and left the floor where it was (World Cup, budget 1.4: the
+     forecast alone 1.349 × oracle, 0.095 % of ticks short; the floor alone 1.323 ×,
+     0.062 %; this floor-then-forecast order 1.357 ×, 0.062 %);
+  2. then the **forecast**: ``Policy.forecast_headroom`` multiplies it, in effect a
+     lower target utilization for the forecast part too, so at full travel both parts
+     size for ``target / max_headroom``.  Where a lower floor buys nothing (a load of
+     one or two nodes, whose ``ceil`` the floor's target hardly moves) the budget stays
+     unspent in leg 1 and moves on to this leg.
+
+  Being one integrator, it unwinds in order: over budget, the forecast's headroom
+  returns to 1, then the floor's, before the quantile leaves ``q_max``.
+  ``headroom_per_logit`` 0.05 is about the log-forecast slope of the quantile stage
+  at ``q_max`` (0.34 σ per logit unit) for a forecast σ of 0.15 in log space;
+  ``apply(policy)`` sets all three knobs.
 
 The class is the only stateful piece; ``plan()`` stays pure and simply receives
-``budget.apply(policy)`` (``forecast_quantile`` and ``forecast_headroom``).  The live
-loop and the simulator both own one and feed it the same way (``observe`` after each
-tick).  The second stage is off by default (``DEFAULT_MAX_HEADROOM``, see its note);
-``controller.capacity_headroom`` (live) and ``fleetcast simulate --capacity-headroom``
-turn it on.
+``budget.apply(policy)`` (``forecast_quantile``, ``floor_headroom`` and
+``forecast_headroom``).  The live loop and the simulator both own one and feed it the
+same way (``observe`` after each tick).  The second stage is off by default
+(``DEFAULT_MAX_HEADROOM``, see its note); ``controller.capacity_headroom`` (live) and
+``fleetcast simulate --capacity-headroom`` turn it on.
 """
 
 from __future__ import annotations
@@ -57,7 +71,8 @@ from controller.planner_types import Policy
 
 DEFAULT_BUDGET = 1.25  # the live loop's, the simulator's and the CLI's default
 # the second stage (BudgetParams.max_headroom) is opt-in, the same default for the live loop,
-# the simulator and the CLI: at 2.0 it met no extra held-out trace (Twitter KO 0.76 -> 0.62 of
+# the simulator and the CLI: at 2.0, in its forecast-only form (before the floor leg), it met
+# no extra held-out trace (Twitter KO 0.76 -> 0.62 of
 # the HPA's short steps, target 0.5) and spent 3-5 % more node-hours on World Cup and Taylor
 # for little (World Cup 0.168 -> 0.160), moving them towards the 1.3 x oracle limit
 DEFAULT_MAX_HEADROOM = 1.0
@@ -72,8 +87,8 @@ class BudgetParams:
     gain_per_day: float = 10.0  # logit units per day per unit of (budget - ratio)
     q_min: float = 0.5
     q_max: float = 0.995
-    # second stage past q_max: a multiplier on the forecast, up to max_headroom (1: no second
-    # stage), exp(headroom_per_logit × the integrator's travel past logit(q_max))
+    # second stage past q_max (1: none): the floor's headroom, then the forecast's, each up to
+    # max_headroom, exp(headroom_per_logit × the integrator's travel within its leg)
     max_headroom: float = 1.0
     headroom_per_logit: float = 0.05
 
@@ -91,7 +106,7 @@ class BudgetParams:
 
     @property
     def headroom_span(self) -> float:
-        """Logit units the integrator may travel past logit(q_max) (0: no second stage)."""
+        """Logit units of each leg of the second stage (0: no second stage)."""
         return math.log(self.max_headroom) / self.headroom_per_logit
 
 
@@ -127,7 +142,8 @@ class QuantileBudget:
         self._decay = 0.5 ** (tick_seconds / params.half_life_seconds)
         self._gain = params.gain_per_day * tick_seconds / 86_400.0
         self._lo, self._q_hi = _logit(params.q_min), _logit(params.q_max)
-        self._hi = self._q_hi + params.headroom_span
+        self._span = params.headroom_span
+        self._hi = self._q_hi + 2 * self._span  # leg 1 the floor's, leg 2 the forecast's
         q0 = min(max(initial_quantile, params.q_min), params.q_max)
         self._level = _logit(q0)
         self._allocated = 0.0  # decayed sums (same weights, so their ratio is a weighted mean)
@@ -156,14 +172,25 @@ class QuantileBudget:
         return 1.0 / (1.0 + math.exp(-min(self._level, self._q_hi)))
 
     @property
+    def floor_headroom(self) -> float:
+        """Divisor of the reactive floor's target utilization (leg 1 past ``q_max``; 1 below)."""
+        past = min(max(self._level - self._q_hi, 0.0), self._span)
+        return math.exp(self.params.headroom_per_logit * past)
+
+    @property
     def headroom(self) -> float:
-        """Multiplier on the forecast once the quantile sits at ``q_max`` (1 below it)."""
-        past = max(self._level - self._q_hi, 0.0)
+        """Multiplier on the forecast (leg 2, once the floor's headroom is full; 1 before)."""
+        past = max(self._level - self._q_hi - self._span, 0.0)
         return math.exp(self.params.headroom_per_logit * past)
 
     def apply(self, policy: Policy) -> Policy:
-        """``policy`` sized with this budget's forecast quantile and headroom."""
-        return replace(policy, forecast_quantile=self.quantile, forecast_headroom=self.headroom)
+        """``policy`` sized with this budget's forecast quantile and both headrooms."""
+        return replace(
+            policy,
+            forecast_quantile=self.quantile,
+            floor_headroom=self.floor_headroom,
+            forecast_headroom=self.headroom,
+        )
 
     @property
     def ratio(self) -> float | None:

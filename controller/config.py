@@ -65,8 +65,9 @@ class ControllerSettings(_Section):
     # The forecast quantile adapts so node-time stays near this multiple of the
     # hindsight minimum (controller/budget.py); 0 = fixed forecast_quantile.
     capacity_budget: float = Field(default=DEFAULT_BUDGET, ge=0)
-    # Past the 0.995 quantile ceiling the budget may multiply the forecast up to this
-    # (1 = off, the default; controller/budget.py says what 2 bought in the simulator).
+    # Past the 0.995 quantile ceiling the budget may divide the reactive floor's target
+    # utilization, then multiply the forecast, each by up to this (1 = off, the default;
+    # controller/budget.py says what 2 bought in the simulator).
     capacity_headroom: float = Field(default=DEFAULT_MAX_HEADROOM, ge=1, le=10)
     # Forecasting: the load step is one tick.  A seasonal model needs two seasons
     # of history; before that a non-seasonal ARIMA is fitted once this many points exist.

@@ -32,7 +32,9 @@ Rules, in the order they are applied (each produces ``Decision`` records; rules
    Forecast values are load in the unit of ``node_capacity_rps`` (requests per
    second); callers convert per-step counts to rates.  A forecast point stamped
    ``T`` covers ``[T, T + step)``.  The reactive floor is the Kubernetes HPA
-   formula ``ceil(ready × utilization / target)``, unchanged within ``tolerance``.
+   formula ``ceil(ready × utilization / target)``, unchanged within ``tolerance``,
+   with ``target = target_utilization / floor_headroom`` (``floor_headroom`` is 1
+   unless the capacity budget's second stage raised it).
    Starting nodes count as capacity being provisioned.  Scale-in takes the max
    of the recommendations within the stabilization window (as HPA does) and only
    happens once the recorded recommendations span the window; it drains ready
@@ -323,11 +325,14 @@ def _capacity_need(
     else:
         parts.append("no forecast, reactive only")
 
+    floor_target = policy.target_utilization / policy.floor_headroom
+    if policy.floor_headroom != 1.0:
+        details["floor_target_utilization"] = round(floor_target, 4)
     utilization = snapshot.utilization
     if utilization is None and ready:
         utilization = snapshot.observed_rps / (len(ready) * policy.node_capacity_rps)
     if ready and utilization is not None:
-        ratio = utilization / policy.target_utilization
+        ratio = utilization / floor_target
         if abs(ratio - 1.0) <= policy.tolerance:
             reactive = planned
             parts.append(f"utilization {utilization:.2f} within tolerance of target")
@@ -336,7 +341,8 @@ def _capacity_need(
             parts.append(f"reactive floor {reactive} at utilization {utilization:.2f}")
         details.update(utilization=round(utilization, 4), ratio=round(ratio, 4))
     else:
-        reactive = math.ceil(snapshot.observed_rps / per_node - 1e-9)
+        floor_per_node = policy.node_capacity_rps * floor_target
+        reactive = math.ceil(snapshot.observed_rps / floor_per_node - 1e-9)
         parts.append(f"reactive floor {reactive} from {snapshot.observed_rps:.1f} rps observed")
     details["reactive"] = reactive
 

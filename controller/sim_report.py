@@ -68,9 +68,16 @@ def _quantile_note(settings: dict[str, Any], predictive: dict[str, Any] | None) 
             f"{params['quantile_median']:.3f}, 10-90 % {params['quantile_p10']:.3f}-"
             f"{params['quantile_p90']:.3f})"
         )
+    cap = settings.get("capacity_headroom", 1)
+    if params.get("floor_headroom_share"):
+        text += (
+            f", then a floor headroom up to {cap:g} × (the reactive floor's target divided by "
+            f"a mean {params['floor_headroom_mean']:.2f}, above 1 on "
+            f"{params['floor_headroom_share']:.0%} of ticks)"
+        )
     if params.get("headroom_share"):
         text += (
-            f", then a forecast headroom up to {settings.get('capacity_headroom', 1):g} × "
+            f", then a forecast headroom up to {cap:g} × "
             f"(mean {params['headroom_mean']:.2f}, above 1 on {params['headroom_share']:.0%} "
             "of ticks)"
         )

@@ -8,16 +8,19 @@ The forecasts do not depend on the policy's decisions, so one forecast tape
 serves every quantile; each point is a full planner run over the trace.
 ``predictive`` is drawn twice: at fixed quantiles, and with the capacity budget
 (``controller/budget.py``, its default mode) at several budgets — there the
-quantile adapts over the trace and the knob is the budget.
+quantile adapts over the trace and the knob is the budget — and once more with the
+budget's opt-in second stage (``capacity_headroom`` 2: past the 0.995 quantile the
+reactive floor's target utilization is lowered, then the forecast multiplied).
 
 The budget is a node-hours knob, so each reactive setting is also compared at
 equal spend by measurement, not by reading a curve between its points: a short
 bracketed secant search on the budget (:func:`match_budget`, each step one full
 planner run on the same forecast tape) finds the budget whose node-hours come
 within ±0.5 % of the reactive setting's, and that run's under-provisioning is
-reported beside the reactive one (:func:`match_reactive`).  Where the quantile
-stops at its ceiling below the reactive spend, the search is repeated with the
-budget's opt-in second stage (``capacity_headroom``), reported as such.
+reported beside the reactive one (:func:`match_reactive`).  The search is run with
+the settings' budget (second stage off by default) and again with the second stage
+on, one row each; the second row is left out where budget 1 already spends more
+than the reactive setting.
 """
 
 from __future__ import annotations
@@ -45,11 +48,12 @@ from forecaster.types import Forecast
 QUANTILES = (0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.975, 0.99)
 UTILIZATIONS = (0.5, 0.6, 0.7, 0.8, 0.9)
 BUDGETS = (1.1, 1.15, 1.2, 1.25, 1.3, 1.4)
+STAGED_BUDGETS = (1.2, 1.25, 1.3, 1.4, 1.5)  # the budget curve with the second stage on
 FLOOR_PERCENT = 0.005  # log axis: zero under-provisioning is drawn here
 MATCH_TOLERANCE = 0.005  # matched node-hours within ±0.5 % of the reactive setting's
 MATCH_MAX_RUNS = 8  # new full planner runs per search
 MATCH_MAX_BUDGET = 2.0  # the search's upper end
-SECOND_STAGE_HEADROOM = 2.0  # capacity_headroom of the retry past the quantile ceiling
+SECOND_STAGE_HEADROOM = 2.0  # capacity_headroom of the staged curve and its matched searches
 
 
 def tradeoff(
@@ -62,14 +66,18 @@ def tradeoff(
     predictive_utilizations: Sequence[float] = (0.7,),
     budgets: Sequence[float] = BUDGETS,
     match: bool = True,
+    staged_budgets: Sequence[float] = STAGED_BUDGETS,
 ) -> dict[str, Any]:
     """Points ``{policy, knob, value, node_hours, underprovisioned_fraction}`` plus the oracle.
 
     The predictive policy traces one curve over ``quantiles`` per target
     utilization in ``predictive_utilizations`` and one over capacity ``budgets``
-    (at the settings' target utilization); the reactive one a curve over
+    (at the settings' target utilization), and one over ``staged_budgets`` with the
+    second stage on (``capacity_headroom`` = ``SECOND_STAGE_HEADROOM``; budget points
+    carry their ``capacity_headroom``); the reactive one a curve over
     ``utilizations``.  With ``match``, ``matched`` holds predictive (capacity budget,
-    the settings' target utilization) measured at each reactive setting's node-hours.
+    the settings' target utilization, second stage off and on) measured at each
+    reactive setting's node-hours.
     """
     trace = Trace.split(counts, settings)
     settings = resolve_tick(settings, trace)
@@ -83,13 +91,21 @@ def tradeoff(
             run = run_planner("predictive", trace, tuned, tuned.policy(forecast_quantile=q), tape)
             point = _point("predictive", "forecast_quantile", q, run.summary())
             points.append({**point, "target_utilization": target})
-    for b in budgets:
-        tuned = replace(settings, capacity_budget=b)
-        run = run_planner(
-            "predictive", trace, tuned, tuned.policy(), tape, budget=tuned.budget()
-        )
-        point = _point("predictive", "capacity_budget", b, run.summary())
-        points.append({**point, "target_utilization": settings.target_utilization})
+    staged = max(settings.capacity_headroom, SECOND_STAGE_HEADROOM)
+    for headroom, values in ((settings.capacity_headroom, budgets), (staged, staged_budgets)):
+        for b in values:
+            tuned = replace(settings, capacity_budget=b, capacity_headroom=headroom)
+            run = run_planner(
+                "predictive", trace, tuned, tuned.policy(), tape, budget=tuned.budget()
+            )
+            point = _point("predictive", "capacity_budget", b, run.summary())
+            points.append(
+                {
+                    **point,
+                    "target_utilization": settings.target_utilization,
+                    "capacity_headroom": headroom,
+                }
+            )
     for u in utilizations:
         tuned = replace(settings, target_utilization=u)
         run = run_planner("reactive", trace, tuned, tuned.policy(scale_up_rate_limit=True), None)
@@ -126,24 +142,30 @@ def match_reactive(
     points: list[dict[str, Any]],
     tolerance: float = MATCH_TOLERANCE,
     max_runs: int = MATCH_MAX_RUNS,
+    stages: Sequence[float] | None = None,
 ) -> list[dict[str, Any]]:
     """Predictive with the capacity budget run at each reactive point's node-hours.
 
-    ``settings`` must have its tick resolved.  The budget curve's points in ``points``
-    (same settings) seed the search; every run is kept, so the searches of one trace share
-    their runs.  One row per reactive point: its node-hours and under-provisioning, the
-    search's ``status`` (see :func:`match_budget`), the budget found, the node-hours that
-    budget spent and its under-provisioned fraction (``None`` for ``below``), the second
-    stage's ``capacity_headroom`` the match used, the new runs and the budgets tried.
+    ``settings`` must have its tick resolved.  The budget curves' points in ``points``
+    (same settings; a point without ``capacity_headroom`` has the settings') seed the
+    search; every run is kept, so the searches of one trace share their runs.  Per reactive
+    point, one row per ``capacity_headroom`` in ``stages`` (default: the settings' and the
+    second stage's ``SECOND_STAGE_HEADROOM``; later stages are skipped when the first is
+    ``below``): its node-hours and under-provisioning, the search's ``status`` (see
+    :func:`match_budget`), the budget found, the node-hours that budget spent and its
+    under-provisioned fraction (``None`` for ``below``), the ``capacity_headroom`` the
+    search used, the new runs and the budgets tried.
     """
     runs: dict[float, dict[float, dict[str, Any]]] = {}  # headroom -> budget -> summary
 
     def searched(headroom: float, target: float) -> dict[str, Any]:
         done = runs.setdefault(headroom, {})
-        if headroom == settings.capacity_headroom:
-            for p in points:
-                if p["knob"] == "capacity_budget" and p["value"] not in done:
-                    done[round(p["value"], 6)] = p
+        for p in points:
+            if (
+                p["knob"] == "capacity_budget"
+                and p.get("capacity_headroom", settings.capacity_headroom) == headroom
+            ):
+                done.setdefault(round(p["value"], 6), p)
 
         def spend(budget: float) -> float:
             tuned = replace(settings, capacity_budget=budget, capacity_headroom=headroom)
@@ -159,34 +181,41 @@ def match_reactive(
         )
         return {**found, "summary": done[found["budget"]], "capacity_headroom": headroom}
 
-    rows = []
+    if stages is None:
+        staged = max(settings.capacity_headroom, SECOND_STAGE_HEADROOM)
+        stages = (settings.capacity_headroom, staged)
+    stages = list(dict.fromkeys(stages))
+    rows: list[dict[str, Any]] = []
     for r in (p for p in points if p["policy"] == "reactive"):
         hours = float(r["node_hours"])
-        found = searched(settings.capacity_headroom, hours)
-        new_runs = found["runs"]
-        if found["status"] == "above" and settings.capacity_headroom < SECOND_STAGE_HEADROOM:
-            found = searched(SECOND_STAGE_HEADROOM, hours)
-            new_runs += found["runs"]
-        summary = found["summary"]
-        rows.append(
-            {
-                "target_utilization": r["value"],
-                "node_hours": hours,
-                "reactive_underprovisioned_fraction": r["underprovisioned_fraction"],
-                "status": found["status"],
-                "budget": found["budget"],
-                "capacity_headroom": found["capacity_headroom"],
-                "predictive_node_hours": summary["node_hours"],
-                "predictive_underprovisioned_fraction": (
-                    None if found["status"] == "below" else summary["underprovisioned_fraction"]
-                ),
-                "runs": new_runs,
-                "tried": [[b, h] for b, h in found["tried"]],
-                "same_spend_point": (
-                    None if found["status"] == "matched" else _same_spend(points, hours, tolerance)
-                ),
-            }
-        )
+        for k, headroom in enumerate(stages):
+            if k > 0 and rows[-1]["status"] == "below":
+                break  # budget 1 spends more already; the second stage only adds
+            found = searched(headroom, hours)
+            summary = found["summary"]
+            rows.append(
+                {
+                    "target_utilization": r["value"],
+                    "node_hours": hours,
+                    "reactive_underprovisioned_fraction": r["underprovisioned_fraction"],
+                    "status": found["status"],
+                    "budget": found["budget"],
+                    "capacity_headroom": found["capacity_headroom"],
+                    "predictive_node_hours": summary["node_hours"],
+                    "predictive_underprovisioned_fraction": (
+                        None
+                        if found["status"] == "below"
+                        else summary["underprovisioned_fraction"]
+                    ),
+                    "runs": found["runs"],
+                    "tried": [[b, h] for b, h in found["tried"]],
+                    "same_spend_point": (
+                        None
+                        if found["status"] == "matched"
+                        else _same_spend(points, hours, tolerance)
+                    ),
+                }
+            )
     return rows
 
 
@@ -301,24 +330,37 @@ def match_budget(
         at(min(max(guess, b_lo + 0.1 * width), b_hi - 0.1 * width))
 
 
-Series = tuple[str, str, float | None, str, str, str, str]
+# policy, knob, predictive target or None, capacity_headroom or None (any), label, color,
+# marker, line style
+Series = tuple[str, str, float | None, float | None, str, str, str, str]
 
 
 def _series(curve: dict[str, Any]) -> list[Series]:
-    """(policy, knob, predictive target or None, label, color, marker, line style) per curve."""
+    """One entry per curve drawn (see ``Series``)."""
     out: list[Series] = []
     for i, target in enumerate(curve["predictive_target_utilizations"]):
         label = f"predictive, target {target:g} (fixed forecast quantile)"
         style = ("--", ":", "-.", "--")[i % 4]
         color = ("tab:blue", "tab:cyan", "navy", "tab:purple")[i % 4]
-        out.append(("predictive", "forecast_quantile", target, label, color, "o", style))
+        out.append(("predictive", "forecast_quantile", target, None, label, color, "o", style))
     budget_points = [p for p in curve["points"] if p["knob"] == "capacity_budget"]
-    if budget_points:
+    headrooms = sorted({p.get("capacity_headroom", 1.0) for p in budget_points})
+    for headroom in headrooms:
         target = budget_points[0]["target_utilization"]
-        label = f"predictive, target {target:g} (capacity budget; default {DEFAULT_BUDGET:g})"
-        out.append(("predictive", "capacity_budget", target, label, "black", "D", "-"))
+        if headroom == 1.0:
+            label = f"predictive, target {target:g} (capacity budget; default {DEFAULT_BUDGET:g})"
+            color, style = "black", "-"
+        else:
+            label = (
+                f"predictive, target {target:g} (capacity budget, second stage ≤ {headroom:g}: "
+                "floor target, then forecast)"
+            )
+            color, style = "tab:red", "-"
+        out.append(
+            ("predictive", "capacity_budget", target, headroom, label, color, "D", style)
+        )
     out.append(
-        ("reactive", "target_utilization", None, "reactive HPA (target utilization)",
+        ("reactive", "target_utilization", None, None, "reactive HPA (target utilization)",
          "tab:orange", "s", "-")
     )
     return out
@@ -336,13 +378,14 @@ def plot_tradeoff(curves: dict[str, dict[str, Any]], path: str | Path) -> Path:
     fig, axes = plt.subplots(1, len(curves), figsize=(6.5 * len(curves), 6), squeeze=False)
     for ax, (title, curve) in zip(axes[0], curves.items(), strict=True):
         base = curve["oracle"]["node_hours"]
-        for policy, knob, target, label, color, marker, style in _series(curve):
+        for policy, knob, target, headroom, label, color, marker, style in _series(curve):
             pts = [
                 p
                 for p in curve["points"]
                 if p["policy"] == policy
                 and p["knob"] == knob
                 and p.get("target_utilization") == target
+                and (headroom is None or p.get("capacity_headroom", 1.0) == headroom)
             ]
             xs = [p["node_hours"] / base for p in pts]
             ys = [max(100 * p["underprovisioned_fraction"], FLOOR_PERCENT) for p in pts]
@@ -362,14 +405,14 @@ def plot_tradeoff(curves: dict[str, dict[str, Any]], path: str | Path) -> Path:
             ys = [max(100 * r["predictive_underprovisioned_fraction"], FLOOR_PERCENT)
                   for r in shown]
             ax.scatter(
-                xs, ys, marker="X", s=70, color="tab:red", zorder=6,
+                xs, ys, marker="X", s=70, color="magenta", zorder=6,
                 label="predictive, capacity budget matched to each reactive setting's node-hours",
             )
             for r, x, y in zip(shown, xs, ys, strict=True):
                 ax.annotate(
                     f"b={r['budget']:.3g}" + (", 2nd stage" if r["capacity_headroom"] > 1 else ""),
                     (x, y), textcoords="offset points",
-                    xytext=(4, -9), fontsize=6, color="tab:red",
+                    xytext=(4, -9), fontsize=6, color="magenta",
                 )
         ax.scatter(
             [1.0],
@@ -471,6 +514,8 @@ def tradeoff_table(curves: dict[str, dict[str, Any]]) -> str:
                 q, u = f"quantile {p['value']:g}", f"{p['target_utilization']:g}"
             elif p["knob"] == "capacity_budget":
                 q, u = f"budget {p['value']:g}", f"{p['target_utilization']:g}"
+                if p.get("capacity_headroom", 1.0) > 1:
+                    q += f", second stage ≤ {p['capacity_headroom']:g}"
             else:
                 q, u = "", f"{p['value']:g}"
             lines.append(

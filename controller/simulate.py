@@ -72,7 +72,8 @@ class SimSettings:
     # predictive adapts its quantile so its node-hours stay near this multiple of the
     # hindsight minimum (controller/budget.py); None: size for forecast_quantile throughout
     capacity_budget: float | None = DEFAULT_BUDGET
-    # past the quantile ceiling the budget multiplies the forecast, up to this (1: off)
+    # past the quantile ceiling the budget lowers the reactive floor's target utilization,
+    # then multiplies the forecast, each by up to this (1: off; controller/budget.py)
     capacity_headroom: float = DEFAULT_MAX_HEADROOM
     min_nodes: int = 1
     max_nodes: int = 10_000
@@ -412,7 +413,7 @@ def run_planner(
 ) -> PolicyRun:
     """Drive a ``SimPool`` with ``plan()`` tick by tick.
 
-    With a ``budget`` the forecast quantile and headroom of each tick are the budget's,
+    With a ``budget`` the forecast quantile and both headrooms of each tick are the budget's,
     which is told every finished tick (allocated nodes, demand) as the live loop does.
     """
     progress = progress or _no_progress
@@ -428,10 +429,12 @@ def run_planner(
     actions = 0
     quantiles = np.full(len(times), policy.forecast_quantile)
     headrooms = np.ones(len(times))
+    floors = np.ones(len(times))
     observed = float(trace.rates[trace.train_end - 1])
     for i in progress(range(len(times)), name, len(times)):
         if budget is not None:
             quantiles[i], headrooms[i] = budget.quantile, budget.headroom
+            floors[i] = budget.floor_headroom
             policy = budget.apply(policy)
         now = moments[i]
         clock.set(now)
@@ -470,6 +473,8 @@ def run_planner(
             "headroom_mean": round(float(headrooms.mean()), 4),
             "headroom_p90": round(float(np.quantile(headrooms, 0.9)), 4),
             "headroom_share": round(float(np.mean(headrooms > 1.0 + _EPS)), 4),
+            "floor_headroom_mean": round(float(floors.mean()), 4),
+            "floor_headroom_share": round(float(np.mean(floors > 1.0 + _EPS)), 4),
         }
     return PolicyRun(
         name=name,

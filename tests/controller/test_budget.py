@@ -159,3 +159,136 @@ def test_state_round_trip_keeps_the_headroom():
     c = make()  # a budget without the second stage clips the restored level to q_max
     c.restore(a.state())
     assert c.quantile == pytest.approx(FAST.q_max) and c.headroom == 1.0
+
+
+# --- second stage in two legs: the reactive floor's target first, then the forecast ------
+
+SPAN = STAGED.headroom_span  # logit units per leg: ln(2) / 0.05
+Q_HI = float(np.log(STAGED.q_max / (1 - STAGED.q_max)))
+
+
+def at_travel(travel: float) -> QuantileBudget:
+    """A staged budget whose integrator sits ``travel`` logit units past logit(q_max)."""
+    budget = make(STAGED)
+    budget.restore({"level": Q_HI + travel, "allocated": 0.0, "needed": 0.0})
+    return budget
+
+
+@pytest.mark.parametrize(
+    "travel,quantile_at_max,floor,forecast",
+    [
+        (-1.0, False, 1.0, 1.0),  # still in the quantile stage
+        (0.0, True, 1.0, 1.0),  # at the ceiling, nothing spent past it
+        (0.5 * SPAN, True, 2**0.5, 1.0),  # leg 1: only the floor's target is lowered
+        (SPAN, True, 2.0, 1.0),  # leg 1 full
+        (1.5 * SPAN, True, 2.0, 2**0.5),  # leg 2: the forecast follows
+        (2 * SPAN, True, 2.0, 2.0),  # both full: both parts size for target / 2
+        (3 * SPAN, True, 2.0, 2.0),  # clipped
+    ],
+)
+def test_second_stage_lowers_the_floor_target_before_multiplying_the_forecast(
+    travel, quantile_at_max, floor, forecast
+):
+    budget = at_travel(travel)
+    assert (budget.quantile == pytest.approx(STAGED.q_max)) == quantile_at_max
+    assert budget.floor_headroom == pytest.approx(floor)
+    assert budget.headroom == pytest.approx(forecast)
+
+
+@pytest.mark.parametrize("travel", [0.5 * SPAN, 2 * SPAN])
+def test_without_a_second_stage_a_restored_level_gives_no_headroom(travel):
+    budget = make()  # max_headroom 1: no legs, the level is clipped at logit(q_max)
+    budget.restore({"level": Q_HI + travel, "allocated": 0.0, "needed": 0.0})
+    assert budget.floor_headroom == 1.0 and budget.headroom == 1.0
+
+
+def test_under_budget_the_floor_leg_fills_before_the_forecast_leg_moves():
+    budget = make(STAGED)
+    seen = []
+    for _ in range(2000):
+        run(budget, 10, 4, 32.0)  # 1.0 × the need: under a 1.25 budget
+        seen.append((budget.quantile, budget.floor_headroom, budget.headroom))
+    floors = [f for _, f, _ in seen]
+    forecasts = [h for _, _, h in seen]
+    assert all(np.diff(floors) >= 0) and all(np.diff(forecasts) >= 0)
+    assert all(q == pytest.approx(STAGED.q_max) for q, f, _ in seen if f > 1.0)
+    assert all(f == pytest.approx(STAGED.max_headroom) for _, f, h in seen if h > 1.0)
+    assert any(1.0 < f < STAGED.max_headroom for f in floors)  # the floor leg was travelled
+    assert forecasts[-1] == pytest.approx(STAGED.max_headroom)
+
+
+def test_over_budget_the_forecast_leg_unwinds_first_then_the_floor_then_the_quantile():
+    budget = at_travel(2 * SPAN)
+    seen = []
+    for _ in range(20_000):
+        budget.observe(10, 32.0)  # 2.5 × the need
+        seen.append((budget.quantile, budget.floor_headroom, budget.headroom))
+    assert all(f == pytest.approx(STAGED.max_headroom) for _, f, h in seen if h > 1.0)
+    assert all(q == pytest.approx(STAGED.q_max) for q, f, _ in seen if f > 1.0)
+    assert any(1.0 < f < STAGED.max_headroom for _, f, _ in seen)
+    assert seen[-1] == (pytest.approx(STAGED.q_min), 1.0, 1.0)
+
+
+# planner: 4 ready nodes at 140 rps (utilization 0.7 of 50 rps each), forecast 100 rps flat
+# (predictive ceil(100 × forecast_headroom / 35)); the floor's target is 0.7 / floor_headroom
+
+
+def _capacity(floor_headroom: float, forecast_headroom: float = 1.0, ready: int = 4):
+    from datetime import datetime, timedelta
+
+    import pandas as pd
+
+    from controller.lifecycle import NodeState
+    from controller.planner import NodeView, Policy, Snapshot, plan
+    from forecaster.types import Forecast
+
+    now = datetime(2026, 11, 27, 12, 0, 0)
+    nodes = tuple(
+        NodeView(id=f"n{i}", state=NodeState.READY, since=now - timedelta(hours=1))
+        for i in range(ready)
+    )
+    flat = np.full(8, 100.0)
+    fc = Forecast(
+        timestamps=pd.date_range(now, periods=8, freq="15s"),
+        mean=flat, lo80=flat, hi80=flat, lo95=flat, hi95=flat, step_seconds=15.0, model="test",
+    )
+    pol = Policy(
+        min_nodes=1, max_nodes=20, node_capacity_rps=50.0, target_utilization=0.7,
+        startup_seconds=15.0, tick_seconds=15.0, forecast_quantile=0.95,
+        floor_headroom=floor_headroom, forecast_headroom=forecast_headroom,
+    )
+    p = plan(Snapshot(nodes=nodes, observed_rps=140.0), fc, (), pol, now)
+    return p, next(d for d in p.decisions if d.node_id is None).details
+
+
+@pytest.mark.parametrize(
+    "floor_headroom,forecast_headroom,ready,reactive,predictive,desired",
+    [
+        (1.0, 1.0, 4, 4, 3, 4),  # on target: the floor holds 4
+        (1.05, 1.0, 4, 4, 3, 4),  # target 0.667: within HPA's 10 % tolerance, held
+        (1.4, 1.0, 4, 6, 3, 6),  # target 0.5: ceil(4 × 0.7 / 0.5) = 6, forecast part unchanged
+        (2.0, 1.0, 4, 8, 3, 8),  # target 0.35
+        (2.0, 2.0, 4, 8, 6, 8),  # both legs full: forecast ceil(200 / 35) = 6
+        (1.4, 1.0, 0, 6, 3, 6),  # no ready nodes: ceil(140 / (50 × 0.5))
+    ],
+)
+def test_floor_headroom_lowers_the_reactive_floors_target_only(
+    floor_headroom, forecast_headroom, ready, reactive, predictive, desired
+):
+    p, details = _capacity(floor_headroom, forecast_headroom, ready)
+    assert (details["reactive"], details["predictive"], p.desired) == (
+        reactive, predictive, desired
+    )
+    assert details["target_utilization"] == 0.7
+    assert ("floor_target_utilization" in details) == (floor_headroom != 1.0)
+
+
+def test_apply_carries_both_headrooms_into_the_plan():
+    from controller.planner import Policy
+
+    budget = at_travel(1.5 * SPAN)
+    sized = budget.apply(Policy(forecast_quantile=0.9))
+    assert sized.forecast_quantile == pytest.approx(STAGED.q_max)
+    assert sized.floor_headroom == pytest.approx(2.0)
+    assert sized.forecast_headroom == pytest.approx(2**0.5)
+    assert sized.target_utilization == Policy().target_utilization  # the base is untouched

@@ -333,9 +333,14 @@ def test_tradeoff_curve_reuses_the_forecast_tape(four_policies, tmp_path):
         tape=four_policies.tape,
         predictive_utilizations=(0.7, 0.6),
         budgets=(1.1, 1.5),
+        staged_budgets=(1.5,),
     )
     pred = [p for p in curve["points"] if p["knob"] == "forecast_quantile"]
-    budget = [p for p in curve["points"] if p["knob"] == "capacity_budget"]
+    budget = [
+        p for p in curve["points"]
+        if p["knob"] == "capacity_budget" and p["capacity_headroom"] == 1.0
+    ]
+    staged = [p for p in curve["points"] if p.get("capacity_headroom", 1.0) > 1.0]
     reac = [p for p in curve["points"] if p["policy"] == "reactive"]
     assert [(p["target_utilization"], p["value"]) for p in pred] == [
         (0.7, 0.5),
@@ -363,10 +368,24 @@ def test_tradeoff_curve_reuses_the_forecast_tape(four_policies, tmp_path):
         wave(bursts=(400,)), settings(capacity_budget=1.5), ["predictive"], tape=four_policies.tape
     ).to_json()["policies"]["predictive"]
     assert budgeted["node_hours"] == budget[1]["node_hours"]
+    # the staged curve is the simulation with the second stage on
+    assert [(p["value"], p["capacity_headroom"]) for p in staged] == [(1.5, 2.0)]
+    on = simulate(
+        wave(bursts=(400,)), settings(capacity_budget=1.5, capacity_headroom=2.0),
+        ["predictive"], tape=four_policies.tape,
+    ).to_json()["policies"]["predictive"]
+    assert on["node_hours"] == staged[0]["node_hours"]
     path = plot_tradeoff({"wave": curve}, tmp_path / "t.png")
     assert path.read_bytes()[:4] == b"\x89PNG"
-    assert tradeoff_table({"wave": curve}).count("| wave |") == 8
-    assert [r["target_utilization"] for r in curve["matched"]] == [0.6, 0.8]
+    table = tradeoff_table({"wave": curve})
+    assert table.count("| wave |") == 9 and table.count("second stage ≤ 2") == 1
+    first = [r for r in curve["matched"] if r["capacity_headroom"] == 1.0]
+    assert [r["target_utilization"] for r in first] == [0.6, 0.8]
+    # a second-stage row follows each reactive setting that budget 1 does not overspend
+    second = [r for r in curve["matched"] if r["capacity_headroom"] == 2.0]
+    assert [r["target_utilization"] for r in second] == [
+        r["target_utilization"] for r in first if r["status"] != "below"
+    ]
 
 
 @pytest.mark.parametrize(
@@ -493,7 +512,10 @@ def test_matched_rows_beside_each_reactive_setting(four_policies, tmp_path):
             {"policy": "reactive", "knob": "target_utilization", "value": u, **run.summary()}
         )
     rows = match_reactive(trace, base, tape, points, tolerance=0.01)
-    assert [r["target_utilization"] for r in rows] == [0.5, 0.95]
+    assert [r["target_utilization"] for r in rows if r["capacity_headroom"] == 1.0] == [0.5, 0.95]
+    assert {r["capacity_headroom"] for r in rows} <= {1.0, 2.0}
+    only = match_reactive(trace, base, tape, points, tolerance=0.01, stages=(1.0,))
+    assert [r["target_utilization"] for r in only] == [0.5, 0.95]
     for r in rows:
         assert r["node_hours"] == next(p for p in points if p["value"] == r["target_utilization"])[
             "node_hours"
@@ -517,7 +539,7 @@ def test_matched_rows_beside_each_reactive_setting(four_policies, tmp_path):
         "predictive_target_utilizations": [],
     }
     table = equal_cost_table({"wave": curve})
-    assert table.count("| wave |") == 2
+    assert table.count("| wave |") == len(rows)
     assert plot_tradeoff({"wave": curve}, tmp_path / "m.png").read_bytes()[:4] == b"\x89PNG"
 
 
@@ -572,7 +594,8 @@ def test_budget_second_stage_spends_past_the_quantile_ceiling(four_policies):
     oracle = run_oracle(trace, big).summary()["node_hours"]
     assert off["node_hours"] < 1.25 * oracle  # ... under budget
     assert off["params"]["headroom_mean"] == 1.0
-    assert on["params"]["headroom_mean"] > 1.0
+    assert off["params"]["floor_headroom_mean"] == 1.0
+    assert on["params"]["floor_headroom_mean"] > 1.0  # the floor's leg comes first
     assert off["node_hours"] < on["node_hours"] <= 1.3 * oracle
     assert on["underprovisioned_steps"] <= off["underprovisioned_steps"]
     with pytest.raises(ValueError, match="capacity_headroom"):
