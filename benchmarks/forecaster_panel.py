@@ -75,18 +75,21 @@ REASONS: dict[str, str] = {
     "realKnownCause/rogue_agent_key_hold.csv":
         "1882 rows over 5338 five-minute steps (65 % filled in, --max-gap 546); origins that fell "
         "in gaps moved back to observed points, 7 of them onto points already taken (13 "
-        "origins, 72 scored steps); " + _FEW + "; coverage 66.7 % (unchanged by c650462): "
-        + _FILLED,
+        "origins, 72 scored steps); " + _FEW + "; ratio 1.20 and coverage 64 % at 243a93d "
+        "(1.09, 66.7 % at bcf0933: the harmonic search to Nyquist moved it on these few "
+        "windows): " + _FILLED,
     "realTraffic/TravelTime_387.csv":
         "2500 rows over about 9980 ten-minute steps (75 % filled in); passed (0.72, 75 %) "
         "only while filled-in points were scored: on the 76 observed steps 86 % of the "
-        "error falls in 2 origins; coverage 63.2 % (53.9 % before c650462): " + _FILLED,
+        "error falls in 2 origins; coverage 57 % at 243a93d (63.2 % at bcf0933, 53.9 % before "
+        "c650462), ratio 1.12 (1.22 at bcf0933): " + _FILLED,
     "realTraffic/TravelTime_451.csv":
         "2162 rows over 7376 ten-minute steps (72 % filled in); 67 scored steps, 64 % of the "
         "error in 2 origins; ties naive (1.01; 1.12 while filled-in points were scored)",
     "realTraffic/speed_7578.csv":
         "1127 rows over 2623 five-minute steps (57 % filled in); 135 scored steps; ties the "
-        "better baseline (0.98)",
+        "better baseline (1.00 at 243a93d, 0.98 at bcf0933), coverage 68 % (70.4 % at "
+        "bcf0933)",
     "realKnownCause/cpu_utilization_asg_misconfiguration.csv":
         "level shifts from the misconfiguration (in the scored span the median step change "
         "is 2.45 points, the mean 10.5); the SARIMA with the 12-step (hourly) season only "
@@ -111,6 +114,8 @@ REASONS: dict[str, str] = {
         "bc64ded (all four seasonal orders are always tried), ARIMA(0,1,1) at 6, other "
         "orders at 3",
     "realTraffic/speed_t4013.csv":
+        "ties the better baseline at 243a93d (0.99; 1.25 at bcf0933, with at most ten "
+        "harmonics per season). At bcf0933: "
         "read with --freq 5min --max-gap 1012, 47 % of the steps filled in; on the 174 "
         "observed steps fleetcast's mean 12-step error is 3.76 against naive's 3.18, and one "
         "origin (2015-09-16 08:50, the speed just back from a dip: 39, 21, 22, 41, 65, 61) "
