@@ -194,10 +194,11 @@ class Controller:
             if self.budget is not None:
                 if self._allocated is not None:  # the load seen now ran on last tick's nodes
                     self.budget.observe(self._allocated, load_rps)
-                policy = self.budget.apply(policy)  # quantile and headroom
+                policy = self.budget.apply(policy)  # quantile and both headrooms
                 if self.budget.ratio is not None:
                     self.metrics.budget_ratio.set(self.budget.ratio)
             self.metrics.quantile.set(policy.forecast_quantile)
+            self.metrics.floor_headroom.set(policy.floor_headroom)
             self.metrics.headroom.set(policy.forecast_headroom)
             the_plan = plan(
                 snapshot, forecast, detection.anomalies, policy, now,

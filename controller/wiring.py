@@ -63,9 +63,16 @@ class ControllerMetrics:
             "Forecast quantile the planner sizes for (adapted by the capacity budget)",
             registry=r,
         )
+        self.floor_headroom = Gauge(
+            "fleetcast_controller_floor_headroom",
+            "Divisor of the reactive floor's target utilization past the quantile ceiling "
+            "(the second stage's first leg; 1 unless capacity_headroom > 1)",
+            registry=r,
+        )
         self.headroom = Gauge(
             "fleetcast_controller_forecast_headroom",
-            "Multiplier on the forecast past the quantile ceiling (1 unless capacity_headroom > 1)",
+            "Multiplier on the forecast once the floor's headroom is full (the second "
+            "stage's second leg; 1 unless capacity_headroom > 1)",
             registry=r,
         )
         self.budget_ratio = Gauge(

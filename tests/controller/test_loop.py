@@ -166,6 +166,11 @@ def test_capacity_budget_follows_the_ticks_and_survives_a_restart(rig: Rig) -> N
     assert budget is not None
     assert budget.accounted_ticks >= 5  # each tick judged once its 2 s lead has passed
     assert budget.ratio is not None and budget.ratio >= 1.0
+    # the gauges show what the last tick sized with (a gauge starts at 0)
+    metrics = rig.controller.metrics
+    assert metrics.quantile._value.get() == pytest.approx(budget.quantile, abs=0.05)
+    assert metrics.floor_headroom._value.get() == pytest.approx(budget.floor_headroom) == 1.0
+    assert metrics.headroom._value.get() == pytest.approx(budget.headroom) == 1.0
     restarted = rig.make_controller()
     restarted.recover(rig.clock.now)
     assert restarted.budget is not None
