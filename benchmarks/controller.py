@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import socket
 import statistics
 import sys
 import tempfile
@@ -34,10 +33,11 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 # benchmarks/controller.py must not shadow the controller package.
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
+sys.path.insert(0, str(HERE.parent))  # the repository, for tests.ports
 
 import httpx  # noqa: E402
 
-from controller.config import Settings, load_settings  # noqa: E402
+from controller.config import Settings, load_settings, node_port_span  # noqa: E402
 from controller.executor import Executor  # noqa: E402
 from controller.lifecycle import NodeState  # noqa: E402
 from controller.live_models import DetectorKeeper, ForecastKeeper  # noqa: E402
@@ -45,6 +45,7 @@ from controller.loop import Controller  # noqa: E402
 from controller.observe import WINDOW_METRICS, NodeWindow  # noqa: E402
 from controller.pools.memory import MemoryPool  # noqa: E402
 from controller.store import Store  # noqa: E402
+from tests.ports import free_ports  # noqa: E402
 
 TOKEN = "bench-admin-token"
 FAULTS = {
@@ -57,12 +58,6 @@ FAULTS = {
 }
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def quantiles(xs: list[float]) -> dict[str, float]:
     xs = sorted(xs)
     return {"n": len(xs), "median_ms": round(1000 * statistics.median(xs), 1),
@@ -71,12 +66,15 @@ def quantiles(xs: list[float]) -> dict[str, float]:
 
 
 def live_settings(data_dir: Path, nodes: int) -> Settings:
+    # the node range, the balancer's and the API's ports are held until all are chosen
+    # (one free port at a time can come back twice, tests/ports.py)
+    node_base, balancer, api = free_ports(node_port_span(nodes + 2), 1, 1)
     return load_settings(environ={}, overrides={
         "data_dir": str(data_dir),
         "pool": {"initial_nodes": nodes, "min_nodes": nodes, "max_nodes": nodes + 2,
-                 "node_base_port": free_port()},
-        "balancer": {"port": free_port()},
-        "api": {"port": free_port()},
+                 "node_base_port": node_base},
+        "balancer": {"port": balancer},
+        "api": {"port": api},
         "controller": {"tick_seconds": 1, "node_capacity_rps": 20, "startup_seconds": 2,
                        "scale_in_stabilization_seconds": 3600, "scrape_timeout_seconds": 0.5},
         "recovery": {"drain_timeout_seconds": 3, "cooldown_seconds": 0,

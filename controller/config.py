@@ -233,6 +233,12 @@ def _confirm_invalid(s: Settings) -> bool:
     return s.controller.detector_confirm_windows > s.controller.detector_confirm_out_of
 
 
+def node_port_span(max_nodes: int) -> int:
+    """Ports from ``pool.node_base_port`` kept for nodes: live, draining and replacing ones
+    (the local pool takes the lowest free port from the base); nothing else may use them."""
+    return 4 * max_nodes + 8
+
+
 def _cross_checks(s: Settings) -> list[str]:
     problems = []
     if s.pool.max_nodes < s.pool.min_nodes:
@@ -241,7 +247,8 @@ def _cross_checks(s: Settings) -> list[str]:
         problems.append("pool.initial_nodes: must be <= pool.max_nodes")
     if s.balancer.port == s.api.port:
         problems.append("api.port: must differ from balancer.port")
-    node_ports = range(s.pool.node_base_port, s.pool.node_base_port + 4 * s.pool.max_nodes + 8)
+    node_ports = range(s.pool.node_base_port,
+                       s.pool.node_base_port + node_port_span(s.pool.max_nodes))
     for name, port in (("balancer.port", s.balancer.port), ("api.port", s.api.port)):
         if port in node_ports:
             problems.append(f"{name}: {port} collides with node ports from pool.node_base_port")

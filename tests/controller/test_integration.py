@@ -25,7 +25,7 @@ import psutil
 import pytest
 from sqlalchemy import text
 
-from controller.config import Settings, load_settings
+from controller.config import Settings, load_settings, node_port_span
 from controller.lifecycle import NodeState
 from controller.runtime import Fleet
 from tests.ports import free_ports
@@ -45,7 +45,9 @@ def wait_until(predicate: Callable[[], Any], timeout: float, what: str) -> Any:
 
 
 def fleet_settings(data_dir: Path, database_url: str | None) -> Settings:
-    nodes, balancer, api = free_ports(5, 1, 1)  # max_nodes ports from the base, disjoint
+    # the node port range the config keeps for max_nodes 5, the balancer's and the API's:
+    # disjoint, so the config's collision check cannot fail by chance
+    nodes, balancer, api = free_ports(node_port_span(5), 1, 1)
     return load_settings(environ={}, overrides={
         "data_dir": str(data_dir),
         "pool": {"initial_nodes": 2, "min_nodes": 2, "max_nodes": 5,
