@@ -143,6 +143,21 @@ def test_count_reads_an_event_log_of_bare_timestamps(tmp_path: Path) -> None:
         read_series(bare, time_col="when", freq="5min", agg="count", min_points=2)
 
 
+def test_an_event_log_with_repeated_times_reads_and_errs_like_any_file(tmp_path: Path) -> None:
+    # 12 events on 3 distinct minutes: the distinct stamps are parsed once and mapped back
+    times = ["2024-01-01T00:00:00+01:00"] * 5 + ["2024-01-01T00:07:00+01:00"] * 4 + [
+        "2024-01-01T00:12:00+01:00"] * 3
+    log = write(tmp_path, "timestamp\n" + "\n".join(times) + "\n", "log.csv")
+    series = read_series(log, freq="5min", agg="count", min_points=2)
+    assert series.tolist() == [5.0, 4.0, 3.0]
+    assert str(series.index.tz) == "UTC+01:00" and series.index[0].hour == 0
+    # a bad stamp among repeats is still reported at its own line of the file
+    bad = times[:6] + ["2024-01-01T00:07:00+01:00 oops"] + times[7:]
+    path = write(tmp_path, "timestamp\n" + "\n".join(bad) + "\n", "bad.csv")
+    with pytest.raises(SeriesError, match="line 8"):
+        read_series(path, freq="5min", agg="count", min_points=2)
+
+
 def test_resample_accepts_unsorted_raw_events(tmp_path: Path) -> None:
     rows = regular_rows(40)[::-1] + regular_rows(40)
     path = write(tmp_path, "timestamp,value\n" + "\n".join(rows) + "\n")
