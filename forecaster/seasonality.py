@@ -223,7 +223,11 @@ def fit_fourier(
     ``d == 1`` (regression with ARIMA(p,1,q) errors), otherwise on levels with
     an intercept.  (Scoring the counts on series and regressors prewhitened by
     the residuals' lag-1 autocorrelation was tried: it chose more harmonics on
-    nyc_taxi and fewer on World Cup and forecast both slightly worse.)
+    nyc_taxi and fewer on World Cup and forecast both slightly worse.  So was a
+    penalty scaled by (1 + rho) / (1 - rho) for the autocorrelated residuals: fewer
+    harmonics everywhere, and backtest MASE at 20 origins went 0.355 -> 0.533 on
+    nyc_taxi (h=4) and 0.192 -> 0.232 on World Cup (h=12), 0.779 -> 0.769 on the
+    flights.)
     """
     if not periods:
         coef = np.array([z.mean()]) if d == 0 else np.empty(0)
