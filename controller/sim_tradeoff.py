@@ -94,11 +94,8 @@ def tradeoff(
     staged = max(settings.capacity_headroom, SECOND_STAGE_HEADROOM)
     for headroom, values in ((settings.capacity_headroom, budgets), (staged, staged_budgets)):
         for b in values:
-            tuned = replace(settings, capacity_budget=b, capacity_headroom=headroom)
-            run = run_planner(
-                "predictive", trace, tuned, tuned.policy(), tape, budget=tuned.budget()
-            )
-            point = _point("predictive", "capacity_budget", b, run.summary())
+            summary = _budget_run(trace, settings, tape, b, headroom)
+            point = _point("predictive", "capacity_budget", b, summary)
             points.append(
                 {
                     **point,
@@ -122,6 +119,15 @@ def tradeoff(
         "predictive_target_utilizations": list(predictive_utilizations),
         "forecaster": info,
     }
+
+
+def _budget_run(
+    trace: Trace, settings: SimSettings, tape: list[Forecast], budget: float, headroom: float
+) -> dict[str, Any]:
+    """Summary of predictive run with capacity ``budget`` and second stage ``headroom``."""
+    tuned = replace(settings, capacity_budget=budget, capacity_headroom=headroom)
+    run = run_planner("predictive", trace, tuned, tuned.policy(), tape, budget=tuned.budget())
+    return run.summary()
 
 
 def _point(policy: str, knob: str, value: float, summary: dict[str, Any]) -> dict[str, Any]:
@@ -168,11 +174,7 @@ def match_reactive(
                 done.setdefault(round(p["value"], 6), p)
 
         def spend(budget: float) -> float:
-            tuned = replace(settings, capacity_budget=budget, capacity_headroom=headroom)
-            run = run_planner(
-                "predictive", trace, tuned, tuned.policy(), tape, budget=tuned.budget()
-            )
-            done[budget] = run.summary()
+            done[budget] = _budget_run(trace, settings, tape, budget, headroom)
             return float(done[budget]["node_hours"])
 
         known = {b: float(p["node_hours"]) for b, p in done.items()}
