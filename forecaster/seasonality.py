@@ -18,6 +18,7 @@ import pandas as pd
 
 DAY_SECONDS = 86_400.0
 WEEK_SECONDS = 7 * DAY_SECONDS
+MIN_CALENDAR_STEPS = 4  # a calendar period coarser steps still model needs this many steps
 MIN_CYCLES = 2.0  # a period needs this many full cycles in the data to be estimated
 MIN_SHARE = 0.03  # share of (detrended) variance a period must explain to be kept
 MIN_FOUND_CYCLES = 4.0  # a period found by the periodogram (not calendar) needs more cycles
@@ -69,11 +70,14 @@ def fourier_matrix(positions: np.ndarray, seasons: tuple[Season, ...]) -> np.nda
 
 
 def calendar_periods(step_seconds: float) -> list[float]:
-    """Daily and weekly periods (in steps) for steps between 1 and 60 minutes."""
+    """Daily and weekly periods (in steps): both for steps from 1 to 60 minutes (and
+    finer), and for coarser steps each one that still spans ``MIN_CALENDAR_STEPS``
+    steps: the day up to 6-hour steps, the week up to 42-hour ones, so daily
+    totals get their weekly season rather than a periodogram peak near it."""
     return [
         seconds / step_seconds
         for seconds in (DAY_SECONDS, WEEK_SECONDS)
-        if 60.0 <= step_seconds <= 3600.0 or step_seconds <= seconds / 24
+        if step_seconds <= 3600.0 or seconds / step_seconds >= MIN_CALENDAR_STEPS
     ]
 
 
@@ -143,8 +147,9 @@ def detect_periods(
     for p in periodogram_periods(values):
         # a peak near a calendar period, or near one of its harmonics (e.g. the
         # 42-step sideband of a daily pattern modulated by the week at 30 min),
-        # is already carried by that period's Fourier terms
-        if any(abs(p - c) / c < 0.03 for c in candidates) or any(
+        # is already carried by that period's Fourier terms; "near" is within 3 % or
+        # within one periodogram bin (1/n in frequency: 7 +- 0.56 steps on 88 days)
+        if any(abs(p - c) / c < 0.03 or abs(1 / p - 1 / c) <= 1 / n for c in candidates) or any(
             _near_harmonic(p, c, max_harmonic) for c in calendar if n >= MIN_CYCLES * c
         ):
             continue

@@ -37,6 +37,18 @@ def test_non_calendar_period_is_found_by_periodogram() -> None:
     assert any(abs(p - 37) / 37 < 0.05 for p in model.seasonal_periods_)
 
 
+def test_daily_totals_get_the_weekly_season_and_no_peak_beside_it() -> None:
+    # 90 days of daily totals with a weekday/weekend shape: the week is a calendar
+    # season at a daily step too, and the periodogram's coarse peak near 7 days
+    # (one bin is +- 0.5 days here) is not modelled again beside it
+    rng = np.random.default_rng(11)
+    index = pd.date_range("2024-01-01", periods=90, freq="D")
+    weekly = np.where(index.dayofweek < 5, 1000.0, 400.0)
+    series = pd.Series(rng.poisson(weekly).astype(float), index=index)
+    model = LoadForecaster().fit(series)
+    assert model.seasonal_periods_ == (7.0,)
+
+
 def test_white_noise_has_no_season() -> None:
     rng = np.random.default_rng(3)
     index = pd.date_range("2024-01-01", periods=400, freq="1h")
