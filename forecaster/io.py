@@ -320,6 +320,14 @@ def regularize(
     ratio = diffs / step_ns
     irregular = np.flatnonzero(np.abs(ratio - np.round(ratio)) > 1e-6) + 1
     if len(irregular):
+        if diffs.min() >= pd.Timedelta(days=28).value:  # 28-31 days: calendar months
+            raise SeriesError(
+                f"{where}: irregular timestamps: steps of "
+                f"{_duration(pd.Timedelta(int(diffs.min()), unit='ns'))} to "
+                f"{_duration(pd.Timedelta(int(diffs.max()), unit='ns'))} look like calendar "
+                "months, quarters or years, which are not a fixed step; fleetcast forecasts "
+                f"load at fixed steps from seconds to days ({_lines(irregular, lines)})"
+            )
         raise SeriesError(
             f"{where}: irregular timestamps: {index[irregular[0]]} is "
             f"{_duration(pd.Timedelta(int(diffs[irregular[0] - 1]), unit='ns'))} after the "
@@ -356,7 +364,10 @@ def resample(
         offset = pd.tseries.frequencies.to_offset(freq)
         pd.Timedelta(offset)
     except (ValueError, TypeError) as exc:
-        raise SeriesError(f"invalid --freq {freq!r}: use a fixed step such as 5min or 1h") from exc
+        raise SeriesError(
+            f"invalid --freq {freq!r}: use a fixed step such as 5min or 1h (calendar "
+            "months and years are not fixed steps)"
+        ) from exc
     raw = pd.Series(values, index=index).sort_index()
     bins = raw.resample(offset, label="left", closed="left")
     if agg in ("sum", "count"):  # an empty bin had no events: a real 0, not filled in

@@ -8,6 +8,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from forecaster import SeriesError, read_series
@@ -204,6 +205,16 @@ def test_missing_file_and_bad_freq(tmp_path: Path) -> None:
         read_series(path, freq="5min", agg="median")
     with pytest.raises(SeriesError, match="finer than the data's own step"):
         read_series(path, freq="30s")
+
+
+def test_monthly_series_is_refused_as_not_a_fixed_step(tmp_path: Path) -> None:
+    months = pd.date_range("2020-01-01", periods=36, freq="MS").strftime("%Y-%m")
+    rows = [f"{m},{100 + i}" for i, m in enumerate(months)]
+    path = write(tmp_path, "month,passengers\n" + "\n".join(rows) + "\n")
+    with pytest.raises(SeriesError, match=r"steps of 28d to 31d look like calendar months"):
+        read_series(path)
+    with pytest.raises(SeriesError, match=r"invalid --freq 'MS'.*calendar months"):
+        read_series(path, freq="MS")
 
 
 def series_text(rows: list[str], header: str = "timestamp,value", sep: str = ",",
