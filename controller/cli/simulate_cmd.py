@@ -237,6 +237,15 @@ def simulate(
         raise click.BadParameter(str(exc), param_hint="--trace") from None
     for note in counts.attrs.get("notes", []):
         click.echo(f"note: {trace_path}: {note}", err=True)
+    if tick_seconds is not None and len(counts) >= 2:
+        step = (counts.index[1] - counts.index[0]).total_seconds()
+        per_step = step / tick_seconds
+        if tick_seconds > step or abs(per_step - round(per_step)) > 1e-9:
+            raise click.BadParameter(
+                f"{tick_seconds:g} s must divide the trace's step of {step:g} s evenly "
+                f"({trace_path})",
+                param_hint="--tick-seconds",
+            )
     settings = SimSettings(
         node_capacity_rps=node_capacity,
         startup_seconds=startup_seconds,

@@ -227,7 +227,7 @@ def duplicated(counts: pd.Series) -> pd.Series:
         (wave(days=3), ("--node-capacity", "0"), "--node-capacity"),
         (wave(days=3), ("--node-capacity", "-5"), "--node-capacity"),
         (wave(days=3), ("--policy", "predictive,magic"), "magic"),
-        (wave(days=3), ("--tick-seconds", "420"), "must divide"),
+        (wave(days=3), ("--tick-seconds", "420"), "--tick-seconds: 420 s must divide"),
         (wave(days=3), ("--min-nodes", "5", "--max-nodes", "2"), "--min-nodes"),
         (wave(days=3), ("--capacity-headroom", "0.5"), "--capacity-headroom"),
     ],
