@@ -50,7 +50,14 @@ _SHOW = 5  # how many offending lines an error message lists
 
 
 class SeriesError(ValueError):
-    """A series that cannot be used, with where the problem is."""
+    """A series that cannot be used, with where the problem is.
+
+    ``option`` names the command-line flag at fault when it is not the file itself
+    (``--freq``, ``--agg``), so a CLI can report the error against that flag."""
+
+    def __init__(self, message: str, option: str | None = None) -> None:
+        super().__init__(message)
+        self.option = option
 
 
 def _lines(positions: np.ndarray, lines: np.ndarray | None = None) -> str:
@@ -359,14 +366,17 @@ def resample(
 ) -> pd.Series:
     """Aggregate raw or fine-grained points into regular ``freq`` bins."""
     if agg not in AGGREGATIONS:
-        raise SeriesError(f"{where}: unknown aggregation {agg!r}; choose one of {AGGREGATIONS}")
+        raise SeriesError(
+            f"{where}: unknown aggregation {agg!r}; choose one of {AGGREGATIONS}", option="--agg"
+        )
     try:
         offset = pd.tseries.frequencies.to_offset(freq)
         pd.Timedelta(offset)
     except (ValueError, TypeError) as exc:
         raise SeriesError(
             f"invalid --freq {freq!r}: use a fixed step such as 5min or 1h (calendar "
-            "months and years are not fixed steps)"
+            "months and years are not fixed steps)",
+            option="--freq",
         ) from exc
     raw = pd.Series(values, index=index).sort_index()
     bins = raw.resample(offset, label="left", closed="left")
@@ -541,7 +551,8 @@ def read_series(
         if infer_step(index) > pd.Timedelta(pd.tseries.frequencies.to_offset(freq)):
             raise SeriesError(
                 f"{path}: --freq {freq} is finer than the data's own step "
-                f"{_duration(infer_step(index))}"
+                f"{_duration(infer_step(index))}",
+                option="--freq",
             )
     else:
         series = regularize(values, index, str(path), max_gap=max_gap, lines=lines)

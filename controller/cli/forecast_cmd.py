@@ -65,7 +65,7 @@ def _read(csv_path: Path, time_col: str | None, value_col: str | None, freq: str
         series = read_series(csv_path, time_col=time_col, value_col=value_col, freq=freq,
                              agg=agg, max_gap=max_gap)
     except SeriesError as exc:
-        raise click.BadParameter(str(exc), param_hint="'--csv'") from exc
+        raise click.BadParameter(str(exc), param_hint=f"'{exc.option or '--csv'}'") from exc
     for note in series.attrs.get("notes", []):
         _echo(f"note: {csv_path}: {note}")
     return series

@@ -234,7 +234,7 @@ def simulate(
     try:
         counts = read_series(trace_path, time_col, value_col, freq=freq, agg=agg)
     except SeriesError as exc:
-        raise click.BadParameter(str(exc), param_hint="--trace") from None
+        raise click.BadParameter(str(exc), param_hint=exc.option or "--trace") from None
     for note in counts.attrs.get("notes", []):
         click.echo(f"note: {trace_path}: {note}", err=True)
     if tick_seconds is not None and len(counts) >= 2:

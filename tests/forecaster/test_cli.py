@@ -226,6 +226,9 @@ def test_predict_counts_an_event_log(tmp_path: Path) -> None:
         pytest.param("a,b,c\n1,2,3\n", [], "column 'timestamp' not found", id="no-column"),
         pytest.param(None, ["--horizon", "0"], "--horizon", id="bad-horizon"),
         pytest.param(None, ["--agg", "median"], "--agg", id="bad-agg"),
+        pytest.param(None, ["--freq", "MS"], "Invalid value for '--freq': invalid --freq 'MS'",
+                     id="calendar-freq"),
+        pytest.param(None, ["--freq", "1s"], "Invalid value for '--freq'", id="too-fine-freq"),
     ],
 )
 def test_bad_input_is_a_usage_error(tmp_path: Path, series_csv: Path, content, args,
