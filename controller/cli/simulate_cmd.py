@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 import click
 
-from controller.budget import DEFAULT_BUDGET, DEFAULT_MAX_HEADROOM
+from controller.budget import DEFAULT_BUDGET, DEFAULT_MAX_HEADROOM, UNDERPROVISION_UTILIZATION
 from controller.cli.output import atomic_directory_output, atomic_output, check_output
 
 T = TypeVar("T")
@@ -36,6 +36,16 @@ def _policies(ctx: click.Context, param: click.Parameter, value: str) -> list[st
                 f"unknown policy {name!r}; choose from {', '.join(POLICIES)}", ctx=ctx, param=param
             )
     return list(dict.fromkeys(names))
+
+
+def _capacity_for_peak(counts: Any, nodes: int) -> float | None:
+    """Requests per second per node at which the busiest step needs ``nodes`` nodes
+    at the under-provisioning line (None for a trace of zeros)."""
+    step = (counts.index[1] - counts.index[0]).total_seconds() if len(counts) > 1 else 0.0
+    peak = float(counts.max()) if len(counts) else 0.0
+    if step <= 0 or not peak > 0:
+        return None
+    return peak / step / (nodes * UNDERPROVISION_UTILIZATION)
 
 
 def _tqdm_progress(items: Iterable[T], desc: str, total: int) -> Iterable[T]:
@@ -82,8 +92,15 @@ def _tqdm_progress(items: Iterable[T], desc: str, total: int) -> Iterable[T]:
 @click.option(
     "--node-capacity",
     type=click.FloatRange(min=0, min_open=True),
-    required=True,
-    help="Requests per second one node serves.",
+    default=None,
+    help="Requests per second one node serves (this or --peak-nodes is required).",
+)
+@click.option(
+    "--peak-nodes",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Instead of --node-capacity: size the nodes so the trace's busiest step needs this "
+    "many at the 80 % line where a step counts as under-provisioned.",
 )
 @click.option(
     "--startup-seconds",
@@ -191,7 +208,8 @@ def simulate(
     freq: str | None,
     agg: str,
     policies: list[str],
-    node_capacity: float,
+    node_capacity: float | None,
+    peak_nodes: int | None,
     startup_seconds: float,
     tick_seconds: float | None,
     target_utilization: float,
@@ -224,6 +242,12 @@ def simulate(
             "(e.g. 1.25), or 0 for a fixed quantile",
             param_hint="--capacity-budget",
         )
+    if (node_capacity is None) == (peak_nodes is None):
+        raise click.BadParameter(
+            "give exactly one of --node-capacity (requests per second per node) and "
+            "--peak-nodes (nodes the busiest step needs)",
+            param_hint="--node-capacity",
+        )
     if min_nodes > max_nodes:
         raise click.BadParameter(
             f"--min-nodes {min_nodes} is above --max-nodes {max_nodes}", param_hint="--min-nodes"
@@ -246,6 +270,20 @@ def simulate(
                 f"({trace_path})",
                 param_hint="--tick-seconds",
             )
+    if node_capacity is None:
+        assert peak_nodes is not None
+        node_capacity = _capacity_for_peak(counts, peak_nodes)
+        if node_capacity is None:
+            raise click.BadParameter(
+                f"{trace_path}: every count is 0, so no node size makes the peak need "
+                f"{peak_nodes} nodes; give --node-capacity",
+                param_hint="--peak-nodes",
+            )
+        click.echo(
+            f"node capacity {node_capacity:.6g} rps: the busiest step needs {peak_nodes} nodes "
+            f"at {UNDERPROVISION_UTILIZATION:.0%}",
+            err=True,
+        )
     settings = SimSettings(
         node_capacity_rps=node_capacity,
         startup_seconds=startup_seconds,
