@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -336,3 +337,36 @@ def test_budget_second_stage_spends_past_the_quantile_ceiling(four_policies):
     assert on["underprovisioned_steps"] <= off["underprovisioned_steps"]
     with pytest.raises(ValueError, match="capacity_headroom"):
         settings(capacity_headroom=0.5)
+
+
+# --- low counts ------------------------------------------------------------------
+
+
+def _poisson_day_counts(seed: int, days: int = 40, peak: float = 8.0) -> pd.Series:
+    """Poisson counts per 10-minute step on a daily rate from 0.2 to 8.2 events."""
+    per_day = 24 * 6
+    t = np.arange(days * per_day)
+    rate = 0.2 + peak * np.sin(np.pi * (t % per_day) / per_day) ** 2
+    counts = np.random.default_rng(seed).poisson(rate).astype(float)
+    return pd.Series(counts, index=pd.date_range(START, periods=len(t), freq="10min"))
+
+
+def test_poisson_counts_are_short_less_often_with_the_square_root():
+    # one event per step fills a node at the 80 % line, so the count noise spans nodes;
+    # the "auto" transform picks the square root here (forecaster.transforms)
+    s = settings(node_capacity_rps=1 / 600 / 0.8, train_fraction=0.4)
+    short = {"auto": 0.0, "log1p": 0.0}
+    spend = {"auto": [], "log1p": []}
+    for seed in (1, 2):
+        counts = _poisson_day_counts(seed)
+        for transform in short:
+            params = (*s.forecaster_params, ("transform", transform))
+            result = simulate(counts, replace(s, forecaster_params=params),
+                              policies=("predictive", "oracle"))
+            assert result.forecaster["model"].endswith("boxcox" if transform == "auto" else "log1p")
+            summary = result.to_json()["policies"]["predictive"]
+            short[transform] += summary["underprovisioned_fraction"]
+            spend[transform].append(summary["node_hours_vs_oracle"])
+    # the same capacity budget (1.25 x oracle) spent by both, fewer short steps with sqrt
+    np.testing.assert_allclose(spend["auto"], spend["log1p"], atol=0.02)
+    assert short["auto"] < 0.92 * short["log1p"]
