@@ -3,7 +3,8 @@
 Load series carry long, overlapping seasons (daily and weekly) on top of a
 wandering level.  Seasonal ARIMA cannot afford periods of hundreds of steps,
 so the seasons are Fourier regressors and the rest is a small ARIMA chosen by
-AICc, all on a variance-stabilising scale (log1p or Box-Cox) so intervals
+AICc, all on a variance-stabilising scale (log1p, or the square root for
+Poisson-like counts, or Box-Cox) so intervals
 widen with the load and never go below zero once back-transformed.
 
 Fitting is two-stage for speed: the Fourier coefficients by least squares on
@@ -87,7 +88,8 @@ class LoadForecaster:
     max_history: points the fit uses (the most recent ones; default four weeks of
         5-minute steps); ``None`` = all.
     seasonal_periods: ``"auto"`` (found from the data), or periods in steps, or ``()``.
-    transform: ``"auto"`` (log1p), ``"log1p"``, ``"boxcox"`` or ``"none"``.
+    transform: ``"auto"`` (log1p, or the square root for Poisson-like counts,
+        ``forecaster.transforms``), ``"log1p"``, ``"boxcox"`` or ``"none"``.
     d: differencing order, or ``None`` to choose it with a KPSS test.
     max_p, max_q: bounds of the ARMA orders the stepwise search may reach.
     max_order_fits: ARMA orders the stepwise search scores at most (by
