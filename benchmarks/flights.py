@@ -8,7 +8,7 @@ package: ``npm pack vega-datasets@3.2.1 && tar xzf vega-datasets-3.2.1.tgz
 package/data/flights-3m.parquet``) are a request log in all but name: one row
 per event, a daily and weekly rhythm drawn by a timetable (departures bunch on
 the hour and the half hour), holidays and storms.  For five traces cut from it,
-all departures and those from ATL, ORD, LAX and DFW, the script writes
+all departures and those from ATL, ORD, LAX, DFW, DTW, IAH and CLT, the script writes
 per-minute counts to a temporary CSV (``timestamp,count``) and runs, through
 the CLI as a user would:
 
@@ -25,7 +25,12 @@ the CLI as a user would:
 
 All departures, ATL and ORD were looked at while the forecaster's harmonic
 search was built (the all-departures backtest is what showed ten harmonics
-could not draw a timetable); LAX and DFW were held out and run once.
+could not draw a timetable) and while choosing the square root for low counts
+(``forecaster.transforms``, issue 6); LAX and DFW were held out of the harmonic
+search and run once at 0fec92d.  DTW, IAH and CLT (the busiest airports not used
+before whose peak reaches 15 departures per 5 minutes) were held out of
+everything and first run with the square-root change.  ``--before`` adds the
+simulate ratio of an earlier ``flights.json`` to the table.
 Results: ``benchmarks/results/flights.md`` and ``flights.json``.
 """
 
@@ -51,8 +56,11 @@ sys.path.insert(0, str(REPO))
 from benchmarks.simulate import capacity_for  # noqa: E402
 
 RESULTS = REPO / "benchmarks" / "results"
-TRACES = {"all": None, "ATL": "ATL", "ORD": "ORD", "LAX": "LAX", "DFW": "DFW"}
-HELD_OUT = {"LAX", "DFW"}
+TRACES = {"all": None, "ATL": "ATL", "ORD": "ORD", "LAX": "LAX", "DFW": "DFW",
+          "DTW": "DTW", "IAH": "IAH", "CLT": "CLT"}
+ROLES = {"LAX": "held out (run at 0fec92d)", "DFW": "held out (run at 0fec92d)",
+         "DTW": "held out (new)", "IAH": "held out (new)", "CLT": "held out (new)"}
+HELD_OUT = set(ROLES)
 FLEETCAST = [sys.executable, "-c", "from controller.cli import main; main()"]
 
 
@@ -101,6 +109,7 @@ def run_trace(name: str, counts: pd.Series, work: Path) -> dict[str, Any]:
     return {
         "trace": name,
         "held_out": name in HELD_OUT,
+        "role": ROLES.get(name, "seen"),
         "events": int(counts.sum()),
         "steps_5min": len(five),
         "median_per_5min": float(five.median()),
@@ -136,7 +145,9 @@ def predict_timing(counts: pd.Series, work: Path) -> dict[str, Any]:
     return {"seconds": round(seconds, 1), "output": said[:1]}
 
 
-def markdown(results: list[dict[str, Any]], predict: dict[str, Any], command: str) -> str:
+def markdown(results: list[dict[str, Any]], predict: dict[str, Any], command: str,
+             before: dict[str, float] | None = None, before_label: str = "") -> str:
+    before = before or {}
     lines = [
         "# US flight departures 2001: forecaster and autoscaling on an outside event trace",
         "",
@@ -146,7 +157,9 @@ def markdown(results: list[dict[str, Any]], predict: dict[str, Any], command: st
         "Source: vega-datasets 3.2.1 `flights-3m.parquet` (3,000,000 scheduled departures, "
         "2001-01-01 to 2001-07-01), one row per flight, counted per minute and read with "
         "`--freq 5min --agg sum`. all/ATL/ORD were looked at while building the harmonic "
-        "search; LAX and DFW were held out and run once.",
+        "search and the square root for low counts (issue 6); LAX and DFW were held out of "
+        "the harmonic search and first run at 0fec92d; DTW, IAH and CLT were held out of "
+        "everything and first run here.",
         "",
         "## Backtest (`fleetcast forecast backtest --horizon 12 --origins 20`)",
         "",
@@ -157,7 +170,7 @@ def markdown(results: list[dict[str, Any]], predict: dict[str, Any], command: st
     for r in results:
         b = r["backtest"]
         lines.append(
-            f"| {r['trace']} | {'held out' if r['held_out'] else 'seen'} | "
+            f"| {r['trace']} | {r.get('role', 'seen')} | "
             f"{r['median_per_5min']:g} / {r['peak_per_5min']:g} | `{b['model']}` | "
             f"{b['mase']:.3f} | {b['naive']:.3f} | {b['seasonal_naive']:.3f} | "
             f"{b['ratio_to_better']:.2f} | {b['coverage80']:.0%} | "
@@ -168,18 +181,21 @@ def markdown(results: list[dict[str, Any]], predict: dict[str, Any], command: st
         "## Autoscaling (`fleetcast simulate`, start-up 300 s, peak = 20 nodes)",
         "",
         "| trace | role | capacity rps | predictive under | reactive (HPA) under | ratio | "
+        f"ratio before{' (' + before_label + ')' if before_label else ''} | "
         "predictive x oracle | reactive x oracle | oracle under | seconds | met |",
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
     ]
     for r in results:
         s = r["simulate"]
         p = s["policies"]
         orac = p["oracle"]["node_hours"]
         lines.append(
-            f"| {r['trace']} | {'held out' if r['held_out'] else 'seen'} | "
+            f"| {r['trace']} | {r.get('role', 'seen')} | "
             f"{r['capacity_rps']:g} | {p['predictive']['underprovisioned_fraction']:.2%} | "
             f"{p['reactive']['underprovisioned_fraction']:.2%} | "
-            f"{s['predictive_vs_reactive']:.2f} | {s['predictive_node_hours_vs_oracle']:.3f} | "
+            f"{s['predictive_vs_reactive']:.2f} | "
+            f"{format(before[r['trace']], '.2f') if r['trace'] in before else '-'} | "
+            f"{s['predictive_node_hours_vs_oracle']:.3f} | "
             f"{p['reactive']['node_hours'] / orac:.3f} | "
             f"{p['oracle']['underprovisioned_fraction']:.2%} | {s['seconds']:g} | "
             f"{'yes' if s['met'] else 'no'} |"
@@ -200,7 +216,14 @@ def main() -> None:
                         help="vega-datasets' flights-3m.parquet (see the module docstring)")
     parser.add_argument("--traces", default=",".join(TRACES),
                         help="comma-separated subset of " + ", ".join(TRACES))
+    parser.add_argument("--before", type=Path, default=None,
+                        help="an earlier flights.json: its simulate ratios become a column")
+    parser.add_argument("--before-label", default="", help="what --before was run at")
     args = parser.parse_args()
+    before: dict[str, float] = {}
+    if args.before is not None:
+        for old in json.loads(args.before.read_text())["traces"]:
+            before[old["trace"]] = old["simulate"]["predictive_vs_reactive"]
     if not args.parquet.is_file():
         raise SystemExit(f"--parquet {args.parquet}: not a file; get it with: npm pack "
                          "vega-datasets@3.2.1 && tar xzf vega-datasets-3.2.1.tgz "
@@ -226,7 +249,8 @@ def main() -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "flights.json").write_text(
         json.dumps({"traces": results, "predict": predict}, indent=2) + "\n")
-    (RESULTS / "flights.md").write_text(markdown(results, predict, command))
+    (RESULTS / "flights.md").write_text(
+        markdown(results, predict, command, before, args.before_label))
     print(f"wrote {RESULTS / 'flights.md'}")
 
 
