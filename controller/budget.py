@@ -50,21 +50,24 @@ coverage):
   at ``q_max`` (0.34 σ per logit unit) for a forecast σ of 0.15 in log space;
   ``apply(policy)`` sets all three knobs.
 
+* below ``q_min``, a **relief** leg (``min_floor_headroom`` < 1, which ``from_policy`` sets
+  to ``target_utilization / 0.8``): over budget with the quantile already at ``q_min``,
+  the reactive floor is what spends, so ``floor_headroom`` falls below 1 and the floor
+  sizes for a utilization up to the 80 % under-provisioning line.  On a low-count trace
+  the floor alone can cost the whole budget.  ATL departures, node size so the peak needs
+  exactly 20 nodes (``--peak-nodes 20``): the HPA runs 1.245 x the oracle's node-hours
+  (15.9 % of ticks short); predictive spent 1.327 x with the quantile at ``q_min`` (10.9 %
+  short; log1p) and with relief 1.254 x (11.9 %; 11.2 % at 1.259 x with the square-root
+  transform of 0ab4a56).  DFW at the flights benchmark's node size: 1.284 x (10.6 %) ->
+  1.254 x (10.8 %; the HPA 21.8 %).  Under budget again, the relief unwinds before the
+  quantile rises.
+
 The class is the only stateful piece; ``plan()`` stays pure and simply receives
 ``budget.apply(policy)`` (``forecast_quantile``, ``floor_headroom`` and
 ``forecast_headroom``).  The live loop and the simulator both own one and feed it the
 same way (``observe`` after each tick).  The second stage is off by default
 (``DEFAULT_MAX_HEADROOM``, see its note); ``controller.capacity_headroom`` (live) and
 ``fleetcast simulate --capacity-headroom`` turn it on.
-
-Tried and not kept (issue 6): a shortfall-priced allocation in place of the one
-quantile, the Lagrangian of the count of short steps: above the forecast median,
-keep per step only the nodes that each remove at least ``1 - q`` of the chance the
-step is short (``q`` still the budget's knob).  On the flight departures it helped
-(ORD 0.504 -> 0.468, ATL 0.448 -> 0.396 of the HPA's short steps at 1.25 × oracle)
-but it was worse on simulated Poisson counts in 10 of 12 runs, and added nothing
-once counts get the square root (``forecaster.transforms``, figures there);
-priced from the floor up it gave up whole rises (all departures 0.38 % -> 2.13 %).
 """
 
 from __future__ import annotations
@@ -100,6 +103,9 @@ class BudgetParams:
     # max_headroom, exp(headroom_per_logit × the integrator's travel within its leg)
     max_headroom: float = 1.0
     headroom_per_logit: float = 0.05
+    # relief below q_min (1: none): over budget with the quantile at q_min, the floor's
+    # headroom falls to this (< 1: the floor sizes for a higher target utilization)
+    min_floor_headroom: float = 1.0
 
     def __post_init__(self) -> None:
         if not self.budget >= 1.0:
@@ -109,6 +115,8 @@ class BudgetParams:
             raise ValueError(f"need 0 < q_min < q_max < 1, got {self.q_min} and {self.q_max}")
         if self.half_life_seconds <= 0 or self.gain_per_day < 0:
             raise ValueError("half_life_seconds must be > 0 and gain_per_day >= 0")
+        if not 0.0 < self.min_floor_headroom <= 1.0:
+            raise ValueError(f"min_floor_headroom must be in (0, 1], got {self.min_floor_headroom}")
         if not self.max_headroom >= 1.0 or not self.headroom_per_logit > 0:
             raise ValueError(f"need max_headroom >= 1 and headroom_per_logit > 0, got "
                              f"{self.max_headroom} and {self.headroom_per_logit}")
@@ -150,8 +158,10 @@ class QuantileBudget:
         self.lead_ticks = math.ceil(max(startup_seconds, 0.0) / tick_seconds - _EPS)
         self._decay = 0.5 ** (tick_seconds / params.half_life_seconds)
         self._gain = params.gain_per_day * tick_seconds / 86_400.0
-        self._lo, self._q_hi = _logit(params.q_min), _logit(params.q_max)
+        self._q_lo, self._q_hi = _logit(params.q_min), _logit(params.q_max)
         self._span = params.headroom_span
+        self._relief = -math.log(params.min_floor_headroom) / params.headroom_per_logit
+        self._lo = self._q_lo - self._relief
         self._hi = self._q_hi + 2 * self._span  # leg 1 the floor's, leg 2 the forecast's
         q0 = min(max(initial_quantile, params.q_min), params.q_max)
         self._level = _logit(q0)
@@ -167,8 +177,9 @@ class QuantileBudget:
         cls, policy: Policy, budget: float, max_headroom: float = DEFAULT_MAX_HEADROOM
     ) -> QuantileBudget:
         """The budget for a planner policy: it starts from the policy's forecast quantile."""
+        relief = min(1.0, policy.target_utilization / UNDERPROVISION_UTILIZATION)
         return cls(
-            BudgetParams(budget=budget, max_headroom=max_headroom),
+            BudgetParams(budget=budget, max_headroom=max_headroom, min_floor_headroom=relief),
             initial_quantile=policy.forecast_quantile,
             tick_seconds=policy.tick_seconds,
             startup_seconds=policy.startup_seconds,
@@ -178,13 +189,14 @@ class QuantileBudget:
 
     @property
     def quantile(self) -> float:
-        return 1.0 / (1.0 + math.exp(-min(self._level, self._q_hi)))
+        return 1.0 / (1.0 + math.exp(-min(max(self._level, self._q_lo), self._q_hi)))
 
     @property
     def floor_headroom(self) -> float:
         """Divisor of the reactive floor's target utilization (leg 1 past ``q_max``; 1 below)."""
         past = min(max(self._level - self._q_hi, 0.0), self._span)
-        return math.exp(self.params.headroom_per_logit * past)
+        below = min(self._level - self._q_lo, 0.0)  # the relief leg: down to min_floor_headroom
+        return math.exp(self.params.headroom_per_logit * (past + below))
 
     @property
     def headroom(self) -> float:

@@ -292,3 +292,39 @@ def test_apply_carries_both_headrooms_into_the_plan():
     assert sized.floor_headroom == pytest.approx(2.0)
     assert sized.forecast_headroom == pytest.approx(2**0.5)
     assert sized.target_utilization == Policy().target_utilization  # the base is untouched
+
+
+RELIEF = BudgetParams(budget=1.25, half_life_seconds=3600.0, gain_per_day=50.0,
+                      min_floor_headroom=0.875)
+
+
+def test_without_relief_the_floor_keeps_its_target_over_budget():
+    budget = make()
+    run(budget, 5000, 40, 8.0)  # 40 nodes for a need of 1: far over budget
+    assert budget.quantile == pytest.approx(FAST.q_min)
+    assert budget.floor_headroom == pytest.approx(1.0)
+
+
+def test_over_budget_at_q_min_the_floor_is_relieved_then_restored_first():
+    budget = make(RELIEF)
+    run(budget, 5000, 40, 8.0)
+    assert budget.quantile == pytest.approx(RELIEF.q_min)
+    assert budget.floor_headroom == pytest.approx(0.875)  # floor sizes for target / 0.875
+    # under budget again: the relief unwinds before the quantile leaves q_min
+    seen = []
+    for _ in range(3000):
+        budget.observe(1, 8.0)
+        seen.append((budget.floor_headroom, budget.quantile))
+    assert seen[-1][0] == pytest.approx(1.0) and seen[-1][1] > RELIEF.q_min
+    assert all(q == pytest.approx(RELIEF.q_min) for h, q in seen if h < 1.0 - 1e-12)
+
+
+def test_from_policy_relieves_the_floor_down_to_the_under_provisioning_line():
+    from controller.planner_types import Policy
+
+    policy = Policy(min_nodes=1, max_nodes=50, node_capacity_rps=10.0, target_utilization=0.7,
+                    startup_seconds=120.0, tick_seconds=60.0)
+    budget = QuantileBudget.from_policy(policy, 1.25)
+    assert budget.params.min_floor_headroom == pytest.approx(0.7 / 0.8)
+    with pytest.raises(ValueError, match="min_floor_headroom"):
+        BudgetParams(min_floor_headroom=1.5)
