@@ -137,8 +137,12 @@ def detect_periods(
 
     Candidates are the calendar periods (daily, weekly) and the periodogram's
     peaks; a period is kept when the series holds ``MIN_CYCLES`` cycles of it
-    and three harmonics of it explain at least ``MIN_SHARE`` of the variance
-    left after the periods already kept.
+    and three harmonics of it, added to the periods already kept, explain a further
+    ``MIN_SHARE`` of the (detrended) series' whole variance.  (Measured against the
+    variance the kept periods leave instead, a year of daily US births would pass:
+    its yearly wave adds 2.7 % of the whole, 18 % of what the week leaves; admitted,
+    it took 105 harmonics and still forecast worse than seasonal naive, so the bar
+    stays on the whole.)
     """
     n = len(values)
     notes: list[str] = []
