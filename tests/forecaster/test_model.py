@@ -43,7 +43,7 @@ def test_daily_totals_get_the_weekly_season_and_no_peak_beside_it() -> None:
     # (one bin is +- 0.5 days here) is not modelled again beside it
     rng = np.random.default_rng(11)
     index = pd.date_range("2024-01-01", periods=90, freq="D")
-    weekly = np.where(index.dayofweek < 5, 1000.0, 400.0)
+    weekly = np.where(index.day_of_week < 5, 1000.0, 400.0)
     series = pd.Series(rng.poisson(weekly).astype(float), index=index)
     model = LoadForecaster().fit(series)
     assert model.seasonal_periods_ == (7.0,)
