@@ -18,7 +18,8 @@ blank or all-empty rows (dropped), thousands separators and decimal commas
 (``12 ms``; mixed units or scale letters such as ``1.2k`` are errors), and empty
 or NA cells (missing points, filled by the gap rule below), rows newest first
 (read oldest first), rows repeated exactly (dropped).  Line numbers in messages
-are the file's own lines.
+are the file's own lines.  Turning cells into timestamps and numbers is
+:mod:`forecaster.cells`.
 
 Gap rule: without ``freq``, a missing run of at most ``max_gap`` steps is
 filled by linear interpolation; a longer one is an error.  With ``freq``, an
@@ -42,215 +43,18 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from forecaster.cells import (
+    SeriesError,
+    duration_text,
+    lines_text,
+    parse_times,
+    parse_values,
+)
+
 AGGREGATIONS = ("sum", "mean", "max", "count")
 DEFAULT_MAX_GAP = 12
 DEFAULT_MIN_POINTS = 16
 MIN_POINTS = 16  # fewest points a model is fitted on
-_SHOW = 5  # how many offending lines an error message lists
-
-
-class SeriesError(ValueError):
-    """A series that cannot be used, with where the problem is.
-
-    ``option`` names the command-line flag at fault when it is not the file itself
-    (``--freq``, ``--agg``), so a CLI can report the error against that flag."""
-
-    def __init__(self, message: str, option: str | None = None) -> None:
-        super().__init__(message)
-        self.option = option
-
-
-def _lines(positions: np.ndarray, lines: np.ndarray | None = None) -> str:
-    """File line numbers of 0-based row positions (``lines[p]``; default p + 2, the
-    header being line 1)."""
-    numbers = lines[positions] if lines is not None else np.asarray(positions) + 2
-    shown = ", ".join(str(int(p)) for p in numbers[:_SHOW])
-    more = f" (and {len(positions) - _SHOW} more)" if len(positions) > _SHOW else ""
-    return f"line{'s' if len(positions) > 1 else ''} {shown}{more}"
-
-
-def _duration(delta: pd.Timedelta) -> str:
-    seconds = delta.total_seconds()
-    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
-        if seconds >= size and seconds % size == 0:
-            return f"{seconds / size:g}{unit}"
-    return f"{seconds:g}s"
-
-
-_OFFSET = r"\d\d:\d\d(?::\d\d(?:[.,]\d+)?)?\s?(Z|[+-]\d\d(?::?\d\d)?)$"  # after a time
-
-
-def _epoch_unit(numbers: pd.Series) -> str | None:
-    """``s``/``ms``/``us``/``ns`` for epoch numbers; None below 1e8 (a year, a count)."""
-    top = float(numbers.abs().max())
-    if not np.isfinite(top) or top < 1e8:
-        return None
-    return "ns" if top > 1e17 else "us" if top > 1e14 else "ms" if top > 1e11 else "s"
-
-
-def _parse_times(raw: pd.Series, where: str, lines: np.ndarray | None = None) -> pd.DatetimeIndex:
-    """The column's timestamps; an event log repeats each one many times, so when
-    fewer than half the cells are distinct only the distinct ones are parsed (three
-    million departures hold 213 thousand distinct minutes).  A file that fails is
-    parsed again row by row, so the message names its lines."""
-    codes, uniques = pd.factorize(raw, sort=False)
-    if 2 * len(uniques) < len(raw) and (codes >= 0).all():
-        try:
-            distinct = _parse_each(pd.Series(uniques, dtype=object), where)
-        except SeriesError:
-            pass
-        else:
-            return distinct[codes]
-    return _parse_each(raw, where, lines)
-
-
-def _parse_each(raw: pd.Series, where: str, lines: np.ndarray | None = None) -> pd.DatetimeIndex:
-    text = raw.astype(str).str.strip()
-    missing = np.flatnonzero(raw.isna().to_numpy() | (text == "").to_numpy())
-    if len(missing):
-        raise SeriesError(f"{where}: empty timestamp at {_lines(missing, lines)}")
-    numeric = pd.to_numeric(text, errors="coerce")
-    unit = _epoch_unit(numeric) if numeric.notna().all() else None
-    if unit is not None:  # epoch seconds (or milli-, micro-, nanoseconds)
-        return pd.DatetimeIndex(pd.to_datetime(numeric, unit=unit))
-    offsets = text.str.extract(_OFFSET, expand=False)
-    has_offset = offsets.notna()
-    if has_offset.any() and not has_offset.all():
-        mixed = np.flatnonzero(~has_offset.to_numpy())
-        raise SeriesError(
-            f"{where}: some timestamps carry a UTC offset and some do not "
-            f"(no offset at {_lines(mixed, lines)})"
-        )
-    utc = bool(has_offset.all())
-    parsed = pd.to_datetime(text, errors="coerce", format="ISO8601", utc=utc)
-    if parsed.isna().any():
-        parsed = _parse_local_dates(text, utc, where, lines)
-    index = pd.DatetimeIndex(parsed)
-    if utc:
-        distinct = set(offsets.str.replace("Z", "+00:00").str.replace(":", ""))
-        if len(distinct) == 1:  # one fixed offset: keep the local wall clock
-            index = index.tz_convert(pd.Timestamp(text.iloc[0]).tzinfo)
-    return index
-
-
-def _regularity(parsed: pd.Series) -> tuple[bool, float]:
-    """(sorted, share of steps equal to the most common step) of parsed times."""
-    steps = np.diff(pd.DatetimeIndex(parsed).as_unit("ns").asi8)
-    if len(steps) == 0:
-        return True, 1.0
-    _, counts = np.unique(steps, return_counts=True)
-    return bool((steps >= 0).all()), float(counts.max() / len(steps))
-
-
-def _parse_local_dates(
-    text: pd.Series, utc: bool, where: str, lines: np.ndarray | None = None
-) -> pd.Series:
-    """Non-ISO timestamps, per value.  ``03/04/2024`` is read month-first or
-    day-first, whichever gives a readable, sorted and regularly spaced column
-    (month-first, pandas' reading, when both do equally well)."""
-    readings = []
-    numeric_dates = bool(text.str.match(r"^\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}\b").all())
-    for dayfirst in (False, True) if numeric_dates else (False,):
-        parsed = pd.to_datetime(text, errors="coerce", format="mixed", utc=utc, dayfirst=dayfirst)
-        bad = np.flatnonzero(parsed.isna().to_numpy())
-        fit = (-len(bad), *_regularity(parsed.dropna()))
-        readings.append((fit, not dayfirst, parsed, bad))
-    _, _, parsed, bad = max(readings, key=lambda r: (r[0], r[1]))
-    if len(bad):
-        sample = text.iloc[bad[0]]
-        raise SeriesError(f"{where}: unparseable timestamp {sample!r} at {_lines(bad, lines)}")
-    return parsed
-
-
-_NA_TOKENS = {"", "nan", "na", "n/a", "#n/a", "null", "none", "-"}
-_SCALE_LETTERS = {"k", "K", "M", "G", "T", "B", "m", "u", "µ", "n"}
-_UNIT = r"^([+-]?(?:\d[\d.,'\s\u00a0\u202f]*)?\d(?:[eE][+-]?\d+)?)\s*([^\d\s.,'+-].*)$"
-_GROUPING = "'\\s\u00a0\u202f"  # apostrophe, (narrow) no-break or plain space between groups
-_CONVENTIONS = {  # decimal mark: (one number, the digit-group separators to drop)
-    ".": (rf"[+-]?(?:\d{{1,3}}(?:[,{_GROUPING}]\d{{3}})+|\d*)(?:\.\d+)?", f"[,{_GROUPING}]"),
-    ",": (rf"[+-]?(?:\d{{1,3}}(?:[.{_GROUPING}]\d{{3}})+|\d*)(?:,\d+)?", f"[.{_GROUPING}]"),
-}
-
-
-def _strip_unit(text: pd.Series, where: str, lines: np.ndarray | None) -> tuple[pd.Series, str]:
-    """Numbers without the unit every value carries (``12.5 ms``), and that unit."""
-    parts = text.str.extract(_UNIT)
-    if parts[0].isna().any() or parts[1].isna().all():
-        return text, ""
-    units = parts[1].str.strip()
-    first = units.iloc[0]
-    other = np.flatnonzero((units != first).to_numpy())
-    if len(other):
-        raise SeriesError(
-            f"{where}: mixed units {first!r} and {units.iloc[other[0]]!r} at "
-            f"{_lines(other[:1], lines)}; convert the column to one unit"
-        )
-    if first in _SCALE_LETTERS:
-        raise SeriesError(
-            f"{where}: value {text.iloc[0]!r} has a scale suffix {first!r} "
-            f"({_lines(np.array([0]), lines)}); write plain numbers"
-        )
-    return parts[0], first
-
-
-def _by_convention(text: pd.Series, comma_decimal: bool) -> tuple[np.ndarray, np.ndarray]:
-    """Floats under the decimal convention that reads most cells (the file's own first)."""
-    best: tuple[np.ndarray, np.ndarray] | None = None
-    for mark in (",", ".") if comma_decimal else (".", ","):
-        pattern, grouping = _CONVENTIONS[mark]
-        ok = text.str.fullmatch(pattern) & text.str.contains(r"\d", regex=True)
-        digits = text.where(ok, "x").str.replace(grouping, "", regex=True)
-        values = pd.to_numeric(digits.str.replace(mark, ".", regex=False), errors="coerce")
-        if best is None or values.notna().sum() > np.isfinite(best[0]).sum():
-            best = (values.to_numpy(dtype=float), values.isna().to_numpy())
-    assert best is not None
-    return best
-
-
-def _to_numbers(
-    text: pd.Series, where: str, lines: np.ndarray | None, comma_decimal: bool
-) -> tuple[np.ndarray, str]:
-    """Floats from number cells (no NA among them) and the unit stripped, or an error."""
-    plain = pd.to_numeric(text, errors="coerce")
-    if plain.notna().all():
-        return plain.to_numpy(dtype=float), ""
-    values, bad = _by_convention(text, comma_decimal)
-    unit = ""
-    if bad.any():
-        number, unit = _strip_unit(text, where, lines)
-        if unit:
-            values, bad = _by_convention(number, comma_decimal)
-    if bad.any():
-        first = np.flatnonzero(bad)
-        raise SeriesError(
-            f"{where}: non-numeric value {text.iloc[first[0]]!r} at {_lines(first, lines)}"
-        )
-    return values, unit
-
-
-def _parse_values(
-    raw: pd.Series, where: str, lines: np.ndarray | None = None, comma_decimal: bool = False
-) -> tuple[np.ndarray, str]:
-    """Values (NaN for empty or NA cells) and the unit stripped from them."""
-    text = raw.fillna("").astype(str).str.strip()
-    present = ~text.str.lower().isin(_NA_TOKENS).to_numpy()
-    arr = np.full(len(text), np.nan)
-    unit = ""
-    if present.any():
-        kept = np.flatnonzero(present)
-        arr[kept], unit = _to_numbers(
-            text.iloc[kept], where, None if lines is None else lines[kept], comma_decimal
-        )
-    bad = np.flatnonzero(np.isinf(arr))
-    if len(bad):
-        raise SeriesError(f"{where}: non-finite value at {_lines(bad, lines)}")
-    neg = np.flatnonzero(arr < 0)
-    if len(neg):
-        raise SeriesError(
-            f"{where}: negative value {arr[neg[0]]:g} at {_lines(neg, lines)} "
-            "(load must be >= 0)"
-        )
-    return arr, unit
 
 
 def mark_filled(series: pd.Series, filled: np.ndarray) -> pd.Series:
@@ -313,14 +117,14 @@ def regularize(
     dup = np.flatnonzero(diffs == 0) + 1
     if len(dup):
         raise SeriesError(
-            f"{where}: duplicated timestamp {index[dup[0]]} at {_lines(dup, lines)} "
+            f"{where}: duplicated timestamp {index[dup[0]]} at {lines_text(dup, lines)} "
             "(use --freq with --agg to aggregate raw events)"
         )
     back = np.flatnonzero(diffs < 0) + 1
     if len(back):
         raise SeriesError(
             f"{where}: timestamps not sorted: {index[back[0]]} comes after "
-            f"{index[back[0] - 1]} at {_lines(back, lines)} (sort the file or use --freq)"
+            f"{index[back[0] - 1]} at {lines_text(back, lines)} (sort the file or use --freq)"
         )
     step = step if step is not None else infer_step(index)
     step_ns = step.value
@@ -330,16 +134,16 @@ def regularize(
         if diffs.min() >= pd.Timedelta(days=28).value:  # 28-31 days: calendar months
             raise SeriesError(
                 f"{where}: irregular timestamps: steps of "
-                f"{_duration(pd.Timedelta(int(diffs.min()), unit='ns'))} to "
-                f"{_duration(pd.Timedelta(int(diffs.max()), unit='ns'))} look like calendar "
+                f"{duration_text(pd.Timedelta(int(diffs.min()), unit='ns'))} to "
+                f"{duration_text(pd.Timedelta(int(diffs.max()), unit='ns'))} look like calendar "
                 "months, quarters or years, which are not a fixed step; fleetcast forecasts "
-                f"load at fixed steps from seconds to days ({_lines(irregular, lines)})"
+                f"load at fixed steps from seconds to days ({lines_text(irregular, lines)})"
             )
         raise SeriesError(
             f"{where}: irregular timestamps: {index[irregular[0]]} is "
-            f"{_duration(pd.Timedelta(int(diffs[irregular[0] - 1]), unit='ns'))} after the "
-            f"previous row, not a multiple of the step {_duration(step)} "
-            f"({_lines(irregular, lines)}); resample with --freq"
+            f"{duration_text(pd.Timedelta(int(diffs[irregular[0] - 1]), unit='ns'))} after the "
+            f"previous row, not a multiple of the step {duration_text(step)} "
+            f"({lines_text(irregular, lines)}); resample with --freq"
         )
     missing = np.round(ratio).astype(int) - 1
     long_gaps = np.flatnonzero(missing > max_gap) + 1
@@ -347,7 +151,7 @@ def regularize(
         i = long_gaps[0]
         raise SeriesError(
             f"{where}: gap of {missing[i - 1]} missing steps before {index[i]} "
-            f"({_lines(long_gaps, lines)}); at most {max_gap} are filled by interpolation "
+            f"({lines_text(long_gaps, lines)}); at most {max_gap} are filled by interpolation "
             "(--max-gap)"
         )
     series = pd.Series(values, index=index, dtype=float)
@@ -520,11 +324,11 @@ def read_series(
                                need_value=not events)
     if len(frame) < 2:
         raise SeriesError(f"{path}: too few points ({len(frame)} rows)")
-    index = _parse_times(frame[tcol], f"{path}: column {tcol!r}", lines)
+    index = parse_times(frame[tcol], f"{path}: column {tcol!r}", lines)
     if events or vcol is None:
         series = resample(np.ones(len(index)), index, str(freq), agg, str(path), max_gap)
         return _finish(series, "count", [], path, min_points)
-    values, unit = _parse_values(frame[vcol], f"{path}: column {vcol!r}", lines,
+    values, unit = parse_values(frame[vcol], f"{path}: column {vcol!r}", lines,
                                  comma_decimal=sep == ";")
     notes = [f"unit {unit!r} stripped from column {vcol!r}"] if unit else []
     empty = np.flatnonzero(np.isnan(values))
@@ -532,7 +336,7 @@ def read_series(
         raise SeriesError(f"{path}: column {vcol!r}: {len(empty)} of {len(values)} values are "
                           "empty; at least 2 are needed")
     if len(empty):
-        notes.append(f"{len(empty)} empty value(s) in column {vcol!r} ({_lines(empty, lines)}) "
+        notes.append(f"{len(empty)} empty value(s) in column {vcol!r} ({lines_text(empty, lines)}) "
                      "read as missing points")
         keep = np.isfinite(values)
         index, values, lines = index[keep], values[keep], lines[keep]
@@ -542,7 +346,7 @@ def read_series(
     if not freq:  # overlapping exports pasted together repeat rows; conflicting ones stay errors
         repeated = np.flatnonzero((index[1:] == index[:-1]) & (values[1:] == values[:-1])) + 1
         if len(repeated):
-            notes.append(f"{len(repeated)} repeated row(s) ({_lines(repeated, lines)}) dropped")
+            notes.append(f"{len(repeated)} repeated row(s) ({lines_text(repeated, lines)}) dropped")
             keep = np.ones(len(index), dtype=bool)
             keep[repeated] = False
             index, values, lines = index[keep], values[keep], lines[keep]
@@ -551,7 +355,7 @@ def read_series(
         if infer_step(index) > pd.Timedelta(pd.tseries.frequencies.to_offset(freq)):
             raise SeriesError(
                 f"{path}: --freq {freq} is finer than the data's own step "
-                f"{_duration(infer_step(index))}",
+                f"{duration_text(infer_step(index))}",
                 option="--freq",
             )
     else:

@@ -1,0 +1,220 @@
+"""Reading the cells of a series file: timestamps and numbers as exports write them.
+
+:mod:`forecaster.io` reads files and regularizes series; this module turns one
+column of raw cells into timestamps (ISO 8601 with or without offsets, epoch
+seconds or milliseconds, local day- or month-first forms) or values (thousands
+separators, decimal commas, one unit on every value, NA tokens), and holds the
+:class:`SeriesError` every reading step raises, with the helpers that name the
+file's own lines in its messages.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+_SHOW = 5  # how many offending lines an error message lists
+
+
+class SeriesError(ValueError):
+    """A series that cannot be used, with where the problem is.
+
+    ``option`` names the command-line flag at fault when it is not the file itself
+    (``--freq``, ``--agg``), so a CLI can report the error against that flag."""
+
+    def __init__(self, message: str, option: str | None = None) -> None:
+        super().__init__(message)
+        self.option = option
+
+
+def lines_text(positions: np.ndarray, lines: np.ndarray | None = None) -> str:
+    """File line numbers of 0-based row positions (``lines[p]``; default p + 2, the
+    header being line 1)."""
+    numbers = lines[positions] if lines is not None else np.asarray(positions) + 2
+    shown = ", ".join(str(int(p)) for p in numbers[:_SHOW])
+    more = f" (and {len(positions) - _SHOW} more)" if len(positions) > _SHOW else ""
+    return f"line{'s' if len(positions) > 1 else ''} {shown}{more}"
+
+
+def duration_text(delta: pd.Timedelta) -> str:
+    seconds = delta.total_seconds()
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{seconds / size:g}{unit}"
+    return f"{seconds:g}s"
+
+
+_OFFSET = r"\d\d:\d\d(?::\d\d(?:[.,]\d+)?)?\s?(Z|[+-]\d\d(?::?\d\d)?)$"  # after a time
+
+
+def _epoch_unit(numbers: pd.Series) -> str | None:
+    """``s``/``ms``/``us``/``ns`` for epoch numbers; None below 1e8 (a year, a count)."""
+    top = float(numbers.abs().max())
+    if not np.isfinite(top) or top < 1e8:
+        return None
+    return "ns" if top > 1e17 else "us" if top > 1e14 else "ms" if top > 1e11 else "s"
+
+
+def parse_times(raw: pd.Series, where: str, lines: np.ndarray | None = None) -> pd.DatetimeIndex:
+    """The column's timestamps; an event log repeats each one many times, so when
+    fewer than half the cells are distinct only the distinct ones are parsed (three
+    million departures hold 213 thousand distinct minutes).  A file that fails is
+    parsed again row by row, so the message names its lines."""
+    codes, uniques = pd.factorize(raw, sort=False)
+    if 2 * len(uniques) < len(raw) and (codes >= 0).all():
+        try:
+            distinct = _parse_each(pd.Series(uniques, dtype=object), where)
+        except SeriesError:
+            pass
+        else:
+            return distinct[codes]
+    return _parse_each(raw, where, lines)
+
+
+def _parse_each(raw: pd.Series, where: str, lines: np.ndarray | None = None) -> pd.DatetimeIndex:
+    text = raw.astype(str).str.strip()
+    missing = np.flatnonzero(raw.isna().to_numpy() | (text == "").to_numpy())
+    if len(missing):
+        raise SeriesError(f"{where}: empty timestamp at {lines_text(missing, lines)}")
+    numeric = pd.to_numeric(text, errors="coerce")
+    unit = _epoch_unit(numeric) if numeric.notna().all() else None
+    if unit is not None:  # epoch seconds (or milli-, micro-, nanoseconds)
+        return pd.DatetimeIndex(pd.to_datetime(numeric, unit=unit))
+    offsets = text.str.extract(_OFFSET, expand=False)
+    has_offset = offsets.notna()
+    if has_offset.any() and not has_offset.all():
+        mixed = np.flatnonzero(~has_offset.to_numpy())
+        raise SeriesError(
+            f"{where}: some timestamps carry a UTC offset and some do not "
+            f"(no offset at {lines_text(mixed, lines)})"
+        )
+    utc = bool(has_offset.all())
+    parsed = pd.to_datetime(text, errors="coerce", format="ISO8601", utc=utc)
+    if parsed.isna().any():
+        parsed = _parse_local_dates(text, utc, where, lines)
+    index = pd.DatetimeIndex(parsed)
+    if utc:
+        distinct = set(offsets.str.replace("Z", "+00:00").str.replace(":", ""))
+        if len(distinct) == 1:  # one fixed offset: keep the local wall clock
+            index = index.tz_convert(pd.Timestamp(text.iloc[0]).tzinfo)
+    return index
+
+
+def _regularity(parsed: pd.Series) -> tuple[bool, float]:
+    """(sorted, share of steps equal to the most common step) of parsed times."""
+    steps = np.diff(pd.DatetimeIndex(parsed).as_unit("ns").asi8)
+    if len(steps) == 0:
+        return True, 1.0
+    _, counts = np.unique(steps, return_counts=True)
+    return bool((steps >= 0).all()), float(counts.max() / len(steps))
+
+
+def _parse_local_dates(
+    text: pd.Series, utc: bool, where: str, lines: np.ndarray | None = None
+) -> pd.Series:
+    """Non-ISO timestamps, per value.  ``03/04/2024`` is read month-first or
+    day-first, whichever gives a readable, sorted and regularly spaced column
+    (month-first, pandas' reading, when both do equally well)."""
+    readings = []
+    numeric_dates = bool(text.str.match(r"^\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}\b").all())
+    for dayfirst in (False, True) if numeric_dates else (False,):
+        parsed = pd.to_datetime(text, errors="coerce", format="mixed", utc=utc, dayfirst=dayfirst)
+        bad = np.flatnonzero(parsed.isna().to_numpy())
+        fit = (-len(bad), *_regularity(parsed.dropna()))
+        readings.append((fit, not dayfirst, parsed, bad))
+    _, _, parsed, bad = max(readings, key=lambda r: (r[0], r[1]))
+    if len(bad):
+        sample = text.iloc[bad[0]]
+        raise SeriesError(f"{where}: unparseable timestamp {sample!r} at {lines_text(bad, lines)}")
+    return parsed
+
+
+_NA_TOKENS = {"", "nan", "na", "n/a", "#n/a", "null", "none", "-"}
+_SCALE_LETTERS = {"k", "K", "M", "G", "T", "B", "m", "u", "µ", "n"}
+_UNIT = r"^([+-]?(?:\d[\d.,'\s\u00a0\u202f]*)?\d(?:[eE][+-]?\d+)?)\s*([^\d\s.,'+-].*)$"
+_GROUPING = "'\\s\u00a0\u202f"  # apostrophe, (narrow) no-break or plain space between groups
+_CONVENTIONS = {  # decimal mark: (one number, the digit-group separators to drop)
+    ".": (rf"[+-]?(?:\d{{1,3}}(?:[,{_GROUPING}]\d{{3}})+|\d*)(?:\.\d+)?", f"[,{_GROUPING}]"),
+    ",": (rf"[+-]?(?:\d{{1,3}}(?:[.{_GROUPING}]\d{{3}})+|\d*)(?:,\d+)?", f"[.{_GROUPING}]"),
+}
+
+
+def _strip_unit(text: pd.Series, where: str, lines: np.ndarray | None) -> tuple[pd.Series, str]:
+    """Numbers without the unit every value carries (``12.5 ms``), and that unit."""
+    parts = text.str.extract(_UNIT)
+    if parts[0].isna().any() or parts[1].isna().all():
+        return text, ""
+    units = parts[1].str.strip()
+    first = units.iloc[0]
+    other = np.flatnonzero((units != first).to_numpy())
+    if len(other):
+        raise SeriesError(
+            f"{where}: mixed units {first!r} and {units.iloc[other[0]]!r} at "
+            f"{lines_text(other[:1], lines)}; convert the column to one unit"
+        )
+    if first in _SCALE_LETTERS:
+        raise SeriesError(
+            f"{where}: value {text.iloc[0]!r} has a scale suffix {first!r} "
+            f"({lines_text(np.array([0]), lines)}); write plain numbers"
+        )
+    return parts[0], first
+
+
+def _by_convention(text: pd.Series, comma_decimal: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Floats under the decimal convention that reads most cells (the file's own first)."""
+    best: tuple[np.ndarray, np.ndarray] | None = None
+    for mark in (",", ".") if comma_decimal else (".", ","):
+        pattern, grouping = _CONVENTIONS[mark]
+        ok = text.str.fullmatch(pattern) & text.str.contains(r"\d", regex=True)
+        digits = text.where(ok, "x").str.replace(grouping, "", regex=True)
+        values = pd.to_numeric(digits.str.replace(mark, ".", regex=False), errors="coerce")
+        if best is None or values.notna().sum() > np.isfinite(best[0]).sum():
+            best = (values.to_numpy(dtype=float), values.isna().to_numpy())
+    assert best is not None
+    return best
+
+
+def _to_numbers(
+    text: pd.Series, where: str, lines: np.ndarray | None, comma_decimal: bool
+) -> tuple[np.ndarray, str]:
+    """Floats from number cells (no NA among them) and the unit stripped, or an error."""
+    plain = pd.to_numeric(text, errors="coerce")
+    if plain.notna().all():
+        return plain.to_numpy(dtype=float), ""
+    values, bad = _by_convention(text, comma_decimal)
+    unit = ""
+    if bad.any():
+        number, unit = _strip_unit(text, where, lines)
+        if unit:
+            values, bad = _by_convention(number, comma_decimal)
+    if bad.any():
+        first = np.flatnonzero(bad)
+        raise SeriesError(
+            f"{where}: non-numeric value {text.iloc[first[0]]!r} at {lines_text(first, lines)}"
+        )
+    return values, unit
+
+
+def parse_values(
+    raw: pd.Series, where: str, lines: np.ndarray | None = None, comma_decimal: bool = False
+) -> tuple[np.ndarray, str]:
+    """Values (NaN for empty or NA cells) and the unit stripped from them."""
+    text = raw.fillna("").astype(str).str.strip()
+    present = ~text.str.lower().isin(_NA_TOKENS).to_numpy()
+    arr = np.full(len(text), np.nan)
+    unit = ""
+    if present.any():
+        kept = np.flatnonzero(present)
+        arr[kept], unit = _to_numbers(
+            text.iloc[kept], where, None if lines is None else lines[kept], comma_decimal
+        )
+    bad = np.flatnonzero(np.isinf(arr))
+    if len(bad):
+        raise SeriesError(f"{where}: non-finite value at {lines_text(bad, lines)}")
+    neg = np.flatnonzero(arr < 0)
+    if len(neg):
+        raise SeriesError(
+            f"{where}: negative value {arr[neg[0]]:g} at {lines_text(neg, lines)} "
+            "(load must be >= 0)"
+        )
+    return arr, unit
