@@ -44,6 +44,7 @@ from controller.budget import (
 from controller.lifecycle import NodeState
 from controller.planner import NodeView, Policy, Snapshot, plan, prune_recommendations
 from controller.pools.sim import SimPool, VirtualClock
+from forecaster.io import SeriesError
 from forecaster.types import Forecast
 
 POLICIES = ("predictive", "reactive", "static", "oracle")
@@ -56,8 +57,9 @@ T = TypeVar("T")
 Progress = Callable[[Iterable[T], str, int], Iterable[T]]
 
 
-class TraceError(ValueError):
-    """The trace cannot be simulated (too short, bad tick), with what to change."""
+class TraceError(SeriesError):
+    """The trace cannot be simulated (too short, bad tick), with what to change;
+    ``option`` names the flag at fault when it is not the trace itself."""
 
 
 @dataclass(frozen=True)
@@ -316,7 +318,8 @@ def resolve_tick(settings: SimSettings, trace: Trace) -> SimSettings:
     per_step = trace.step_seconds / tick
     if tick > trace.step_seconds or abs(per_step - round(per_step)) > 1e-9:
         raise TraceError(
-            f"tick_seconds {tick:g} must divide the trace step {trace.step_seconds:g} s evenly"
+            f"{tick:g} s must divide the trace's step of {trace.step_seconds:g} s evenly",
+            option="--tick-seconds",
         )
     return replace(settings, tick_seconds=float(tick))
 

@@ -261,15 +261,6 @@ def simulate(
         raise click.BadParameter(str(exc), param_hint=exc.option or "--trace") from None
     for note in counts.attrs.get("notes", []):
         click.echo(f"note: {trace_path}: {note}", err=True)
-    if tick_seconds is not None and len(counts) >= 2:
-        step = (counts.index[1] - counts.index[0]).total_seconds()
-        per_step = step / tick_seconds
-        if tick_seconds > step or abs(per_step - round(per_step)) > 1e-9:
-            raise click.BadParameter(
-                f"{tick_seconds:g} s must divide the trace's step of {step:g} s evenly "
-                f"({trace_path})",
-                param_hint="--tick-seconds",
-            )
     if node_capacity is None:
         assert peak_nodes is not None
         node_capacity = _capacity_for_peak(counts, peak_nodes)
@@ -302,6 +293,8 @@ def simulate(
     try:
         result = run(counts, settings, policies, progress=_tqdm_progress if show else None)
     except TraceError as exc:
+        if exc.option:  # a flag at fault: its value first, the trace after
+            raise click.BadParameter(f"{exc} ({trace_path})", param_hint=exc.option) from None
         raise click.BadParameter(f"{trace_path}: {exc}", param_hint="--trace") from None
     except (ValueError, ArithmeticError) as exc:
         raise click.ClickException(f"simulation failed on {trace_path}: {exc}") from None
