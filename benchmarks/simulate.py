@@ -50,7 +50,11 @@ from controller.sim_tradeoff import (  # noqa: E402
     tradeoff,
     tradeoff_table,
 )
-from controller.simulate import UNDERPROVISION_UTILIZATION, SimSettings, simulate  # noqa: E402
+from controller.simulate import (  # noqa: E402
+    SimSettings,
+    capacity_for_peak,
+    simulate,
+)
 from forecaster.io import read_series  # noqa: E402
 
 DATA = Path(os.environ.get("FLEETCAST_SHARED_DATA", REPO.parent / "shared" / "data"))
@@ -156,10 +160,11 @@ CAVEATS = [
 
 
 def capacity_for(counts: Any) -> float:
-    """Node capacity (rps) at which the trace's peak needs PEAK_NODES nodes at 80 %."""
-    step = (counts.index[1] - counts.index[0]).total_seconds()
-    peak_rps = float(counts.max()) / step
-    return round(peak_rps / (PEAK_NODES * UNDERPROVISION_UTILIZATION), 3)
+    """Node capacity (rps) at which the trace's peak needs PEAK_NODES nodes at 80 %, rounded
+    to 3 decimals (``fleetcast simulate --peak-nodes`` uses the exact value)."""
+    capacity = capacity_for_peak(counts, PEAK_NODES)
+    assert capacity is not None, "a benchmark trace of zeros"
+    return round(capacity, 3)
 
 
 def targets(policies: dict[str, Any]) -> dict[str, Any]:

@@ -312,6 +312,16 @@ def simulate(
     )
 
 
+def capacity_for_peak(counts: pd.Series, nodes: int) -> float | None:
+    """Requests per second per node at which the busiest step of ``counts`` (counts per
+    step) needs ``nodes`` nodes at the under-provisioning line (None for all zeros)."""
+    step = (counts.index[1] - counts.index[0]).total_seconds() if len(counts) > 1 else 0.0
+    peak = float(counts.max()) if len(counts) else 0.0
+    if step <= 0 or not peak > 0:
+        return None
+    return peak / step / (nodes * UNDERPROVISION_UTILIZATION)
+
+
 def resolve_tick(settings: SimSettings, trace: Trace) -> SimSettings:
     """Default the tick to the trace step; a tick must divide the step evenly."""
     tick = settings.tick_seconds or trace.step_seconds

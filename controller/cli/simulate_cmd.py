@@ -38,16 +38,6 @@ def _policies(ctx: click.Context, param: click.Parameter, value: str) -> list[st
     return list(dict.fromkeys(names))
 
 
-def _capacity_for_peak(counts: Any, nodes: int) -> float | None:
-    """Requests per second per node at which the busiest step needs ``nodes`` nodes
-    at the under-provisioning line (None for a trace of zeros)."""
-    step = (counts.index[1] - counts.index[0]).total_seconds() if len(counts) > 1 else 0.0
-    peak = float(counts.max()) if len(counts) else 0.0
-    if step <= 0 or not peak > 0:
-        return None
-    return peak / step / (nodes * UNDERPROVISION_UTILIZATION)
-
-
 def _tqdm_progress(items: Iterable[T], desc: str, total: int) -> Iterable[T]:
     from tqdm import tqdm
 
@@ -232,7 +222,7 @@ def simulate(
     Writes per policy underprovisioned_fraction, node_hours, scaling_actions and
     peak_nodes under {"policies": {...}} in RESULT.json.
     """
-    from controller.simulate import SimSettings, TraceError
+    from controller.simulate import SimSettings, TraceError, capacity_for_peak
     from controller.simulate import simulate as run
     from forecaster.io import SeriesError, read_series
 
@@ -263,7 +253,7 @@ def simulate(
         click.echo(f"note: {trace_path}: {note}", err=True)
     if node_capacity is None:
         assert peak_nodes is not None
-        node_capacity = _capacity_for_peak(counts, peak_nodes)
+        node_capacity = capacity_for_peak(counts, peak_nodes)
         if node_capacity is None:
             raise click.BadParameter(
                 f"{trace_path}: every count is 0, so no node size makes the peak need "
