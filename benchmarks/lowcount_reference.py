@@ -48,6 +48,7 @@ sys.path.insert(0, str(REPO))
 
 from benchmarks.flights import fleetcast, per_minute_counts  # noqa: E402
 from benchmarks.simulate import capacity_for  # noqa: E402
+from controller.budget import UNDERPROVISION_UTILIZATION  # noqa: E402
 
 TRACES = ("ATL", "ORD", "LAX", "DFW", "DTW", "IAH", "CLT")
 WEEK = 2016  # 5-minute steps
@@ -55,9 +56,13 @@ TRAIN = 4032  # the simulator's training span on these traces (two weeks)
 BUDGETS = (1.25, 1.3)
 
 
+def per_node(capacity_rps: float) -> float:
+    """Events one node serves in a 5-minute step at the under-provisioning line."""
+    return capacity_rps * 300 * UNDERPROVISION_UTILIZATION
+
+
 def needs(five: pd.Series, capacity_rps: float) -> np.ndarray:
-    per_node = capacity_rps * 300 * 0.8
-    return np.ceil(five.to_numpy(float) / per_node - 1e-9).astype(int)
+    return np.ceil(five.to_numpy(float) / per_node(capacity_rps) - 1e-9).astype(int)
 
 
 def cost(ready: np.ndarray, lead: int = 1) -> float:
@@ -76,7 +81,8 @@ def best(rows: list[tuple[float, float]], oracle: float) -> dict[str, float | No
     return out
 
 
-def references(need: np.ndarray, demand: np.ndarray) -> dict[str, list[tuple[float, float]]]:
+def references(need: np.ndarray, demand: np.ndarray,
+               capacity_rps: float) -> dict[str, list[tuple[float, float]]]:
     n = len(need)
     ev = np.arange(TRAIN, n)
     slot = np.arange(n) % WEEK
@@ -85,10 +91,10 @@ def references(need: np.ndarray, demand: np.ndarray) -> dict[str, list[tuple[flo
     # poisson-profile: Poisson need at the slot's mean rate (in-sample)
     profile = pd.Series(demand).groupby(slot).transform("mean").to_numpy()
     profile = pd.Series(profile).rolling(5, center=True, min_periods=1).mean().to_numpy()
-    per_node = demand.max() / max(need.max(), 1)
     rows = []
     for q in np.linspace(0.5, 0.999, 120):
-        ready = np.maximum(1, np.ceil(poisson.ppf(q, np.maximum(profile[ev], 1e-6)) / per_node
+        ready = np.maximum(1, np.ceil(poisson.ppf(q, np.maximum(profile[ev], 1e-6))
+                                      / per_node(capacity_rps)
                                       - 1e-9)).astype(int)
         rows.append((cost(ready), float(np.mean(scored > ready))))
     out["poisson-profile (in-sample)"] = rows
@@ -140,7 +146,8 @@ def run(parquet: Path) -> dict[str, Any]:
             # needs (it comes to 0.91-0.96 of the simulator's oracle node-hours, which also
             # counts the nodes launched in the training span's last ticks and the min-node floor)
             own = cost(need[TRAIN:])
-            refs = {k: best(v, own) for k, v in references(need, five.to_numpy(float)).items()}
+            refs = {k: best(v, own) for k, v in references(need, five.to_numpy(float),
+                                                                 capacity).items()}
             results.append({"trace": name, "capacity_rps": capacity, "hpa_short": hpa,
                             "hpa_x_oracle": policies["reactive"]["node_hours"] / oracle,
                             "oracle_node_hours": oracle,
