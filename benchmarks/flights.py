@@ -7,7 +7,7 @@ The three million scheduled departures of vega-datasets' ``flights-3m.parquet``
 package: ``npm pack vega-datasets@3.2.1 && tar xzf vega-datasets-3.2.1.tgz
 package/data/flights-3m.parquet``) are a request log in all but name: one row
 per event, a daily and weekly rhythm drawn by a timetable (departures bunch on
-the hour and the half hour), holidays and storms.  For five traces cut from it,
+the hour and the half hour), holidays and storms.  For eight traces cut from it,
 all departures and those from ATL, ORD, LAX, DFW, DTW, IAH and CLT, the script writes
 per-minute counts to a temporary CSV (``timestamp,count``) and runs, through
 the CLI as a user would:
