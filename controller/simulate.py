@@ -87,8 +87,13 @@ class SimSettings:
     max_refits: int = 12
     # Refits use at most the last 4032 points (two weeks of 5-minute steps, the
     # training length) rather than the forecaster's default of four weeks: this
-    # bounds their cost (see benchmarks/results/simulate.md).  The forecaster's
-    # order search is deterministic (stepwise, a count cap), so runs reproduce.
+    # bounds their cost (see benchmarks/results/simulate.md).  Four weeks (8064) was
+    # tried at 367a2a5 and not kept, being no better overall: predictive / HPA short
+    # steps, two -> four weeks, Twitter FB 0.51 -> 0.49, AMZN 0.39 -> 0.34, CVS 0.63 ->
+    # 0.58, PFE 0.57 -> 0.55; departures ORD 0.48 -> 0.43 but ATL 0.41 -> 0.43, CLT
+    # 0.59 -> 0.62, DFW 0.497 -> 0.500; nyc_taxi 0.40 % -> 0.76 % short; 8640 steps
+    # 4.1 -> 5.8 s.  The forecaster's order search is deterministic (stepwise, a
+    # count cap), so runs reproduce.
     forecaster_params: tuple[tuple[str, Any], ...] = (("max_history", 4032),)
 
     def __post_init__(self) -> None:
