@@ -202,7 +202,8 @@ class QuantileBudget:
 
     @property
     def floor_headroom(self) -> float:
-        """Divisor of the reactive floor's target utilization (leg 1 past ``q_max``; 1 below)."""
+        """Divisor of the reactive floor's target utilization: above 1 on leg 1 past ``q_max``,
+        below 1 on the relief leg under ``q_min``, 1 between."""
         past = min(max(self._level - self._q_hi, 0.0), self._span)
         below = min(self._level - self._q_lo, 0.0)  # the relief leg: down to min_floor_headroom
         return math.exp(self.params.headroom_per_logit * (past + below))

@@ -34,7 +34,7 @@ Rules, in the order they are applied (each produces ``Decision`` records; rules
    ``T`` covers ``[T, T + step)``.  The reactive floor is the Kubernetes HPA
    formula ``ceil(ready × utilization / target)``, unchanged within ``tolerance``,
    with ``target = target_utilization / floor_headroom`` (``floor_headroom`` is 1
-   unless the capacity budget's second stage raised it).
+   unless the capacity budget's second stage raised it or its relief leg lowered it).
    Starting nodes count as capacity being provisioned.  Scale-in takes the max
    of the recommendations within the stabilization window (as HPA does) and only
    happens once the recorded recommendations span the window; it drains ready

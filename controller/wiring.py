@@ -65,8 +65,9 @@ class ControllerMetrics:
         )
         self.floor_headroom = Gauge(
             "fleetcast_controller_floor_headroom",
-            "Divisor of the reactive floor's target utilization past the quantile ceiling "
-            "(the second stage's first leg; 1 unless capacity_headroom > 1)",
+            "Divisor of the reactive floor's target utilization: above 1 past the quantile "
+            "ceiling (the second stage's first leg, capacity_headroom > 1), below 1 (down to "
+            "target / 0.8) when over budget at the quantile floor (the relief leg)",
             registry=r,
         )
         self.headroom = Gauge(
