@@ -196,8 +196,10 @@ class LoadForecaster:
                 else:
                     periods.append(float(p))
         self.d_ = choose_differencing(z, positions, periods) if self.d is None else int(self.d)
-        self.seasons_, self.coef_ = fit_fourier(z, positions, periods, self.d_, self.max_harmonics)
-        resid = z - self._regression(positions)
+        self.seasons_, self.coef_, fitted = fit_fourier(
+            z, positions, periods, self.d_, self.max_harmonics
+        )
+        resid = z - fitted
         model = fit_error_model(
             resid,
             self.d_,

@@ -11,7 +11,13 @@ import numpy as np
 import pandas as pd
 
 from forecaster import LoadForecaster
-from forecaster.seasonality import Season, best_harmonics, fourier_matrix, harmonic_limit
+from forecaster.seasonality import (
+    Season,
+    best_harmonics,
+    fourier_matrix,
+    harmonic_limit,
+    solve_least_squares,
+)
 
 
 def _schedule_day(days: int = 28, seed: int = 0) -> pd.Series:
@@ -71,3 +77,29 @@ def test_a_schedule_driven_day_gets_the_harmonics_it_needs() -> None:
             model.update(test.iloc[start:start + 12])
         errors[name] = float(np.mean(np.concatenate(abs_err)))
     assert errors["wide"] < 0.8 * errors["narrow"], errors
+
+
+def test_fourier_columns_are_the_sines_and_cosines_of_each_harmonic() -> None:
+    positions = 1.7e7 + np.arange(500, dtype=float)  # epoch-sized positions
+    x = fourier_matrix(positions, (Season(288.0, 3), Season(2016.0, 2)))
+    assert x.shape == (500, 10)
+    for col, (period, k) in enumerate([(288.0, 1), (288.0, 2), (288.0, 3),
+                                       (2016.0, 1), (2016.0, 2)]):
+        angle = 2 * np.pi * k * np.mod(positions, period) / period
+        np.testing.assert_allclose(x[:, 2 * col], np.sin(angle), atol=1e-12)
+        np.testing.assert_allclose(x[:, 2 * col + 1], np.cos(angle), atol=1e-12)
+    assert fourier_matrix(positions, ()).shape == (500, 0)
+
+
+def test_the_normal_equations_give_lstsq_fit_on_a_rank_deficient_design() -> None:
+    """The weekly season's 7th harmonic is the daily one's 1st: the design repeats a column,
+    and the differenced low harmonics are a hundred times smaller than the high ones."""
+    rng = np.random.default_rng(11)
+    positions = np.arange(6 * 2016, dtype=float)
+    x = np.diff(fourier_matrix(positions, (Season(288.0, 20), Season(2016.0, 60))), axis=0)
+    y = x @ rng.normal(size=x.shape[1]) + rng.normal(scale=0.1, size=len(x))
+    fast = solve_least_squares(x, y)
+    reference, *_ = np.linalg.lstsq(x, y, rcond=None)
+    np.testing.assert_allclose(x @ fast, x @ reference, atol=1e-8 * np.abs(y).max())
+    np.testing.assert_allclose(fast, reference, atol=1e-6 * np.abs(reference).max())
+    assert solve_least_squares(np.empty((5, 0)), np.ones(5)).shape == (0,)
