@@ -58,8 +58,10 @@ def fourier_matrix(positions: np.ndarray, seasons: tuple[Season, ...]) -> np.nda
     """Columns sin/cos(2 pi k t / P) for every season and harmonic k = 1..K.
 
     Filled season by season into one preallocated array (sin 1, cos 1, sin 2,
-    cos 2, ...), with all of a season's angles in one vectorised call: a long
-    per-minute file's design is 125,000 rows by hundreds of columns.
+    cos 2, ...): harmonic k is the k-th power of exp(2 pi i t / P), a running
+    product (rounding grows like k times machine epsilon, 7e-14 at k = 144)
+    that is cheaper than a sine and a cosine per cell; a long per-minute
+    file's design is 125,000 rows by hundreds of columns.
     """
     positions = np.asarray(positions, dtype=float)
     out = np.empty((len(positions), sum(2 * s.harmonics for s in seasons)))
@@ -67,11 +69,12 @@ def fourier_matrix(positions: np.ndarray, seasons: tuple[Season, ...]) -> np.nda
     for season in seasons:
         # reduce the phase first so huge epoch positions keep full precision
         phase = np.mod(positions, season.period) / season.period
-        k = np.arange(1, season.harmonics + 1, dtype=float)
-        angle = (2.0 * np.pi * phase)[:, None] * k[None, :]
+        first = np.exp(2j * np.pi * phase)
+        powers = np.cumprod(np.broadcast_to(first[:, None], (len(first), season.harmonics)),
+                            axis=1)
         end = col + 2 * season.harmonics
-        np.sin(angle, out=out[:, col:end:2])
-        np.cos(angle, out=out[:, col + 1 : end : 2])
+        out[:, col:end:2] = powers.imag
+        out[:, col + 1 : end : 2] = powers.real
         col = end
     return out
 
