@@ -94,10 +94,53 @@ def _parse_each(raw: pd.Series, where: str, lines: np.ndarray | None = None) -> 
         parsed = _parse_local_dates(text, utc, where, lines)
     index = pd.DatetimeIndex(parsed)
     if utc:
-        distinct = set(offsets.str.replace("Z", "+00:00").str.replace(":", ""))
-        if len(distinct) == 1:  # one fixed offset: keep the local wall clock
-            index = index.tz_convert(pd.Timestamp(text.iloc[0]).tzinfo)
+        # One fixed offset: keep that wall clock.  Several (a local clock across a
+        # daylight-saving change): the latest row's, so what follows the series
+        # (a forecast) continues the clock the file ends on.
+        latest = int(np.argmax(index.asi8)) if len(index) else 0
+        index = index.tz_convert(pd.Timestamp(text.iloc[latest]).tzinfo)
     return index
+
+
+def localize(
+    index: pd.DatetimeIndex, tz: str, where: str, lines: np.ndarray | None = None
+) -> pd.DatetimeIndex:
+    """``index`` in the time zone ``tz`` (an IANA name such as ``Europe/London``):
+    naive timestamps are read as that zone's wall clock, so a daylight-saving change
+    is one step like any other (the repeated hour is told apart by the order of the
+    rows, which must then run oldest first); timestamps with offsets are converted."""
+    try:
+        zone = pd.Timestamp(0, tz=tz).tz
+    except (KeyError, ValueError, TypeError):  # pytz' UnknownTimeZoneError is a KeyError
+        raise SeriesError(
+            f"unknown time zone {tz!r}: give an IANA name such as Europe/London, "
+            "America/New_York or UTC",
+            option="--tz",
+        ) from None
+    if index.tz is not None:
+        return index.tz_convert(zone)
+    standard = np.zeros(len(index), dtype=bool)
+    probe = index.tz_localize(zone, ambiguous=standard, nonexistent="NaT")
+    skipped = np.flatnonzero(probe.isna())
+    if len(skipped):
+        raise SeriesError(
+            f"{where}: timestamp {index[skipped[0]]} does not exist in {tz} (the clock skips "
+            f"it when daylight-saving time starts) at {lines_text(skipped, lines)}; "
+            "is --tz the zone the file was written in?"
+        )
+    try:
+        return index.tz_localize(zone, ambiguous="infer")
+    except Exception:  # noqa: BLE001 - pytz' AmbiguousTimeError is no ValueError
+        summer = np.ones(len(index), dtype=bool)
+        twice = np.flatnonzero(
+            index.tz_localize(zone, ambiguous=summer).asi8 != probe.asi8
+        )
+        raise SeriesError(
+            f"{where}: timestamp {index[twice[0]] if len(twice) else index[0]} happens twice "
+            f"in {tz} (the clock goes back when daylight-saving time ends) and the rows do not "
+            f"show which is which ({lines_text(twice, lines)}); sort them oldest first or "
+            "write the times in UTC or with their UTC offsets"
+        ) from None
 
 
 def _regularity(parsed: pd.Series) -> tuple[bool, float]:

@@ -47,6 +47,7 @@ from forecaster.cells import (
     SeriesError,
     duration_text,
     lines_text,
+    localize,
     parse_times,
     parse_values,
 )
@@ -305,6 +306,7 @@ def read_series(
     agg: str = "sum",
     max_gap: int = DEFAULT_MAX_GAP,
     min_points: int = DEFAULT_MIN_POINTS,
+    tz: str | None = None,
 ) -> pd.Series:
     """Read a regular, non-negative load series from a CSV file.
 
@@ -315,6 +317,11 @@ def read_series(
     the reader did on the way (units stripped, empty cells) is listed in
     ``series.attrs["notes"]``; which points it filled in, in
     ``series.attrs["filled"]`` (read it with :func:`filled_mask`).
+
+    ``tz`` (an IANA zone name) reads naive timestamps as that zone's local time,
+    so a daylight-saving change is an ordinary step, and converts ones with
+    offsets to it.  Without it, a naive local-time file whose clock goes back
+    an hour (the end of daylight-saving time) is an error that says to pass it.
     """
     path = Path(path)
     frame, lines, sep = _read_table(path)
@@ -323,9 +330,14 @@ def read_series(
     tcol, vcol = _pick_columns(list(frame.columns), time_col, value_col, str(path),
                                need_value=not events)
     if len(frame) < 2:
-        raise SeriesError(f"{path}: too few points ({len(frame)} rows)")
-    index = parse_times(frame[tcol], f"{path}: column {tcol!r}", lines)
+        rows = "no data rows" if len(frame) == 0 else "only 1 data row"
+        raise SeriesError(f"{path}: {rows}; at least {max(min_points, 2)} points are needed")
+    where_t = f"{path}: column {tcol!r}"
+    index = parse_times(frame[tcol], where_t, lines)
     if events or vcol is None:
+        if tz:
+            order = np.argsort(index.asi8, kind="stable")
+            index = localize(index[order], tz, where_t, lines[order])
         series = resample(np.ones(len(index)), index, str(freq), agg, str(path), max_gap)
         return _finish(series, "count", [], path, min_points)
     values, unit = parse_values(frame[vcol], f"{path}: column {vcol!r}", lines,
@@ -335,7 +347,10 @@ def read_series(
     if len(empty) > len(values) - 2:
         raise SeriesError(f"{path}: column {vcol!r}: {len(empty)} of {len(values)} values are "
                           "empty; at least 2 are needed")
+    interior = 0  # empty cells between read ones: interpolated, but already noted
     if len(empty):
+        read = np.flatnonzero(np.isfinite(values))
+        interior = int(np.count_nonzero((empty > read.min()) & (empty < read.max())))
         notes.append(f"{len(empty)} empty value(s) in column {vcol!r} ({lines_text(empty, lines)}) "
                      "read as missing points")
         keep = np.isfinite(values)
@@ -343,6 +358,10 @@ def read_series(
     if len(index) > 2 and index.is_monotonic_decreasing and index.is_unique:
         notes.append("rows run newest first; read oldest first")
         index, values, lines = index[::-1], values[::-1], lines[::-1]
+    if tz:
+        index = localize(index, tz, where_t, lines)
+    elif index.tz is None:
+        _check_clock_changes(index, where_t, lines)
     if not freq:  # overlapping exports pasted together repeat rows; conflicting ones stay errors
         repeated = np.flatnonzero((index[1:] == index[:-1]) & (values[1:] == values[:-1])) + 1
         if len(repeated):
@@ -360,7 +379,60 @@ def read_series(
             )
     else:
         series = regularize(values, index, str(path), max_gap=max_gap, lines=lines)
+        notes += _filled_notes(series, index, lines, interior)
     return _finish(series, vcol, notes, path, min_points)
+
+
+def _check_clock_changes(index: pd.DatetimeIndex, where: str, lines: np.ndarray) -> None:
+    """SeriesError for a naive series whose clock goes back by an hour at a few places
+    of an otherwise sorted, regular run: local time at the end of daylight-saving time,
+    which reads as a duplicated or unsorted timestamp, or, with --freq, a silently
+    doubled bin."""
+    if len(index) < 3:
+        return
+    diffs = np.diff(index.as_unit("ns").asi8)
+    forward = diffs[diffs > 0]
+    if len(forward) == 0:
+        return
+    values, counts = np.unique(forward, return_counts=True)
+    step = int(values[np.argmax(counts)])
+    hour = pd.Timedelta(hours=1).value
+    if step > hour or hour % step:
+        return
+    back = np.flatnonzero(diffs == step - hour) + 1
+    span_days = (index.max() - index.min()) / pd.Timedelta(days=1)
+    others_sorted = np.count_nonzero(diffs <= 0) == len(back)
+    if len(back) == 0 or not others_sorted or len(back) > 1 + span_days / 150:
+        return
+    i = int(back[0])
+    what = (f"timestamp {index[i]} repeats" if step == hour else
+            f"the clock goes back from {index[i - 1]} to {index[i]}")
+    raise SeriesError(
+        f"{where}: {what} at {lines_text(back, lines)}, as local time does when "
+        "daylight-saving time ends; "
+        "pass --tz with the zone the file was written in (e.g. --tz Europe/London), "
+        "or write the times in UTC or with their UTC offsets"
+    )
+
+
+def _filled_notes(series: pd.Series, index: pd.DatetimeIndex, lines: np.ndarray,
+                  empty_cells: int) -> list[str]:
+    """A note on the steps without a row in the file that the gap rule filled in
+    (``empty_cells`` filled ones had a row, with an empty value, noted already)."""
+    filled = filled_mask(series)
+    absent = int(filled.sum()) - empty_cells
+    if absent <= 0:
+        return []
+    first = int(np.flatnonzero(filled)[0])
+    after = int(index.searchsorted(series.index[first]))
+    where = f", the first before line {int(lines[after])}" if not empty_cells else ""
+    note = f"{absent} step(s) without a row filled in by interpolation{where}"
+    run = np.flatnonzero(~filled[first:])
+    missing = series.index[first + int(run[0])] - series.index[first] if len(run) else None
+    if index.tz is None and missing == pd.Timedelta(hours=1):  # e.g. 01:00-01:59 skipped
+        note += ("; an hour missing is what local time skips when daylight-saving time "
+                 "starts: pass --tz with the file's zone to read it so")
+    return [note]
 
 
 def _finish(

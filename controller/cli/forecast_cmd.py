@@ -49,6 +49,10 @@ def _series_options(func: Callable[..., Any]) -> Callable[..., Any]:
                      show_default=True,
                      help="Fill missing runs up to this many steps by interpolation; "
                           "longer gaps are an error."),
+        click.option("--tz", default=None,
+                     help="Time zone of naive timestamps, e.g. Europe/London: read them as "
+                          "that zone's local time (daylight-saving changes included); "
+                          "timestamps with offsets are converted to it."),
         click.option("--max-history", type=click.IntRange(min=16), default=None,
                      help="Fit on at most this many most recent points.  Default: predict "
                           f"and train use the whole file; backtest fits at most "
@@ -60,15 +64,27 @@ def _series_options(func: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _read(csv_path: Path, time_col: str | None, value_col: str | None, freq: str | None,
-          agg: str, max_gap: int) -> pd.Series:
+          agg: str, max_gap: int, tz: str | None) -> pd.Series:
     try:
         series = read_series(csv_path, time_col=time_col, value_col=value_col, freq=freq,
-                             agg=agg, max_gap=max_gap)
+                             agg=agg, max_gap=max_gap, tz=tz)
     except SeriesError as exc:
         raise click.BadParameter(str(exc), param_hint=f"'{exc.option or '--csv'}'") from exc
     for note in series.attrs.get("notes", []):
         _echo(f"note: {csv_path}: {note}")
     return series
+
+
+def _naive_utc(series: pd.Series) -> pd.Series:
+    """``series`` on naive UTC timestamps, its record of filled-in points with it."""
+    def utc(stamp: Any) -> pd.Timestamp:
+        return pd.Timestamp(stamp).tz_convert("UTC").tz_localize(None)
+
+    out = pd.Series(series.to_numpy(), name=series.name,
+                    index=pd.DatetimeIndex(series.index).tz_convert("UTC").tz_localize(None))
+    out.attrs = dict(series.attrs)
+    out.attrs["filled"] = tuple((utc(a), utc(b)) for a, b in series.attrs.get("filled", ()))
+    return out
 
 
 def _fit(series: pd.Series, max_history: int | None) -> tuple[LoadForecaster, float]:
@@ -96,10 +112,11 @@ def forecast() -> None:
 @click.option("--out", type=click.Path(dir_okay=False, writable=True, path_type=Path),
               required=True, help="Output CSV: timestamp,mean,lo80,hi80,lo95,hi95.")
 def predict(csv_path: Path, time_col: str | None, value_col: str | None, freq: str | None,
-            agg: str, max_gap: int, max_history: int | None, horizon: int, out: Path) -> None:
+            agg: str, max_gap: int, tz: str | None, max_history: int | None, horizon: int,
+            out: Path) -> None:
     """Fit on the CSV and write the HORIZON steps after its last row with 80/95 % bounds."""
     check_output(out, "--out", inputs=[csv_path])
-    series = _read(csv_path, time_col, value_col, freq, agg, max_gap)
+    series = _read(csv_path, time_col, value_col, freq, agg, max_gap, tz)
     model, seconds = _fit(series, max_history)
     frame = model.forecast(horizon).to_frame()[PREDICT_COLUMNS]
     with atomic_output(out, "--out") as partial:
@@ -129,8 +146,8 @@ def predict(csv_path: Path, time_col: str | None, value_col: str | None, freq: s
 @click.option("--refit-every", type=click.IntRange(min=1), default=1, show_default=True,
               help="Re-estimate at every N-th origin only; update in between (faster).")
 def backtest(csv_path: Path, time_col: str | None, value_col: str | None, freq: str | None,
-             agg: str, max_gap: int, max_history: int | None, horizon: int, origins: int, out: Path,
-             as_json: bool,
+             agg: str, max_gap: int, tz: str | None, max_history: int | None, horizon: int,
+             origins: int, out: Path, as_json: bool,
              summary_path: Path | None, refit_every: int) -> None:
     """Rolling-origin backtest against naive and seasonal naive (MASE, sMAPE, coverage)."""
     from forecaster.backtest import origin_positions, rolling_origin
@@ -139,7 +156,7 @@ def backtest(csv_path: Path, time_col: str | None, value_col: str | None, freq: 
     check_output(out, "--out", inputs=[csv_path])
     if summary_path is not None:
         check_output(summary_path, "--summary", inputs=[csv_path, out])
-    series = _read(csv_path, time_col, value_col, freq, agg, max_gap)
+    series = _read(csv_path, time_col, value_col, freq, agg, max_gap, tz)
     filled = filled_mask(series)
     try:
         room = len(origin_positions(len(series), horizon, len(series), filled=filled))
@@ -183,11 +200,21 @@ def backtest(csv_path: Path, time_col: str | None, value_col: str | None, freq: 
 @click.option("--out", type=click.Path(dir_okay=False, writable=True, path_type=Path),
               required=True, help="Where to save the model (joblib file with metadata).")
 def train_forecaster(csv_path: Path, time_col: str | None, value_col: str | None,
-                     freq: str | None, agg: str, max_gap: int, max_history: int | None,
-                     out: Path) -> None:
-    """Fit the load forecaster on a series CSV and save it with its metadata."""
+                     freq: str | None, agg: str, max_gap: int, tz: str | None,
+                     max_history: int | None, out: Path) -> None:
+    """Fit the load forecaster on a series CSV and save it with its metadata.
+
+    The controller keeps its load history in naive UTC, so a series whose
+    timestamps carry offsets (or --tz) is fitted on UTC; a naive one is taken
+    to be UTC already."""
     check_output(out, "--out", inputs=[csv_path])
-    series = _read(csv_path, time_col, value_col, freq, agg, max_gap)
+    series = _read(csv_path, time_col, value_col, freq, agg, max_gap, tz)
+    if series.index.tz is not None:
+        stamps = pd.DatetimeIndex(series.index)
+        if (stamps.tz_localize(None) != stamps.tz_convert("UTC").tz_localize(None)).any():
+            click.echo(f"note: timestamps in {series.index.tz} converted to UTC, the "
+                       "controller's clock")
+        series = _naive_utc(series)
     model, seconds = _fit(series, max_history)
     with atomic_output(out, "--out") as partial:
         model.save(partial)

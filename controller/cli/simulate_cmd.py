@@ -72,6 +72,12 @@ def _tqdm_progress(items: Iterable[T], desc: str, total: int) -> Iterable[T]:
     "so an event log of bare timestamps needs no value column.",
 )
 @click.option(
+    "--tz",
+    default=None,
+    help="Time zone of naive timestamps, e.g. Europe/London: read them as that zone's local "
+    "time (daylight-saving changes included).",
+)
+@click.option(
     "--policy",
     "policies",
     default=ALL_POLICIES,
@@ -197,6 +203,7 @@ def simulate(
     value_col: str | None,
     freq: str | None,
     agg: str,
+    tz: str | None,
     policies: list[str],
     node_capacity: float | None,
     peak_nodes: int | None,
@@ -246,7 +253,7 @@ def simulate(
     if report_dir:
         check_output(Path(report_dir) / "simulate.md", "--report-dir")
     try:
-        counts = read_series(trace_path, time_col, value_col, freq=freq, agg=agg)
+        counts = read_series(trace_path, time_col, value_col, freq=freq, agg=agg, tz=tz)
     except SeriesError as exc:
         raise click.BadParameter(str(exc), param_hint=exc.option or "--trace") from None
     for note in counts.attrs.get("notes", []):

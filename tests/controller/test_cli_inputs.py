@@ -185,3 +185,26 @@ def test_predict_horizon_longer_than_the_history_says_so(series_csv: Path, tmp_p
     code, output = invoke("forecast", "predict", "--csv", str(series_csv), "--horizon", "24",
                           "--out", str(out))
     assert code == 0 and "reaches further ahead" not in output, output
+
+
+def test_simulate_reads_local_time_across_daylight_saving_with_tz(tmp_path: Path) -> None:
+    # hourly London wall-clock times without offsets, through the night the clocks go back
+    values = seasonal_series(n=240, period=24, step="1h").to_numpy()
+    stamps = pd.date_range("2015-10-20", periods=240, freq="1h", tz="UTC").tz_convert(
+        "Europe/London")
+    trace = tmp_path / "local.csv"
+    trace.write_text("timestamp,value\n" + "".join(
+        f"{t:%Y-%m-%d %H:%M},{v:g}\n" for t, v in zip(stamps, values, strict=True)))
+    out = tmp_path / "result.json"
+    args = ["simulate", "--trace", str(trace), "--policy", "reactive,oracle",
+            "--node-capacity", "0.02", "--out", str(out)]
+    code, output = invoke(*args)
+    assert code == 2 and not out.exists()
+    assert "repeats at line" in output and "pass --tz" in " ".join(output.split())
+    code, output = invoke(*args, "--tz", "Europe/London")
+    assert code == 0, output
+    trace_info = json.loads(out.read_text())["trace"]
+    assert trace_info["points"] == 240 and trace_info["step_seconds"] == 3600
+    assert trace_info["end"] == "2015-10-29T23:00:00+00:00"
+    code, output = invoke(*args, "--tz", "Nowhere/City")
+    assert code == 2 and "unknown time zone 'Nowhere/City'" in output

@@ -291,3 +291,67 @@ def test_a_named_column_that_is_missing_lists_the_columns(series_csv: Path, tmp_
                  "--out", str(tmp_path / "o.csv"))
     assert result.exit_code == 2
     assert f"column 'load' ({flag}) not found (columns: timestamp, value)" in result.output
+
+
+def london_csv(path: Path, start_utc: str, n: int, fmt: str = "naive") -> Path:
+    """An hourly load series in Europe/London local time: naive or with offsets."""
+    values = seasonal_series(n=n, period=24, step="1h").to_numpy()
+    stamps = pd.date_range(start_utc, periods=n, freq="1h", tz="UTC").tz_convert("Europe/London")
+    shown = [t.strftime("%Y-%m-%d %H:%M") if fmt == "naive" else t.isoformat() for t in stamps]
+    path.write_text("timestamp,value\n" + "".join(
+        f"{t},{v:g}\n" for t, v in zip(shown, values, strict=True)))
+    return path
+
+
+def test_predict_with_tz_steps_across_a_daylight_saving_change(tmp_path: Path) -> None:
+    # a local-time file ending at 23:00 on 28 March 2015; the clocks skip 01:00 that night
+    path = london_csv(tmp_path / "local.csv", "2015-03-14", 15 * 24)
+    out = tmp_path / "pred.csv"
+    result = run("forecast", "predict", "--csv", str(path), "--tz", "Europe/London",
+                 "--horizon", "4", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    frame = pd.read_csv(out)
+    assert list(frame.columns) == ["timestamp", "mean", "lo80", "hi80", "lo95", "hi95"]
+    assert list(frame["timestamp"]) == ["2015-03-29 00:00:00+00:00", "2015-03-29 02:00:00+01:00",
+                                        "2015-03-29 03:00:00+01:00", "2015-03-29 04:00:00+01:00"]
+    assert (frame.drop(columns="timestamp") >= 0).all().all()
+
+
+def test_local_time_with_a_repeated_hour_is_a_usage_error_naming_tz(tmp_path: Path) -> None:
+    path = london_csv(tmp_path / "local.csv", "2015-10-20", 10 * 24)
+    for command in (["forecast", "predict", "--horizon", "2"],
+                    ["forecast", "backtest", "--horizon", "2", "--origins", "2"],
+                    ["train", "forecaster"]):
+        result = run(*command, "--csv", str(path), "--out", str(tmp_path / "out"))
+        assert result.exit_code == 2 and "Traceback" not in result.output
+        message = " ".join(result.output.split())
+        assert (f"{path}: column 'timestamp': timestamp 2015-10-25 01:00:00 repeats at line"
+                in message)
+        assert "pass --tz with the zone the file was written in" in message
+    result = run("forecast", "predict", "--csv", str(path), "--tz", "Mars/Olympus",
+                 "--horizon", "2", "--out", str(tmp_path / "out"))
+    assert result.exit_code == 2 and "'--tz': unknown time zone 'Mars/Olympus'" in result.output
+
+
+def test_predict_continues_the_offset_the_file_ends_on(tmp_path: Path) -> None:
+    path = london_csv(tmp_path / "offsets.csv", "2015-03-14", 16 * 24, fmt="iso")
+    out = tmp_path / "pred.csv"
+    result = run("forecast", "predict", "--csv", str(path), "--horizon", "2", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    assert list(pd.read_csv(out)["timestamp"]) == ["2015-03-30 01:00:00+01:00",
+                                                   "2015-03-30 02:00:00+01:00"]
+
+
+def test_train_forecaster_on_offsets_saves_a_model_on_the_controllers_utc_clock(
+    tmp_path: Path,
+) -> None:
+    path = london_csv(tmp_path / "offsets.csv", "2015-06-01", 10 * 24, fmt="iso")
+    out = tmp_path / "model.joblib"
+    result = run("train", "forecaster", "--csv", str(path), "--out", str(out))
+    assert result.exit_code == 0, result.output
+    assert "converted to UTC, the controller's clock" in result.output
+    model = LoadForecaster.load(out)
+    assert model.last_timestamp_ == pd.Timestamp("2015-06-10 23:00")  # naive UTC
+    # the controller feeds naive UTC points (controller.live_models)
+    model.update(pd.Series([100.0], index=pd.DatetimeIndex(["2015-06-11 00:00"])))
+    assert model.forecast(1).timestamps[0] == pd.Timestamp("2015-06-11 01:00")

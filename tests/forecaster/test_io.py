@@ -384,3 +384,84 @@ def test_repeated_rows_are_dropped_but_conflicting_ones_are_errors(tmp_path: Pat
     conflicting = rows[:8] + [rows[7].split(",")[0] + ",99"] + rows[8:]
     with pytest.raises(SeriesError, match=r"duplicated timestamp .* line 10"):
         read_series(write(tmp_path, series_text(conflicting), "conflict.csv"))
+
+
+def london_rows(start_utc: str, n: int, step: str = "1h", fmt: str = "naive") -> list[str]:
+    """``n`` rows of Europe/London local time from ``start_utc``: naive wall clock
+    (``fmt="naive"``) or ISO 8601 with the offset of the day."""
+    stamps = pd.date_range(start_utc, periods=n, freq=step, tz="UTC").tz_convert("Europe/London")
+    shown = [t.strftime("%Y-%m-%d %H:%M:%S") if fmt == "naive" else t.isoformat() for t in stamps]
+    return [f"{t},{10 + i % 24}" for i, t in enumerate(shown)]
+
+
+@pytest.mark.parametrize("step", ["1h", "30min"])
+def test_local_time_ending_daylight_saving_says_to_pass_tz(tmp_path: Path, step: str) -> None:
+    # the clock goes back 02:00 -> 01:00 on 2015-10-25: the hour repeats (hourly) or the
+    # times run backwards (half-hourly); --freq would silently sum the two hours
+    path = write(tmp_path, series_text(london_rows("2015-10-24", 60, step)))
+    for freq in (None, "1h"):
+        with pytest.raises(SeriesError, match=r"daylight-saving time ends; pass --tz") as err:
+            read_series(path, freq=freq)
+        assert "2015-10-25 01:00:00" in str(err.value) and "at line " in str(err.value)
+    series = read_series(path, tz="Europe/London")
+    assert len(series) == 60 and str(series.index.tz) == "Europe/London"
+    assert (np.diff(series.index.asi8) == pd.Timedelta(step).value).all()
+    assert series.index[-1] == pd.Timestamp("2015-10-24", tz="UTC") + 59 * pd.Timedelta(step)
+
+
+def test_local_time_starting_daylight_saving_is_a_noted_gap_or_read_with_tz(
+    tmp_path: Path,
+) -> None:
+    path = write(tmp_path, series_text(london_rows("2015-03-28", 48)))
+    series = read_series(path)  # 01:00 never happened: one step interpolated
+    assert len(series) == 49 and filled_mask(series).sum() == 1
+    assert any("1 step(s) without a row filled in" in n and "--tz" in n
+               for n in series.attrs["notes"])
+    series = read_series(path, tz="Europe/London")
+    assert len(series) == 48 and not filled_mask(series).any() and series.attrs["notes"] == []
+    with pytest.raises(SeriesError, match="does not exist in Europe/London") as err:
+        read_series(write(tmp_path, series_text(["2015-03-29 01:00:00,1"] + london_rows(
+            "2015-03-29 01:00", 30)[1:]), "skipped.csv"), tz="Europe/London")
+    assert "line 2" in str(err.value)
+
+
+def test_offsets_across_a_daylight_saving_change_keep_the_clock_the_file_ends_on(
+    tmp_path: Path,
+) -> None:
+    spring = read_series(write(tmp_path, series_text(london_rows("2015-03-28", 48, fmt="iso"))))
+    assert spring.index[-1].isoformat() == "2015-03-30T00:00:00+01:00"
+    autumn = read_series(write(tmp_path, series_text(london_rows("2015-10-24", 48, fmt="iso"))))
+    assert autumn.index[-1].isoformat() == "2015-10-25T23:00:00+00:00"
+    assert (np.diff(spring.index.asi8) == 3600 * 10**9).all()
+    newest_first = "timestamp,value\n" + "\n".join(london_rows("2015-03-28", 48, fmt="iso")[::-1])
+    newest = read_series(write(tmp_path, newest_first, "desc.csv"))
+    assert newest.index[-1].isoformat() == spring.index[-1].isoformat()
+
+
+def test_tz_converts_offsets_and_unknown_zones_name_the_flag(tmp_path: Path) -> None:
+    rows = [f"2024-07-01T{i:02d}:00:00Z,{i}" for i in range(20)]
+    series = read_series(write(tmp_path, series_text(rows)), tz="Europe/London")
+    assert series.index[0].isoformat() == "2024-07-01T01:00:00+01:00"
+    with pytest.raises(SeriesError, match="unknown time zone 'Europe/Lndon'") as err:
+        read_series(write(tmp_path, series_text(rows)), tz="Europe/Lndon")
+    assert err.value.option == "--tz"
+
+
+@pytest.mark.parametrize(("text", "match"), [
+    ("timestamp,value\n", "no data rows; at least 16 points are needed"),
+    ("timestamp,value\n2024-01-01 00:00,5\n\n", "only 1 data row; at least 16 points"),
+])
+def test_header_only_and_one_row_files_say_how_many_points_are_needed(
+    tmp_path: Path, text: str, match: str
+) -> None:
+    with pytest.raises(SeriesError, match=match):
+        read_series(write(tmp_path, text))
+
+
+def test_rows_missing_from_the_file_are_noted_with_the_line_after_them(tmp_path: Path) -> None:
+    rows = regular_rows(30)
+    del rows[10:13]
+    series = read_series(write(tmp_path, series_text(rows)))
+    assert series.attrs["notes"] == [
+        "3 step(s) without a row filled in by interpolation, the first before line 12"
+    ]
