@@ -238,10 +238,32 @@ def _looks_like_data(cells: list[str]) -> bool:
     return bool(stamp.notna().all() and value.notna().all())
 
 
+_WEEKDAY = r"(?i)(mon|tue|wed|thu|fri|sat|sun)[a-z]*"
+_LEADING = re.compile(r"(?:[ \t]*(?:#[^\n]*)?\r?\n)*")
+
+
+def _ragged(path: Path, line: int, record: list[str], expected: int, sep: str,
+            reference: str) -> SeriesError:
+    """The error for a row with more cells than the header (or first row): most often
+    an unquoted ``1,234`` in a comma-separated file."""
+    cells = [c.strip() for c in record]
+    hint = f"quote cells that contain {sep!r}"
+    if sep == ",":
+        for a, b in zip(cells, cells[1:], strict=False):
+            if re.fullmatch(r"[+-]?\d{1,3}", a) and re.fullmatch(r"\d{3}(?:\.\d*)?", b):
+                hint = (f"'{a},{b}' looks like a number with a thousands separator: quote such "
+                        "numbers or export them without separators")
+                break
+    return SeriesError(
+        f"{path}: line {line} has {len(record)} cells but {reference} has {expected}; {hint}"
+    )
+
+
 def _read_table(path: Path) -> tuple[pd.DataFrame, np.ndarray, str]:
     """All cells as stripped text, all-empty rows dropped; each row's file line; the separator."""
     text = _decode(path)
-    body = text.lstrip("\r\n")
+    lead = _LEADING.match(text)
+    body = text[lead.end():] if lead else text  # blank and '#' comment lines before the header
     skipped = text[: len(text) - len(body)].count("\n")
     header = body.split("\n", 1)[0]
     if not header.strip():
@@ -250,11 +272,31 @@ def _read_table(path: Path) -> tuple[pd.DataFrame, np.ndarray, str]:
     sep = max((",", ";", "\t"), key=unquoted.count)
     first = next(csv.reader([header.rstrip("\r")], delimiter=sep, skipinitialspace=True))
     headerless = _looks_like_data([c.strip() for c in first])
+    if not headerless:  # pandas would silently take a longer first data row's first cell
+        # as an index: right for 'Mon, 01 Jan 2024 00:00:00 GMT' (the weekday goes), wrong
+        # for anything else (an unquoted '7,166' would be read as the time '7', value 166)
+        records = csv.reader(io.StringIO(body), delimiter=sep, skipinitialspace=True)
+        for record in records:
+            if records.line_num > 1 and any(c.strip() for c in record):
+                if (len(record) > len(first) and any(c.strip() for c in record[len(first):])
+                        and not re.fullmatch(_WEEKDAY, record[0].strip())):
+                    raise _ragged(path, records.line_num + skipped, record, len(first), sep,
+                                  "the header")
+                break
     try:
         frame = pd.read_csv(io.StringIO(body), sep=sep, dtype=str, keep_default_na=False,
                             header=None if headerless else 0, skip_blank_lines=False,
                             skipinitialspace=True)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+    except pd.errors.ParserError as exc:
+        found = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(exc))
+        if found is None:
+            raise SeriesError(f"{path}: not a readable CSV file ({exc})") from exc
+        expected, line = int(found[1]), int(found[2])
+        record = next(csv.reader([body.split("\n")[line - 1].rstrip("\r")], delimiter=sep,
+                                 skipinitialspace=True))
+        raise _ragged(path, line + skipped, record, expected, sep,
+                      "the first row" if headerless else "the header") from None
+    except pd.errors.EmptyDataError as exc:
         raise SeriesError(f"{path}: not a readable CSV file ({exc})") from exc
     frame = frame.fillna("").apply(lambda col: col.str.strip())
     if headerless:

@@ -465,3 +465,29 @@ def test_rows_missing_from_the_file_are_noted_with_the_line_after_them(tmp_path:
     assert series.attrs["notes"] == [
         "3 step(s) without a row filled in by interpolation, the first before line 12"
     ]
+
+
+@pytest.mark.parametrize(("position", "line"), [(0, 2), (5, 7)])
+def test_unquoted_thousands_separators_are_an_error_naming_the_line(
+    tmp_path: Path, position: int, line: int
+) -> None:
+    # pandas would take a longer first row's time as the index and read '7' as the time
+    rows = regular_rows()
+    rows[position] = rows[position].split(",")[0] + ",7,166"
+    with pytest.raises(SeriesError, match=rf"line {line} has 3 cells but the header has 2; "
+                                          r"'7,166' looks like a number with a thousands"):
+        read_series(write(tmp_path, series_text(rows)))
+    rows[position] = rows[position].replace(",7,166", ",7,x")
+    with pytest.raises(SeriesError, match=rf"line {line} has 3 cells .* quote cells that contain"):
+        read_series(write(tmp_path, series_text(rows)))
+
+
+def test_comment_lines_before_the_header_are_skipped(tmp_path: Path) -> None:
+    rows = regular_rows()
+    rows[3] = rows[3].split(",")[0] + ",x"
+    text = "# exported from a dashboard\n\n#  range: last 20 minutes\n" + series_text(rows)
+    with pytest.raises(SeriesError, match="non-numeric value 'x' at line 8"):
+        read_series(write(tmp_path, text))
+    rows[3] = rows[3].replace(",x", ",13")
+    series = read_series(write(tmp_path, "# comment\n" + series_text(rows)))
+    assert len(series) == 20 and series.iloc[3] == 13
