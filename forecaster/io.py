@@ -419,10 +419,46 @@ def read_series(
                 f"{duration_text(infer_step(index))}",
                 option="--freq",
             )
+        if agg == "sum":
+            series = _drop_partial_bins(series, index, freq, notes)
     else:
         series = regularize(values, index, str(path), max_gap=max_gap, lines=lines)
         notes += _filled_notes(series, index, lines, interior)
     return _finish(series, vcol, notes, path, min_points)
+
+
+def _drop_partial_bins(series: pd.Series, index: pd.DatetimeIndex, freq: str,
+                       notes: list[str]) -> pd.Series:
+    """``series`` (``--agg sum`` bins) with its first and last bins checked against
+    the data: a sum over part of a bin reads as a drop in load, and the last bin is
+    what a forecast starts from.  A first bin the data cover in part is dropped; a
+    last one covered at least half is scaled to the whole bin and marked as filled
+    in (an estimate, not an observation), else dropped.  What was done goes into
+    ``notes``."""
+    if len(series) < 3:
+        return series
+    width = pd.Timedelta(pd.tseries.frequencies.to_offset(freq))
+    keep = np.ones(len(series), dtype=bool)
+    filled = filled_mask(series)
+    if index.min() > series.index[0]:
+        keep[0] = False
+        part = series.index[0] + width - index.min()
+        notes.append(f"first --freq {freq} bin dropped: the data cover only "
+                     f"{duration_text(part)} of it")
+    part = index.max() + infer_step(index) - series.index[-1]
+    if part < width:
+        if 2 * part >= width:
+            series = series.copy()
+            series.iloc[-1] *= width / part
+            filled[-1] = True
+            notes.append(f"last --freq {freq} bin: the data cover only {duration_text(part)} "
+                         f"of it, so its sum is scaled to the whole bin (x{width / part:.3g}) "
+                         "and counted as filled in")
+        else:
+            keep[-1] = False
+            notes.append(f"last --freq {freq} bin dropped: the data cover only "
+                         f"{duration_text(part)} of it")
+    return mark_filled(series[keep], filled[keep])
 
 
 def _check_clock_changes(index: pd.DatetimeIndex, where: str, lines: np.ndarray) -> None:

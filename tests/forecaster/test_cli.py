@@ -355,3 +355,19 @@ def test_train_forecaster_on_offsets_saves_a_model_on_the_controllers_utc_clock(
     # the controller feeds naive UTC points (controller.live_models)
     model.update(pd.Series([100.0], index=pd.DatetimeIndex(["2015-06-11 00:00"])))
     assert model.forecast(1).timestamps[0] == pd.Timestamp("2015-06-11 01:00")
+
+
+def test_predict_with_freq_sum_does_not_start_from_a_partial_last_bin(tmp_path: Path) -> None:
+    minutes = seasonal_series(n=3 * 1440 + 50, period=1440, step="1min", level=20, noise=0.01)
+    path = tmp_path / "raw.csv"
+    minutes.rename_axis("timestamp").reset_index().to_csv(path, index=False)
+    out = tmp_path / "pred.csv"
+    result = run("forecast", "predict", "--csv", str(path), "--freq", "1h", "--horizon", "2",
+                 "--out", str(out))
+    assert result.exit_code == 0, result.output
+    assert "last --freq 1h bin: the data cover only 50min of it" in result.output
+    frame = pd.read_csv(out)
+    assert list(frame["timestamp"]) == ["2024-01-04 01:00:00", "2024-01-04 02:00:00"]
+    hourly = minutes.resample("1h").sum()
+    a_day_before = hourly.loc["2024-01-03 01:00"]  # the series repeats daily
+    assert frame["mean"].iloc[0] == pytest.approx(a_day_before, rel=0.1)

@@ -491,3 +491,24 @@ def test_comment_lines_before_the_header_are_skipped(tmp_path: Path) -> None:
     rows[3] = rows[3].replace(",x", ",13")
     series = read_series(write(tmp_path, "# comment\n" + series_text(rows)))
     assert len(series) == 20 and series.iloc[3] == 13
+
+
+def test_partial_first_and_last_sum_bins_are_not_read_as_drops_in_load(tmp_path: Path) -> None:
+    # 10 per minute from 00:30 to 20:49: the first hour holds 30 minutes, the last 50
+    stamps = pd.date_range("2024-01-01 00:30", "2024-01-01 20:49", freq="1min")
+    path = write(tmp_path, "timestamp,value\n" + "".join(f"{t},10\n" for t in stamps))
+    series = read_series(path, freq="1h")
+    assert series.index[0] == pd.Timestamp("2024-01-01 01:00")
+    assert series.index[-1] == pd.Timestamp("2024-01-01 20:00")
+    assert (series == 600).all()  # the last bin's 500 scaled by 60/50
+    assert list(filled_mask(series)[-2:]) == [False, True]
+    assert series.attrs["notes"] == [
+        "first --freq 1h bin dropped: the data cover only 30min of it",
+        "last --freq 1h bin: the data cover only 50min of it, so its sum is scaled to the "
+        "whole bin (x1.2) and counted as filled in",
+    ]
+    short = write(tmp_path, "timestamp,value\n" + "".join(f"{t},10\n" for t in stamps[:-40]),
+                  "short.csv")
+    series = read_series(short, freq="1h")  # the last hour holds 10 minutes: dropped
+    assert series.index[-1] == pd.Timestamp("2024-01-01 19:00") and (series == 600).all()
+    assert read_series(short, freq="1h", agg="mean").index[-1] == pd.Timestamp("2024-01-01 20:00")
