@@ -53,6 +53,7 @@ from forecaster.io import (
     regularize,
 )
 from forecaster.seasonality import (
+    DAY_SECONDS,
     MAX_HARMONICS,
     Season,
     detect_periods,
@@ -76,6 +77,10 @@ from forecaster.types import Forecast, normal_bands
 _FORMAT = 1
 
 
+# for steps of a day or less, the fit leaves out points older than this (LoadForecaster)
+DEFAULT_HISTORY_DAYS = 366.0
+
+
 class NotFittedError(ValueError, AttributeError):
     """Raised by ``forecast``/``update`` before ``fit`` (like scikit-learn's)."""
 
@@ -87,6 +92,16 @@ class LoadForecaster:
     ----------
     max_history: points the fit uses (the most recent ones; default four weeks of
         5-minute steps); ``None`` = all.
+    max_history_days: for steps of a day or less, the fit also leaves out points
+        more than this many days before the last one (default a year; ``None`` =
+        no limit).  Daily load's weekly shape drifts over the years (US daily
+        births: weekday/weekend gap), and Fourier coefficients fixed over a
+        decade forecast it worse than last week does: 12-day backtests at 20
+        origins gave MASE 1.373 on the whole 1994-2003 file against seasonal
+        naive's 1.086, and 1.048 on a year (1.122 on two, 1.178 on four); on
+        1969-1988 births, held out of that choice, 1.239 -> 1.066 (seasonal
+        naive 1.192).  Steps of an hour or less reach a year only with more than
+        8,760 points, so their default fit (``max_history``) is unchanged.
     seasonal_periods: ``"auto"`` (found from the data), or periods in steps, or ``()``.
     transform: ``"auto"`` (log1p, or the square root for Poisson-like counts,
         ``forecaster.transforms``), ``"log1p"``, ``"boxcox"`` or ``"none"``.
@@ -111,6 +126,7 @@ class LoadForecaster:
     def __init__(
         self,
         max_history: int | None = 8064,
+        max_history_days: float | None = DEFAULT_HISTORY_DAYS,
         seasonal_periods: str | Sequence[float] = "auto",
         transform: str = "auto",
         d: int | None = None,
@@ -122,6 +138,7 @@ class LoadForecaster:
         max_gap: int = DEFAULT_MAX_GAP,
     ) -> None:
         self.max_history = max_history
+        self.max_history_days = max_history_days
         self.seasonal_periods = seasonal_periods
         self.transform = transform
         self.d = d
@@ -163,6 +180,7 @@ class LoadForecaster:
                 raise ValueError(f"max_history must be at least {MIN_POINTS}")
             series = series.iloc[-int(self.max_history) :]
         notes: list[str] = []
+        series = self._recent_days(series, step, notes)
         # one BLAS thread: the Kalman filter's matrices are tiny, and threads
         # fighting over shared cores made fits several times slower
         with warnings.catch_warnings(record=True) as caught, threadpool_limits(1, user_api="blas"):
@@ -173,6 +191,24 @@ class LoadForecaster:
         self.fit_start_ = series.index[0]
         self.metadata_ = self._metadata(series, time.perf_counter() - started, notes)
         return self
+
+    def _recent_days(self, series: pd.Series, step: float, notes: list[str]) -> pd.Series:
+        """``series`` without the points more than ``max_history_days`` before its last one
+        (steps of a day or less; never fewer than ``MIN_POINTS`` are kept)."""
+        days = self.max_history_days
+        if days is not None and not days > 0:
+            raise ValueError(f"max_history_days must be positive or None, got {days!r}")
+        if days is None or step > DAY_SECONDS:
+            return series
+        start = series.index[-1] - pd.Timedelta(days=float(days))
+        kept = max(int((series.index > start).sum()), MIN_POINTS)
+        if kept >= len(series):
+            return series
+        notes.append(
+            f"fitted on the last {days:g} days: {kept} of {len(series)} points "
+            "(max_history_days; older load's weekly shape has often drifted)"
+        )
+        return series.iloc[-kept:]
 
     def _fit_window(self, series: pd.Series, step: float, notes: list[str]) -> None:
         y = series.to_numpy(dtype=float)

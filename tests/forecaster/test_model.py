@@ -286,3 +286,34 @@ def test_sharp_short_season_switches_to_seasonal_arima(tmp_path) -> None:
     assert np.mean(np.abs(fc.mean - actual) / actual) < 0.25
     loaded = LoadForecaster.load(model.save(tmp_path / "sarima.joblib"))
     np.testing.assert_allclose(loaded.forecast(12).hi80, fc.hi80, rtol=1e-8)
+
+
+def _daily_with_drifting_week(days: int) -> pd.Series:
+    """Daily counts whose weekend dip deepens year by year (as US births' did)."""
+    rng = np.random.default_rng(8)
+    index = pd.date_range("2015-01-01", periods=days, freq="D")
+    years = np.arange(days) / 365.25
+    weekend = index.dayofweek.to_numpy() >= 5
+    level = 1000.0 * np.where(weekend, 1.0 - 0.1 * (1 + years), 1.0)
+    return pd.Series(rng.poisson(level).astype(float), index=index, name="value")
+
+
+def test_daily_steps_fit_on_the_last_year_only_and_say_so() -> None:
+    series = _daily_with_drifting_week(4 * 365)
+    model = LoadForecaster(max_history=None).fit(series)
+    assert model.metadata_["n_points"] == 366
+    assert model.metadata_["trained_start"] == series.index[-366].isoformat()
+    assert any("last 366 days: 366 of 1460 points" in n for n in model.metadata_["notes"])
+    # the weekend it forecasts is this year's, not the four years' average
+    weekend = model.forecast(7)
+    dip = 1 - weekend.mean[weekend.timestamps.dayofweek >= 5].mean() / 1000.0
+    assert dip == pytest.approx(0.1 * (1 + 4), abs=0.04)
+    everything = LoadForecaster(max_history=None, max_history_days=None).fit(series)
+    assert everything.metadata_["n_points"] == 1460
+    # coarser steps and finer steps within a year are left alone
+    weekly = series.resample("7D").sum().iloc[:-1]
+    assert LoadForecaster(max_history=None).fit(weekly).metadata_["n_points"] == len(weekly)
+    hourly = seasonal_series(n=2000, period=24, step="1h")
+    assert LoadForecaster(max_history=None).fit(hourly).metadata_["n_points"] == 2000
+    with pytest.raises(ValueError, match="max_history_days must be positive"):
+        LoadForecaster(max_history_days=0).fit(hourly)
