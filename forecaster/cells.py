@@ -76,10 +76,32 @@ def _parse_each(raw: pd.Series, where: str, lines: np.ndarray | None = None) -> 
     missing = np.flatnonzero(raw.isna().to_numpy() | (text == "").to_numpy())
     if len(missing):
         raise SeriesError(f"{where}: empty timestamp at {lines_text(missing, lines)}")
+    compact = _compact_dates(text)
+    if compact is not None:  # 2024010108, 202401010800, 20240101080000
+        return compact
     numeric = pd.to_numeric(text, errors="coerce")
     unit = _epoch_unit(numeric) if numeric.notna().all() else None
     if unit is not None:  # epoch seconds (or milli-, micro-, nanoseconds)
         return pd.DatetimeIndex(pd.to_datetime(numeric, unit=unit))
+    if numeric.notna().all():
+        dates = pd.to_datetime(text, errors="coerce", format="%Y%m%d")  # 20240101
+        if dates.notna().all() and text.str.fullmatch(r"\d{8}").all():
+            return pd.DatetimeIndex(dates)
+        serial = bool(numeric.between(20000, 80000).all())  # days since 1899-12-30
+        raise SeriesError(
+            f"{where}: timestamps are plain numbers ({text.iloc[0]!r} at "
+            f"{lines_text(np.array([0]), lines)}), too small for epoch seconds or "
+            "milliseconds: "
+            + ("they look like spreadsheet serial dates; format the column as dates before "
+               "saving the CSV" if serial else
+               "write dates (2024-01-01 08:00) or epoch times (seconds since 1970)")
+        )
+    times = np.flatnonzero(text.str.fullmatch(_TIME_ONLY).to_numpy())
+    if len(times):
+        raise SeriesError(
+            f"{where}: timestamp {text.iloc[times[0]]!r} has a time but no date "
+            f"({lines_text(times, lines)}); write the date too (2024-01-01 08:00)"
+        )
     offsets = text.str.extract(_OFFSET, expand=False)
     has_offset = offsets.notna()
     if has_offset.any() and not has_offset.all():
@@ -141,6 +163,23 @@ def localize(
             f"show which is which ({lines_text(twice, lines)}); sort them oldest first or "
             "write the times in UTC or with their UTC offsets"
         ) from None
+
+
+_COMPACT = {10: "%Y%m%d%H", 12: "%Y%m%d%H%M", 14: "%Y%m%d%H%M%S"}
+_TIME_ONLY = r"\d{1,2}:\d\d(?::\d\d(?:[.,]\d+)?)?(?:\s*[AaPp]\.?[Mm]\.?)?"
+
+
+def _compact_dates(text: pd.Series) -> pd.DatetimeIndex | None:
+    """Digits-only dates with the hour (``2024010108``, ``202401010800``,
+    ``20240101080000``), when every cell reads so; else None (epoch numbers of that
+    many digits are never all valid dates of 1900-2099)."""
+    width = text.str.len()
+    if len(text) == 0 or width.nunique() != 1 or int(width.iloc[0]) not in _COMPACT:
+        return None
+    if not text.str.fullmatch(r"(?:19|20)\d+").all():
+        return None
+    parsed = pd.to_datetime(text, errors="coerce", format=_COMPACT[int(width.iloc[0])])
+    return pd.DatetimeIndex(parsed) if parsed.notna().all() else None
 
 
 def _regularity(parsed: pd.Series) -> tuple[bool, float]:

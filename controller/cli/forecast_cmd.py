@@ -16,10 +16,11 @@ from pathlib import Path
 from typing import Any
 
 import click
+import numpy as np
 import pandas as pd
 
 from controller.cli.output import atomic_output, check_output
-from forecaster import LoadForecaster, SeriesError, read_series
+from forecaster import Forecast, LoadForecaster, SeriesError, read_series
 from forecaster.io import AGGREGATIONS, DEFAULT_MAX_GAP
 
 PREDICT_COLUMNS = ["timestamp", "mean", "lo80", "hi80", "lo95", "hi95"]
@@ -96,6 +97,26 @@ def _fit(series: pd.Series, max_history: int | None) -> tuple[LoadForecaster, fl
     return model, time.perf_counter() - started
 
 
+# A forecast above this multiple of the file's largest value is a fit gone wrong, not load.
+DIVERGED = 1000.0
+
+
+def _check_forecast(forecast: Forecast, series: pd.Series, csv_path: Path) -> None:
+    """A usage error, instead of an output file, when the fitted model's forecast is not
+    a load (non-finite, or three orders of magnitude above anything in the file): seen on
+    noise-free synthetic series, where the ARIMA part of an exact fit can diverge."""
+    top = float(np.nanmax(series.to_numpy(dtype=float)))
+    worst = float(np.max(forecast.hi95)) if len(forecast) else 0.0
+    if np.isfinite(worst) and worst <= DIVERGED * max(top, 1.0):
+        return
+    raise click.BadParameter(
+        f"{csv_path}: the model fitted on this file ({forecast.model}) forecasts up to "
+        f"{worst:.3g} against at most {top:g} in the file: the fit diverged (seen on "
+        "noise-free synthetic series; real load has noise); nothing was written",
+        param_hint="'--csv'",
+    )
+
+
 def _echo(message: str) -> None:
     click.echo(message, err=True)
 
@@ -118,7 +139,9 @@ def predict(csv_path: Path, time_col: str | None, value_col: str | None, freq: s
     check_output(out, "--out", inputs=[csv_path])
     series = _read(csv_path, time_col, value_col, freq, agg, max_gap, tz)
     model, seconds = _fit(series, max_history)
-    frame = model.forecast(horizon).to_frame()[PREDICT_COLUMNS]
+    result = model.forecast(horizon)
+    _check_forecast(result, series, csv_path)
+    frame = result.to_frame()[PREDICT_COLUMNS]
     with atomic_output(out, "--out") as partial:
         frame.to_csv(partial, index=False)
     _echo(f"{model.describe()} fitted in {seconds:.2f} s on {len(model.history_)} points; "
@@ -216,6 +239,7 @@ def train_forecaster(csv_path: Path, time_col: str | None, value_col: str | None
                        "controller's clock")
         series = _naive_utc(series)
     model, seconds = _fit(series, max_history)
+    _check_forecast(model.forecast(12), series, csv_path)
     with atomic_output(out, "--out") as partial:
         model.save(partial)
     meta = model.metadata_

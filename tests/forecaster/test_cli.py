@@ -371,3 +371,24 @@ def test_predict_with_freq_sum_does_not_start_from_a_partial_last_bin(tmp_path: 
     hourly = minutes.resample("1h").sum()
     a_day_before = hourly.loc["2024-01-03 01:00"]  # the series repeats daily
     assert frame["mean"].iloc[0] == pytest.approx(a_day_before, rel=0.1)
+
+
+def test_predict_and_train_never_write_a_diverged_forecast(tmp_path: Path) -> None:
+    # a noise-free period-7 series of 300 hours once made the fit forecast 1e304
+    stamps = pd.date_range("2024-01-01", periods=300, freq="1h")
+    path = tmp_path / "synthetic.csv"
+    path.write_text("timestamp,value\n" + "".join(
+        f"{t},{10 + i % 7}\n" for i, t in enumerate(stamps)))
+    out = tmp_path / "pred.csv"
+    result = run("forecast", "predict", "--csv", str(path), "--horizon", "3", "--out", str(out))
+    if result.exit_code == 0:
+        assert pd.read_csv(out)["hi95"].max() <= 1000 * 16
+    else:
+        assert result.exit_code == 2 and not out.exists()
+        assert "the fit diverged" in result.output and f"{path}: the model fitted" in result.output
+    model = tmp_path / "model.joblib"
+    result = run("train", "forecaster", "--csv", str(path), "--out", str(model))
+    if result.exit_code == 0:
+        assert LoadForecaster.load(model).forecast(12).hi95.max() <= 1000 * 16
+    else:
+        assert result.exit_code == 2 and not model.exists() and "the fit diverged" in result.output

@@ -512,3 +512,26 @@ def test_partial_first_and_last_sum_bins_are_not_read_as_drops_in_load(tmp_path:
     series = read_series(short, freq="1h")  # the last hour holds 10 minutes: dropped
     assert series.index[-1] == pd.Timestamp("2024-01-01 19:00") and (series == 600).all()
     assert read_series(short, freq="1h", agg="mean").index[-1] == pd.Timestamp("2024-01-01 20:00")
+
+
+@pytest.mark.parametrize("fmt", ["%Y%m%d%H", "%Y%m%d%H%M", "%Y%m%d%H%M%S"])
+def test_digits_only_dates_are_dates_not_epoch_seconds(tmp_path: Path, fmt: str) -> None:
+    # 2024010100 would otherwise be epoch seconds in 2034 (and 202401010000 milliseconds)
+    stamps = pd.date_range("2024-01-01", periods=48, freq="1h")
+    rows = [f"{t.strftime(fmt)},{i}" for i, t in enumerate(stamps)]
+    series = read_series(write(tmp_path, series_text(rows)))
+    assert series.index[0] == stamps[0] and series.index[-1] == stamps[-1] and len(series) == 48
+    days = [f"{t:%Y%m%d},{i}" for i, t in enumerate(pd.date_range("2024-01-01", periods=30))]
+    assert read_series(write(tmp_path, series_text(days), "d.csv")).index[-1].day == 30
+
+
+@pytest.mark.parametrize(("stamp", "match"), [
+    (lambda i: str(60 * i), r"plain numbers \('0' at line 2\), too small for epoch .* write dates"),
+    (lambda i: f"{45000 + i / 24:.5f}", "look like spreadsheet serial dates"),
+    (lambda i: f"{i // 60:02d}:{i % 60:02d}", r"timestamp '00:00' has a time but no date"),
+    (lambda i: f"{i % 12 + 1}:00 PM", r"'1:00 PM' has a time but no date \(lines 2, 3"),
+])
+def test_timestamps_that_are_no_dates_say_so(tmp_path: Path, stamp, match: str) -> None:
+    rows = [f"{stamp(i)},{i}" for i in range(20)]
+    with pytest.raises(SeriesError, match=match):
+        read_series(write(tmp_path, series_text(rows)))
