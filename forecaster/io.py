@@ -38,6 +38,7 @@ import gzip
 import io
 import lzma
 import re
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -229,13 +230,28 @@ def _decode(path: Path) -> str:
         return data.decode("cp1252", errors="replace")  # a spreadsheet's "CSV (Windows)"
 
 
-def _looks_like_data(cells: list[str]) -> bool:
-    """A first row that is a timestamp and a number, not a header."""
-    if len(cells) < 2 or not re.search(r"\d", cells[0]):
+def _is_time(cell: str) -> bool:
+    """A cell that reads as a timestamp: a date with digits, or epoch seconds or more."""
+    if re.fullmatch(r"\d{9,19}(?:\.\d*)?", cell):
+        return True
+    if not re.search(r"\d", cell) or not re.search(r"\d[-/.:]\d|\d{8}|[A-Za-z]{3}", cell):
         return False
-    stamp = pd.to_datetime(pd.Series(cells[:1]), errors="coerce", format="mixed")
-    value = pd.to_numeric(pd.Series(cells[1:2]).str.replace(",", "."), errors="coerce")
-    return bool(stamp.notna().all() and value.notna().all())
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # pandas' 'could not infer format' on odd cells
+        return bool(pd.to_datetime(pd.Series([cell]), errors="coerce", format="mixed").notna()
+                    .all())
+
+
+def _looks_like_data(cells: list[str]) -> bool:
+    """A first row that holds a timestamp and, in another cell, a number: data, not a
+    header (headers name their columns in words)."""
+    if len(cells) < 2:
+        return False
+    for i, cell in enumerate(cells):
+        if _is_time(cell):
+            others = pd.Series(cells[:i] + cells[i + 1:]).str.replace(",", ".")
+            return bool(pd.to_numeric(others, errors="coerce").notna().any())
+    return False
 
 
 _WEEKDAY = r"(?i)(mon|tue|wed|thu|fri|sat|sun)[a-z]*"
@@ -308,6 +324,14 @@ def _read_table(path: Path) -> tuple[pd.DataFrame, np.ndarray, str]:
     return frame[filled].reset_index(drop=True), lines, sep
 
 
+def _repeated_header(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
+    """Positions of rows whose cells in ``columns`` are those columns' names."""
+    same = np.ones(len(frame), dtype=bool)
+    for name in columns:
+        same &= (frame[name].str.lower() == name.lower()).to_numpy()
+    return np.flatnonzero(same)
+
+
 def _pick_columns(columns: list[str], time_col: str | None, value_col: str | None,
                   where: str, need_value: bool = True) -> tuple[str, str | None]:
     """The time and value columns: named ones (any case) must exist; the defaults
@@ -371,6 +395,13 @@ def read_series(
     events = bool(freq) and agg == "count"
     tcol, vcol = _pick_columns(list(frame.columns), time_col, value_col, str(path),
                                need_value=not events)
+    headers = _repeated_header(frame, [tcol] if vcol is None else [tcol, vcol])
+    header_notes = []
+    if len(headers):  # exports pasted together repeat the header row
+        header_notes.append(f"header row repeated at {lines_text(headers, lines)}: dropped")
+        keep = np.ones(len(frame), dtype=bool)
+        keep[headers] = False
+        frame, lines = frame[keep].reset_index(drop=True), lines[keep]
     if len(frame) < 2:
         rows = "no data rows" if len(frame) == 0 else "only 1 data row"
         raise SeriesError(f"{path}: {rows}; at least {max(min_points, 2)} points are needed")
@@ -381,10 +412,10 @@ def read_series(
             order = np.argsort(index.asi8, kind="stable")
             index = localize(index[order], tz, where_t, lines[order])
         series = resample(np.ones(len(index)), index, str(freq), agg, str(path), max_gap)
-        return _finish(series, "count", [], path, min_points)
+        return _finish(series, "count", header_notes, path, min_points)
     values, unit = parse_values(frame[vcol], f"{path}: column {vcol!r}", lines,
                                  comma_decimal=sep == ";")
-    notes = [f"unit {unit!r} stripped from column {vcol!r}"] if unit else []
+    notes = header_notes + ([f"unit {unit!r} stripped from column {vcol!r}"] if unit else [])
     empty = np.flatnonzero(np.isnan(values))
     if len(empty) > len(values) - 2:
         raise SeriesError(f"{path}: column {vcol!r}: {len(empty)} of {len(values)} values are "

@@ -535,3 +535,23 @@ def test_timestamps_that_are_no_dates_say_so(tmp_path: Path, stamp, match: str) 
     rows = [f"{stamp(i)},{i}" for i in range(20)]
     with pytest.raises(SeriesError, match=match):
         read_series(write(tmp_path, series_text(rows)))
+
+
+def test_headerless_files_are_told_from_headers_by_any_time_cell(tmp_path: Path) -> None:
+    epochs = [f"{1_700_000_000 + 300 * i},{i}" for i in range(20)]
+    series = read_series(write(tmp_path, "\n".join(epochs) + "\n"))
+    assert len(series) == 20 and series.iloc[0] == 0  # the first row is data, not a header
+    rows = [f"web1,{r}" for r in regular_rows()]
+    path = write(tmp_path, "\n".join(rows) + "\n", "three.csv")
+    with pytest.raises(SeriesError, match=r"\(columns: column 1, column 2, column 3\)"):
+        read_series(path)
+    series = read_series(path, time_col="column 2", value_col="column 3")
+    assert len(series) == 20 and series.iloc[0] == 10
+
+
+def test_a_header_row_repeated_by_pasting_exports_together_is_dropped(tmp_path: Path) -> None:
+    rows = regular_rows()
+    rows.insert(10, "Timestamp,Value")
+    series = read_series(write(tmp_path, series_text(rows)))
+    assert len(series) == 20 and series.attrs["notes"] == [
+        "header row repeated at line 12: dropped"]
