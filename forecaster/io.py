@@ -411,6 +411,7 @@ def read_series(
         if tz:
             order = np.argsort(index.asi8, kind="stable")
             index = localize(index[order], tz, where_t, lines[order])
+        index = _local_days(index, str(freq), header_notes)
         series = resample(np.ones(len(index)), index, str(freq), agg, str(path), max_gap)
         return _finish(series, "count", header_notes, path, min_points)
     values, unit = parse_values(frame[vcol], f"{path}: column {vcol!r}", lines,
@@ -433,7 +434,7 @@ def read_series(
         index, values, lines = index[::-1], values[::-1], lines[::-1]
     if tz:
         index = localize(index, tz, where_t, lines)
-    elif index.tz is None:
+    elif index.tz is None and not _whole_days(freq):  # a day's total may hold 25 hours
         _check_clock_changes(index, where_t, lines)
     if not freq:  # overlapping exports pasted together repeat rows; conflicting ones stay errors
         repeated = np.flatnonzero((index[1:] == index[:-1]) & (values[1:] == values[:-1])) + 1
@@ -443,6 +444,7 @@ def read_series(
             keep[repeated] = False
             index, values, lines = index[keep], values[keep], lines[keep]
     if freq:
+        index = _local_days(index, freq, notes)
         series = resample(values, index, freq, agg, str(path), max_gap)
         if infer_step(index) > pd.Timedelta(pd.tseries.frequencies.to_offset(freq)):
             raise SeriesError(
@@ -458,14 +460,38 @@ def read_series(
     return _finish(series, vcol, notes, path, min_points)
 
 
+def _whole_days(freq: str | None) -> bool:
+    """Whether ``freq`` is a whole number of days (False for none or a bad one)."""
+    try:
+        width = pd.Timedelta(pd.tseries.frequencies.to_offset(freq)) if freq else None
+    except (ValueError, TypeError):
+        return False
+    day = pd.Timedelta(days=1)
+    return width is not None and width >= day and width % day == pd.Timedelta(0)
+
+
+def _local_days(index: pd.DatetimeIndex, freq: str, notes: list[str]) -> pd.DatetimeIndex:
+    """For bins of whole days on a clock that changes its UTC offset (daylight-saving
+    time): the naive wall clock, so each bin is a local calendar day (23 or 25 hours at
+    a change) and the bins a regular series of dates; else ``index`` as it is."""
+    if index.tz is None or not _whole_days(freq) or len(index) == 0:
+        return index
+    offsets = index.tz_localize(None) - index.tz_convert("UTC").tz_localize(None)
+    if offsets.nunique() < 2:
+        return index
+    notes.append(f"--freq {freq} bins are local calendar days in {index.tz} (23 or 25 hours "
+                 "long at a daylight-saving change), written without an offset")
+    return index.tz_localize(None)
+
+
 def _drop_partial_bins(series: pd.Series, index: pd.DatetimeIndex, freq: str,
                        notes: list[str]) -> pd.Series:
     """``series`` (``--agg sum`` bins) with its first and last bins checked against
     the data: a sum over part of a bin reads as a drop in load, and the last bin is
     what a forecast starts from.  A first bin the data cover in part is dropped; a
-    last one covered at least half is scaled to the whole bin and marked as filled
-    in (an estimate, not an observation), else dropped.  What was done goes into
-    ``notes``."""
+    last one covered at least 80 % is scaled to the whole bin and marked as filled
+    in (an estimate, not an observation), else dropped (over half of a daily total
+    the rate is no constant).  What was done goes into ``notes``."""
     if len(series) < 3:
         return series
     width = pd.Timedelta(pd.tseries.frequencies.to_offset(freq))
@@ -478,7 +504,7 @@ def _drop_partial_bins(series: pd.Series, index: pd.DatetimeIndex, freq: str,
                      f"{duration_text(part)} of it")
     part = index.max() + infer_step(index) - series.index[-1]
     if part < width:
-        if 2 * part >= width:
+        if part >= 0.8 * width:  # the rest of the bin at the same rate
             series = series.copy()
             series.iloc[-1] *= width / part
             filled[-1] = True

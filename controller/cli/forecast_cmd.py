@@ -88,12 +88,14 @@ def _naive_utc(series: pd.Series) -> pd.Series:
     return out
 
 
-def _fit(series: pd.Series, max_history: int | None) -> tuple[LoadForecaster, float]:
+def _fit(series: pd.Series, max_history: int | None,
+         csv_path: Path) -> tuple[LoadForecaster, float]:
     started = time.perf_counter()
     try:
         model = LoadForecaster(max_history=max_history).fit(series)
     except SeriesError as exc:
-        raise click.BadParameter(str(exc), param_hint="'--csv'") from exc
+        message = str(exc).removeprefix("series: ")
+        raise click.BadParameter(f"{csv_path}: {message}", param_hint="'--csv'") from exc
     return model, time.perf_counter() - started
 
 
@@ -138,7 +140,7 @@ def predict(csv_path: Path, time_col: str | None, value_col: str | None, freq: s
     """Fit on the CSV and write the HORIZON steps after its last row with 80/95 % bounds."""
     check_output(out, "--out", inputs=[csv_path])
     series = _read(csv_path, time_col, value_col, freq, agg, max_gap, tz)
-    model, seconds = _fit(series, max_history)
+    model, seconds = _fit(series, max_history, csv_path)
     result = model.forecast(horizon)
     _check_forecast(result, series, csv_path)
     frame = result.to_frame()[PREDICT_COLUMNS]
@@ -238,7 +240,7 @@ def train_forecaster(csv_path: Path, time_col: str | None, value_col: str | None
             click.echo(f"note: timestamps in {series.index.tz} converted to UTC, the "
                        "controller's clock")
         series = _naive_utc(series)
-    model, seconds = _fit(series, max_history)
+    model, seconds = _fit(series, max_history, csv_path)
     _check_forecast(model.forecast(12), series, csv_path)
     with atomic_output(out, "--out") as partial:
         model.save(partial)

@@ -555,3 +555,18 @@ def test_a_header_row_repeated_by_pasting_exports_together_is_dropped(tmp_path: 
     series = read_series(write(tmp_path, series_text(rows)))
     assert len(series) == 20 and series.attrs["notes"] == [
         "header row repeated at line 12: dropped"]
+
+
+def test_daily_totals_of_a_local_clock_are_local_calendar_days(tmp_path: Path) -> None:
+    # hourly London wall-clock counts (1 per hour) over the autumn change: 25 hours on the 25th
+    rows = london_rows("2015-10-20 23:00", 24 * 20)
+    text = series_text([r.rsplit(",", 1)[0] + ",1" for r in rows])
+    for tz in (None, "Europe/London"):  # naive: the repeated hour belongs to the day's total
+        series = read_series(write(tmp_path, text), freq="1D", tz=tz)
+        assert series.index.tz is None and series.index[0] == pd.Timestamp("2015-10-21")
+        assert series["2015-10-25"] == 25 and series["2015-10-24"] == 24
+        assert series.index[-1] == pd.Timestamp("2015-11-09")  # 23 of 24 hours: scaled
+        assert series.iloc[-1] == 24 and filled_mask(series)[-1]
+    assert "local calendar days in Europe/London" in series.attrs["notes"][0]
+    with pytest.raises(SeriesError, match="pass --tz"):
+        read_series(write(tmp_path, text), freq="1h")  # would sum two hours into one bin
