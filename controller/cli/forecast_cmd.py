@@ -186,7 +186,12 @@ def backtest(csv_path: Path, time_col: str | None, value_col: str | None, freq: 
     try:
         room = len(origin_positions(len(series), horizon, len(series), filled=filled))
     except ValueError as exc:  # too short for the horizon
-        raise click.BadParameter(str(exc), param_hint="'--csv'") from exc
+        longest = int(np.floor(0.3 * len(series)))
+        if "too short for horizon" not in str(exc) or longest < 1:
+            raise click.BadParameter(f"{csv_path}: {exc}", param_hint="'--csv'") from exc
+        raise click.BadParameter(
+            f"{csv_path}: {exc}; give --horizon {longest} or less, or a longer file",
+            param_hint="'--horizon'") from exc
     if origins > room:
         raise click.BadParameter(
             f"{origins} origins do not fit: the last 30 % of the {len(series)} points leaves "
@@ -200,7 +205,7 @@ def backtest(csv_path: Path, time_col: str | None, value_col: str | None, freq: 
             refit_every=refit_every, progress=sys.stderr.isatty(),
         )
     except ValueError as exc:  # too short for the horizon, bad values
-        raise click.BadParameter(str(exc), param_hint="'--csv'") from exc
+        raise click.BadParameter(f"{csv_path}: {exc}", param_hint="'--csv'") from exc
     with atomic_output(out, "--out") as partial:
         result.rows[BACKTEST_COLUMNS].to_csv(partial, index=False)
     text = json.dumps(result.summary, indent=2, default=str)

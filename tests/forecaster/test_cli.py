@@ -259,6 +259,12 @@ def test_backtest_too_short_is_a_usage_error(tmp_path: Path) -> None:
     result = run("forecast", "backtest", "--csv", str(path), "--horizon", "12",
                  "--out", str(tmp_path / "o.csv"))
     assert result.exit_code == 2 and "too short for horizon 12" in result.output
+    assert "'--horizon'" in result.output and "give --horizon 9 or less, or a longer file" in \
+        " ".join(result.output.split())
+    assert f"{path}: series of 30 points" in result.output
+    result = run("forecast", "backtest", "--csv", str(path), "--horizon", "9", "--origins", "1",
+                 "--out", str(tmp_path / "o.csv"))
+    assert result.exit_code == 0, result.output
 
 
 def test_a_messy_export_forecasts_like_the_plain_file(series_csv: Path, tmp_path: Path) -> None:
