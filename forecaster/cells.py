@@ -10,6 +10,8 @@ file's own lines in its messages.
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 
@@ -180,6 +182,26 @@ def _compact_dates(text: pd.Series) -> pd.DatetimeIndex | None:
         return None
     parsed = pd.to_datetime(text, errors="coerce", format=_COMPACT[int(width.iloc[0])])
     return pd.DatetimeIndex(parsed) if parsed.notna().all() else None
+
+
+_ZONE_NAME = r"^(.*\d)\s+([A-Z]{2,5})$"
+_NOT_ZONES = {"AM", "PM", "UTC", "GMT", "Z"}
+
+
+def strip_zone_names(raw: pd.Series) -> tuple[pd.Series, list[str]]:
+    """Timestamps without a zone abbreviation every cell ends with (``2024-03-31
+    03:00:00 CEST``; ambiguous, so not used: CST is China's and Central America's),
+    and the names dropped; ``raw`` unchanged when there are none.  UTC and GMT stay."""
+    if len(raw) == 0 or not re.match(_ZONE_NAME, str(raw.iloc[0]).strip()):
+        return raw, []  # the first cell decides cheaply for the usual file
+    text = raw.astype(str).str.strip()
+    parts = text.str.extract(_ZONE_NAME)
+    if parts[1].isna().any():
+        return raw, []
+    names = sorted(set(parts[1]) - _NOT_ZONES)
+    if not names:
+        return raw, []
+    return parts[0], names
 
 
 def _regularity(parsed: pd.Series) -> tuple[bool, float]:

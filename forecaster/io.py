@@ -51,6 +51,7 @@ from forecaster.cells import (
     localize,
     parse_times,
     parse_values,
+    strip_zone_names,
 )
 
 AGGREGATIONS = ("sum", "mean", "max", "count")
@@ -406,7 +407,13 @@ def read_series(
         rows = "no data rows" if len(frame) == 0 else "only 1 data row"
         raise SeriesError(f"{path}: {rows}; at least {max(min_points, 2)} points are needed")
     where_t = f"{path}: column {tcol!r}"
-    index = parse_times(frame[tcol], where_t, lines)
+    stamps, zones = strip_zone_names(frame[tcol])
+    if zones:
+        header_notes.append(
+            f"time zone names ({', '.join(zones)}) dropped from column {tcol!r}: times read "
+            "as local wall-clock time" + ("" if tz else "; pass --tz with the zone (e.g. "
+                                          "--tz Europe/Berlin) to place them"))
+    index = parse_times(stamps, where_t, lines)
     if events or vcol is None:
         if tz:
             order = np.argsort(index.asi8, kind="stable")

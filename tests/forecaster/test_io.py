@@ -570,3 +570,19 @@ def test_daily_totals_of_a_local_clock_are_local_calendar_days(tmp_path: Path) -
     assert "local calendar days in Europe/London" in series.attrs["notes"][0]
     with pytest.raises(SeriesError, match="pass --tz"):
         read_series(write(tmp_path, text), freq="1h")  # would sum two hours into one bin
+
+
+def test_zone_abbreviations_are_dropped_with_a_note_and_no_warnings(tmp_path: Path) -> None:
+    stamps = pd.date_range("2024-03-30", periods=48, freq="1h", tz="UTC").tz_convert(
+        "Europe/Berlin")
+    path = write(tmp_path, "timestamp,value\n" + "".join(
+        f"{t:%Y-%m-%d %H:%M:%S} {t.tzname()},{i}\n" for i, t in enumerate(stamps)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # pandas warned once per row that it dropped 'CET'
+        series = read_series(path)
+        assert series.attrs["notes"][0].startswith("time zone names (CEST, CET) dropped")
+        assert "pass --tz" in series.attrs["notes"][0] and len(series) == 49  # 02:00 filled
+        series = read_series(path, tz="Europe/Berlin")
+    assert len(series) == 48 and series.index[-1].isoformat() == "2024-04-01T01:00:00+02:00"
+    ampm = [f"1/1/2024 {h % 12 or 12}:00 {'AM' if h < 12 else 'PM'},{h}" for h in range(24)]
+    assert read_series(write(tmp_path, series_text(ampm), "ampm.csv")).attrs["notes"] == []
