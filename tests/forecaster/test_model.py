@@ -293,7 +293,7 @@ def _daily_with_drifting_week(days: int) -> pd.Series:
     rng = np.random.default_rng(8)
     index = pd.date_range("2015-01-01", periods=days, freq="D")
     years = np.arange(days) / 365.25
-    weekend = index.dayofweek.to_numpy() >= 5
+    weekend = index.day_of_week.to_numpy() >= 5
     level = 1000.0 * np.where(weekend, 1.0 - 0.1 * (1 + years), 1.0)
     return pd.Series(rng.poisson(level).astype(float), index=index, name="value")
 
@@ -306,7 +306,7 @@ def test_daily_steps_fit_on_the_last_year_only_and_say_so() -> None:
     assert any("last 366 days: 366 of 1460 points" in n for n in model.metadata_["notes"])
     # the weekend it forecasts is this year's, not the four years' average
     weekend = model.forecast(7)
-    dip = 1 - weekend.mean[weekend.timestamps.dayofweek >= 5].mean() / 1000.0
+    dip = 1 - weekend.mean[weekend.timestamps.day_of_week >= 5].mean() / 1000.0
     assert dip == pytest.approx(0.1 * (1 + 4), abs=0.04)
     everything = LoadForecaster(max_history=None, max_history_days=None).fit(series)
     assert everything.metadata_["n_points"] == 1460
