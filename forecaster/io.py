@@ -99,6 +99,18 @@ def infer_step(index: pd.DatetimeIndex) -> pd.Timedelta:
     return pd.Timedelta(int(diffs.mode().iloc[0]), unit="ns")
 
 
+_NICE_SECONDS = (1, 2, 5, 10, 15, 20, 30, 60, 120, 300, 600, 900, 1200, 1800, 3600, 7200,
+                 10800, 21600, 43200, 86400)
+
+
+def _nice_step(diffs: np.ndarray) -> str:
+    """The round step nearest (in ratio) to the typical spacing ``diffs`` (ns), as a
+    --freq value: jittered scrapes 57-63 s apart give 1min."""
+    typical = float(np.median(diffs[diffs > 0])) / 1e9 if (diffs > 0).any() else 1.0
+    best = min(_NICE_SECONDS, key=lambda n: abs(np.log(n / max(typical, 1e-3))))
+    return duration_text(pd.Timedelta(seconds=best))
+
+
 def regularize(
     values: np.ndarray,
     index: pd.DatetimeIndex,
@@ -146,7 +158,8 @@ def regularize(
             f"{where}: irregular timestamps: {index[irregular[0]]} is "
             f"{duration_text(pd.Timedelta(int(diffs[irregular[0] - 1]), unit='ns'))} after the "
             f"previous row, not a multiple of the step {duration_text(step)} "
-            f"({lines_text(irregular, lines)}); resample with --freq"
+            f"({lines_text(irregular, lines)}); resample with --freq {_nice_step(diffs)} "
+            "(and --agg mean if the rows are samples of the load, not counts to add up)"
         )
     missing = np.round(ratio).astype(int) - 1
     long_gaps = np.flatnonzero(missing > max_gap) + 1
@@ -453,7 +466,10 @@ def read_series(
     if freq:
         index = _local_days(index, freq, notes)
         series = resample(values, index, freq, agg, str(path), max_gap)
-        if infer_step(index) > pd.Timedelta(pd.tseries.frequencies.to_offset(freq)):
+        spacing = np.diff(np.sort(index.as_unit("ns").asi8))
+        spacing = spacing[spacing > 0] if (spacing > 0).any() else np.array([0])
+        typical = pd.Timedelta(int(np.median(spacing)), unit="ns")
+        if typical > 1.1 * pd.Timedelta(pd.tseries.frequencies.to_offset(freq)):  # not jitter
             raise SeriesError(
                 f"{path}: --freq {freq} is finer than the data's own step "
                 f"{duration_text(infer_step(index))}",

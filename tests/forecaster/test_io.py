@@ -586,3 +586,14 @@ def test_zone_abbreviations_are_dropped_with_a_note_and_no_warnings(tmp_path: Pa
     assert len(series) == 48 and series.index[-1].isoformat() == "2024-04-01T01:00:00+02:00"
     ampm = [f"1/1/2024 {h % 12 or 12}:00 {'AM' if h < 12 else 'PM'},{h}" for h in range(24)]
     assert read_series(write(tmp_path, series_text(ampm), "ampm.csv")).attrs["notes"] == []
+
+
+def test_jittered_scrape_times_say_which_freq_to_resample_with(tmp_path: Path) -> None:
+    start = pd.Timestamp("2024-01-01")
+    rows = [f"{start + pd.Timedelta(seconds=60 * i + (i * 7) % 5)},{100 + i % 9}"
+            for i in range(60)]
+    path = write(tmp_path, series_text(rows))
+    with pytest.raises(SeriesError, match=r"resample with --freq 1min \(and --agg mean if"):
+        read_series(path)
+    series = read_series(path, freq="1min", agg="mean")
+    assert len(series) == 60 and series.iloc[0] == 100
