@@ -560,7 +560,8 @@ def _check_clock_changes(index: pd.DatetimeIndex, where: str, lines: np.ndarray)
     back = np.flatnonzero(diffs == step - hour) + 1
     span_days = (index.max() - index.min()) / pd.Timedelta(days=1)
     others_sorted = np.count_nonzero(diffs <= 0) == len(back)
-    if len(back) == 0 or not others_sorted or len(back) > 1 + span_days / 150:
+    night = bool((index[back].hour <= 3).all())  # clocks go back between 00:00 and 04:00
+    if len(back) == 0 or not others_sorted or not night or len(back) > 1 + span_days / 150:
         return
     i = int(back[0])
     what = (f"timestamp {index[i]} repeats" if step == hour else

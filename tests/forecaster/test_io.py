@@ -597,3 +597,10 @@ def test_jittered_scrape_times_say_which_freq_to_resample_with(tmp_path: Path) -
         read_series(path)
     series = read_series(path, freq="1min", agg="mean")
     assert len(series) == 60 and series.iloc[0] == 100
+
+
+def test_a_daytime_duplicate_is_no_daylight_saving_change(tmp_path: Path) -> None:
+    rows = [f"2024-05-10 {h:02d}:00:00,{h}" for h in range(24)]
+    rows.insert(14, "2024-05-10 13:00:00,99")
+    with pytest.raises(SeriesError, match="duplicated timestamp 2024-05-10 13:00:00 at line 16"):
+        read_series(write(tmp_path, series_text(rows)))
