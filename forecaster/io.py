@@ -541,6 +541,12 @@ def _drop_partial_bins(series: pd.Series, index: pd.DatetimeIndex, freq: str,
     return mark_filled(series[keep], filled[keep])
 
 
+def _changes_clock(stamps: pd.DatetimeIndex) -> bool:
+    """Whether wall-clock times could be a daylight-saving change: at night (00:00 to
+    04:00) in March, April, September, October or November (both hemispheres)."""
+    return bool(((stamps.hour <= 3) & stamps.month.isin([3, 4, 9, 10, 11])).all())
+
+
 def _check_clock_changes(index: pd.DatetimeIndex, where: str, lines: np.ndarray) -> None:
     """SeriesError for a naive series whose clock goes back by an hour at a few places
     of an otherwise sorted, regular run: local time at the end of daylight-saving time,
@@ -560,8 +566,8 @@ def _check_clock_changes(index: pd.DatetimeIndex, where: str, lines: np.ndarray)
     back = np.flatnonzero(diffs == step - hour) + 1
     span_days = (index.max() - index.min()) / pd.Timedelta(days=1)
     others_sorted = np.count_nonzero(diffs <= 0) == len(back)
-    night = bool((index[back].hour <= 3).all())  # clocks go back between 00:00 and 04:00
-    if len(back) == 0 or not others_sorted or not night or len(back) > 1 + span_days / 150:
+    if len(back) == 0 or not others_sorted or not _changes_clock(index[back]) \
+            or len(back) > 1 + span_days / 150:
         return
     i = int(back[0])
     what = (f"timestamp {index[i]} repeats" if step == hour else
@@ -588,7 +594,8 @@ def _filled_notes(series: pd.Series, index: pd.DatetimeIndex, lines: np.ndarray,
     note = f"{absent} step(s) without a row filled in by interpolation{where}"
     run = np.flatnonzero(~filled[first:])
     missing = series.index[first + int(run[0])] - series.index[first] if len(run) else None
-    if index.tz is None and missing == pd.Timedelta(hours=1):  # e.g. 01:00-01:59 skipped
+    if (index.tz is None and missing == pd.Timedelta(hours=1)  # e.g. 01:00-01:59 skipped
+            and _changes_clock(series.index[first:first + 1])):
         note += ("; an hour missing is what local time skips when daylight-saving time "
                  "starts: pass --tz with the file's zone to read it so")
     return [note]

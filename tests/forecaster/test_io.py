@@ -604,3 +604,14 @@ def test_a_daytime_duplicate_is_no_daylight_saving_change(tmp_path: Path) -> Non
     rows.insert(14, "2024-05-10 13:00:00,99")
     with pytest.raises(SeriesError, match="duplicated timestamp 2024-05-10 13:00:00 at line 16"):
         read_series(write(tmp_path, series_text(rows)))
+
+
+def test_a_clock_going_back_outside_the_daylight_saving_months_is_no_such_change(
+    tmp_path: Path,
+) -> None:
+    # NAB's machine_temperature goes back from 02:55 to 02:00 on 7 January 2014
+    stamps = list(pd.date_range("2014-01-07 01:00", "2014-01-07 02:55", freq="5min")) + list(
+        pd.date_range("2014-01-07 02:00", periods=30, freq="5min"))
+    path = write(tmp_path, series_text([f"{t},{i}" for i, t in enumerate(stamps)]))
+    with pytest.raises(SeriesError, match="timestamps not sorted: 2014-01-07 02:00:00 comes after"):
+        read_series(path)
