@@ -85,7 +85,7 @@ def _parse_each(raw: pd.Series, where: str, lines: np.ndarray | None = None) -> 
     unit = _epoch_unit(numeric) if numeric.notna().all() else None
     if unit is not None:  # epoch seconds (or milli-, micro-, nanoseconds)
         return pd.DatetimeIndex(pd.to_datetime(numeric, unit=unit))
-    if numeric.notna().all():
+    if numeric.notna().all() and not text.str.fullmatch(r"(?:19|20)\d\d").all():  # years go on
         dates = pd.to_datetime(text, errors="coerce", format="%Y%m%d")  # 20240101
         if dates.notna().all() and text.str.fullmatch(r"\d{8}").all():
             return pd.DatetimeIndex(dates)

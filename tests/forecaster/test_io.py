@@ -615,3 +615,9 @@ def test_a_clock_going_back_outside_the_daylight_saving_months_is_no_such_change
     path = write(tmp_path, series_text([f"{t},{i}" for i, t in enumerate(stamps)]))
     with pytest.raises(SeriesError, match="timestamps not sorted: 2014-01-07 02:00:00 comes after"):
         read_series(path)
+
+
+def test_bare_years_are_years_not_plain_numbers(tmp_path: Path) -> None:
+    rows = [f"{2000 + i},{i}" for i in range(20)]
+    with pytest.raises(SeriesError, match="look like calendar months, quarters or years"):
+        read_series(write(tmp_path, series_text(rows)))
