@@ -514,6 +514,22 @@ def test_partial_first_and_last_sum_bins_are_not_read_as_drops_in_load(tmp_path:
     assert read_series(short, freq="1h", agg="mean").index[-1] == pd.Timestamp("2024-01-01 20:00")
 
 
+def test_sparse_event_counts_keep_their_end_bins_as_summed(tmp_path: Path) -> None:
+    """Counts per minute that leave out the minutes without events end where the last
+    event fell: that says nothing about how much of the bin was seen."""
+    rng = np.random.default_rng(2)
+    minutes = pd.date_range("2024-01-01 00:00", "2024-01-01 23:59", freq="1min")
+    stamps = minutes[np.sort(rng.choice(len(minutes), size=400, replace=False))]
+    stamps = stamps[stamps <= pd.Timestamp("2024-01-01 23:57")]  # last event at minute 2-7
+    stamps = stamps.union(pd.DatetimeIndex(["2024-01-01 00:03", "2024-01-01 23:57"]))
+    path = write(tmp_path, "timestamp,count\n" + "".join(f"{t},1\n" for t in stamps))
+    series = read_series(path, freq="5min")
+    assert series.index[0] == pd.Timestamp("2024-01-01 00:00")
+    assert series.index[-1] == pd.Timestamp("2024-01-01 23:55")
+    assert series.sum() == len(stamps) and not filled_mask(series)[[0, -1]].any()
+    assert not any("bin" in note for note in series.attrs.get("notes", []))
+
+
 @pytest.mark.parametrize("fmt", ["%Y%m%d%H", "%Y%m%d%H%M", "%Y%m%d%H%M%S"])
 def test_digits_only_dates_are_dates_not_epoch_seconds(tmp_path: Path, fmt: str) -> None:
     # 2024010100 would otherwise be epoch seconds in 2034 (and 202401010000 milliseconds)
