@@ -77,6 +77,8 @@ from forecaster.types import Forecast, normal_bands
 _FORMAT = 1
 
 
+# residual steps within this share of the series' range are rounding, not noise
+EXACT_FIT = 1e-9
 # for steps of a day or less, the fit leaves out points older than this (LoadForecaster)
 DEFAULT_HISTORY_DAYS = 366.0
 
@@ -236,6 +238,12 @@ class LoadForecaster:
             z, positions, periods, self.d_, self.max_harmonics
         )
         resid = z - fitted
+        steps = np.diff(resid, n=self.d_) if self.d_ else resid
+        if len(steps) and np.ptp(steps) <= EXACT_FIT * (1.0 + np.ptp(z)):
+            # the seasons draw the series exactly and leave rounding noise, on which an
+            # ARIMA is numerical garbage (a noise-free period-7 sawtooth got an MA root
+            # at -0.9998 and forecast 1e304): no noise to model, a flat level instead
+            resid = np.full_like(resid, np.mean(resid))
         model = fit_error_model(
             resid,
             self.d_,

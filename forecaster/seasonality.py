@@ -132,8 +132,11 @@ def periodogram_periods(values: np.ndarray, top: int = 3) -> list[float]:
     periods: list[float] = []
     for i in order[: 10 * top]:
         period = 1.0 / freqs[i]
-        if abs(period - round(period)) / period < 0.01:
-            period = float(round(period))  # a whole number of steps (a cron job, an hour)
+        whole = max(round(period), 1)
+        # a whole number of steps (a cron job, an hour) when within 1 %, or within half
+        # a frequency bin (a short series cannot tell 7.07 steps from 7)
+        if abs(period - whole) / period < 0.01 or abs(1 / period - 1 / whole) <= 0.5 / len(x):
+            period = float(whole)
         if all(abs(period - p) / p > 0.1 for p in periods):
             periods.append(float(period))
         if len(periods) >= top:

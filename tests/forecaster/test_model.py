@@ -317,3 +317,26 @@ def test_daily_steps_fit_on_the_last_year_only_and_say_so() -> None:
     assert LoadForecaster(max_history=None).fit(hourly).metadata_["n_points"] == 2000
     with pytest.raises(ValueError, match="max_history_days must be positive"):
         LoadForecaster(max_history_days=0).fit(hourly)
+
+
+def test_a_noise_free_series_is_forecast_exactly_not_from_rounding_noise() -> None:
+    # the seasons draw a sawtooth of period 7 exactly; an ARIMA once fitted to the
+    # rounding noise that was left forecast 1e304
+    index = pd.date_range("2024-01-01", periods=300, freq="1h")
+    series = pd.Series([10.0 + i % 7 for i in range(300)], index=index)
+    model = LoadForecaster().fit(series)
+    assert model.order_[0] == model.order_[2] == 0
+    forecast = model.forecast(14)
+    np.testing.assert_allclose(forecast.mean, [10.0 + (300 + i) % 7 for i in range(14)],
+                               rtol=1e-6)
+    assert forecast.hi95.max() < 16.1 and forecast.lo95.min() > 9.9
+
+
+def test_a_short_series_period_near_a_whole_step_count_is_that_count() -> None:
+    # 100 hourly points: the periodogram's peak sits at 7.07 steps, within half a bin of 7
+    index = pd.date_range("2024-01-01", periods=100, freq="1h")
+    series = pd.Series(50 + 20 * np.sin(2 * np.pi * np.arange(100) / 7), index=index)
+    model = LoadForecaster().fit(series)
+    assert model.seasonal_periods_ == (7.0,)
+    assert np.abs(model.forecast(7).mean - (50 + 20 * np.sin(2 * np.pi * np.arange(100, 107)
+                                                             / 7))).max() < 1.0
