@@ -114,11 +114,21 @@ class ForecastKeeper:
         from forecaster.model import LoadForecaster
 
         try:
-            self.model = LoadForecaster.load(path)
+            model = LoadForecaster.load(path)
         except (OSError, ValueError) as exc:
             self.reason = f"cannot load forecaster model {path}: {exc}"
             log.warning(self.reason)
             return
+        if pd.Timestamp(model.last_timestamp_).tzinfo is not None:
+            # the loop's clock is naive UTC; a model on a zone's clock cannot take its
+            # points (``fleetcast train forecaster`` fits on naive UTC since 8c683a8)
+            self.reason = (f"cannot use forecaster model {path}: it was fitted on "
+                           f"timestamps with a time zone ({model.last_timestamp_}); retrain "
+                           "it with this version's `fleetcast train forecaster`, which fits "
+                           "on UTC")
+            log.warning(self.reason)
+            return
+        self.model = model
         self.reason = None
         self.fitted_at = datetime.now(UTC)
         log.info("loaded forecaster %s from %s", self.model.describe(), path)

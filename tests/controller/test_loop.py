@@ -7,6 +7,8 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 from sqlalchemy import text
 
@@ -19,6 +21,7 @@ from controller.loop import Controller
 from controller.pools.memory import MemoryPool
 from controller.store import Store
 from controller.wiring import policy_from
+from forecaster import LoadForecaster
 from tests.controller.livefakes import HEALTHY, FakeObserver, ScriptedDetector
 
 T0 = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
@@ -265,3 +268,21 @@ def test_detector_retrains_on_unflagged_live_windows() -> None:
     assert keeper.detector is not before
     result = keeper.step(now + timedelta(hours=1), window, expected=list(window))
     assert set(result.scores) == set(window)
+
+
+def test_a_saved_forecaster_on_a_zone_clock_is_refused_with_its_reason(tmp_path: Path) -> None:
+    """The loop's clock is naive UTC; a model fitted on tz-aware stamps (written by
+    `train forecaster` before it fitted on UTC) would fail on its first update."""
+    index = pd.date_range("2024-03-01", periods=200, freq="1s")
+    values = 50 + 5 * np.sin(np.arange(200) / 7.0)
+    naive = LoadForecaster(seasonal_periods=()).fit(pd.Series(values, index=index))
+    aware = LoadForecaster(seasonal_periods=()).fit(
+        pd.Series(values, index=index.tz_localize("Europe/London")))
+    ok = ForecastKeeper(1.0, model_path=naive.save(tmp_path / "naive.joblib"),
+                        background=False)
+    assert ok.model is not None and ok.reason is None
+    refused = ForecastKeeper(1.0, model_path=aware.save(tmp_path / "aware.joblib"),
+                             background=False)
+    assert refused.model is None
+    assert refused.reason is not None and "fitted on timestamps with a time zone" in refused.reason
+    assert "retrain" in refused.reason
