@@ -398,3 +398,33 @@ def test_predict_and_train_never_write_a_diverged_forecast(tmp_path: Path) -> No
         assert LoadForecaster.load(model).forecast(12).hi95.max() <= 1000 * 16
     else:
         assert result.exit_code == 2 and not model.exists() and "the fit diverged" in result.output
+
+
+def test_fit_windows_by_points_and_by_days_are_the_cli_defaults(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from controller.cli import forecast_cmd
+
+    rng = np.random.default_rng(4)
+    days = pd.date_range("2020-01-01", periods=800, freq="D")
+    daily = tmp_path / "daily.csv"
+    pd.DataFrame({"timestamp": days, "value": rng.poisson(
+        np.where(days.day_of_week < 5, 900, 500))}).to_csv(daily, index=False)
+    model = tmp_path / "m.joblib"
+    result = run("train", "forecaster", "--csv", str(daily), "--out", str(model))
+    assert result.exit_code == 0, result.output
+    assert "last 366 days: 366 of 800 points" in result.output
+    assert LoadForecaster.load(model).metadata_["n_points"] == 366
+    result = run("train", "forecaster", "--csv", str(daily), "--max-history-days", "0",
+                 "--out", str(model))
+    assert result.exit_code == 0 and LoadForecaster.load(model).metadata_["n_points"] == 800
+    # a file longer than the point cap is fitted on its most recent points, and says so
+    monkeypatch.setattr(forecast_cmd, "FIT_MAX_POINTS", 500)
+    out = tmp_path / "pred.csv"
+    result = run("forecast", "predict", "--csv", str(daily), "--max-history-days", "0",
+                 "--horizon", "3", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    assert f"{daily}: fitted on the last 500 of 800 points (--max-history" in result.output
+    assert "on 500 points" in result.output
+    result = run("forecast", "predict", "--csv", str(daily), "--max-history-days", "0",
+                 "--max-history", "700", "--horizon", "3", "--out", str(out))
+    assert result.exit_code == 0 and "on 700 points" in result.output
