@@ -303,7 +303,12 @@ def _capacity_need(
         start = now + timedelta(seconds=policy.startup_seconds)
         end = start + timedelta(seconds=policy.tick_seconds)
         upper = _window_upper(forecast, policy.forecast_quantile, start, end)
-        if upper is not None and policy.forecast_headroom != 1.0:
+        if upper is not None and not math.isfinite(upper):
+            # a diverged fit: sizing from it would fail (ceil of inf/nan) or hold nothing
+            details["forecast_note"] = f"forecast not finite ({upper}); reactive only"
+            parts.append("forecast not finite, reactive only")
+            upper = None
+        elif upper is not None and policy.forecast_headroom != 1.0:
             details["forecast_headroom"] = round(policy.forecast_headroom, 4)
             upper *= policy.forecast_headroom
         if upper is not None:
@@ -319,7 +324,7 @@ def _capacity_need(
                 f"forecast q{policy.forecast_quantile:.3g} {upper:.1f} rps over the "
                 f"{policy.startup_seconds:g} s start-up lead needs {predictive}"
             )
-        else:
+        elif "forecast_note" not in details:
             details["forecast_note"] = "forecast does not reach the start-up lead window"
             parts.append("forecast does not reach the start-up lead window")
     else:
@@ -373,7 +378,8 @@ def _window_upper(forecast: Forecast, q: float, start: datetime, end: datetime) 
     mask = (nanos < end_ns) & (nanos + step_ns > start_ns)
     if not mask.any():
         return None
-    return float(np.max(forecast_quantile(forecast, q)[mask]))
+    with np.errstate(all="ignore"):  # a diverged forecast (inf, nan) is judged by the caller
+        return float(np.max(forecast_quantile(forecast, q)[mask]))
 
 
 def _align(moment: datetime, stamps: pd.DatetimeIndex) -> pd.Timestamp:

@@ -146,6 +146,16 @@ def test_need_is_max_of_predictive_and_reactive_floor(forecast_rps, observed_rps
     assert [d.kind for d in capacity] == ["scale_out" if desired > 4 else "hold"]
 
 
+@pytest.mark.parametrize("bad", [np.inf, np.nan], ids=["inf", "nan"])
+@pytest.mark.parametrize("observed_rps", [140.0, 210.0], ids=["on-target", "hot-150pct"])
+def test_a_forecast_that_is_not_finite_leaves_the_reactive_floor_in_charge(bad, observed_rps):
+    p = run(snapshot(observed_rps=observed_rps), forecast(bad))
+    assert p.desired == EXPECTED_DESIRED[(None, observed_rps)]
+    capacity = next(d for d in p.decisions if d.node_id is None)
+    assert "forecast not finite" in capacity.reason
+    assert "forecast_upper_rps" not in capacity.details
+
+
 @pytest.mark.parametrize(
     "spike_offset,counted",
     [(0, False), (15, False), (30, True), (45, False), (90, False)],
