@@ -198,7 +198,9 @@ def detect_periods(
     usable = []
     for p in candidates:
         if p not in calendar and (
-            n < MIN_FOUND_CYCLES * p or _acf(trend_free, int(round(p))) < MIN_FOUND_ACF
+            n < MIN_FOUND_CYCLES * p
+            # and beyond white noise's 95 % band, which is wider than the bar below 62 points
+            or _acf(trend_free, int(round(p))) < max(MIN_FOUND_ACF, 1.96 / np.sqrt(n))
         ):
             continue
         if n < MIN_CYCLES * p:
