@@ -66,7 +66,7 @@ class ControllerSettings(_Section):
     # hindsight minimum (controller/budget.py); 0 = fixed forecast_quantile.
     capacity_budget: float = Field(default=DEFAULT_BUDGET, ge=0)
     # Past the 0.995 quantile ceiling the budget may divide the reactive floor's target
-    # utilization, then multiply the forecast, each by up to this (1 = off, the default;
+    # utilization, then multiply the forecast, each by up to this (default 2; 1 = off;
     # controller/budget.py says what 2 bought in the simulator).
     capacity_headroom: float = Field(default=DEFAULT_MAX_HEADROOM, ge=1, le=10)
     # Forecasting: the load step is one tick.  A seasonal model needs two seasons

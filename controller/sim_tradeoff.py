@@ -9,7 +9,7 @@ serves every quantile; each point is a full planner run over the trace.
 ``predictive`` is drawn twice: at fixed quantiles, and with the capacity budget
 (``controller/budget.py``, its default mode) at several budgets — there the
 quantile adapts over the trace and the knob is the budget — and once more with the
-budget's opt-in second stage (``capacity_headroom`` 2: past the 0.995 quantile the
+budget's second stage (``capacity_headroom`` 2, the default: past the 0.995 quantile the
 reactive floor's target utilization is lowered, then the forecast multiplied).
 
 The budget is a node-hours knob, so each reactive setting is also compared at
@@ -18,9 +18,9 @@ bracketed secant search on the budget (:func:`match_budget`, each step one full
 planner run on the same forecast tape) finds the budget whose node-hours come
 within ±0.5 % of the reactive setting's, and that run's under-provisioning is
 reported beside the reactive one (:func:`match_reactive`).  The search is run with
-the settings' budget (second stage off by default) and again with the second stage
-on, one row each; the second row is left out where budget 1 already spends more
-than the reactive setting.
+the settings' budget with the second stage off and again with it on, one row each;
+the second row is left out where budget 1 already spends more than the reactive
+setting.
 """
 
 from __future__ import annotations
@@ -54,6 +54,7 @@ MATCH_TOLERANCE = 0.005  # matched node-hours within ±0.5 % of the reactive set
 MATCH_MAX_RUNS = 8  # new full planner runs per search
 MATCH_MAX_BUDGET = 2.0  # the search's upper end
 SECOND_STAGE_HEADROOM = 2.0  # capacity_headroom of the staged curve and its matched searches
+SECOND_STAGE_OFF = 1.0  # ... and of the plain budget curve, whatever the settings' default
 
 
 def tradeoff(
@@ -92,7 +93,7 @@ def tradeoff(
             point = _point("predictive", "forecast_quantile", q, run.summary())
             points.append({**point, "target_utilization": target})
     staged = max(settings.capacity_headroom, SECOND_STAGE_HEADROOM)
-    for headroom, values in ((settings.capacity_headroom, budgets), (staged, staged_budgets)):
+    for headroom, values in ((SECOND_STAGE_OFF, budgets), (staged, staged_budgets)):
         for b in values:
             summary = _budget_run(trace, settings, tape, b, headroom)
             point = _point("predictive", "capacity_budget", b, summary)
@@ -155,7 +156,7 @@ def match_reactive(
     ``settings`` must have its tick resolved.  The budget curves' points in ``points``
     (same settings; a point without ``capacity_headroom`` has the settings') seed the
     search; every run is kept, so the searches of one trace share their runs.  Per reactive
-    point, one row per ``capacity_headroom`` in ``stages`` (default: the settings' and the
+    point, one row per ``capacity_headroom`` in ``stages`` (default: off, 1, and the
     second stage's ``SECOND_STAGE_HEADROOM``; later stages are skipped when the first is
     ``below``): its node-hours and under-provisioning, the search's ``status`` (see
     :func:`match_budget`), the budget found, the node-hours that budget spent and its
@@ -185,7 +186,7 @@ def match_reactive(
 
     if stages is None:
         staged = max(settings.capacity_headroom, SECOND_STAGE_HEADROOM)
-        stages = (settings.capacity_headroom, staged)
+        stages = (SECOND_STAGE_OFF, staged)
     stages = list(dict.fromkeys(stages))
     rows: list[dict[str, Any]] = []
     for r in (p for p in points if p["policy"] == "reactive"):

@@ -66,14 +66,14 @@ class ControllerMetrics:
         self.floor_headroom = Gauge(
             "fleetcast_controller_floor_headroom",
             "Divisor of the reactive floor's target utilization: above 1 past the quantile "
-            "ceiling (the second stage's first leg, capacity_headroom > 1), below 1 (down to "
-            "target / 0.8) when over budget at the quantile floor (the relief leg)",
+            "ceiling (the second stage's first leg; capacity_headroom 1 turns it off), below 1 "
+            "(down to target / 0.8) when over budget at the quantile floor (the relief leg)",
             registry=r,
         )
         self.headroom = Gauge(
             "fleetcast_controller_forecast_headroom",
             "Multiplier on the forecast once the floor's headroom is full (the second "
-            "stage's second leg; 1 unless capacity_headroom > 1)",
+            "stage's second leg; stays 1 with capacity_headroom 1)",
             registry=r,
         )
         self.budget_ratio = Gauge(

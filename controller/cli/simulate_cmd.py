@@ -139,7 +139,7 @@ def _tqdm_progress(items: Iterable[T], desc: str, total: int) -> Iterable[T]:
     type=click.FloatRange(min=1, max=10),
     default=DEFAULT_MAX_HEADROOM,
     show_default=True,
-    help="Opt-in second stage of the capacity budget: once the quantile sits at its 0.995 "
+    help="Second stage of the capacity budget: once the quantile sits at its 0.995 "
     "ceiling with budget to spare, first lower the HPA floor's target utilization by up to "
     "this factor, then multiply the forecast by up to this (1 = off).",
 )

@@ -186,14 +186,15 @@ def test_capacity_budget_zero_keeps_the_quantile_fixed(tmp_path: Path) -> None:
                       Store(f"sqlite:///{tmp_path / 'b.db'}")).budget is None
 
 
-def test_capacity_headroom_is_off_by_default_and_configurable(tmp_path: Path) -> None:
+def test_capacity_headroom_is_on_by_default_and_configurable(tmp_path: Path) -> None:
     def budget_of(**kw: float) -> QuantileBudget:
         c = Controller(settings(tmp_path, **kw), MemoryPool(Clock()),
                        Store(f"sqlite:///{tmp_path / 'h.db'}"))
         assert c.budget is not None
         return c.budget
 
-    assert budget_of().params.max_headroom == 1.0
+    assert budget_of().params.max_headroom == 2.0
+    assert budget_of(capacity_headroom=1.0).params.max_headroom == 1.0  # off
     staged = budget_of(capacity_headroom=2.0)
     assert staged.params.max_headroom == 2.0
     # the live tick sizes with apply(): quantile and headroom, as the simulator does

@@ -59,8 +59,10 @@ def test_tradeoff_curve_reuses_the_forecast_tape(four_policies, tmp_path):
         tape=four_policies.tape,
     ).to_json()["policies"]["predictive"]
     assert tuned["node_hours"] == pred[1]["node_hours"]
+    # (the plain budget curve has the second stage off, whatever the settings' default)
     budgeted = simulate(
-        wave(bursts=(400,)), settings(capacity_budget=1.5), ["predictive"], tape=four_policies.tape
+        wave(bursts=(400,)), settings(capacity_budget=1.5, capacity_headroom=1.0),
+        ["predictive"], tape=four_policies.tape,
     ).to_json()["policies"]["predictive"]
     assert budgeted["node_hours"] == budget[1]["node_hours"]
     # the staged curve is the simulation with the second stage on
