@@ -44,7 +44,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from benchmarks.flights import fleetcast  # noqa: E402
+from benchmarks.flights import fleetcast, judged  # noqa: E402
 
 RESULTS = REPO / "benchmarks" / "results"
 COLUMNS = ["CAISO Total", "PGE", "SCE", "SDGE", "VEA"]
@@ -73,33 +73,7 @@ def run_column(csv: Path, column: str, work: Path) -> dict[str, Any]:
                                "--value-col", column, "--peak-nodes", "20",
                                "--startup-seconds", "300", "--out", str(result))
     policies = json.loads(result.read_text())["policies"]
-    pred, reac, orac = policies["predictive"], policies["reactive"], policies["oracle"]
-    ratio = (pred["underprovisioned_fraction"] / reac["underprovisioned_fraction"]
-             if reac["underprovisioned_fraction"] > 0 else 0.0)
-    spend = pred["node_hours"] / orac["node_hours"]
-    mase_ratio = backtest["mase_vs_best_baseline"]
-    coverage = backtest["model"]["coverage80"]
-    return {
-        "column": column,
-        "backtest": {
-            "model": backtest["model"]["name"],
-            "mase": backtest["model"]["mase"],
-            "naive": backtest["naive"]["mase"],
-            "seasonal_naive": backtest["seasonal_naive"]["mase"],
-            "ratio_to_better": mase_ratio,
-            "coverage80": coverage,
-            "met": bool(mase_ratio <= 0.9 and 0.70 <= coverage <= 0.92),
-            "seconds": round(bt_seconds, 1),
-        },
-        "simulate": {
-            "policies": policies,
-            "predictive_vs_reactive": ratio,
-            "predictive_node_hours_vs_oracle": spend,
-            "met": bool(ratio <= 0.5 and spend <= 1.3
-                        and orac["underprovisioned_fraction"] == 0.0),
-            "seconds": round(sim_seconds, 1),
-        },
-    }
+    return {"column": column, **judged(backtest, bt_seconds, policies, sim_seconds)}
 
 
 def markdown(results: list[dict[str, Any]], predict: dict[str, Any], command: str) -> str:

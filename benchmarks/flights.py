@@ -100,12 +100,6 @@ def run_trace(name: str, counts: pd.Series, work: Path) -> dict[str, Any]:
         "--node-capacity", str(capacity), "--startup-seconds", "300", "--out", str(sim_json),
     )
     policies = json.loads(sim_json.read_text())["policies"]
-    pred, reac, orac = policies["predictive"], policies["reactive"], policies["oracle"]
-    ratio = (pred["underprovisioned_fraction"] / reac["underprovisioned_fraction"]
-             if reac["underprovisioned_fraction"] > 0 else 0.0)
-    spend = pred["node_hours"] / orac["node_hours"]
-    mase_ratio = backtest["mase_vs_best_baseline"]
-    coverage = backtest["model"]["coverage80"]
     return {
         "trace": name,
         "held_out": name in HELD_OUT,
@@ -115,6 +109,21 @@ def run_trace(name: str, counts: pd.Series, work: Path) -> dict[str, Any]:
         "median_per_5min": float(five.median()),
         "peak_per_5min": float(five.max()),
         "capacity_rps": capacity,
+        **judged(backtest, bt_seconds, policies, sim_seconds),
+    }
+
+
+def judged(backtest: dict[str, Any], bt_seconds: float, policies: dict[str, Any],
+           sim_seconds: float) -> dict[str, Any]:
+    """A backtest summary and a simulation's policies against issue 3's and issue 6's bars:
+    ``{"backtest": ..., "simulate": ...}`` with the figures and ``met`` for each."""
+    pred, reac, orac = policies["predictive"], policies["reactive"], policies["oracle"]
+    ratio = (pred["underprovisioned_fraction"] / reac["underprovisioned_fraction"]
+             if reac["underprovisioned_fraction"] > 0 else 0.0)
+    spend = pred["node_hours"] / orac["node_hours"]
+    mase_ratio = backtest["mase_vs_best_baseline"]
+    coverage = backtest["model"]["coverage80"]
+    return {
         "backtest": {
             "model": backtest["model"]["name"],
             "mase": backtest["model"]["mase"],
