@@ -29,7 +29,7 @@ BACKTEST_COLUMNS = ["origin", "timestamp", "actual", "mean", "lo80", "hi80"]
 # Per-origin fit window in backtests: four weeks of 5-minute steps keeps many origins fast.
 BACKTEST_MAX_HISTORY = 8064
 # predict and train fit on at most this many points (91 days at 1 minute): the raw
-# per-minute World Cup file (125,310 points) answers in about 13 s, twice it took 24 s
+# per-minute World Cup file (125,310 points) answers in about 12 s, twice that took 24 s
 FIT_MAX_POINTS = 131_072
 
 
