@@ -44,7 +44,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from benchmarks.flights import fleetcast, judged  # noqa: E402
+from benchmarks.flights import fleetcast, judged, simulate_cells  # noqa: E402
 
 RESULTS = REPO / "benchmarks" / "results"
 COLUMNS = ["CAISO Total", "PGE", "SCE", "SDGE", "VEA"]
@@ -110,17 +110,8 @@ def markdown(results: list[dict[str, Any]], predict: dict[str, Any], command: st
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
     ]
     for r in results:
-        s = r["simulate"]
-        p = s["policies"]
-        orac = p["oracle"]["node_hours"]
-        lines.append(
-            f"| {r['column']} | {p['predictive']['underprovisioned_fraction']:.2%} | "
-            f"{p['reactive']['underprovisioned_fraction']:.2%} | "
-            f"{s['predictive_vs_reactive']:.2f} | {s['predictive_node_hours_vs_oracle']:.3f} | "
-            f"{p['reactive']['node_hours'] / orac:.3f} | "
-            f"{p['oracle']['underprovisioned_fraction']:.2%} | {s['seconds']:g} | "
-            f"{'yes' if s['met'] else 'no'} |"
-        )
+        cells = simulate_cells(r["simulate"])
+        lines.append("| " + " | ".join([r["column"], *cells]) + " |")
     lines += [
         "",
         f"`fleetcast forecast predict --horizon 12` on the ISO total (8736 hourly points): "

@@ -145,6 +145,24 @@ def judged(backtest: dict[str, Any], bt_seconds: float, policies: dict[str, Any]
     }
 
 
+def simulate_cells(s: dict[str, Any]) -> list[str]:
+    """A simulate table row's cells from ``judged(...)["simulate"]``: predictive and HPA
+    short steps, their ratio, predictive and HPA node-hours x oracle, the oracle's short
+    steps, seconds, met."""
+    p = s["policies"]
+    oracle = p["oracle"]["node_hours"]
+    return [
+        f"{p['predictive']['underprovisioned_fraction']:.2%}",
+        f"{p['reactive']['underprovisioned_fraction']:.2%}",
+        f"{s['predictive_vs_reactive']:.2f}",
+        f"{s['predictive_node_hours_vs_oracle']:.3f}",
+        f"{p['reactive']['node_hours'] / oracle:.3f}",
+        f"{p['oracle']['underprovisioned_fraction']:.2%}",
+        f"{s['seconds']:g}",
+        "yes" if s["met"] else "no",
+    ]
+
+
 def predict_timing(counts: pd.Series, work: Path) -> dict[str, Any]:
     csv = work / "predict_all.csv"
     counts.to_csv(csv)
@@ -195,20 +213,10 @@ def markdown(results: list[dict[str, Any]], predict: dict[str, Any], command: st
         "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
     ]
     for r in results:
-        s = r["simulate"]
-        p = s["policies"]
-        orac = p["oracle"]["node_hours"]
-        lines.append(
-            f"| {r['trace']} | {r.get('role', 'seen')} | "
-            f"{r['capacity_rps']:g} | {p['predictive']['underprovisioned_fraction']:.2%} | "
-            f"{p['reactive']['underprovisioned_fraction']:.2%} | "
-            f"{s['predictive_vs_reactive']:.2f} | "
-            f"{format(before[r['trace']], '.2f') if r['trace'] in before else '-'} | "
-            f"{s['predictive_node_hours_vs_oracle']:.3f} | "
-            f"{p['reactive']['node_hours'] / orac:.3f} | "
-            f"{p['oracle']['underprovisioned_fraction']:.2%} | {s['seconds']:g} | "
-            f"{'yes' if s['met'] else 'no'} |"
-        )
+        cells = simulate_cells(r["simulate"])
+        cells.insert(3, format(before[r["trace"]], ".2f") if r["trace"] in before else "-")
+        row = [r["trace"], r.get("role", "seen"), f"{r['capacity_rps']:g}", *cells]
+        lines.append("| " + " | ".join(row) + " |")
     lines += [
         "",
         f"`fleetcast forecast predict` on all departures (52129 five-minute points, from "
