@@ -43,6 +43,13 @@ import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from forecaster.calibration import widen, width_factors
+from forecaster.holiday_effects import (
+    NO_EFFECTS,
+    HolidayEffects,
+    check_country,
+    choose_effects,
+    effects_regression,
+)
 from forecaster.io import (
     DEFAULT_MAX_GAP,
     MIN_POINTS,
@@ -124,6 +131,11 @@ class LoadForecaster:
         count below it; the default lets a 5-minute daily season reach its
         Nyquist limit of 143, which schedule-driven load needs).
     max_gap: steps a gap in ``update`` may span (filled by interpolation).
+    holidays: country whose holidays daily series may get a regressor each
+        (ISO code for python-holidays, default ``"US"``; ``None`` or ``"none"``
+        = no holiday regressors).  Only holidays whose days stand out of the
+        residuals enter, chosen by BIC (``forecaster.holiday_effects``); steps
+        other than a day never get them.
     """
 
     def __init__(
@@ -139,6 +151,7 @@ class LoadForecaster:
         time_budget_seconds: float = SAFETY_SECONDS,
         max_harmonics: int = MAX_HARMONICS,
         max_gap: int = DEFAULT_MAX_GAP,
+        holidays: str | None = "US",
     ) -> None:
         self.max_history = max_history
         self.max_history_days = max_history_days
@@ -151,6 +164,7 @@ class LoadForecaster:
         self.time_budget_seconds = time_budget_seconds
         self.max_harmonics = max_harmonics
         self.max_gap = max_gap
+        self.holidays = holidays
 
     # --------------------------------------------------- scikit-learn params
     def get_params(self, deep: bool = True) -> dict[str, Any]:
@@ -238,7 +252,8 @@ class LoadForecaster:
         self.seasons_, self.coef_, fitted = fit_fourier(
             z, positions, periods, self.d_, self.max_harmonics
         )
-        resid = z - fitted
+        self.holiday_effects_ = self._holiday_effects(z - fitted, positions, step, notes)
+        resid = z - fitted - effects_regression(self.holiday_effects_, positions, step)
         steps = np.diff(resid, n=self.d_) if self.d_ else resid
         if len(steps) and np.ptp(steps) <= EXACT_FIT * (1.0 + np.ptp(z)):
             # the seasons draw the series exactly and leave rounding noise, on which an
@@ -283,20 +298,35 @@ class LoadForecaster:
                 f"{alt.one_step_mse:.4g} vs {fourier_mse:.4g}"
             )
             self.seasons_, self.coef_ = (), np.empty(0)
+            self.holiday_effects_ = NO_EFFECTS
             self.d_ = alt.order[1]
             self.error_model_ = alt
             self.results_ = alt.filter(z)
             self.seasonal_periods_ = (float(m),)
 
+    def _holiday_effects(
+        self, resid: np.ndarray, positions: np.ndarray, step: float, notes: list[str]
+    ) -> HolidayEffects:
+        if self.holidays is None or str(self.holidays).strip().lower() == "none":
+            return NO_EFFECTS
+        country = check_country(str(self.holidays))
+        if step != DAY_SECONDS:
+            return NO_EFFECTS
+        effects = choose_effects(resid, positions, step, country)
+        if effects.names:
+            notes.append(f"{country} holidays with their own regressor: {', '.join(effects.names)}")
+        return effects
+
     def _regression(self, positions: np.ndarray) -> np.ndarray:
+        holidays = effects_regression(self.holiday_effects_, positions, self.step_)
         if self.coef_.size == 0:
-            return np.zeros(len(positions))
+            return holidays
         design = fourier_matrix(positions, self.seasons_)
         if self.d_ == 0:
             design = np.column_stack([np.ones(len(positions)), design])
         if design.shape[1] == 0:
-            return np.zeros(len(positions))
-        return design @ self.coef_
+            return holidays
+        return design @ self.coef_ + holidays
 
     # ------------------------------------------------------------- forecast
     def forecast(self, horizon: int) -> Forecast:
@@ -333,7 +363,9 @@ class LoadForecaster:
         if m:
             return f"SARIMA({p},{d},{q})({sp},{sd},{sq}){m} {self.transform_}"
         seasons = "+".join(s.describe() for s in self.seasons_) or "none"
-        return f"ARIMA({p},{d},{q}) fourier[{seasons}] {self.transform_}"
+        effects = self.holiday_effects_
+        holidays = f" {effects.describe()}" if effects.names else ""
+        return f"ARIMA({p},{d},{q}) fourier[{seasons}]{holidays} {self.transform_}"
 
     # --------------------------------------------------------------- update
     def update(self, new_points: pd.Series) -> LoadForecaster:
@@ -408,6 +440,11 @@ class LoadForecaster:
             "d": self.d_,
             "seasons": [(s.period, s.harmonics) for s in self.seasons_],
             "coef": self.coef_,
+            "holidays": (
+                self.holiday_effects_.country,
+                self.holiday_effects_.names,
+                self.holiday_effects_.coef,
+            ),
             "order": self.order_,
             "error_params": self.error_model_.params,
             "seasonal_order": self.error_model_.seasonal_order,
@@ -438,6 +475,9 @@ class LoadForecaster:
         model.seasons_ = tuple(Season(p, k) for p, k in state["seasons"])
         model.seasonal_periods_ = tuple(state["seasonal_periods"])
         model.coef_ = state["coef"]
+        # a model saved before holiday regressors existed has none
+        country, names, coef = state.get("holidays", ("", (), np.empty(0)))
+        model.holiday_effects_ = HolidayEffects(country, tuple(names), np.asarray(coef, float))
         model.order_ = tuple(state["order"])
         model.error_model_ = ErrorModel(
             model.order_, state["error_params"], seasonal_order=tuple(state["seasonal_order"])
@@ -479,6 +519,7 @@ class LoadForecaster:
             "order": list(self.order_),
             "seasonal_periods": list(self.seasonal_periods_),
             "harmonics": [s.harmonics for s in self.seasons_],
+            "holidays": list(self.holiday_effects_.names),
             "transform": self.transform_,
             "boxcox_lambda": self.lmbda_,
             "step_seconds": self.step_,

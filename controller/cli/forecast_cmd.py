@@ -21,6 +21,7 @@ import pandas as pd
 
 from controller.cli.output import atomic_output, check_output
 from forecaster import Forecast, LoadForecaster, SeriesError, read_series
+from forecaster.holiday_effects import check_country
 from forecaster.io import AGGREGATIONS, DEFAULT_MAX_GAP
 from forecaster.model import DEFAULT_HISTORY_DAYS
 
@@ -68,10 +69,24 @@ def _series_options(func: Callable[..., Any]) -> Callable[..., Any]:
                      help="At steps of a day or less, also leave out points more than this "
                           "many days before the last one fitted (daily load's weekly shape "
                           "drifts over the years); 0 = no limit."),
+        click.option("--holidays", default="US", show_default=True, callback=_holidays_option,
+                     help="Country (ISO code, e.g. US, GB, DE) whose holidays a daily series "
+                          "may get a regressor each, when their days stand out of the data; "
+                          "none = no holiday regressors.  Steps other than a day never "
+                          "get them."),
     ]
     for option in reversed(options):
         func = option(func)
     return func
+
+
+def _holidays_option(ctx: click.Context, param: click.Parameter, value: str) -> str | None:
+    if value.strip().lower() == "none":
+        return None
+    try:
+        return check_country(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc).removeprefix("holidays: ")) from exc
 
 
 def _read(csv_path: Path, time_col: str | None, value_col: str | None, freq: str | None,
@@ -99,7 +114,7 @@ def _naive_utc(series: pd.Series) -> pd.Series:
 
 
 def _fit(series: pd.Series, max_history: int | None, max_history_days: float,
-         csv_path: Path) -> tuple[LoadForecaster, float]:
+         holidays: str | None, csv_path: Path) -> tuple[LoadForecaster, float]:
     if max_history is None and len(series) > FIT_MAX_POINTS:
         _echo(f"note: {csv_path}: fitted on the last {FIT_MAX_POINTS} of {len(series)} points "
               "(--max-history to change it)")
@@ -107,7 +122,8 @@ def _fit(series: pd.Series, max_history: int | None, max_history_days: float,
     started = time.perf_counter()
     try:
         model = LoadForecaster(max_history=max_history,
-                               max_history_days=max_history_days or None).fit(series)
+                               max_history_days=max_history_days or None,
+                               holidays=holidays).fit(series)
     except SeriesError as exc:
         message = str(exc).removeprefix("series: ")
         raise click.BadParameter(f"{csv_path}: {message}", param_hint="'--csv'") from exc
@@ -151,11 +167,11 @@ def forecast() -> None:
               required=True, help="Output CSV: timestamp,mean,lo80,hi80,lo95,hi95.")
 def predict(csv_path: Path, time_col: str | None, value_col: str | None, freq: str | None,
             agg: str, max_gap: int, tz: str | None, max_history: int | None,
-            max_history_days: float, horizon: int, out: Path) -> None:
+            max_history_days: float, holidays: str | None, horizon: int, out: Path) -> None:
     """Fit on the CSV and write the HORIZON steps after its last row with 80/95 % bounds."""
     check_output(out, "--out", inputs=[csv_path])
     series = _read(csv_path, time_col, value_col, freq, agg, max_gap, tz)
-    model, seconds = _fit(series, max_history, max_history_days, csv_path)
+    model, seconds = _fit(series, max_history, max_history_days, holidays, csv_path)
     result = model.forecast(horizon)
     _check_forecast(result, series, csv_path)
     frame = result.to_frame()[PREDICT_COLUMNS]
@@ -187,7 +203,8 @@ def predict(csv_path: Path, time_col: str | None, value_col: str | None, freq: s
               help="Re-estimate at every N-th origin only; update in between (faster).")
 def backtest(csv_path: Path, time_col: str | None, value_col: str | None, freq: str | None,
              agg: str, max_gap: int, tz: str | None, max_history: int | None,
-             max_history_days: float, horizon: int, origins: int, out: Path, as_json: bool,
+             max_history_days: float, holidays: str | None, horizon: int, origins: int,
+             out: Path, as_json: bool,
              summary_path: Path | None, refit_every: int) -> None:
     """Rolling-origin backtest against naive and seasonal naive (MASE, sMAPE, coverage)."""
     from forecaster.backtest import origin_positions, rolling_origin
@@ -217,7 +234,8 @@ def backtest(csv_path: Path, time_col: str | None, value_col: str | None, freq: 
         result = rolling_origin(
             series, horizon, origins,
             make_model=lambda: LoadForecaster(max_history=max_history or BACKTEST_MAX_HISTORY,
-                                              max_history_days=max_history_days or None),
+                                              max_history_days=max_history_days or None,
+                                              holidays=holidays),
             refit_every=refit_every, progress=sys.stderr.isatty(),
         )
     except ValueError as exc:  # too short for the horizon, bad values
@@ -247,7 +265,8 @@ def backtest(csv_path: Path, time_col: str | None, value_col: str | None, freq: 
               required=True, help="Where to save the model (joblib file with metadata).")
 def train_forecaster(csv_path: Path, time_col: str | None, value_col: str | None,
                      freq: str | None, agg: str, max_gap: int, tz: str | None,
-                     max_history: int | None, max_history_days: float, out: Path) -> None:
+                     max_history: int | None, max_history_days: float, holidays: str | None,
+                     out: Path) -> None:
     """Fit the load forecaster on a series CSV and save it with its metadata.
 
     The controller keeps its load history in naive UTC, so a series whose
@@ -261,7 +280,7 @@ def train_forecaster(csv_path: Path, time_col: str | None, value_col: str | None
             click.echo(f"note: timestamps in {series.index.tz} converted to UTC, the "
                        "controller's clock")
         series = _naive_utc(series)
-    model, seconds = _fit(series, max_history, max_history_days, csv_path)
+    model, seconds = _fit(series, max_history, max_history_days, holidays, csv_path)
     _check_forecast(model.forecast(12), series, csv_path)
     with atomic_output(out, "--out") as partial:
         model.save(partial)
