@@ -60,7 +60,7 @@ def test_the_choice_rejects_noise_and_keeps_a_real_drop() -> None:
         noise_years += bool(choose_effects(noise, positions, 86400.0, "US").names)
         walk = np.cumsum(noise)
         walk_years += bool(choose_effects(walk, positions, 86400.0, "US").names)
-    # ~1.5 % of noise years and ~9 % of random-walk years get one spurious holiday
+    # ~0.5 % of noise years and ~7 % of random-walk years get one spurious holiday
     assert noise_years <= 4 and walk_years <= 15
     noise = np.random.default_rng(2).normal(size=366)
     christmas = index.get_loc(pd.Timestamp("2001-12-25"))
