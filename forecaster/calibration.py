@@ -21,10 +21,8 @@ straight line is easy to forecast and, from inside a gap, already points at
 where the gap ends, so counting it made the factors too small on gap-heavy
 series.
 
-:func:`project` is the h-step projection itself, shared with
-:func:`forecaster.path.forecast_path`.  It works on ``w_h = (T^h)' Z'`` rather
-than on the state covariance, so each step costs ``k^2`` per origin instead of
-``k^3`` (``k`` states: about 50 for a seasonal ARIMA with m = 24).
+:meth:`forecaster.statespace.StateSpace.project` is the h-step projection
+itself, shared with ``forecast`` and :func:`forecaster.path.forecast_path`.
 
 Tried and not kept (issue 6, low-count traces): widths by forecast level as well
 as by lead time.  On 5-minute flight departures from ORD the 0.9 quantile covered
@@ -44,6 +42,7 @@ from typing import Any
 
 import numpy as np
 
+from forecaster.statespace import StateSpace
 from forecaster.types import Z80
 
 CALIBRATION_HORIZON = 24  # lead times measured; longer horizons hold the last factor
@@ -52,49 +51,6 @@ MIN_ORIGINS = 50  # fewer origins at a lead time than this: the factor is not me
 WIDTH_MIN = 1.0  # never narrower than the model's own sd
 WIDTH_MAX = 2.5  # a misfit this large is for a refit or a human, not for wider bands
 SKIP_START = 50  # the filter's (diffuse) start is never an origin
-
-
-def _matrix(ssm: Any, name: str) -> np.ndarray:
-    """A system matrix of a time-invariant model (statsmodels drops the time axis then)."""
-    value = np.asarray(ssm[name])
-    time_invariant_ndim = 1 if name in ("obs_intercept", "state_intercept") else 2
-    if value.ndim != time_invariant_ndim:
-        raise ValueError(f"the model varies in time ({name}); h-step projection needs it fixed")
-    return value
-
-
-def project(
-    ssm: Any, state: np.ndarray, state_cov: np.ndarray, horizon: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Means and variances of the next ``horizon`` observations from predicted states.
-
-    ``state`` is ``(k, n)`` and ``state_cov`` ``(k, k, n)``: the filter's
-    one-step-ahead predicted states at ``n`` origins.  Returns two ``(n, horizon)``
-    arrays: with ``w_h = (T^h)' Z'``, the mean at lead ``h + 1`` is
-    ``w_h' a + d + sum_{j<h} w_j' c`` and the variance ``w_h' P w_h + H +
-    sum_{j<h} w_j' R Q R' w_j`` (the usual recursion written for one observed series).
-    """
-    design = _matrix(ssm, "design")[0]  # one observed series
-    obs_intercept = float(_matrix(ssm, "obs_intercept")[0])
-    obs_cov = float(_matrix(ssm, "obs_cov")[0, 0])
-    transition = _matrix(ssm, "transition")
-    state_intercept = _matrix(ssm, "state_intercept")
-    selection = _matrix(ssm, "selection")
-    rqr = selection @ _matrix(ssm, "state_cov") @ selection.T
-
-    n = state.shape[1]
-    means = np.empty((n, horizon))
-    variances = np.empty((n, horizon))
-    w = design.astype(float)
-    mean_shift = obs_intercept
-    noise = obs_cov
-    for h in range(horizon):
-        means[:, h] = w @ state + mean_shift
-        variances[:, h] = np.einsum("i,ijn,j->n", w, state_cov, w) + noise
-        mean_shift += float(w @ state_intercept)
-        noise += float(w @ rqr @ w)
-        w = transition.T @ w
-    return means, variances
 
 
 def width_factors(results: Any, horizon: int = CALIBRATION_HORIZON,
@@ -118,7 +74,7 @@ def width_factors(results: Any, horizon: int = CALIBRATION_HORIZON,
         return np.ones(1)
     state = np.asarray(filtered.predicted_state)[:, start:n]
     state_cov = np.asarray(filtered.predicted_state_cov)[:, :, start:n]
-    means, variances = project(results.model.ssm, state, state_cov, horizon)
+    means, variances = StateSpace.from_ssm(results.model.ssm).project(state, state_cov, horizon)
     observed = None
     if missing is not None and np.any(missing):
         observed = ~np.asarray(missing, dtype=bool)

@@ -77,6 +77,7 @@ from forecaster.selection import (
     fit_error_model,
     fit_seasonal_arima,
 )
+from forecaster.statespace import StateSpace
 from forecaster.stepwise import MAX_ORDER_FITS
 from forecaster.transforms import choose_transform, forward
 from forecaster.types import Forecast, normal_bands
@@ -284,6 +285,7 @@ class LoadForecaster:
             self.results_ if cleaned is None else self.error_model_.filter(cleaned),
             missing=filled_mask(series),
         )
+        self._start_filter(self.results_)
 
     def _try_seasonal_arima(self, z: np.ndarray, m: int, notes: list[str]) -> None:
         """Switch to seasonal ARIMA when its one-step error is clearly lower."""
@@ -303,6 +305,14 @@ class LoadForecaster:
             self.error_model_ = alt
             self.results_ = alt.filter(z)
             self.seasonal_periods_ = (float(m),)
+
+    def _start_filter(self, results: Any) -> None:
+        """Keep the fitted filter's matrices and its state for the next point."""
+        self.state_space_ = StateSpace.from_ssm(results.model.ssm)
+        filtered = results.filter_results
+        self.state_ = np.array(filtered.predicted_state[:, -1], dtype=float)
+        self.state_cov_ = np.array(filtered.predicted_state_cov[:, :, -1], dtype=float)
+        self.steady_ = bool(getattr(filtered, "converged", False))
 
     def _holiday_effects(
         self, resid: np.ndarray, positions: np.ndarray, step: float, notes: list[str]
@@ -337,11 +347,10 @@ class LoadForecaster:
         horizon = int(horizon)
         step = pd.Timedelta(seconds=self.step_)
         stamps = pd.DatetimeIndex([self.last_timestamp_ + step * (i + 1) for i in range(horizon)])
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            pred = self.results_.get_forecast(horizon)
-            mean = np.asarray(pred.predicted_mean, dtype=float)
-            var = np.asarray(pred.var_pred_mean, dtype=float)
+        means, variances = self.state_space_.project(
+            self.state_[:, None], self.state_cov_[:, :, None], horizon
+        )
+        mean, var = means[0], variances[0]
         loc = mean + self._regression(time_positions(stamps, self.step_))
         scale = widen(np.sqrt(np.maximum(var, 0.0)), self.width_factors_)
         return Forecast(
@@ -396,9 +405,10 @@ class LoadForecaster:
         ).iloc[1:]
         z = forward(joined.to_numpy(dtype=float), self.transform_, self.lmbda_)
         resid = z - self._regression(time_positions(pd.DatetimeIndex(joined.index), self.step_))
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            self.results_ = self.results_.extend(resid)
+        states, covs = self.state_space_.filter(
+            self.state_, self.state_cov_, resid, steady=self.steady_
+        )
+        self.state_, self.state_cov_ = states[:, -1], covs[:, :, -1]
         # the points filled in so far stay marked, so ``refit`` calibrates without them
         runs = (
             *self.history_.attrs.get("filled", ()),
@@ -493,6 +503,7 @@ class LoadForecaster:
         z = forward(y, model.transform_, model.lmbda_)
         resid = z - model._regression(time_positions(pd.DatetimeIndex(history.index), model.step_))
         model.results_ = model.error_model_.filter(resid)
+        model._start_filter(model.results_)
         model.history_ = history
         model.last_timestamp_ = history.index[-1]
         return model

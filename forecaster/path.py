@@ -3,28 +3,26 @@
 Replaying a trace (the simulator) needs, at every step ``k``, the forecast the
 live loop would hold after being told the first ``k`` points — ``update(point)``
 then ``forecast(h)``, thousands of times.  With the parameters fixed that is
-exactly one Kalman filter pass over the points (``extend``, as ``update`` does)
+exactly one Kalman filter pass over the points (as ``update`` does)
 followed by an ``h``-step projection from each one-step-ahead predicted state:
 
     a_{t+1} = T a_t + c,   P_{t+1} = T P_t T' + R Q R',
     mean_t = Z a_t + d,    var_t = Z P_t Z' + H
 
 (the model's own state-space matrices; time-invariant for ARIMA and seasonal
-ARIMA; :func:`forecaster.calibration.project`), plus the Fourier regression at
+ARIMA; :class:`forecaster.statespace.StateSpace`), plus the Fourier regression at
 the forecast stamps, the model's per-horizon interval width factors, then the
 same back-transform as :meth:`LoadForecaster.forecast`.  The result equals calling
 ``update``/``forecast`` point by point (``tests/forecaster/test_path.py``) at a
-small fraction of the cost, because no model is cloned per step.
+small fraction of the cost, because no forecast object is built per step.
 """
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import pandas as pd
 
-from forecaster.calibration import project, widen
+from forecaster.calibration import widen
 from forecaster.io import SeriesError
 from forecaster.model import LoadForecaster
 from forecaster.seasonality import time_positions
@@ -58,15 +56,13 @@ def forecast_path(model: LoadForecaster, points: pd.Series, horizon: int) -> lis
             raise SeriesError("forecast_path: points must be non-negative numbers")
         z = forward(values, model.transform_, model.lmbda_)
         resid = z - model._regression(time_positions(expected, model.step_))
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            results = model.results_.extend(resid)
     else:
-        results = model.results_
-    filtered = results.filter_results
-    state = np.asarray(filtered.predicted_state)[:, -(n + 1):]  # (k, n + 1)
-    state_cov = np.asarray(filtered.predicted_state_cov)[:, :, -(n + 1):]  # (k, k, n + 1)
-    means, variances = project(results.model.ssm, state, state_cov, horizon)
+        resid = np.empty(0)
+    # the predicted state before each point and after the last: n + 1 origins
+    state, state_cov = model.state_space_.filter(
+        model.state_, model.state_cov_, resid, steady=model.steady_
+    )
+    means, variances = model.state_space_.project(state, state_cov, horizon)
 
     stamps = pd.date_range(first, periods=n + horizon, freq=step)
     regression = model._regression(time_positions(stamps, model.step_))
