@@ -16,8 +16,9 @@ ARIMA is tried as well and kept when its one-step error is clearly lower.
 Every choice is bounded by counts, not by the clock, so the same series gives
 the same model and forecasts on any machine load; only the generous safety cap
 ``time_budget_seconds`` can cut a search short, and the metadata notes say so.
-``update`` folds new points into the Kalman filter (``SARIMAXResults.extend``)
-without re-estimation, so the control loop can call it every tick; ``refit``
+``update`` folds new points into the fitted Kalman filter, one step per point on
+the model's own matrices (``forecaster.statespace``, what ``SARIMAXResults.extend``
+computes without building a model per call), without re-estimation, so the control loop can call it every tick; ``refit``
 re-estimates on a bounded window.  The intervals' width per lead time is
 calibrated at fit time on the model's own multi-step errors over the fit
 window (``forecaster.calibration``), at observed points only:

@@ -16,7 +16,7 @@ on the machine.  If no order converges the simplest one is used and the
 metadata says so.  Estimation uses statsmodels SARIMAX with simple
 differencing and a concentrated scale (fast); the chosen parameters are then
 run through a SARIMAX model that keeps the differencing in its state, which is
-what ``extend`` (cheap updates) needs.
+what cheap updates (``forecaster.statespace``) need.
 """
 
 from __future__ import annotations
