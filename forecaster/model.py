@@ -18,8 +18,8 @@ the same model and forecasts on any machine load; only the generous safety cap
 ``time_budget_seconds`` can cut a search short, and the metadata notes say so.
 ``update`` folds new points into the fitted Kalman filter, one step per point on
 the model's own matrices (``forecaster.statespace``, what ``SARIMAXResults.extend``
-computes without building a model per call), without re-estimation, so the control loop can call it every tick; ``refit``
-re-estimates on a bounded window.  The intervals' width per lead time is
+computes without building a model per call), without re-estimation, so the
+control loop can call it every tick; ``refit`` re-estimates on a bounded window.  The intervals' width per lead time is
 calibrated at fit time on the model's own multi-step errors over the fit
 window (``forecaster.calibration``), at observed points only:
 points the reader filled in across gaps (``forecaster.io.filled_mask``) do not
