@@ -47,6 +47,7 @@ def duration_text(delta: pd.Timedelta) -> str:
 
 
 _OFFSET = r"\d\d:\d\d(?::\d\d(?:[.,]\d+)?)?\s?(Z|[+-]\d\d(?::?\d\d)?)$"  # after a time
+OFFSET_PATTERN = _OFFSET
 
 
 def _epoch_unit(numbers: pd.Series) -> str | None:
@@ -118,12 +119,55 @@ def _parse_each(raw: pd.Series, where: str, lines: np.ndarray | None = None) -> 
         parsed = _parse_local_dates(text, utc, where, lines)
     index = pd.DatetimeIndex(parsed)
     if utc:
+        wall = _dates_across_clock_changes(index, offsets)
+        if wall is not None:
+            return wall
         # One fixed offset: keep that wall clock.  Several (a local clock across a
         # daylight-saving change): the latest row's, so what follows the series
         # (a forecast) continues the clock the file ends on.
         latest = int(np.argmax(index.asi8)) if len(index) else 0
         index = index.tz_convert(pd.Timestamp(text.iloc[latest]).tzinfo)
     return index
+
+
+def _dates_across_clock_changes(
+    index: pd.DatetimeIndex, offsets: pd.Series
+) -> pd.DatetimeIndex | None:
+    """The naive wall clock of timestamps whose UTC offsets (``offsets``, as written)
+    change with daylight-saving time but which all fall at one time of day: see
+    :func:`calendar_days`.  ``None`` for anything else."""
+    text = offsets.fillna("Z").astype(str)
+    if text.nunique() < 2:
+        return None
+    sign = np.where(text.str.startswith("-"), -1, 1)
+    digits = text.str.replace(r"[^0-9]", "", regex=True).str.ljust(4, "0")
+    minutes = np.where(
+        text == "Z", 0, sign * (digits.str[:2].astype(int) * 60 + digits.str[2:4].astype(int))
+    )
+    wall = index.tz_convert("UTC").tz_localize(None) + pd.to_timedelta(minutes, unit="min")
+    return _one_time_of_day(pd.DatetimeIndex(wall), len(set(minutes)))
+
+
+def calendar_days(index: pd.DatetimeIndex) -> pd.DatetimeIndex | None:
+    """The naive wall clock of a zoned ``index`` whose UTC offset changes but whose
+    rows all fall at one time of day, else ``None``.
+
+    Daily rows written as local midnight (``2024-03-31T00:00:00+02:00`` after
+    ``2024-03-30T00:00:00+01:00``, or read with ``--tz``) are local calendar days,
+    23 or 25 hours apart at a daylight-saving change.  On one clock they looked
+    irregular, or with ``--freq 1D`` landed in the day before for half the year."""
+    if index.tz is None:
+        return None
+    wall = index.tz_localize(None)
+    shifts = wall - index.tz_convert("UTC").tz_localize(None)
+    return _one_time_of_day(wall, shifts.nunique())
+
+
+def _one_time_of_day(wall: pd.DatetimeIndex, clocks: int) -> pd.DatetimeIndex | None:
+    if clocks < 2 or len(wall) < 2:
+        return None
+    time_of_day = wall - wall.normalize()
+    return wall if (time_of_day == time_of_day[0]).all() else None
 
 
 def localize(

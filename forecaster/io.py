@@ -38,7 +38,9 @@ import numpy as np
 import pandas as pd
 
 from forecaster.cells import (
+    OFFSET_PATTERN,
     SeriesError,
+    calendar_days,
     duration_text,
     lines_text,
     localize,
@@ -263,6 +265,11 @@ def read_series(
             "as local wall-clock time" + ("" if tz else "; pass --tz with the zone (e.g. "
                                           "--tz Europe/Berlin) to place them"))
     index = parse_times(stamps, where_t, lines)
+    if index.tz is None and stamps.astype(str).str.extract(OFFSET_PATTERN).notna().any().any():
+        header_notes.append(
+            f"UTC offsets in column {tcol!r} change (daylight-saving time) and every row "
+            "is at the same time of day: read as local calendar days, written without an "
+            "offset")
     if events or vcol is None:
         if tz:
             order = np.argsort(index.asi8, kind="stable")
@@ -290,6 +297,11 @@ def read_series(
         index, values, lines = index[::-1], values[::-1], lines[::-1]
     if tz:
         index = localize(index, tz, where_t, lines)
+        days = calendar_days(index) if not freq else None
+        if days is not None:
+            notes.append(f"rows at one time of day in {tz} across daylight-saving changes: "
+                         "read as local calendar days, written without an offset")
+            index = days
     elif index.tz is None and not _whole_days(freq):  # a day's total may hold 25 hours
         _check_clock_changes(index, where_t, lines)
     if not freq:  # overlapping exports pasted together repeat rows; conflicting ones stay errors

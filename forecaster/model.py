@@ -19,9 +19,10 @@ the same model and forecasts on any machine load; only the generous safety cap
 ``update`` folds new points into the fitted Kalman filter, one step per point on
 the model's own matrices (``forecaster.statespace``, what ``SARIMAXResults.extend``
 computes without building a model per call), without re-estimation, so the
-control loop can call it every tick; ``refit`` re-estimates on a bounded window.  The intervals' width per lead time is
-calibrated at fit time on the model's own multi-step errors over the fit
-window (``forecaster.calibration``), at observed points only:
+control loop can call it every tick; ``refit`` re-estimates on a bounded window.
+The intervals' width per lead time is calibrated at fit time on the model's own
+multi-step errors over the fit window (``forecaster.calibration``), at observed
+points only:
 points the reader filled in across gaps (``forecaster.io.filled_mask``) do not
 count.  Estimation and the filter still run on the filled-in series: treating
 those points as missing values in the Kalman filter (statsmodels' NaN

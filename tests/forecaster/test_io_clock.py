@@ -125,3 +125,38 @@ def test_a_clock_going_back_outside_the_daylight_saving_months_is_no_such_change
     path = write(tmp_path, series_text([f"{t},{i}" for i, t in enumerate(stamps)]))
     with pytest.raises(SeriesError, match="timestamps not sorted: 2014-01-07 02:00:00 comes after"):
         read_series(path)
+
+
+def berlin_midnights(n: int, fmt: str) -> list[str]:
+    """``n`` daily rows at Europe/Berlin midnight from 2024-03-20, across the change of
+    2024-03-31, with the day's own offset (``"offset"``) or in UTC (``"utc"``)."""
+    days = pd.date_range("2024-03-20", periods=n, freq="D", tz="Europe/Berlin")
+    shown = [d.isoformat() if fmt == "offset" else f"{d.tz_convert('UTC'):%Y-%m-%dT%H:%M:%SZ}"
+             for d in days]
+    return [f"{t},{100 + i}" for i, t in enumerate(shown)]
+
+
+@pytest.mark.parametrize("freq", [None, "1D"])
+def test_daily_rows_with_changing_offsets_are_local_calendar_days(tmp_path: Path, freq) -> None:
+    path = write(tmp_path, series_text(berlin_midnights(30, "offset")))
+    series = read_series(path, freq=freq)
+    assert series.index.tz is None
+    assert list(series.index) == list(pd.date_range("2024-03-20", periods=30, freq="D"))
+    assert list(series) == [100.0 + i for i in range(30)]  # no day moved onto its neighbour
+    assert any("read as local calendar days" in note for note in series.attrs["notes"])
+
+
+def test_daily_rows_in_utc_with_tz_are_local_calendar_days(tmp_path: Path) -> None:
+    path = write(tmp_path, series_text(berlin_midnights(30, "utc")))
+    with pytest.raises(SeriesError, match="irregular timestamps"):
+        read_series(path)  # 23:00Z, then 22:00Z: 23 hours apart at the change
+    series = read_series(path, tz="Europe/Berlin")
+    assert list(series.index) == list(pd.date_range("2024-03-20", periods=30, freq="D"))
+    assert list(series) == [100.0 + i for i in range(30)]
+    assert any("local calendar days" in note for note in series.attrs["notes"])
+
+
+def test_hourly_rows_with_changing_offsets_keep_one_clock(tmp_path: Path) -> None:
+    path = write(tmp_path, series_text(london_rows("2015-03-28", 48, fmt="iso")))
+    series = read_series(path)
+    assert series.index.tz is not None and len(series) == 48
