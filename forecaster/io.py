@@ -452,7 +452,19 @@ def _filled_notes(series: pd.Series, index: pd.DatetimeIndex, lines: np.ndarray,
             and _changes_clock(series.index[first:first + 1])):
         note += ("; an hour missing is what local time skips when daylight-saving time "
                  "starts: pass --tz with the file's zone to read it so")
+    if _business_days(series.index, filled):
+        note += ("; they include every Saturday and Sunday (business-day data?): the forecast "
+                 "includes weekend days too, drawn from the filled-in ones (fleetcast has no "
+                 "business-day step)")
     return [note]
+
+
+def _business_days(stamps: pd.DatetimeIndex, filled: np.ndarray) -> bool:
+    """Whether daily ``stamps`` have a row on no weekend day of at least four weeks."""
+    if len(stamps) < 28 or stamps[1] - stamps[0] != pd.Timedelta(days=1):
+        return False
+    weekend = np.asarray(stamps.day_of_week >= 5)
+    return bool(weekend.any() and filled[weekend].all())
 
 
 def _finish(
