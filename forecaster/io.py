@@ -32,6 +32,7 @@ backtest can keep them out of its scores.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -265,7 +266,8 @@ def read_series(
             "as local wall-clock time" + ("" if tz else "; pass --tz with the zone (e.g. "
                                           "--tz Europe/Berlin) to place them"))
     index = parse_times(stamps, where_t, lines)
-    if index.tz is None and stamps.astype(str).str.extract(OFFSET_PATTERN).notna().any().any():
+    # offsets are on every row or on none (parse_times): the first row tells
+    if index.tz is None and re.search(OFFSET_PATTERN, str(stamps.iloc[0]).strip()):
         header_notes.append(
             f"UTC offsets in column {tcol!r} change (daylight-saving time) and every row "
             "is at the same time of day: read as local calendar days, written without an "
