@@ -144,8 +144,9 @@ def _dates_across_clock_changes(
     minutes = np.where(
         text == "Z", 0, sign * (digits.str[:2].astype(int) * 60 + digits.str[2:4].astype(int))
     )
-    wall = index.tz_convert("UTC").tz_localize(None) + pd.to_timedelta(minutes, unit="min")
-    return _one_time_of_day(pd.DatetimeIndex(wall), len(set(minutes)))
+    shifts = pd.to_timedelta(minutes, unit="min")
+    wall = index.tz_convert("UTC").tz_localize(None) + shifts
+    return _one_time_of_day(pd.DatetimeIndex(wall), pd.TimedeltaIndex(shifts))
 
 
 def calendar_days(index: pd.DatetimeIndex) -> pd.DatetimeIndex | None:
@@ -160,14 +161,29 @@ def calendar_days(index: pd.DatetimeIndex) -> pd.DatetimeIndex | None:
         return None
     wall = index.tz_localize(None)
     shifts = wall - index.tz_convert("UTC").tz_localize(None)
-    return _one_time_of_day(wall, shifts.nunique())
+    return _one_time_of_day(wall, pd.TimedeltaIndex(shifts))
 
 
-def _one_time_of_day(wall: pd.DatetimeIndex, clocks: int) -> pd.DatetimeIndex | None:
-    if clocks < 2 or len(wall) < 2:
+def _one_time_of_day(wall: pd.DatetimeIndex, shifts: pd.TimedeltaIndex) -> pd.DatetimeIndex | None:
+    """``wall`` when its rows (UTC offsets ``shifts``, two or more of them) fall at one
+    time of day, else ``None``.  A row later than the others by just the amount its
+    clock jumped forward since the row before counts as at that time: the time did
+    not exist that day (America/Sao_Paulo's daylight-saving time began at midnight,
+    so its local midnight of 2018-11-04 is written 01:00 -02:00)."""
+    if shifts.nunique() < 2 or len(wall) < 2:
         return None
+    order = np.argsort(wall.asi8, kind="stable")
+    wall, shifts = wall[order], shifts[order]
     time_of_day = wall - wall.normalize()
-    return wall if (time_of_day == time_of_day[0]).all() else None
+    usual = time_of_day.value_counts().index[0]
+    off = np.flatnonzero(time_of_day != usual)
+    if len(off):
+        jumps = np.diff(shifts.asi8)
+        late = (time_of_day[off] - usual).asi8
+        if off[0] == 0 or not np.array_equal(late, jumps[off - 1]) or (late <= 0).any():
+            return None
+        wall = wall.normalize() + usual
+    return wall[np.argsort(order, kind="stable")]
 
 
 def localize(
@@ -191,6 +207,11 @@ def localize(
     probe = index.tz_localize(zone, ambiguous=standard, nonexistent="NaT")
     skipped = np.flatnonzero(probe.isna())
     if len(skipped):
+        # dates (rows at one time of day) where the clock skipped that time: the day
+        # starts when the clock jumps to, which calendar_days reads as the date again
+        moved = index.tz_localize(zone, ambiguous=standard, nonexistent="shift_forward")
+        if calendar_days(moved) is not None:
+            return moved
         raise SeriesError(
             f"{where}: timestamp {index[skipped[0]]} does not exist in {tz} (the clock skips "
             f"it when daylight-saving time starts) at {lines_text(skipped, lines)}; "

@@ -1,0 +1,79 @@
+"""Daily rows across clock changes, the cases a new user's exports bring.
+
+Zones whose daylight-saving time starts at midnight (America/Sao_Paulo until
+2019, America/Santiago, America/Asuncion) have no midnight on that day: a date
+written there is read as the day's first minute, and exports of local midnight
+write the time the clock jumps to (01:00).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from forecaster.cells import SeriesError
+from forecaster.io import read_series
+
+# 2018-11-04: Sao Paulo's clock went from 00:00 -03:00 to 01:00 -02:00
+SAO_PAULO_DAYS = pd.date_range("2018-10-20", periods=30, freq="D")
+
+
+def write(tmp_path: Path, stamps: list[str], values: list[float] | None = None) -> Path:
+    values = values if values is not None else [100.0 + i for i in range(len(stamps))]
+    path = tmp_path / "daily.csv"
+    path.write_text("timestamp,value\n" + "".join(f"{t},{v}\n" for t, v in zip(
+        stamps, values, strict=True)))
+    return path
+
+
+def sao_paulo_midnights() -> list[str]:
+    """Local midnight of each day as an export writes it (01:00 when midnight is skipped)."""
+    local = SAO_PAULO_DAYS.tz_localize("America/Sao_Paulo", nonexistent="shift_forward")
+    return [t.isoformat() for t in local]
+
+
+def test_dates_with_tz_where_midnight_is_skipped_are_calendar_days(tmp_path: Path) -> None:
+    path = write(tmp_path, [f"{d:%Y-%m-%d}" for d in SAO_PAULO_DAYS])
+    for freq in (None, "1D"):
+        series = read_series(path, tz="America/Sao_Paulo", freq=freq, agg="mean")
+        assert list(series.index) == list(SAO_PAULO_DAYS)
+        assert list(series) == [100.0 + i for i in range(30)]
+
+
+def test_offset_rows_where_midnight_is_skipped_are_calendar_days(tmp_path: Path) -> None:
+    stamps = sao_paulo_midnights()
+    assert stamps[15] == "2018-11-04T01:00:00-02:00"
+    path = write(tmp_path, stamps)
+    series = read_series(path)
+    assert series.index.tz is None
+    assert list(series.index) == list(SAO_PAULO_DAYS)
+    assert list(series) == [100.0 + i for i in range(30)]
+    # newest first, as some exports write them
+    newest_first = write(tmp_path, stamps[::-1], [100.0 + i for i in range(30)][::-1])
+    assert list(read_series(newest_first).index) == list(SAO_PAULO_DAYS)
+
+
+def test_a_row_off_the_usual_time_is_still_an_error(tmp_path: Path) -> None:
+    # 01:00 on an ordinary day is no skipped midnight
+    stamps = sao_paulo_midnights()
+    stamps[5] = stamps[5].replace("T00:00:00", "T01:00:00")
+    with pytest.raises(SeriesError, match="irregular timestamps"):
+        read_series(write(tmp_path, stamps))
+    # a time the clock skips that is not where the jump starts stays an error with --tz
+    days = pd.date_range("2024-03-20", periods=20, freq="D") + pd.Timedelta("2h30min")
+    path = write(tmp_path, [f"{d:%Y-%m-%d %H:%M}" for d in days])
+    with pytest.raises(SeriesError, match="does not exist in Europe/Berlin"):
+        read_series(path, tz="Europe/Berlin")
+
+
+@pytest.mark.parametrize("zone", ["Australia/Sydney", "America/St_Johns", "Asia/Kathmandu",
+                                  "Europe/London"])
+def test_local_midnights_with_offsets_are_calendar_days(tmp_path: Path, zone: str) -> None:
+    days = pd.date_range("2023-03-01", periods=240, freq="D")
+    stamps = [t.isoformat().replace("+00:00", "Z") for t in days.tz_localize(zone)]
+    series = read_series(write(tmp_path, stamps))
+    assert list(series.index.tz_localize(None)) == list(days)
+    assert np.array_equal(series.to_numpy(), 100.0 + np.arange(240))
