@@ -48,6 +48,8 @@ def duration_text(delta: pd.Timedelta) -> str:
 
 _OFFSET = r"\d\d:\d\d(?::\d\d(?:[.,]\d+)?)?\s?(Z|[+-]\d\d(?::?\d\d)?)$"  # after a time
 OFFSET_PATTERN = _OFFSET
+# rows at one time of day but one in this many or fewer: still read as calendar days
+STRAY_SHARE = 10
 
 
 def _epoch_unit(numbers: pd.Series) -> str | None:
@@ -159,9 +161,11 @@ def calendar_days(index: pd.DatetimeIndex) -> pd.DatetimeIndex | None:
     irregular, or with ``--freq 1D`` landed in the day before for half the year."""
     if index.tz is None:
         return None
-    wall = index.tz_localize(None)
-    shifts = wall - index.tz_convert("UTC").tz_localize(None)
-    return _one_time_of_day(wall, pd.TimedeltaIndex(shifts))
+    return _one_time_of_day(index.tz_localize(None), _utc_offsets(index))
+
+
+def _utc_offsets(index: pd.DatetimeIndex) -> pd.TimedeltaIndex:
+    return pd.TimedeltaIndex(index.tz_localize(None) - index.tz_convert("UTC").tz_localize(None))
 
 
 def _one_time_of_day(wall: pd.DatetimeIndex, shifts: pd.TimedeltaIndex) -> pd.DatetimeIndex | None:
@@ -169,7 +173,10 @@ def _one_time_of_day(wall: pd.DatetimeIndex, shifts: pd.TimedeltaIndex) -> pd.Da
     time of day, else ``None``.  A row later than the others by just the amount its
     clock jumped forward since the row before counts as at that time: the time did
     not exist that day (America/Sao_Paulo's daylight-saving time began at midnight,
-    so its local midnight of 2018-11-04 is written 01:00 -02:00)."""
+    so its local midnight of 2018-11-04 is written 01:00 -02:00).  A few other rows
+    (at most one in ``STRAY_SHARE``) may be off that time: they stay as written, so
+    the reader names them, and with ``--freq 1D`` each lands in its own local day;
+    on one clock a single stray row sent half a year of days into the day before."""
     if shifts.nunique() < 2 or len(wall) < 2:
         return None
     order = np.argsort(wall.asi8, kind="stable")
@@ -178,11 +185,14 @@ def _one_time_of_day(wall: pd.DatetimeIndex, shifts: pd.TimedeltaIndex) -> pd.Da
     usual = time_of_day.value_counts().index[0]
     off = np.flatnonzero(time_of_day != usual)
     if len(off):
-        jumps = np.diff(shifts.asi8)
+        jumps = np.r_[0, np.diff(shifts.asi8)][off]
         late = (time_of_day[off] - usual).asi8
-        if off[0] == 0 or not np.array_equal(late, jumps[off - 1]) or (late <= 0).any():
+        skipped = off[(late == jumps) & (late > 0)]
+        if len(off) - len(skipped) > len(wall) / STRAY_SHARE:
             return None
-        wall = wall.normalize() + usual
+        moved = np.zeros(len(wall), dtype=bool)
+        moved[skipped] = True
+        wall = pd.DatetimeIndex(np.where(moved, wall.normalize() + usual, wall))
     return wall[np.argsort(order, kind="stable")]
 
 
@@ -207,10 +217,15 @@ def localize(
     probe = index.tz_localize(zone, ambiguous=standard, nonexistent="NaT")
     skipped = np.flatnonzero(probe.isna())
     if len(skipped):
-        # dates (rows at one time of day) where the clock skipped that time: the day
-        # starts when the clock jumps to, which calendar_days reads as the date again
+        # dates (rows at one time of day) where the clock jumped forward from that
+        # very time (America/Sao_Paulo's midnight of 2018-11-04): the day starts when
+        # the clock jumps to, which calendar_days reads as the date again
         moved = index.tz_localize(zone, ambiguous=standard, nonexistent="shift_forward")
-        if calendar_days(moved) is not None:
+        after = moved[skipped]
+        before = after - pd.Timedelta(1, "ns")
+        jump = _utc_offsets(after) - _utc_offsets(before)
+        if (after.tz_localize(None) - index[skipped] == jump).all() \
+                and calendar_days(moved) is not None:
             return moved
         raise SeriesError(
             f"{where}: timestamp {index[skipped[0]]} does not exist in {tz} (the clock skips "

@@ -77,3 +77,31 @@ def test_local_midnights_with_offsets_are_calendar_days(tmp_path: Path, zone: st
     series = read_series(write(tmp_path, stamps))
     assert list(series.index.tz_localize(None)) == list(days)
     assert np.array_equal(series.to_numpy(), 100.0 + np.arange(240))
+
+
+def berlin_midnights_with_a_stray_row() -> tuple[list[str], pd.DatetimeIndex]:
+    days = pd.date_range("2023-03-01", periods=60, freq="D")
+    stamps = [t.isoformat() for t in days.tz_localize("Europe/Berlin")]
+    stamps[40] = stamps[40].replace("T00:00:00", "T00:05:00")  # 2023-04-10, line 42
+    return stamps, days
+
+
+def test_one_row_off_midnight_keeps_the_others_on_their_local_days(tmp_path: Path) -> None:
+    stamps, days = berlin_midnights_with_a_stray_row()
+    path = write(tmp_path, stamps)
+    series = read_series(path, freq="1D", agg="mean")
+    # on one clock (+02:00, the last row's) March's midnights were 23:00 the day before:
+    # 2023-03-25 was 2023-03-24 and 2023-03-26 the mean of two days
+    assert list(series.index) == list(days)
+    assert list(series) == [100.0 + i for i in range(60)]
+    # without --freq the message names the stray row, not the clock change
+    with pytest.raises(SeriesError, match=r"2023-04-10 00:05:00 is .* \(lines 42, 43\)"):
+        read_series(path)
+
+
+def test_rows_at_several_times_of_day_keep_one_clock(tmp_path: Path) -> None:
+    # twelve-hourly rows across the change are no calendar days
+    stamps = pd.date_range("2023-03-20", periods=40, freq="12h", tz="Europe/Berlin")
+    series = read_series(write(tmp_path, [t.isoformat() for t in stamps]), freq="12h",
+                         agg="mean")
+    assert series.index.tz is not None
