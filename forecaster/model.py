@@ -277,7 +277,8 @@ class LoadForecaster:
         self.seasonal_periods_ = tuple(s.period for s in self.seasons_)
         short = [p for p in periods if float(p).is_integer() and 2 <= p <= SARIMA_MAX_PERIOD]
         if short:
-            self._try_seasonal_arima(z, int(min(short)), notes)
+            holidays = effects_regression(self.holiday_effects_, positions, step)
+            self._try_seasonal_arima(z - holidays, int(min(short)), notes)
         self.order_ = self.error_model_.order
         self.last_timestamp_ = series.index[-1]
         # the bands describe the load, not the glitches the estimation left out
@@ -301,8 +302,8 @@ class LoadForecaster:
                 f"seasonal ARIMA (m={m}) chosen over Fourier terms: one-step MSE "
                 f"{alt.one_step_mse:.4g} vs {fourier_mse:.4g}"
             )
+            # the holiday regressors stay: ``z`` came without their share
             self.seasons_, self.coef_ = (), np.empty(0)
-            self.holiday_effects_ = NO_EFFECTS
             self.d_ = alt.order[1]
             self.error_model_ = alt
             self.results_ = alt.filter(z)
@@ -371,11 +372,11 @@ class LoadForecaster:
         self._check_fitted()
         p, d, q = self.order_
         sp, sd, sq, m = self.error_model_.seasonal_order
-        if m:
-            return f"SARIMA({p},{d},{q})({sp},{sd},{sq}){m} {self.transform_}"
-        seasons = "+".join(s.describe() for s in self.seasons_) or "none"
         effects = self.holiday_effects_
         holidays = f" {effects.describe()}" if effects.names else ""
+        if m:
+            return f"SARIMA({p},{d},{q})({sp},{sd},{sq}){m}{holidays} {self.transform_}"
+        seasons = "+".join(s.describe() for s in self.seasons_) or "none"
         return f"ARIMA({p},{d},{q}) fourier[{seasons}]{holidays} {self.transform_}"
 
     # --------------------------------------------------------------- update
@@ -393,6 +394,11 @@ class LoadForecaster:
         if (new_points.index.tz is None) != (self.last_timestamp_.tz is None):
             kind = "timezone-naive" if self.last_timestamp_.tz is None else "timezone-aware"
             raise SeriesError(f"update: timestamps must be {kind}, like the fitted series")
+        fitted_zone = self.last_timestamp_.tz
+        if fitted_zone is not None and str(new_points.index.tz) != str(fitted_zone):
+            # the same instants on the fitted clock (a winter export continued by a summer one)
+            new_points = new_points.set_axis(new_points.index.tz_convert(fitted_zone))
+            first = new_points.index[0]
         if first <= self.last_timestamp_:
             raise SeriesError(
                 f"update: point at {first} is not after the last observation {self.last_timestamp_}"

@@ -110,3 +110,22 @@ def test_unknown_country_is_a_clear_error(tmp_path: Path) -> None:
     result = runner.invoke(main, args)
     assert result.exit_code == 0 and "holidays[US:" in result.output
     assert "US holidays with their own regressor: " in result.output
+
+
+def test_seasonal_arima_keeps_the_holiday_regressors() -> None:
+    # a weekly shape that wanders (a seasonal random walk) makes seasonal ARIMA win
+    rng = np.random.default_rng(0)
+    index = pd.date_range(end="2019-11-20", periods=366, freq="D")
+    x = np.zeros(len(index))
+    x[:7] = rng.normal(0, 0.3, 7)
+    steps = rng.normal(0, 0.05, len(index))
+    for t in range(7, len(index)):
+        x[t] = x[t - 7] + steps[t]
+    public = holiday_calendars.country_holidays("US", years=[2018, 2019])
+    on_holiday = np.array([day.date() in public for day in index])
+    series = pd.Series(np.round(10000 * np.exp(x) * np.where(on_holiday, 0.6, 1.0)), index=index)
+    model = LoadForecaster().fit(series)
+    assert model.describe().startswith("SARIMA(") and "holidays[US:" in model.describe()
+    assert "Thanksgiving Day" in model.metadata_["holidays"]
+    fc = model.forecast(12).to_frame().set_index("timestamp")["mean"]
+    assert fc[pd.Timestamp("2019-11-28")] / fc[pd.Timestamp("2019-11-21")] < 0.7

@@ -274,6 +274,17 @@ def test_update_rejects_mixed_timezones_and_bounds_history(seasonal: pd.Series) 
     assert model.forecast(1).timestamps[0] == seasonal.index[320]
 
 
+def test_update_with_another_utc_offset_continues_on_the_fitted_clock(seasonal: pd.Series) -> None:
+    # a winter export (+01:00) continued by a summer one (+02:00) of the same zone
+    winter = seasonal.set_axis(seasonal.index.tz_localize("UTC").tz_convert("+01:00"))
+    model = LoadForecaster().fit(winter.iloc[:600])
+    summer = winter.iloc[600:610]
+    model.update(summer.set_axis(summer.index.tz_convert("+02:00")))
+    same = LoadForecaster().fit(winter.iloc[:600]).update(summer)
+    assert model.last_timestamp_ == same.last_timestamp_ == winter.index[609]
+    np.testing.assert_array_equal(model.forecast(6).mean, same.forecast(6).mean)
+
+
 def test_sharp_short_season_switches_to_seasonal_arima(tmp_path) -> None:
     series = sharp_hourly_series()
     model = LoadForecaster().fit(series.iloc[:1100])
