@@ -243,13 +243,14 @@ def read_series(
     an hour (the end of daylight-saving time) is an error that says to pass it.
     """
     path = Path(path)
+    freq, week_notes = _weeks_as_days(freq)
     frame, lines, sep = read_table(path)
     # --agg count counts rows (events) per bin: only the timestamps are read
     events = bool(freq) and agg == "count"
     tcol, vcol = pick_columns(list(frame.columns), time_col, value_col, str(path),
                                need_value=not events)
     headers = repeated_header(frame, [tcol] if vcol is None else [tcol, vcol])
-    header_notes = []
+    header_notes = list(week_notes)
     if len(headers):  # exports pasted together repeat the header row
         header_notes.append(f"header row repeated at {lines_text(headers, lines)}: dropped")
         keep = np.ones(len(frame), dtype=bool)
@@ -331,6 +332,20 @@ def read_series(
         series = regularize(values, index, str(path), max_gap=max_gap, lines=lines)
         notes += _filled_notes(series, index, lines, interior)
     return _finish(series, vcol, notes, path, min_points)
+
+
+def _weeks_as_days(freq: str | None) -> tuple[str | None, list[str]]:
+    """``--freq 1W`` (or ``2W``, ``W-MON``) as the fixed step it is, in days: pandas
+    anchors weeks to a weekday, which is no fixed step to its Timedelta."""
+    try:
+        offset = pd.tseries.frequencies.to_offset(freq) if freq else None
+    except (ValueError, TypeError):
+        return freq, []
+    if not isinstance(offset, pd.offsets.Week):
+        return freq, []
+    days = f"{7 * offset.n}D"
+    return days, [f"--freq {freq} read as {days}: bins of {7 * offset.n} days from the first "
+                  "day of the data"]
 
 
 def _whole_days(freq: str | None) -> bool:

@@ -105,3 +105,14 @@ def test_rows_at_several_times_of_day_keep_one_clock(tmp_path: Path) -> None:
     series = read_series(write(tmp_path, [t.isoformat() for t in stamps]), freq="12h",
                          agg="mean")
     assert series.index.tz is not None
+
+
+def test_freq_in_weeks_is_read_as_days(tmp_path: Path) -> None:
+    days = pd.date_range("2024-01-01", periods=70, freq="D")
+    path = tmp_path / "daily.csv"
+    pd.DataFrame({"timestamp": days.strftime("%Y-%m-%d"), "value": 1}).to_csv(path, index=False)
+    weekly = read_series(path, freq="1W", min_points=2)
+    assert list(weekly) == [7.0] * 10
+    assert weekly.index[1] - weekly.index[0] == pd.Timedelta(days=7)
+    assert "--freq 1W read as 7D" in weekly.attrs["notes"][0]
+    assert list(read_series(path, freq="2W", min_points=2)) == [14.0] * 5
