@@ -276,10 +276,22 @@ def train_forecaster(csv_path: Path, time_col: str | None, value_col: str | None
     series = _read(csv_path, time_col, value_col, freq, agg, max_gap, tz)
     if series.index.tz is not None:
         stamps = pd.DatetimeIndex(series.index)
-        if (stamps.tz_localize(None) != stamps.tz_convert("UTC").tz_localize(None)).any():
-            click.echo(f"note: timestamps in {series.index.tz} converted to UTC, the "
-                       "controller's clock")
-        series = _naive_utc(series)
+        daily = len(stamps) > 1 and stamps[1] - stamps[0] >= pd.Timedelta(days=1)
+        if daily:
+            # days are local dates (holidays fall on them); the controller's ticks are
+            # minutes, so its clock does not apply to a model of days
+            click.echo(f"note: daily timestamps in {series.index.tz} fitted as local dates")
+            local = pd.Series(series.to_numpy(), index=stamps.tz_localize(None), name=series.name)
+            local.attrs = dict(series.attrs)
+            local.attrs["filled"] = tuple(
+                (pd.Timestamp(a).tz_localize(None), pd.Timestamp(b).tz_localize(None))
+                for a, b in series.attrs.get("filled", ()))
+            series = local
+        else:
+            if (stamps.tz_localize(None) != stamps.tz_convert("UTC").tz_localize(None)).any():
+                click.echo(f"note: timestamps in {series.index.tz} converted to UTC, the "
+                           "controller's clock")
+            series = _naive_utc(series)
     model, seconds = _fit(series, max_history, max_history_days, holidays, csv_path)
     _check_forecast(model.forecast(12), series, csv_path)
     with atomic_output(out, "--out") as partial:

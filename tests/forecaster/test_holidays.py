@@ -129,3 +129,22 @@ def test_seasonal_arima_keeps_the_holiday_regressors() -> None:
     assert "Thanksgiving Day" in model.metadata_["holidays"]
     fc = model.forecast(12).to_frame().set_index("timestamp")["mean"]
     assert fc[pd.Timestamp("2019-11-28")] / fc[pd.Timestamp("2019-11-21")] < 0.7
+
+
+def test_train_fits_daily_rows_with_an_offset_on_their_local_dates(tmp_path: Path) -> None:
+    series = daily_load(seed=1, drop=0.35)
+    naive, east = tmp_path / "naive.csv", tmp_path / "east.csv"
+    frame = series.rename_axis("timestamp").rename("value").reset_index()
+    frame.to_csv(naive, index=False)
+    frame.assign(timestamp=frame["timestamp"].dt.strftime("%Y-%m-%dT00:00:00+05:30")).to_csv(
+        east, index=False
+    )
+    runner = CliRunner()
+    for path in (naive, east):
+        result = runner.invoke(main, ["train", "forecaster", "--csv", str(path), "--out",
+                                      str(path.with_suffix(".joblib"))])
+        assert result.exit_code == 0, result.output
+    assert "fitted as local dates" in result.output
+    fitted = [LoadForecaster.load(p.with_suffix(".joblib")) for p in (naive, east)]
+    assert fitted[0].metadata_["holidays"] == fitted[1].metadata_["holidays"] != []
+    np.testing.assert_allclose(fitted[0].forecast(12).mean, fitted[1].forecast(12).mean)
