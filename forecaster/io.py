@@ -270,9 +270,8 @@ def read_series(
     # offsets are on every row or on none (parse_times): the first row tells
     if index.tz is None and re.search(OFFSET_PATTERN, str(stamps.iloc[0]).strip()):
         header_notes.append(
-            f"UTC offsets in column {tcol!r} change (daylight-saving time) and every row "
-            "is at the same time of day: read as local calendar days, written without an "
-            "offset")
+            f"UTC offsets in column {tcol!r} change (daylight-saving time) and the rows fall "
+            "at one time of day: read as local calendar days, written without an offset")
     if events or vcol is None:
         if tz:
             order = np.argsort(index.asi8, kind="stable")
@@ -302,8 +301,9 @@ def read_series(
         index = localize(index, tz, where_t, lines)
         days = calendar_days(index) if not freq else None
         if days is not None:
-            notes.append(f"rows at one time of day in {tz} across daylight-saving changes: "
-                         "read as local calendar days, written without an offset")
+            if not any("read as local calendar days" in note for note in notes):
+                notes.append(f"rows at one time of day in {tz} across daylight-saving changes: "
+                             "read as local calendar days, written without an offset")
             index = days
     elif index.tz is None and not _whole_days(freq):  # a day's total may hold 25 hours
         _check_clock_changes(index, where_t, lines)

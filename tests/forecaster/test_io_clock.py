@@ -144,6 +144,9 @@ def test_daily_rows_with_changing_offsets_are_local_calendar_days(tmp_path: Path
     assert list(series.index) == list(pd.date_range("2024-03-20", periods=30, freq="D"))
     assert list(series) == [100.0 + i for i in range(30)]  # no day moved onto its neighbour
     assert any("read as local calendar days" in note for note in series.attrs["notes"])
+    zoned = read_series(path, freq=freq, tz="Europe/Berlin")  # said once, not twice
+    assert list(zoned) == list(series)
+    assert sum("local calendar days" in note for note in zoned.attrs["notes"]) == 1
 
 
 def test_daily_rows_in_utc_with_tz_are_local_calendar_days(tmp_path: Path) -> None:
