@@ -367,8 +367,9 @@ def _local_days(index: pd.DatetimeIndex, freq: str, notes: list[str]) -> pd.Date
     offsets = index.tz_localize(None) - index.tz_convert("UTC").tz_localize(None)
     if offsets.nunique() < 2:
         return index
-    notes.append(f"--freq {freq} bins are local calendar days in {index.tz} (23 or 25 hours "
-                 "long at a daylight-saving change), written without an offset")
+    if not any("read as local calendar days" in note for note in notes):
+        notes.append(f"--freq {freq} bins are local calendar days in {index.tz} (23 or 25 "
+                     "hours long at a daylight-saving change), written without an offset")
     return index.tz_localize(None)
 
 
