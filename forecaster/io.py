@@ -267,6 +267,8 @@ def read_series(
             "as local wall-clock time" + ("" if tz else "; pass --tz with the zone (e.g. "
                                           "--tz Europe/Berlin) to place them"))
     index = parse_times(stamps, where_t, lines)
+    if index.tz is not None and not tz and _whole_days(freq):
+        header_notes += _one_offset_days(stamps, index, freq)
     # offsets are on every row or on none (parse_times): the first row tells
     if index.tz is None and re.search(OFFSET_PATTERN, str(stamps.iloc[0]).strip()):
         header_notes.append(
@@ -332,6 +334,19 @@ def read_series(
         series = regularize(values, index, str(path), max_gap=max_gap, lines=lines)
         notes += _filled_notes(series, index, lines, interior)
     return _finish(series, vcol, notes, path, min_points)
+
+
+def _one_offset_days(stamps: pd.Series, index: pd.DatetimeIndex, freq: str | None) -> list[str]:
+    """A note when rows within the day carry UTC offsets that change (daylight-saving
+    time): read on one offset, whole-day bins are that offset's days, an hour off the
+    local ones for part of the year; ``--tz`` with the zone bins local calendar days."""
+    found = stamps.astype(str).str.strip().str.extract(OFFSET_PATTERN, expand=False)
+    if found.nunique() < 2:
+        return []
+    return [f"the timestamps' UTC offsets change ({', '.join(sorted(found.dropna().unique()))})"
+            f": --freq {freq} bins are days at UTC offset "
+            f"{found.iloc[int(np.argmax(index.asi8))]}, the last row's; "
+            "pass --tz with the zone (e.g. --tz Europe/Berlin) for local calendar days"]
 
 
 def _weeks_as_days(freq: str | None) -> tuple[str | None, list[str]]:

@@ -163,3 +163,14 @@ def test_hourly_rows_with_changing_offsets_keep_one_clock(tmp_path: Path) -> Non
     path = write(tmp_path, series_text(london_rows("2015-03-28", 48, fmt="iso")))
     series = read_series(path)
     assert series.index.tz is not None and len(series) == 48
+
+
+def test_hourly_rows_with_changing_offsets_binned_by_day_say_to_pass_tz(tmp_path: Path) -> None:
+    stamps = pd.date_range("2024-03-20", periods=21 * 24, freq="h", tz="Europe/Berlin")
+    path = write(tmp_path, series_text([f"{t.isoformat()},10" for t in stamps]))
+    series = read_series(path, freq="1D")
+    assert any("UTC offsets change (+01:00, +02:00): --freq 1D bins are days at UTC offset "
+               "+02:00" in note and "--tz" in note for note in series.attrs["notes"])
+    local = read_series(path, freq="1D", tz="Europe/Berlin")
+    assert local[pd.Timestamp("2024-03-31")] == 230.0  # the local day of 23 hours
+    assert not any("UTC offsets change" in note for note in local.attrs["notes"])
