@@ -55,6 +55,8 @@ AGGREGATIONS = ("sum", "mean", "max", "count")
 DEFAULT_MAX_GAP = 12
 DEFAULT_MIN_POINTS = 16
 MIN_POINTS = 16  # fewest points a model is fitted on
+# the notes' words for rows read on their wall clock as dates (one note says it, not two)
+AS_CALENDAR_DAYS = "read as local calendar days, written without an offset"
 
 
 def mark_filled(series: pd.Series, filled: np.ndarray) -> pd.Series:
@@ -273,7 +275,7 @@ def read_series(
     if index.tz is None and re.search(OFFSET_PATTERN, str(stamps.iloc[0]).strip()):
         header_notes.append(
             f"UTC offsets in column {tcol!r} change (daylight-saving time) and the rows fall "
-            "at one time of day: read as local calendar days, written without an offset")
+            f"at one time of day: {AS_CALENDAR_DAYS}")
     if events or vcol is None:
         if tz:
             order = np.argsort(index.asi8, kind="stable")
@@ -303,9 +305,9 @@ def read_series(
         index = localize(index, tz, where_t, lines)
         days = calendar_days(index) if not freq else None
         if days is not None:
-            if not any("read as local calendar days" in note for note in notes):
+            if AS_CALENDAR_DAYS not in " ".join(notes):
                 notes.append(f"rows at one time of day in {tz} across daylight-saving changes: "
-                             "read as local calendar days, written without an offset")
+                             f"{AS_CALENDAR_DAYS}")
             index = days
     elif index.tz is None and not _whole_days(freq):  # a day's total may hold 25 hours
         _check_clock_changes(index, where_t, lines)
@@ -382,7 +384,7 @@ def _local_days(index: pd.DatetimeIndex, freq: str, notes: list[str]) -> pd.Date
     offsets = index.tz_localize(None) - index.tz_convert("UTC").tz_localize(None)
     if offsets.nunique() < 2:
         return index
-    if not any("read as local calendar days" in note for note in notes):
+    if AS_CALENDAR_DAYS not in " ".join(notes):
         notes.append(f"--freq {freq} bins are local calendar days in {index.tz} (23 or 25 "
                      "hours long at a daylight-saving change), written without an offset")
     return index.tz_localize(None)

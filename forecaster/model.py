@@ -256,7 +256,8 @@ class LoadForecaster:
             z, positions, periods, self.d_, self.max_harmonics
         )
         self.holiday_effects_ = self._holiday_effects(z - fitted, positions, step, notes)
-        resid = z - fitted - effects_regression(self.holiday_effects_, positions, step)
+        holidays = effects_regression(self.holiday_effects_, positions, step)
+        resid = z - fitted - holidays
         steps = np.diff(resid, n=self.d_) if self.d_ else resid
         if len(steps) and np.ptp(steps) <= EXACT_FIT * (1.0 + np.ptp(z)):
             # the seasons draw the series exactly and leave rounding noise, on which an
@@ -277,7 +278,6 @@ class LoadForecaster:
         self.seasonal_periods_ = tuple(s.period for s in self.seasons_)
         short = [p for p in periods if float(p).is_integer() and 2 <= p <= SARIMA_MAX_PERIOD]
         if short:
-            holidays = effects_regression(self.holiday_effects_, positions, step)
             self._try_seasonal_arima(z - holidays, int(min(short)), notes)
         self.order_ = self.error_model_.order
         self.last_timestamp_ = series.index[-1]
