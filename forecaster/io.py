@@ -542,7 +542,14 @@ def check_series(series: pd.Series, max_gap: int) -> tuple[pd.Series, float]:
     if len(series) < MIN_POINTS:
         raise SeriesError(f"too few points to fit ({len(series)}); at least {MIN_POINTS} needed")
     values = check_values(series)
-    regular = regularize(values, pd.DatetimeIndex(series.index), "series", max_gap=max_gap)
+    index = pd.DatetimeIndex(series.index)
+    if calendar_days(index) is not None:
+        raise SeriesError(
+            f"series: its timestamps in {index.tz} fall at one time of day across "
+            "daylight-saving changes (23 or 25 hours apart), so they are dates: pass them "
+            "as dates, series.tz_localize(None) (read_series does so for such files)"
+        )
+    regular = regularize(values, index, "series", max_gap=max_gap)
     inherited = series.attrs.get("filled", ())
     if inherited:  # points the reader filled in stay filled in (they are not observations)
         own = filled_mask(regular)

@@ -116,3 +116,15 @@ def test_freq_in_weeks_is_read_as_days(tmp_path: Path) -> None:
     assert weekly.index[1] - weekly.index[0] == pd.Timedelta(days=7)
     assert "--freq 1W read as 7D" in weekly.attrs["notes"][0]
     assert list(read_series(path, freq="2W", min_points=2)) == [14.0] * 5
+
+
+def test_fit_on_zoned_dates_across_clock_changes_says_to_pass_dates() -> None:
+    from forecaster import LoadForecaster
+
+    days = pd.date_range("2024-03-01", periods=60, freq="D", tz="Europe/Berlin")
+    series = pd.Series(100.0 + np.arange(60) % 7, index=days)
+    with pytest.raises(SeriesError, match=r"Berlin fall at one time of day .*series.tz_localize"):
+        LoadForecaster().fit(series)
+    assert LoadForecaster().fit(series.tz_localize(None)).forecast(3).timestamps[0] == (
+        pd.Timestamp("2024-04-30")
+    )
