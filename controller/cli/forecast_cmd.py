@@ -101,15 +101,17 @@ def _read(csv_path: Path, time_col: str | None, value_col: str | None, freq: str
     return series
 
 
-def _naive_utc(series: pd.Series) -> pd.Series:
-    """``series`` on naive UTC timestamps, its record of filled-in points with it."""
-    def utc(stamp: Any) -> pd.Timestamp:
-        return pd.Timestamp(stamp).tz_convert("UTC").tz_localize(None)
+def _naive(series: pd.Series, utc: bool) -> pd.Series:
+    """``series`` on naive timestamps (UTC, or its own wall clock), its record of
+    filled-in points with it."""
+    def naive(stamps: Any) -> Any:
+        return (stamps.tz_convert("UTC") if utc else stamps).tz_localize(None)
 
     out = pd.Series(series.to_numpy(), name=series.name,
-                    index=pd.DatetimeIndex(series.index).tz_convert("UTC").tz_localize(None))
+                    index=naive(pd.DatetimeIndex(series.index)))
     out.attrs = dict(series.attrs)
-    out.attrs["filled"] = tuple((utc(a), utc(b)) for a, b in series.attrs.get("filled", ()))
+    out.attrs["filled"] = tuple((naive(pd.Timestamp(a)), naive(pd.Timestamp(b)))
+                                for a, b in series.attrs.get("filled", ()))
     return out
 
 
@@ -281,17 +283,12 @@ def train_forecaster(csv_path: Path, time_col: str | None, value_col: str | None
             # days are local dates (holidays fall on them); the controller's ticks are
             # minutes, so its clock does not apply to a model of days
             click.echo(f"note: daily timestamps in {series.index.tz} fitted as local dates")
-            local = pd.Series(series.to_numpy(), index=stamps.tz_localize(None), name=series.name)
-            local.attrs = dict(series.attrs)
-            local.attrs["filled"] = tuple(
-                (pd.Timestamp(a).tz_localize(None), pd.Timestamp(b).tz_localize(None))
-                for a, b in series.attrs.get("filled", ()))
-            series = local
+            series = _naive(series, utc=False)
         else:
             if (stamps.tz_localize(None) != stamps.tz_convert("UTC").tz_localize(None)).any():
                 click.echo(f"note: timestamps in {series.index.tz} converted to UTC, the "
                            "controller's clock")
-            series = _naive_utc(series)
+            series = _naive(series, utc=True)
     model, seconds = _fit(series, max_history, max_history_days, holidays, csv_path)
     _check_forecast(model.forecast(12), series, csv_path)
     with atomic_output(out, "--out") as partial:
