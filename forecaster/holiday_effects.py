@@ -100,7 +100,10 @@ def holiday_matrix(
     positions: np.ndarray, step_seconds: float, country: str, names: tuple[str, ...]
 ) -> np.ndarray:
     """0/1 columns, one per name in ``names``, marking the positions on that holiday."""
-    labels = day_names(positions, step_seconds, country)
+    return _label_matrix(day_names(positions, step_seconds, country), names)
+
+
+def _label_matrix(labels: list[str | None], names: tuple[str, ...]) -> np.ndarray:
     matrix = np.zeros((len(labels), len(names)))
     column = {name: j for j, name in enumerate(names)}
     for i, label in enumerate(labels):
@@ -133,7 +136,7 @@ def choose_effects(
     candidates = tuple(sorted({name for name in labels if name is not None}))
     if not candidates:
         return NO_EFFECTS
-    x = holiday_matrix(positions, step_seconds, country, candidates)
+    x = _label_matrix(labels, candidates)
     target = deviations(resid)
     n = len(target)
     chosen: list[int] = []
