@@ -60,21 +60,40 @@ NO_EFFECTS = HolidayEffects("", (), np.empty(0))
 
 
 def check_country(country: str) -> str:
-    """``country`` as python-holidays knows it, or ValueError listing a few valid codes."""
-    code = country.strip().upper()
+    """``country`` (``COUNTRY`` or ``COUNTRY-SUBDIV``, e.g. ``DE-BY``) as python-holidays
+    knows it, or ValueError listing a few valid codes."""
+    code, dash, subdiv = country.strip().partition("-")
+    code = code.strip().upper()
     supported = holiday_calendars.list_supported_countries()
     if code not in supported:
         sample = ", ".join(sorted(c for c in supported if len(c) == 2)[:12])
         raise ValueError(
-            f"holidays: unknown country code {country!r} "
-            f"(ISO 3166 alpha-2, e.g. US, GB, DE; known: {sample}, ...; or 'none')"
+            f"holidays: unknown country code {country.strip()!r} "
+            f"(ISO 3166 alpha-2, e.g. US, GB, DE, or with a subdivision, e.g. DE-BY, "
+            f"US-CA; known: {sample}, ...; or 'none')"
         )
-    return code
+    if not dash:
+        return code
+    subdivs = list(supported[code])
+    match = [s for s in subdivs if s.upper() == subdiv.strip().upper()]
+    if not match:
+        if not subdivs:
+            raise ValueError(f"holidays: country {code} has no subdivisions (use {code!r})")
+        sample = ", ".join(f"{code}-{s}" for s in subdivs[:8])
+        more = ", ..." if len(subdivs) > 8 else ""
+        raise ValueError(
+            f"holidays: unknown subdivision {subdiv.strip()!r} of {code} "
+            f"(known: {sample}{more}; or {code!r} alone)"
+        )
+    return f"{code}-{match[0]}"
 
 
 @lru_cache(maxsize=64)
 def _calendar(country: str, first_year: int, last_year: int) -> dict[pd.Timestamp, str]:
-    days = holiday_calendars.country_holidays(country, years=range(first_year, last_year + 1))
+    code, _, subdiv = country.partition("-")
+    days = holiday_calendars.country_holidays(
+        code, subdiv=subdiv or None, years=range(first_year, last_year + 1)
+    )
     out: dict[pd.Timestamp, str] = {}
     for year in range(first_year, last_year + 1):
         for month, day_of_month, eve in EVES:

@@ -135,7 +135,8 @@ class LoadForecaster:
         Nyquist limit of 143, which schedule-driven load needs).
     max_gap: steps a gap in ``update`` may span (filled by interpolation).
     holidays: country whose holidays daily series may get a regressor each
-        (ISO code for python-holidays, default ``"US"``; ``None`` or ``"none"``
+        (ISO code for python-holidays, default ``"US"``, or with a subdivision
+        such as ``"DE-BY"``, ``"US-CA"``; ``None`` or ``"none"``
         = no holiday regressors).  Only holidays whose days stand out of the
         residuals enter, chosen by BIC (``forecaster.holiday_effects``); steps
         other than a day never get them.

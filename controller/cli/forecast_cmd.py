@@ -70,7 +70,8 @@ def _series_options(func: Callable[..., Any]) -> Callable[..., Any]:
                           "many days before the last one fitted (daily load's weekly shape "
                           "drifts over the years); 0 = no limit."),
         click.option("--holidays", default="US", show_default=True, callback=_holidays_option,
-                     help="Country (ISO code, e.g. US, GB, DE) whose holidays a daily series "
+                     help="Country (ISO code, e.g. US, GB, DE) or country-subdivision "
+                          "(e.g. DE-BY, US-CA, GB-SCT) whose holidays a daily series "
                           "may get a regressor each, when their days stand out of the data; "
                           "none = no holiday regressors.  Steps other than a day never "
                           "get them."),

@@ -3,15 +3,18 @@ countries' observed days, far horizons, save -> load -> update."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import holidays as holiday_calendars
 import numpy as np
 import pandas as pd
 import pytest
+from click.testing import CliRunner
 
+from controller.cli import main
 from forecaster import LoadForecaster
-from forecaster.holiday_effects import OBSERVED, day_names
+from forecaster.holiday_effects import OBSERVED, check_country, day_names
 from forecaster.seasonality import time_positions
 
 WEEKLY = np.array([1.0, 1.02, 1.01, 1.0, 0.97, 0.62, 0.55])  # Monday .. Sunday
@@ -80,3 +83,68 @@ def test_a_short_daily_series_starting_on_a_holiday_fits_and_forecasts() -> None
     fc = model.forecast(400)
     assert np.isfinite(fc.mean).all() and (fc.mean > 0).all()
     assert fc.mean.max() < 3 * series.max()
+
+
+def bavarian_load(seed: int = 4, end: str = "2021-11-20", days: int = 730) -> pd.Series:
+    """Daily counts with a 35 % drop on Bavaria's public holidays (DE-BY)."""
+    rng = np.random.default_rng(seed)
+    index = pd.date_range(end=end, periods=days, freq="D")
+    public = holiday_calendars.country_holidays("DE", subdiv="BY", years=range(2019, 2023))
+    on_holiday = np.array([day.date() in public for day in index])
+    level = 12000 * WEEKLY[index.day_of_week] * np.where(on_holiday, 0.65, 1.0)
+    return pd.Series(np.round(level * np.exp(rng.normal(0, 0.03, days))), index=index)
+
+
+def test_a_subdivision_gets_its_own_holidays_and_keeps_them_through_save(
+    tmp_path: Path,
+) -> None:
+    series = bavarian_load()
+    bavaria = LoadForecaster(holidays="de-by").fit(series)
+    chosen = set(bavaria.metadata_["holidays"])
+    # Epiphany and Corpus Christi are Bavarian, not German, public holidays
+    assert {"Epiphany", "Corpus Christi", "Christmas Day"} <= chosen
+    assert "holidays[DE-BY:" in bavaria.describe()
+    assert "DE-BY holidays with their own regressor" in " ".join(bavaria.metadata_["notes"])
+    germany = LoadForecaster(holidays="DE").fit(series)
+    assert not {"Epiphany", "Corpus Christi"} & set(germany.metadata_["holidays"])
+    loaded = LoadForecaster.load(bavaria.save(tmp_path / "by.joblib"))
+    assert loaded.describe() == bavaria.describe()
+    fc = loaded.forecast(60).to_frame().set_index("timestamp")["mean"]
+    # Epiphany 2022 is a Thursday; the Thursday before is 2021-12-30
+    assert fc[pd.Timestamp("2022-01-06")] / fc[pd.Timestamp("2021-12-30")] < 0.8
+    np.testing.assert_allclose(fc.to_numpy(), bavaria.forecast(60).mean, rtol=1e-10)
+
+
+@pytest.mark.parametrize(
+    ("code", "expected"),
+    [("US-CA", "US-CA"), ("gb-sct", "GB-SCT"), (" de-by ", "DE-BY"), ("FR-zone a", "FR-Zone A")],
+)
+def test_subdivision_codes_are_read_as_python_holidays_spells_them(
+    code: str, expected: str
+) -> None:
+    assert check_country(code) == expected
+
+
+@pytest.mark.parametrize(
+    ("code", "message"),
+    [
+        ("DE-XX", "unknown subdivision 'XX' of DE (known: DE-BB, DE-BE"),
+        ("US-", "unknown subdivision '' of US (known: US-AK"),
+        ("IS-1", "country IS has no subdivisions (use 'IS')"),
+        ("XX-BY", "unknown country code 'XX-BY'"),
+    ],
+)
+def test_unknown_subdivisions_are_clear_errors_naming_the_option(
+    tmp_path: Path, code: str, message: str
+) -> None:
+    with pytest.raises(ValueError, match=re.escape(message)):
+        LoadForecaster(holidays=code).fit(daily_load("2021-11-20", days=60))
+    path = tmp_path / "daily.csv"
+    daily_load("2021-11-20", days=60).rename_axis("timestamp").rename("value").reset_index(
+    ).to_csv(path, index=False)
+    for command in (["forecast", "predict", "--horizon", "3", "--out", str(tmp_path / "p.csv")],
+                    ["train", "forecaster", "--out", str(tmp_path / "m.joblib")]):
+        result = CliRunner().invoke(main, [*command, "--csv", str(path), "--holidays", code])
+        assert result.exit_code == 2 and "'--holidays'" in result.output, result.output
+        assert message in result.output.replace("\n", " ").replace("  ", " ")
+    assert not (tmp_path / "p.csv").exists() and not (tmp_path / "m.joblib").exists()
