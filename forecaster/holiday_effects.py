@@ -6,7 +6,8 @@ Thanksgiving: on US daily births 1994-2003 the five holidays among 240
 backtest days carried a fifth of the model's absolute error.  Each public
 holiday name that falls inside the fit window, and Christmas and New Year's
 Eve, is a candidate 0/1 regressor (days observed in lieu share one "observed"
-regressor); they are added greedily,
+regressor, and a holiday python-holidays renamed keeps one regressor under
+both names, see ``renamed``); they are added greedily,
 largest drop in the residual sum of squares first, while BIC with twice its
 usual ``log n`` penalty falls, on the residuals the seasons leave (less their
 running median).  That penalty lets a one-off day in only when its
@@ -23,6 +24,7 @@ the births' gain.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -40,6 +42,13 @@ EVES = ((12, 24, "Christmas Eve"), (12, 31, "New Year's Eve"))
 # 2.4 sd, and among the 13 US candidates of 2001 50 of 200 white-noise years got
 # one; twice the penalty asks 3.4 sd, and 1 of 200 did
 EXTRA_PENALTY = 1.0
+# renamed holidays (``renamed``): the years read, the largest gap in years between
+# the old name's last day and the new one's first, the days their typical dates may
+# differ by, and how many of each name's days near the change give that date
+RENAME_SPAN = (1970, 2050)
+RENAME_GAP = 2
+RENAME_DAYS = 7
+RENAME_YEARS = 5
 # days of the running median that takes the residuals' wandering level off
 LEVEL_WINDOW = 15
 
@@ -105,6 +114,72 @@ def _calendar(country: str, first_year: int, last_year: int) -> dict[pd.Timestam
     return out
 
 
+@lru_cache(maxsize=64)
+def renamed(country: str) -> dict[str, str]:
+    """Each holiday name of ``country`` python-holidays renamed, mapped to its newest name.
+
+    Name B continues name A when A's days end where B's begin (no year with both,
+    at most ``RENAME_GAP`` years apart) and their typical dates agree: the median
+    day of the year of A's last ``RENAME_YEARS`` days and of B's first lie at most
+    ``RENAME_DAYS`` apart (JP Physical Education Day -> Sports Day 2020, NZ and
+    AU Queen's -> King's Birthday 2023, NL Queen's Day -> King's Day 2014, RU
+    Declaration of Sovereignty Day -> Russia Day 2002).  Read over the fixed
+    years ``RENAME_SPAN``, so a name maps alike whatever window the data covers.
+    """
+    code, _, subdiv = country.partition("-")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # calendars starting after 1970 warn about it
+        days = holiday_calendars.country_holidays(
+            code, subdiv=subdiv or None, years=range(RENAME_SPAN[0], RENAME_SPAN[1] + 1)
+        )
+    dates: dict[str, list[pd.Timestamp]] = {}
+    for date, names in days.items():
+        for name in str(names).split(";"):
+            name = name.strip()
+            if "observed" not in name.lower():
+                dates.setdefault(name, []).append(pd.Timestamp(date))
+    spans = {
+        name: (min(d.year for d in ds), max(d.year for d in ds), sorted(ds))
+        for name, ds in dates.items()
+        if len(ds) >= 2
+    }
+    links: list[tuple[float, str, str]] = []
+    for old, (_, old_last, old_days) in spans.items():
+        for new, (new_first, _, new_days) in spans.items():
+            if not 0 < new_first - old_last <= RENAME_GAP:
+                continue
+            if {d.year for d in old_days} & {d.year for d in new_days}:
+                continue
+            gap = abs(
+                np.median([d.dayofyear for d in old_days[-RENAME_YEARS:]])
+                - np.median([d.dayofyear for d in new_days[:RENAME_YEARS]])
+            )
+            gap = min(gap, 365 - gap)
+            if gap <= RENAME_DAYS:
+                links.append((gap, old, new))
+    successor: dict[str, str] = {}
+    taken: set[str] = set()
+    for _, old, new in sorted(links):  # closest dates first; one successor each way
+        if old not in successor and new not in taken:
+            successor[old] = new
+            taken.add(new)
+    out: dict[str, str] = {}
+    for name in successor:
+        newest, seen = name, {name}
+        while newest in successor and successor[newest] not in seen:
+            newest = successor[newest]
+            seen.add(newest)
+        out[name] = newest
+    return out
+
+
+def same_holiday(country: str, name: str | None) -> str | None:
+    """The newest name of ``name`` (itself when never renamed); ``None`` stays ``None``."""
+    if name is None or not country:
+        return name
+    return renamed(country).get(name, name)
+
+
 def day_names(positions: np.ndarray, step_seconds: float, country: str) -> list[str | None]:
     """The holiday name of each position's calendar day (``None`` on ordinary days)."""
     if len(positions) == 0:
@@ -119,15 +194,17 @@ def holiday_matrix(
     positions: np.ndarray, step_seconds: float, country: str, names: tuple[str, ...]
 ) -> np.ndarray:
     """0/1 columns, one per name in ``names``, marking the positions on that holiday."""
-    return _label_matrix(day_names(positions, step_seconds, country), names)
+    return _label_matrix(day_names(positions, step_seconds, country), names, country)
 
 
-def _label_matrix(labels: list[str | None], names: tuple[str, ...]) -> np.ndarray:
+def _label_matrix(labels: list[str | None], names: tuple[str, ...], country: str) -> np.ndarray:
+    """0/1 columns, one per name; a day under another name of the same holidays counts."""
     matrix = np.zeros((len(labels), len(names)))
-    column = {name: j for j, name in enumerate(names)}
+    column = {same_holiday(country, name): j for j, name in enumerate(names)}
     for i, label in enumerate(labels):
-        if label in column:
-            matrix[i, column[label]] = 1.0
+        j = column.get(same_holiday(country, label))
+        if label is not None and j is not None:
+            matrix[i, j] = 1.0
     return matrix
 
 
@@ -152,10 +229,12 @@ def choose_effects(
     (a pure-noise Halloween in 1 of 10 noise years that the KPSS test had
     called wandering)."""
     labels = day_names(positions, step_seconds, country)
-    candidates = tuple(sorted({name for name in labels if name is not None}))
+    # one candidate per holiday, under the last name it has in the window
+    newest = {same_holiday(country, name): name for name in labels if name is not None}
+    candidates = tuple(sorted(newest.values()))
     if not candidates:
         return NO_EFFECTS
-    x = _label_matrix(labels, candidates)
+    x = _label_matrix(labels, candidates, country)
     target = deviations(resid)
     n = len(target)
     chosen: list[int] = []
