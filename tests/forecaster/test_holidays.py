@@ -70,11 +70,14 @@ def test_the_choice_rejects_noise_and_keeps_a_real_drop() -> None:
     assert effects.coef[0] == pytest.approx(-8.0, abs=1.0)
 
 
-def test_steps_other_than_a_day_never_get_holidays() -> None:
+def test_hourly_steps_get_one_pooled_regressor_and_weekly_steps_none() -> None:
     daily = daily_load(seed=2, drop=0.35, days=400)
     hourly = daily.resample("1h").ffill() / 24
     model = LoadForecaster(max_history=None, max_history_days=None).fit(hourly)
-    assert model.metadata_["holidays"] == []
+    # per-holiday regressors are for daily steps; hourly ones get the pooled one
+    assert model.metadata_["holidays"] == ["public holidays as Sunday"]
+    weekly = daily.resample("7D").sum()
+    assert LoadForecaster().fit(weekly).metadata_["holidays"] == []
 
 
 def test_save_load_keeps_the_holiday_regressors(tmp_path: Path) -> None:

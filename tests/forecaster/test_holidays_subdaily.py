@@ -1,0 +1,101 @@
+"""Sub-daily holidays: public holidays drawn towards a Sunday's daily shape, one regressor."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import holidays as holiday_calendars
+import numpy as np
+import pandas as pd
+import pytest
+
+from forecaster import LoadForecaster
+from forecaster.holiday_effects import AS_SUNDAY, choose_as_sunday
+from forecaster.seasonality import time_positions
+
+
+def shape(index: pd.DatetimeIndex, sunday_on_holidays: bool) -> np.ndarray:
+    """Log load: a weekday's daytime peak, Saturdays lower, Sundays lower still."""
+    hour = index.hour.to_numpy() + index.minute.to_numpy() / 60
+    weekday = index.dayofweek.to_numpy().copy()
+    if sunday_on_holidays:
+        public = holiday_calendars.country_holidays("US", years=range(index.year[0], 2021))
+        weekday[np.array([day.date() in public for day in index])] = 6
+    peak = np.where(weekday < 5, 0.35, np.where(weekday == 5, 0.2, 0.1))
+    return peak * np.exp(-((hour - 14) ** 2) / 18) - np.where(weekday == 6, 0.08, 0.0)
+
+
+def load(seed: int, holiday_effect: bool, end: str = "2019-11-26 23:00", weeks: int = 26,
+         freq: str = "1h") -> pd.Series:
+    """Hourly (or ``freq``) load with AR(1) noise, Sunday-like on US holidays if asked."""
+    rng = np.random.default_rng(seed)
+    index = pd.date_range(end=end, periods=int(weeks * 7 * pd.Timedelta("1D") /
+                                               pd.Timedelta(freq)), freq=freq)
+    noise = np.zeros(len(index))
+    shocks = rng.normal(0, 0.015, len(index))
+    for t in range(1, len(index)):
+        noise[t] = 0.9 * noise[t - 1] + shocks[t]
+    return pd.Series(1000 * np.exp(shape(index, holiday_effect) + noise), index=index)
+
+
+def test_hourly_holidays_take_a_sundays_shape_and_are_forecast_so() -> None:
+    series = load(seed=0, holiday_effect=True)
+    model = LoadForecaster().fit(series)
+    assert model.metadata_["holidays"] == [AS_SUNDAY]
+    assert "holidays[US:as Sunday]" in model.describe()
+    assert model.holiday_effects_.coef[0] == pytest.approx(1.0, abs=0.25)
+    fc = model.forecast(48).to_frame().set_index("timestamp")["mean"]
+    # Thanksgiving 2019-11-28 14:00 is 38 steps ahead: a Sunday's afternoon, not a Thursday's
+    ordinary = np.exp(shape(pd.DatetimeIndex(["2019-11-21 14:00"]), False))[0] * 1000
+    sunday = np.exp(shape(pd.DatetimeIndex(["2019-11-24 14:00"]), False))[0] * 1000
+    got = fc[pd.Timestamp("2019-11-28 14:00")]
+    assert abs(got - sunday) < 0.35 * abs(ordinary - sunday)
+    plain = LoadForecaster(holidays=None).fit(series).forecast(48)
+    without = plain.to_frame().set_index("timestamp")["mean"][pd.Timestamp("2019-11-28 14:00")]
+    assert abs(without - ordinary) < 0.35 * abs(ordinary - sunday)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_hourly_load_without_holiday_effects_gets_none(seed: int) -> None:
+    model = LoadForecaster().fit(load(seed=seed, holiday_effect=False))
+    assert model.metadata_["holidays"] == [] and "holidays" not in model.describe()
+
+
+def test_the_pooled_choice_rejects_noise_and_keeps_a_real_pull() -> None:
+    index = pd.date_range("2018-06-01", periods=24 * 7 * 26, freq="1h")
+    positions = time_positions(index, 3600.0)
+    week = np.array([shape(pd.date_range("2018-06-04", periods=24, freq="1h")
+                           + pd.Timedelta(days=w), False) for w in range(7)])
+    profile = week[6] - week  # a Sunday's shape less each weekday's
+    entered = 0
+    for seed in range(100):
+        rng = np.random.default_rng(seed)
+        noise = np.zeros(len(index))
+        shocks = rng.normal(0, 0.015, len(index))
+        for t in range(1, len(index)):
+            noise[t] = 0.9 * noise[t - 1] + shocks[t]
+        noise += np.repeat(np.cumsum(rng.normal(0, 0.01, len(index) // 24)), 24)
+        effects, _ = choose_as_sunday(noise, positions, 3600.0, "US", profile)
+        entered += bool(effects.names)
+    assert entered <= 2
+    pulled = noise + (shape(index, True) - shape(index, False))
+    effects, score = choose_as_sunday(pulled, positions, 3600.0, "US", profile)
+    assert effects.names == (AS_SUNDAY,) and score > 5
+    assert effects.coef[0] == pytest.approx(1.0, abs=0.25)
+    # no weekly shape: every day is alike, nothing to draw a holiday towards
+    assert choose_as_sunday(pulled, positions, 3600.0, "US", 0 * profile)[0].names == ()
+
+
+def test_steps_under_an_hour_never_get_holidays() -> None:
+    series = load(seed=1, holiday_effect=True, weeks=16, freq="30min")
+    assert LoadForecaster(max_history=None).fit(series).metadata_["holidays"] == []
+    hourly = series.resample("1h").mean()
+    assert LoadForecaster(max_history=None).fit(hourly).metadata_["holidays"] == [AS_SUNDAY]
+
+
+def test_save_load_keeps_the_sunday_profile(tmp_path: Path) -> None:
+    model = LoadForecaster().fit(load(seed=2, holiday_effect=True))
+    assert model.metadata_["holidays"] == [AS_SUNDAY]
+    loaded = LoadForecaster.load(model.save(tmp_path / "h.joblib"))
+    assert loaded.describe() == model.describe()
+    np.testing.assert_allclose(loaded.forecast(72).mean, model.forecast(72).mean, rtol=1e-10)
