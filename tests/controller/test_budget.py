@@ -319,12 +319,96 @@ def test_over_budget_at_q_min_the_floor_is_relieved_then_restored_first():
     assert all(q == pytest.approx(RELIEF.q_min) for h, q in seen if h < 1.0 - 1e-12)
 
 
-def test_from_policy_relieves_the_floor_down_to_the_under_provisioning_line():
+def test_from_policy_places_the_relief_leg_at_the_default_quantile_and_depth():
+    from controller.budget import DEFAULT_MIN_FLOOR_HEADROOM, DEFAULT_RELIEF_QUANTILE
     from controller.planner_types import Policy
 
     policy = Policy(min_nodes=1, max_nodes=50, node_capacity_rps=10.0, target_utilization=0.7,
                     startup_seconds=120.0, tick_seconds=60.0)
     budget = QuantileBudget.from_policy(policy, 1.25)
-    assert budget.params.min_floor_headroom == pytest.approx(0.7 / 0.8)
+    assert budget.params.min_floor_headroom == DEFAULT_MIN_FLOOR_HEADROOM == 0.5
+    assert budget.params.relief_quantile == DEFAULT_RELIEF_QUANTILE == 0.8
     with pytest.raises(ValueError, match="min_floor_headroom"):
         BudgetParams(min_floor_headroom=1.5)
+
+
+# --- the relief leg placed at a quantile above q_min (relief_quantile) --------------------
+
+PLACED = BudgetParams(budget=1.25, half_life_seconds=3600.0, gain_per_day=50.0,
+                      min_floor_headroom=0.5, relief_quantile=0.8)
+RELIEF_SPAN = float(np.log(2.0) / PLACED.headroom_per_logit)  # logit units down to 0.5
+Q_RELIEF = float(np.log(0.8 / 0.2))
+Q_LO = 0.0  # logit(q_min = 0.5)
+
+
+def _sigmoid(x: float) -> float:
+    return float(1.0 / (1.0 + np.exp(-x)))
+
+
+def at_level(level: float, params: BudgetParams = PLACED) -> QuantileBudget:
+    budget = make(params)
+    budget.restore({"level": level, "allocated": 0.0, "needed": 0.0})
+    return budget
+
+
+@pytest.mark.parametrize(
+    "level,quantile,floor",
+    [
+        pytest.param(Q_RELIEF + 1.0, _sigmoid(Q_RELIEF + 1.0), 1.0, id="above-the-leg"),
+        pytest.param(Q_RELIEF, 0.8, 1.0, id="top-of-the-leg"),
+        pytest.param(Q_RELIEF - 0.5 * RELIEF_SPAN, 0.8, 2**-0.5, id="half-way-down"),
+        pytest.param(Q_RELIEF - RELIEF_SPAN, 0.8, 0.5, id="bottom-of-the-leg"),
+        pytest.param(Q_RELIEF - RELIEF_SPAN - 0.5, _sigmoid(Q_RELIEF - 0.5), 0.5,
+                     id="below-the-leg-the-quantile-goes-on-down"),
+        pytest.param(Q_LO - RELIEF_SPAN, 0.5, 0.5, id="floor-of-the-integrator"),
+        pytest.param(Q_LO - RELIEF_SPAN - 5.0, 0.5, 0.5, id="clipped"),
+    ],
+)
+def test_a_placed_relief_leg_holds_its_quantile_while_the_floor_is_relieved(level, quantile,
+                                                                             floor):
+    budget = at_level(level)
+    assert budget.quantile == pytest.approx(quantile)
+    assert budget.floor_headroom == pytest.approx(floor)
+    assert budget.headroom == 1.0
+
+
+@pytest.mark.parametrize(
+    "initial,quantile,floor",
+    [
+        pytest.param(0.9, 0.9, 1.0, id="above-the-leg"),
+        pytest.param(0.8, 0.8, 1.0, id="at-the-leg"),
+        pytest.param(0.6, 0.6, 0.5, id="below-the-leg-starts-relieved"),
+    ],
+)
+def test_a_placed_relief_leg_starts_at_the_initial_quantile(initial, quantile, floor):
+    budget = make(PLACED, initial_quantile=initial)
+    assert budget.quantile == pytest.approx(quantile)
+    assert budget.floor_headroom == pytest.approx(floor)
+
+
+def test_over_budget_the_quantile_stops_at_the_leg_while_the_floor_is_relieved_then_unwinds():
+    budget = make(PLACED)  # starts at 0.9
+    down = []
+    for _ in range(5000):
+        budget.observe(40, 8.0)  # 40 nodes for a need of 1: far over budget
+        down.append((budget.quantile, budget.floor_headroom))
+    assert down[-1] == (pytest.approx(PLACED.q_min), pytest.approx(0.5))
+    # on the way down: the floor is relieved only with the quantile at 0.8, and the quantile
+    # goes below 0.8 only once the floor is fully relieved
+    assert all(q == pytest.approx(0.8) for q, h in down if 0.5 + 1e-9 < h < 1.0 - 1e-9)
+    assert all(h == pytest.approx(0.5) for q, h in down if q < 0.8 - 1e-9)
+    assert all(h == 1.0 for q, h in down if q > 0.8 + 1e-9)
+    up = []
+    for _ in range(5000):
+        budget.observe(1, 8.0)  # under budget: the same road back
+        up.append((budget.quantile, budget.floor_headroom))
+    assert up[-1] == (pytest.approx(PLACED.q_max), pytest.approx(1.0))
+    assert all(q == pytest.approx(0.8) for q, h in up if 0.5 + 1e-9 < h < 1.0 - 1e-9)
+    assert all(h == pytest.approx(0.5) for q, h in up if q < 0.8 - 1e-9)
+
+
+@pytest.mark.parametrize("relief_quantile", [0.4, 0.999])
+def test_relief_quantile_outside_the_quantile_range_is_refused(relief_quantile):
+    with pytest.raises(ValueError, match="relief_quantile"):
+        BudgetParams(relief_quantile=relief_quantile)
+
