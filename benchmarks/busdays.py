@@ -93,7 +93,9 @@ def markdown(rows: list[dict[str, Any]], command: str) -> str:
         "`fleetcast forecast backtest --csv F --horizon 12 --origins 20` (business days, the "
         "default for weekday-only files) and the same with `--freq 1D --agg mean` (weekends "
         "filled in, as before the step). MASE is scaled by each reading's in-sample "
-        "seasonal-naive error, so compare the MAE on scored weekdays across readings; "
+        "seasonal-naive error, so compare the MAE on scored weekdays across readings, "
+        "bearing in mind that 12 steps reach 12 weekdays ahead on business days and only "
+        "about 8.6 on calendar days (shorter leads, smaller errors on a random walk); "
         "ratio = model MASE / the better of naive and seasonal naive (bar: <= 0.90 with "
         "80 % coverage 70-92 %). Weekend steps: forecast steps spent on Saturdays and Sundays.",
         "",
