@@ -35,6 +35,7 @@ backtest can keep them out of its scores.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -173,19 +174,28 @@ def regularize(
             "(and --agg mean if the rows are samples of the load, not counts to add up)"
         )
     missing = np.round(ratio).astype(int) - 1
+    return _fill_gaps(values, index, missing, lambda: pd.date_range(index[0], index[-1], freq=step),
+                      "steps", where, max_gap, lines)
+
+
+def _fill_gaps(values: np.ndarray, index: pd.DatetimeIndex, missing: np.ndarray,
+               grid: Callable[[], pd.DatetimeIndex], steps: str, where: str, max_gap: int,
+               lines: np.ndarray | None) -> pd.Series:
+    """``values`` at ``index`` on ``grid()``, where ``missing[i]`` grid points lie between
+    rows ``i`` and ``i + 1``: runs of more than ``max_gap`` are an error, shorter ones
+    are interpolated and marked filled."""
     long_gaps = np.flatnonzero(missing > max_gap) + 1
     if len(long_gaps):
         i = long_gaps[0]
         raise SeriesError(
-            f"{where}: gap of {missing[i - 1]} missing steps before {index[i]} "
+            f"{where}: gap of {missing[i - 1]} missing {steps} before {index[i]} "
             f"({lines_text(long_gaps, lines)}); at most {max_gap} are filled by interpolation "
             "(--max-gap)"
         )
     series = pd.Series(values, index=index, dtype=float)
     filled = np.zeros(len(series), dtype=bool)
     if missing.any():
-        full = pd.date_range(index[0], index[-1], freq=step)
-        series = series.reindex(full)
+        series = series.reindex(grid())
         filled = series.isna().to_numpy()
         series = series.interpolate(method="linear")
     series.index.freq = None
@@ -213,23 +223,10 @@ def _regularize_business(values: np.ndarray, index: pd.DatetimeIndex, where: str
             f"({lines_text(off_grid, lines)}); resample with --freq B"
         )
     missing = np.diff(busdays.positions(index)).astype(int) - 1
-    long_gaps = np.flatnonzero(missing > max_gap) + 1
-    if len(long_gaps):
-        i = long_gaps[0]
-        raise SeriesError(
-            f"{where}: gap of {missing[i - 1]} missing business days before {index[i]} "
-            f"({lines_text(long_gaps, lines)}); at most {max_gap} are filled by interpolation "
-            "(--max-gap)"
-        )
-    series = pd.Series(values, index=index, dtype=float)
-    filled = np.zeros(len(series), dtype=bool)
-    if missing.any():
-        series = series.reindex(full)
-        filled = series.isna().to_numpy()
-        series = series.interpolate(method="linear")
-    series.index.freq = None
+    series = _fill_gaps(values, index, missing, lambda: full, "business days", where, max_gap,
+                        lines)
     series.attrs[busdays.ATTR] = True
-    return mark_filled(series, filled)
+    return series
 
 
 def resample(
