@@ -128,6 +128,15 @@ class ForecastKeeper:
                            "on UTC")
             log.warning(self.reason)
             return
+        if model.business_days_ or abs(float(model.step_) - self.step_seconds) > 1e-6:
+            # its updates would be refused at every tick, and the refit it fell back on
+            # would throw the trained model away
+            step = "business days" if model.business_days_ else f"{model.step_:g} s steps"
+            self.reason = (f"cannot use forecaster model {path}: it was fitted on {step}, the "
+                           f"loop forecasts its load at {self.step_seconds:g} s ticks; train "
+                           f"it on the loop's load with --freq {self.step_seconds:g}s")
+            log.warning(self.reason)
+            return
         self.model = model
         self.reason = None
         self.fitted_at = datetime.now(UTC)

@@ -180,7 +180,7 @@ def rolling_origin(
     positions = origin_positions(len(series), horizon, origins, fraction, filled)
     values = series.to_numpy(dtype=float)
     observed_values = np.where(filled, np.nan, values)  # what the scores compare against
-    step_seconds = pd.Timedelta(series.index[1] - series.index[0]).total_seconds()
+    step_seconds = 0.0  # the fitted model's (business days are not one fixed step)
     rows: list[dict[str, Any]] = []
     base_rows: list[dict[str, Any]] = []
     fit_seconds: list[float] = []
@@ -192,6 +192,7 @@ def rolling_origin(
             started = time.perf_counter()
             model = make_model().fit(series.iloc[:pos])
             fit_seconds.append(time.perf_counter() - started)
+            step_seconds = model.step_
         elif pos > seen:
             model.update(series.iloc[seen:pos])
         seen = pos

@@ -7,7 +7,9 @@ or tab-separated), naive local timestamps unless they carry an offset (ISO 8601,
 epoch seconds/milliseconds, or local forms such as ``13/01/2024 08:00``, read
 day-first or month-first, whichever gives a sorted, regular column), optional
 resampling of raw traces (``freq`` + ``agg``; ``agg="count"`` counts rows, so an
-event log of bare timestamps will do), and a regular series out, or a
+event log of bare timestamps will do; ``freq="B"`` bins business days), daily rows
+on weekdays only read on business days (:mod:`forecaster.busdays`), and a regular
+series out, or a
 :class:`SeriesError` that names the file, the column and the line.
 
 Exports from spreadsheets and monitoring tools are read as they come: UTF-8
@@ -33,11 +35,13 @@ backtest can keep them out of its scores.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from forecaster import busdays
 from forecaster.cells import (
     OFFSET_PATTERN,
     SeriesError,
@@ -57,6 +61,8 @@ DEFAULT_MIN_POINTS = 16
 MIN_POINTS = 16  # fewest points a model is fitted on
 # the notes' words for rows read on their wall clock as dates (one note says it, not two)
 AS_CALENDAR_DAYS = "read as local calendar days, written without an offset"
+BUSINESS_NOTE = ("rows on weekdays only: read on business days (Monday to Friday), so the "
+                 "forecast is for the next business days (--freq 1D reads calendar days)")
 
 
 def mark_filled(series: pd.Series, filled: np.ndarray) -> pd.Series:
@@ -117,12 +123,15 @@ def regularize(
     max_gap: int = DEFAULT_MAX_GAP,
     step: pd.Timedelta | None = None,
     lines: np.ndarray | None = None,
+    business: bool | None = None,
 ) -> pd.Series:
     """Check order, duplicates and spacing; fill short gaps; return a regular series.
 
     Raises :class:`SeriesError` for unsorted or duplicated timestamps, a spacing
     that is not a multiple of the step, or a gap longer than ``max_gap`` steps;
     ``lines`` are the points' file lines for the message (default position + 2).
+    ``business``: the grid is business days (:mod:`forecaster.busdays`); ``None``
+    (without ``step``) = when the rows look like it.
     """
     if len(index) < 2:
         raise SeriesError(f"{where}: too few points ({len(index)})")
@@ -140,6 +149,10 @@ def regularize(
             f"{where}: timestamps not sorted: {index[back[0]]} comes after "
             f"{index[back[0] - 1]} at {lines_text(back, lines)} (sort the file or use --freq)"
         )
+    if business is None:
+        business = step is None and busdays.looks_business_daily(index)
+    if business:
+        return _regularize_business(values, index, where, max_gap, lines)
     step = step if step is not None else infer_step(index)
     step_ns = step.value
     ratio = diffs / step_ns
@@ -161,23 +174,59 @@ def regularize(
             "(and --agg mean if the rows are samples of the load, not counts to add up)"
         )
     missing = np.round(ratio).astype(int) - 1
+    return _fill_gaps(values, index, missing, lambda: pd.date_range(index[0], index[-1], freq=step),
+                      "steps", where, max_gap, lines)
+
+
+def _fill_gaps(values: np.ndarray, index: pd.DatetimeIndex, missing: np.ndarray,
+               grid: Callable[[], pd.DatetimeIndex], steps: str, where: str, max_gap: int,
+               lines: np.ndarray | None) -> pd.Series:
+    """``values`` at ``index`` on ``grid()``, where ``missing[i]`` grid points lie between
+    rows ``i`` and ``i + 1``: runs of more than ``max_gap`` are an error, shorter ones
+    are interpolated and marked filled."""
     long_gaps = np.flatnonzero(missing > max_gap) + 1
     if len(long_gaps):
         i = long_gaps[0]
         raise SeriesError(
-            f"{where}: gap of {missing[i - 1]} missing steps before {index[i]} "
+            f"{where}: gap of {missing[i - 1]} missing {steps} before {index[i]} "
             f"({lines_text(long_gaps, lines)}); at most {max_gap} are filled by interpolation "
             "(--max-gap)"
         )
     series = pd.Series(values, index=index, dtype=float)
     filled = np.zeros(len(series), dtype=bool)
     if missing.any():
-        full = pd.date_range(index[0], index[-1], freq=step)
-        series = series.reindex(full)
+        series = series.reindex(grid())
         filled = series.isna().to_numpy()
         series = series.interpolate(method="linear")
     series.index.freq = None
     return mark_filled(series, filled)
+
+
+def _regularize_business(values: np.ndarray, index: pd.DatetimeIndex, where: str,
+                         max_gap: int, lines: np.ndarray | None) -> pd.Series:
+    """``regularize`` on the business-day grid: weekdays without a row (holidays) are
+    gaps filled by the same rule; a weekend row or another time of day is an error."""
+    weekend = busdays.weekend_rows(index)
+    if len(weekend):
+        day = index[weekend[0]]
+        raise SeriesError(
+            f"{where}: {day} is a {day.day_name()}, but the series is on business days "
+            f"(Monday to Friday) ({lines_text(weekend, lines)}); read it with --freq 1D to "
+            "forecast every calendar day"
+        )
+    full = busdays.grid(index[0], index[-1])
+    off_grid = np.flatnonzero(~index.isin(full))
+    if len(off_grid):
+        raise SeriesError(
+            f"{where}: irregular timestamps: {index[off_grid[0]]} is not at "
+            f"{index[0].strftime('%H:%M:%S')}, the time of day of the other business days "
+            f"({lines_text(off_grid, lines)}); resample with --freq B"
+        )
+    missing = np.diff(busdays.positions(index)).astype(int) - 1
+    series = _fill_gaps(values, index, missing, lambda: full, "business days", where, max_gap,
+                        lines)
+    series.attrs[busdays.ATTR] = True
+    return series
 
 
 def resample(
@@ -246,6 +295,7 @@ def read_series(
     """
     path = Path(path)
     freq, week_notes = _weeks_as_days(freq)
+    freq, business = _business_freq(freq)
     frame, lines, sep = read_table(path)
     # --agg count counts rows (events) per bin: only the timestamps are read
     events = bool(freq) and agg == "count"
@@ -279,9 +329,11 @@ def read_series(
     if events or vcol is None:
         if tz:
             order = np.argsort(index.asi8, kind="stable")
-            index = localize(index[order], tz, where_t, lines[order])
+            index, lines = localize(index[order], tz, where_t, lines[order]), lines[order]
         index = _local_days(index, str(freq), header_notes)
         series = resample(np.ones(len(index)), index, str(freq), agg, str(path), max_gap)
+        if business:
+            series = _weekdays_only(series, index, lines, path)
         return _finish(series, "count", header_notes, path, min_points)
     values, unit = parse_values(frame[vcol], f"{path}: column {vcol!r}", lines,
                                  comma_decimal=sep == ";")
@@ -332,8 +384,12 @@ def read_series(
             )
         if agg == "sum":
             series = _drop_partial_bins(series, index, freq, notes)
+        if business:
+            series = _weekdays_only(series, index, lines, path)
     else:
         series = regularize(values, index, str(path), max_gap=max_gap, lines=lines)
+        if busdays.on_business_days(series):
+            notes.append(BUSINESS_NOTE)
         notes += _filled_notes(series, index, lines, interior)
     return _finish(series, vcol, notes, path, min_points)
 
@@ -363,6 +419,32 @@ def _weeks_as_days(freq: str | None) -> tuple[str | None, list[str]]:
     days = f"{7 * offset.n}D"
     return days, [f"--freq {freq} read as {days}: bins of {7 * offset.n} days from the first "
                   "day of the data"]
+
+
+def _business_freq(freq: str | None) -> tuple[str | None, bool]:
+    """``--freq B`` (business days) as daily bins to keep on weekdays only."""
+    if freq is not None and freq.strip().upper() in ("B", "1B"):
+        return "1D", True
+    return freq, False
+
+
+def _weekdays_only(series: pd.Series, index: pd.DatetimeIndex, lines: np.ndarray,
+                   path: Path) -> pd.Series:
+    """Daily bins ``series`` (``--freq B``) without their weekend days, on the business-day
+    grid; rows (``index``) on a weekend are an error, since their load would be lost."""
+    weekend = busdays.weekend_rows(index)
+    if len(weekend):
+        day = index[weekend[0]]
+        raise SeriesError(
+            f"{path}: --freq B: {day} is a {day.day_name()} ({lines_text(weekend, lines)}); "
+            "business-day bins hold no weekend rows: use --freq 1D to forecast every "
+            "calendar day",
+            option="--freq",
+        )
+    weekday = np.asarray(series.index.day_of_week < 5)
+    out = series[weekday].copy()
+    out.attrs[busdays.ATTR] = True
+    return mark_filled(out, filled_mask(series)[weekday])
 
 
 def _whole_days(freq: str | None) -> bool:
@@ -480,26 +562,15 @@ def _filled_notes(series: pd.Series, index: pd.DatetimeIndex, lines: np.ndarray,
     first = int(np.flatnonzero(filled)[0])
     after = int(index.searchsorted(series.index[first]))
     where = f", the first before line {int(lines[after])}" if not empty_cells else ""
-    note = f"{absent} step(s) without a row filled in by interpolation{where}"
+    steps = "business day(s)" if busdays.on_business_days(series) else "step(s)"
+    note = f"{absent} {steps} without a row filled in by interpolation{where}"
     run = np.flatnonzero(~filled[first:])
     missing = series.index[first + int(run[0])] - series.index[first] if len(run) else None
     if (index.tz is None and missing == pd.Timedelta(hours=1)  # e.g. 01:00-01:59 skipped
             and _changes_clock(series.index[first:first + 1])):
         note += ("; an hour missing is what local time skips when daylight-saving time "
                  "starts: pass --tz with the file's zone to read it so")
-    if _business_days(series.index, filled):
-        note += ("; they include every Saturday and Sunday (business-day data?): the forecast "
-                 "includes weekend days too, drawn from the filled-in ones (fleetcast has no "
-                 "business-day step)")
     return [note]
-
-
-def _business_days(stamps: pd.DatetimeIndex, filled: np.ndarray) -> bool:
-    """Whether daily ``stamps`` have a row on no weekend day of at least four weeks."""
-    if len(stamps) < 28 or stamps[1] - stamps[0] != pd.Timedelta(days=1):
-        return False
-    weekend = np.asarray(stamps.day_of_week >= 5)
-    return bool(weekend.any() and filled[weekend].all())
 
 
 def _finish(
@@ -531,7 +602,8 @@ def check_values(series: pd.Series) -> np.ndarray:
 
 
 def check_series(series: pd.Series, max_gap: int) -> tuple[pd.Series, float]:
-    """An in-memory series made regular (short gaps filled), and its step in seconds.
+    """An in-memory series made regular (short gaps filled), and its step in seconds
+    (``busdays.STEP_SECONDS`` on business days: ``busdays.on_business_days(result)``).
 
     The result's ``attrs["filled"]`` marks the points filled here and those the
     input already marked (a series from :func:`read_series`)."""
@@ -549,11 +621,15 @@ def check_series(series: pd.Series, max_gap: int) -> tuple[pd.Series, float]:
             "daylight-saving changes (23 or 25 hours apart), so they are dates: pass them "
             "as dates, series.tz_localize(None) (read_series does so for such files)"
         )
-    regular = regularize(values, index, "series", max_gap=max_gap)
+    # a prefix of a business-day series (a backtest's) stays on business days
+    business = True if busdays.on_business_days(series) else None
+    regular = regularize(values, index, "series", max_gap=max_gap, business=business)
     inherited = series.attrs.get("filled", ())
     if inherited:  # points the reader filled in stay filled in (they are not observations)
         own = filled_mask(regular)
         regular.attrs["filled"] = inherited
         mark_filled(regular, own | filled_mask(regular))
+    if busdays.on_business_days(regular):
+        return regular, busdays.STEP_SECONDS
     step = pd.Timedelta(regular.index[1] - regular.index[0]).total_seconds()
     return regular, step

@@ -44,6 +44,7 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
+from forecaster import busdays
 from forecaster.calibration import widen, width_factors
 from forecaster.holiday_effects import (
     MIN_SUBDAILY_STEP,
@@ -56,6 +57,7 @@ from forecaster.holiday_effects import (
     sunday_profile,
 )
 from forecaster.io import (
+    BUSINESS_NOTE,
     DEFAULT_MAX_GAP,
     MIN_POINTS,
     SeriesError,
@@ -200,12 +202,17 @@ class LoadForecaster:
     def fit(self, series: pd.Series) -> LoadForecaster:
         """Choose transform, seasons and order on ``series`` and estimate them."""
         started = time.perf_counter()
+        told = BUSINESS_NOTE in series.attrs.get("notes", ())  # by read_series
         series, step = check_series(series, self.max_gap)
+        self.business_days_ = busdays.on_business_days(series)
         if self.max_history is not None:
             if self.max_history < MIN_POINTS:
                 raise ValueError(f"max_history must be at least {MIN_POINTS}")
             series = series.iloc[-int(self.max_history) :]
         notes: list[str] = []
+        if self.business_days_ and not told:
+            notes.append("on business days (Monday to Friday): a week is 5 steps, and the "
+                         "forecast skips weekends")
         series = self._recent_days(series, step, notes)
         # one BLAS thread: the Kalman filter's matrices are tiny, and threads
         # fighting over shared cores made fits several times slower
@@ -224,7 +231,7 @@ class LoadForecaster:
         days = self.max_history_days
         if days is not None and not days > 0:
             raise ValueError(f"max_history_days must be positive or None, got {days!r}")
-        if days is None or step > DAY_SECONDS:
+        if days is None or (step > DAY_SECONDS and not self.business_days_):
             return series
         start = series.index[-1] - pd.Timedelta(days=float(days))
         kept = max(int((series.index > start).sum()), MIN_POINTS)
@@ -241,7 +248,7 @@ class LoadForecaster:
         self.step_ = step
         self.transform_, self.lmbda_ = choose_transform(y, self.transform)
         z = forward(y, self.transform_, self.lmbda_)
-        positions = time_positions(pd.DatetimeIndex(series.index), step)
+        positions = self._positions(pd.DatetimeIndex(series.index))
         if self.seasonal_periods == "auto":
             periods, season_notes = detect_periods(z, positions, step)
             notes.extend(season_notes)
@@ -340,15 +347,36 @@ class LoadForecaster:
                     f"Sunday's daily shape (z = {score:.1f})"
                 )
             return effects
-        if step != DAY_SECONDS:
+        if step != DAY_SECONDS and not self.business_days_:
             return NO_EFFECTS
-        effects = choose_effects(resid, positions, step, country)
+        effects = choose_effects(resid, *self._holiday_clock(positions), country)
         if effects.names:
             notes.append(f"{country} holidays with their own regressor: {', '.join(effects.names)}")
         return effects
 
+    def _positions(self, stamps: pd.DatetimeIndex) -> np.ndarray:
+        """The model's time axis at ``stamps``: steps since the epoch, or business days."""
+        if self.business_days_:
+            return busdays.positions(stamps)
+        return time_positions(stamps, self.step_)
+
+    def _stamps_after(self, last: pd.Timestamp, count: int) -> pd.DatetimeIndex:
+        """The ``count`` steps after ``last`` on the model's grid."""
+        if self.business_days_:
+            return busdays.stamps_after(last, count)
+        step = pd.Timedelta(seconds=self.step_)
+        stamps = pd.date_range(last + step, periods=count, freq=step)
+        stamps.freq = None
+        return stamps
+
+    def _holiday_clock(self, positions: np.ndarray) -> tuple[np.ndarray, float]:
+        """``positions`` and their step as the holiday calendars read them (calendar days)."""
+        if self.business_days_:
+            return busdays.day_positions(positions), DAY_SECONDS
+        return positions, self.step_
+
     def _regression(self, positions: np.ndarray) -> np.ndarray:
-        holidays = effects_regression(self.holiday_effects_, positions, self.step_)
+        holidays = effects_regression(self.holiday_effects_, *self._holiday_clock(positions))
         if self.coef_.size == 0:
             return holidays
         design = fourier_matrix(positions, self.seasons_)
@@ -365,13 +393,12 @@ class LoadForecaster:
         if int(horizon) != horizon or horizon < 1:
             raise ValueError(f"horizon must be a positive integer, got {horizon!r}")
         horizon = int(horizon)
-        step = pd.Timedelta(seconds=self.step_)
-        stamps = pd.DatetimeIndex([self.last_timestamp_ + step * (i + 1) for i in range(horizon)])
+        stamps = self._stamps_after(self.last_timestamp_, horizon)
         means, variances = self.state_space_.project(
             self.state_[:, None], self.state_cov_[:, :, None], horizon
         )
         mean, var = means[0], variances[0]
-        loc = mean + self._regression(time_positions(stamps, self.step_))
+        loc = mean + self._regression(self._positions(stamps))
         scale = widen(np.sqrt(np.maximum(var, 0.0)), self.width_factors_)
         return Forecast(
             timestamps=stamps,
@@ -427,9 +454,10 @@ class LoadForecaster:
             "update",
             max_gap=self.max_gap,
             step=step,
+            business=self.business_days_,
         ).iloc[1:]
         z = forward(joined.to_numpy(dtype=float), self.transform_, self.lmbda_)
-        resid = z - self._regression(time_positions(pd.DatetimeIndex(joined.index), self.step_))
+        resid = z - self._regression(self._positions(pd.DatetimeIndex(joined.index)))
         states, covs = self.state_space_.filter(
             self.state_, self.state_cov_, resid, steady=self.steady_
         )
@@ -442,6 +470,7 @@ class LoadForecaster:
         )
         history = pd.concat([self.history_, joined])
         history.attrs["filled"] = runs
+        history.attrs[busdays.ATTR] = self.business_days_
         limit = self.max_history or MIN_POINTS * 1000
         if len(history) > 2 * limit:
             # bounded memory for a long-running loop; ``save`` then rebuilds the
@@ -470,6 +499,7 @@ class LoadForecaster:
             "history": self.history_,
             "fit_start": self.fit_start_,
             "step": self.step_,
+            "business_days": self.business_days_,
             "transform": self.transform_,
             "lmbda": self.lmbda_,
             "d": self.d_,
@@ -505,6 +535,7 @@ class LoadForecaster:
             raise ValueError(f"{path}: not a fleetcast forecaster model (format {_FORMAT})")
         model = cls(**state["params"])
         model.step_ = state["step"]
+        model.business_days_ = bool(state.get("business_days", False))
         model.transform_ = state["transform"]
         model.lmbda_ = state["lmbda"]
         model.d_ = state["d"]
@@ -528,10 +559,13 @@ class LoadForecaster:
         model.fit_start_ = state["fit_start"]
         history = state["history"]
         model.history_ = history.iloc[:0]
-        model.last_timestamp_ = history.index[0] - pd.Timedelta(seconds=model.step_)
+        model.last_timestamp_ = (
+            busdays.step_before(history.index[0]) if model.business_days_
+            else history.index[0] - pd.Timedelta(seconds=model.step_)
+        )
         y = history.to_numpy(dtype=float)
         z = forward(y, model.transform_, model.lmbda_)
-        resid = z - model._regression(time_positions(pd.DatetimeIndex(history.index), model.step_))
+        resid = z - model._regression(model._positions(pd.DatetimeIndex(history.index)))
         model.results_ = model.error_model_.filter(resid)
         model._start_filter(model.results_)
         model.history_ = history
@@ -564,6 +598,7 @@ class LoadForecaster:
             "transform": self.transform_,
             "boxcox_lambda": self.lmbda_,
             "step_seconds": self.step_,
+            "business_days": self.business_days_,
             "trained_start": series.index[0].isoformat(),
             "trained_end": series.index[-1].isoformat(),
             "n_points": len(series),

@@ -25,7 +25,6 @@ import pandas as pd
 from forecaster.calibration import widen
 from forecaster.io import SeriesError
 from forecaster.model import LoadForecaster
-from forecaster.seasonality import time_positions
 from forecaster.transforms import forward
 from forecaster.types import Forecast, normal_bands
 
@@ -41,21 +40,21 @@ def forecast_path(model: LoadForecaster, points: pd.Series, horizon: int) -> lis
     if int(horizon) != horizon or horizon < 1:
         raise ValueError(f"horizon must be a positive integer, got {horizon!r}")
     horizon = int(horizon)
-    step = pd.Timedelta(seconds=model.step_)
     n = len(points)
-    first = model.last_timestamp_ + step
+    stamps = model._stamps_after(model.last_timestamp_, n + horizon)
     if n:
-        expected = pd.date_range(first, periods=n, freq=step)
+        expected = stamps[:n]
         if not pd.DatetimeIndex(points.index).equals(expected):
+            every = "business day" if model.business_days_ else pd.Timedelta(seconds=model.step_)
             raise SeriesError(
                 "forecast_path: points must continue the fitted series on its grid, "
-                f"from {first} every {step}"
+                f"from {stamps[0]} every {every}"
             )
         values = points.to_numpy(dtype=float)
         if np.isnan(values).any() or (values < 0).any():
             raise SeriesError("forecast_path: points must be non-negative numbers")
         z = forward(values, model.transform_, model.lmbda_)
-        resid = z - model._regression(time_positions(expected, model.step_))
+        resid = z - model._regression(model._positions(expected))
     else:
         resid = np.empty(0)
     # the predicted state before each point and after the last: n + 1 origins
@@ -64,8 +63,7 @@ def forecast_path(model: LoadForecaster, points: pd.Series, horizon: int) -> lis
     )
     means, variances = model.state_space_.project(state, state_cov, horizon)
 
-    stamps = pd.date_range(first, periods=n + horizon, freq=step)
-    regression = model._regression(time_positions(stamps, model.step_))
+    regression = model._regression(model._positions(stamps))
     rows = np.arange(n + 1)[:, None] + np.arange(horizon)[None, :]
     loc = means + regression[rows]
     scale = widen(np.sqrt(np.maximum(variances, 0.0)), model.width_factors_)

@@ -46,7 +46,8 @@ def _series_options(func: Callable[..., Any]) -> Callable[..., Any]:
                      help="Name of the value column (count or rate per step).  Default: "
                           "value, or the second column of a two-column file."),
         click.option("--freq", default=None,
-                     help="Resample to this step first, e.g. 5min or 1h (raw traces)."),
+                     help="Resample to this step first, e.g. 5min or 1h (raw traces); "
+                          "B = business days (Monday to Friday)."),
         click.option("--agg", type=click.Choice(AGGREGATIONS), default="sum", show_default=True,
                      help="How --freq aggregates the points in a step; count counts rows "
                           "(events), so an event log of bare timestamps needs no value "
@@ -297,8 +298,9 @@ def train_forecaster(csv_path: Path, time_col: str | None, value_col: str | None
         model.save(partial)
     meta = model.metadata_
     click.echo(f"model: {meta['model']}")
+    step = "1 business day" if meta.get("business_days") else f"{meta['step_seconds']:g} s"
     click.echo(f"trained on {meta['n_points']} points {meta['trained_start']} .. "
-               f"{meta['trained_end']} (step {meta['step_seconds']:g} s)")
+               f"{meta['trained_end']} (step {step})")
     click.echo(f"fit time: {seconds:.2f} s; AICc {meta['aicc']:.1f}; saved to {out}")
     for note in meta["notes"]:
         click.echo(f"note: {note}")

@@ -231,6 +231,7 @@ def simulate(
     """
     from controller.simulate import SimSettings, TraceError, capacity_for_peak
     from controller.simulate import simulate as run
+    from forecaster.busdays import on_business_days
     from forecaster.io import SeriesError, read_series
 
     if 0 < capacity_budget < 1:
@@ -256,6 +257,12 @@ def simulate(
         counts = read_series(trace_path, time_col, value_col, freq=freq, agg=agg, tz=tz)
     except SeriesError as exc:
         raise click.BadParameter(str(exc), param_hint=exc.option or "--trace") from None
+    if on_business_days(counts):
+        raise click.BadParameter(
+            f"{trace_path}: rows on weekdays only (business days); the simulator replays "
+            "fixed steps: read it with --freq 1D (weekend days then count as empty)",
+            param_hint="--trace",
+        )
     for note in counts.attrs.get("notes", []):
         click.echo(f"note: {trace_path}: {note}", err=True)
     if node_capacity is None:

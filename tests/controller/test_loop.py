@@ -287,3 +287,21 @@ def test_a_saved_forecaster_on_a_zone_clock_is_refused_with_its_reason(tmp_path:
     assert refused.model is None
     assert refused.reason is not None and "fitted on timestamps with a time zone" in refused.reason
     assert "retrain" in refused.reason
+
+
+def test_a_saved_forecaster_at_another_step_is_refused_with_its_reason(tmp_path: Path) -> None:
+    """A model of daily (or business-day) load cannot follow the loop's 1 s ticks: its
+    first update would fail and the fallback refit would discard it."""
+    days = pd.bdate_range("2024-01-01", periods=120)
+    values = 50 + 5 * np.sin(np.arange(120) / 3.0)
+    business = LoadForecaster(seasonal_periods=(), holidays="none").fit(
+        pd.Series(values, index=days))
+    refused = ForecastKeeper(1.0, model_path=business.save(tmp_path / "b.joblib"),
+                             background=False)
+    assert refused.model is None
+    assert refused.reason is not None and "fitted on business days" in refused.reason
+    hourly = LoadForecaster(seasonal_periods=()).fit(
+        pd.Series(values, index=pd.date_range("2024-01-01", periods=120, freq="h")))
+    other = ForecastKeeper(1.0, model_path=hourly.save(tmp_path / "h.joblib"), background=False)
+    assert other.model is None and other.reason is not None
+    assert "fitted on 3600 s steps" in other.reason and "--freq 1s" in other.reason

@@ -143,20 +143,18 @@ def test_a_bounded_history_forgets_the_filled_runs_it_dropped(tmp_path) -> None:
     assert marked.tolist() == list(range(705, 712))
 
 
-def test_business_day_files_are_told_their_weekends_were_filled_in(tmp_path) -> None:
+def test_weekday_only_files_are_read_on_business_days(tmp_path) -> None:
     days = pd.bdate_range("2024-01-01", periods=60)
     path = tmp_path / "settlements.csv"
     pd.DataFrame({"timestamp": days.strftime("%Y-%m-%d"), "value": 100 + np.arange(60) % 5}).to_csv(
         path, index=False
     )
     series = read_series(path)
-    assert series.index[1] - series.index[0] == pd.Timedelta(days=1)
-    weekend = series.index.day_of_week >= 5
-    assert filled_mask(series)[weekend].all() and not filled_mask(series)[~weekend].any()
-    assert any("every Saturday and Sunday (business-day data?)" in n for n in series.attrs["notes"])
+    assert series.index.equals(days) and not filled_mask(series).any()
+    assert any("read on business days" in n for n in series.attrs["notes"])
     # one missing Saturday in a week-round file is an ordinary gap
     every = pd.date_range("2024-01-01", periods=60, freq="D")
     kept = every[every != pd.Timestamp("2024-01-06")]
     pd.DataFrame({"timestamp": kept.strftime("%Y-%m-%d"), "value": 100}).to_csv(path, index=False)
     notes = read_series(path).attrs["notes"]
-    assert notes and not any("business-day" in n for n in notes)
+    assert notes and not any("business days" in n for n in notes)
