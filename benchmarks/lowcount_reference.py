@@ -4,14 +4,15 @@
 
 Issue 6 asks predictive to be short at most half as often as the HPA algorithm at no
 more than 1.3 x the oracle's node-hours. On single-airport departures (median 0-3 per 5
-minutes, node size so the peak needs about 20) predictive reaches 0.41-0.58 of the HPA's
-short steps (``flights.md``, whose current figures the table shows). Is that near what
-is possible, or is there structure the forecaster misses? For each trace this script
-runs the simulator's ``reactive`` and ``oracle`` policies (``fleetcast simulate``, the
-node size of ``benchmarks/flights.py``) and sizes, for every scored tick ``t``, ``R_t``
-ready nodes from three references, with cost counted as the oracle's is (a node launched
-for tick ``t`` is paid from ``t - lead``: allocation ``max(R_t, R_{t+lead})``, and spend
-compared with the same accounting of the oracle's needs):
+minutes, node size so the peak needs about 20) predictive reached 0.41-0.59 of the HPA's
+short steps before e40f6d6 and 0.30-0.41 since (``flights.md``, whose current figures the
+table shows). Is that near what is possible, or is there structure the forecaster
+misses? For each trace this script runs the simulator's ``reactive`` and ``oracle``
+policies (``fleetcast simulate``, the node size of ``benchmarks/flights.py``) and sizes,
+for every scored tick ``t``, ``R_t`` ready nodes from three references, with cost counted
+as the oracle's is (a node launched for tick ``t`` is paid from ``t - lead``: allocation
+``max(R_t, R_{t+lead})``, and spend compared with the same accounting of the oracle's
+needs):
 
 * ``poisson-profile`` (in-sample): the need's Poisson quantile at the mean of the same
   5-minute slot of the week over all 26 weeks (smoothed over 25 minutes), the quantile
