@@ -24,14 +24,11 @@ Results: ``benchmarks/results/busdays.md`` and ``busdays.json``.
 from __future__ import annotations
 
 import argparse
-import json
-import platform
 import subprocess
 import sys
 import tarfile
 import tempfile
 import zipfile
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +38,7 @@ import pandas as pd
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from benchmarks.daily import backtest  # noqa: E402
+from benchmarks.daily import backtest, run_header, write_results  # noqa: E402
 
 RESULTS = REPO / "benchmarks" / "results"
 MODES = {
@@ -85,11 +82,8 @@ def run(args: list[str], work: Path) -> dict[str, Any]:
 
 def markdown(rows: list[dict[str, Any]], command: str) -> str:
     lines = [
-        "# Business-day series: business-day step against calendar days (horizon 12)",
-        "",
-        f"Run {datetime.now(UTC).isoformat(timespec='seconds')} on {platform.machine()}, "
-        f"Python {platform.python_version()}; command: `{command}`.",
-        "",
+        *run_header("Business-day series: business-day step against calendar days "
+                    "(horizon 12)", command),
         "`fleetcast forecast backtest --csv F --horizon 12 --origins 20` (business days, the "
         "default for weekday-only files) and the same with `--freq 1D --agg mean` (weekends "
         "filled in, as before the step). MASE is scaled by each reading's in-sample "
@@ -134,12 +128,7 @@ def main() -> None:
             print(f"[{name}] " + ", ".join(
                 f"{m}: ratio {s['ratio']:.3f} MAE {s['mae_weekdays']:.4g}"
                 for m, s in modes.items()), flush=True)
-    command = "python benchmarks/busdays.py"
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "busdays.json").write_text(json.dumps({"command": command, "rows": rows},
-                                                     indent=2) + "\n")
-    (RESULTS / "busdays.md").write_text(markdown(rows, command))
-    print((RESULTS / "busdays.md").read_text())
+    write_results("busdays", rows, "python benchmarks/busdays.py", markdown)
 
 
 if __name__ == "__main__":

@@ -32,6 +32,7 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -89,13 +90,30 @@ def backtest(args: list[str], origins: int, holidays: str, work: Path) -> dict[s
     }
 
 
-def markdown(rows: list[dict[str, Any]], command: str) -> str:
-    lines = [
-        "# Daily series: holiday regressors on and off (horizon 12)",
+def run_header(title: str, command: str) -> list[str]:
+    """A results page's title and the line saying when, where and how it was run."""
+    return [
+        f"# {title}",
         "",
         f"Run {datetime.now(UTC).isoformat(timespec='seconds')} on {platform.machine()}, "
         f"Python {platform.python_version()}; command: `{command}`.",
         "",
+    ]
+
+
+def write_results(name: str, rows: list[dict[str, Any]], command: str,
+                  markdown: Callable[[list[dict[str, Any]], str], str]) -> None:
+    """``benchmarks/results/<name>.json`` (the rows) and ``<name>.md`` (their table)."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / f"{name}.json").write_text(json.dumps({"command": command, "rows": rows},
+                                                     indent=2) + "\n")
+    (RESULTS / f"{name}.md").write_text(markdown(rows, command))
+    print((RESULTS / f"{name}.md").read_text())
+
+
+def markdown(rows: list[dict[str, Any]], command: str) -> str:
+    lines = [
+        *run_header("Daily series: holiday regressors on and off (horizon 12)", command),
         "`fleetcast forecast backtest --csv F --horizon 12 --origins K --holidays US|none`; "
         "MASE is scaled by the in-sample seasonal-naive error; ratio = model MASE / the "
         "better of naive and seasonal naive (bar: <= 0.90 with 80 % coverage 70-92 %).",
@@ -140,12 +158,7 @@ def main() -> None:
                          "none": backtest(args, 8, "none", work)})
             print(f"[{column}] {rows[-1]['holidays']['ratio']:.3f} "
                   f"(none {rows[-1]['none']['ratio']:.3f})", flush=True)
-    command = "python benchmarks/daily.py"
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "daily.json").write_text(json.dumps({"command": command, "rows": rows},
-                                                   indent=2) + "\n")
-    (RESULTS / "daily.md").write_text(markdown(rows, command))
-    print((RESULTS / "daily.md").read_text())
+    write_results("daily", rows, "python benchmarks/daily.py", markdown)
 
 
 if __name__ == "__main__":
