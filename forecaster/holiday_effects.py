@@ -173,8 +173,8 @@ def renamed(country: str) -> dict[str, str]:
             if {d.year for d in old_days} & {d.year for d in new_days}:
                 continue
             gap = abs(
-                np.median([d.dayofyear for d in old_days[-RENAME_YEARS:]])
-                - np.median([d.dayofyear for d in new_days[:RENAME_YEARS]])
+                np.median([d.day_of_year for d in old_days[-RENAME_YEARS:]])
+                - np.median([d.day_of_year for d in new_days[:RENAME_YEARS]])
             )
             gap = min(gap, 365 - gap)
             if gap <= RENAME_DAYS:

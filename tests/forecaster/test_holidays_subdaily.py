@@ -17,7 +17,7 @@ from forecaster.seasonality import time_positions
 def shape(index: pd.DatetimeIndex, sunday_on_holidays: bool) -> np.ndarray:
     """Log load: a weekday's daytime peak, Saturdays lower, Sundays lower still."""
     hour = index.hour.to_numpy() + index.minute.to_numpy() / 60
-    weekday = index.dayofweek.to_numpy().copy()
+    weekday = index.day_of_week.to_numpy().copy()
     if sunday_on_holidays:
         public = holiday_calendars.country_holidays("US", years=range(index.year[0], 2021))
         weekday[np.array([day.date() in public for day in index])] = 6
