@@ -11,7 +11,7 @@ sMAPE in percent and the share of actuals inside the 80 % interval.
 Baseline intervals come from the empirical quantiles of their own h-step
 errors on the training data.
 
-Points the reader filled in across a gap (``forecaster.io.filled_mask``) are
+Points the reader filled in across a gap (``forecaster.regular.filled_mask``) are
 not observations, and a backtest that scored them would measure agreement
 with a straight line, one that already knows the next real value.  So, as
 with missing values in R's ``forecast::accuracy``: an origin never sits inside
@@ -36,8 +36,8 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from forecaster.io import filled_mask
 from forecaster.model import LoadForecaster
+from forecaster.regular import filled_mask
 from forecaster.seasonality import DAY_SECONDS
 
 BASELINE_WINDOW = 4032  # points of history the baselines' error quantiles use

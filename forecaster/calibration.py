@@ -15,7 +15,7 @@ percentile of ``|error| / model sd`` over ``Z80`` is the factor the model's sd
 would need for its 80 % interval to cover 80 % of those errors.  It is clipped
 to ``[WIDTH_MIN, WIDTH_MAX]`` and made non-decreasing in ``h``; beyond
 ``CALIBRATION_HORIZON`` the last factor holds.  Points filled in across a gap
-(``forecaster.io.filled_mask``) are not observations: an error counts only
+(``forecaster.regular.filled_mask``) are not observations: an error counts only
 when its actual was observed and so was its origin's last point.  A filled-in
 straight line is easy to forecast and, from inside a gap, already points at
 where the gap ends, so counting it made the factors too small on gap-heavy

@@ -23,7 +23,7 @@ control loop can call it every tick; ``refit`` re-estimates on a bounded window.
 The intervals' width per lead time is calibrated at fit time on the model's own
 multi-step errors over the fit window (``forecaster.calibration``), at observed
 points only:
-points the reader filled in across gaps (``forecaster.io.filled_mask``) do not
+points the reader filled in across gaps (``forecaster.regular.filled_mask``) do not
 count.  Estimation and the filter still run on the filled-in series: treating
 those points as missing values in the Kalman filter (statsmodels' NaN
 handling) was tried and made nyc_taxi with punched gaps forecast worse
@@ -46,6 +46,7 @@ from threadpoolctl import threadpool_limits
 
 from forecaster import busdays
 from forecaster.calibration import widen, width_factors
+from forecaster.cells import SeriesError
 from forecaster.holiday_effects import (
     MIN_SUBDAILY_STEP,
     NO_EFFECTS,
@@ -56,11 +57,10 @@ from forecaster.holiday_effects import (
     effects_regression,
     sunday_profile,
 )
-from forecaster.io import (
-    BUSINESS_NOTE,
+from forecaster.io import BUSINESS_NOTE
+from forecaster.regular import (
     DEFAULT_MAX_GAP,
     MIN_POINTS,
-    SeriesError,
     check_series,
     check_values,
     filled_mask,

@@ -22,8 +22,9 @@ import pandas as pd
 from controller.cli.output import atomic_output, check_output
 from forecaster import Forecast, LoadForecaster, SeriesError, read_series
 from forecaster.holiday_effects import check_country
-from forecaster.io import AGGREGATIONS, DEFAULT_MAX_GAP
+from forecaster.io import AGGREGATIONS
 from forecaster.model import DEFAULT_HISTORY_DAYS
+from forecaster.regular import DEFAULT_MAX_GAP
 
 PREDICT_COLUMNS = ["timestamp", "mean", "lo80", "hi80", "lo95", "hi95"]
 BACKTEST_COLUMNS = ["origin", "timestamp", "actual", "mean", "lo80", "hi80"]
@@ -213,7 +214,7 @@ def backtest(csv_path: Path, time_col: str | None, value_col: str | None, freq: 
              summary_path: Path | None, refit_every: int) -> None:
     """Rolling-origin backtest against naive and seasonal naive (MASE, sMAPE, coverage)."""
     from forecaster.backtest import origin_positions, rolling_origin
-    from forecaster.io import filled_mask
+    from forecaster.regular import filled_mask
 
     check_output(out, "--out", inputs=[csv_path])
     if summary_path is not None:

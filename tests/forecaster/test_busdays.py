@@ -13,8 +13,8 @@ from click.testing import CliRunner
 from controller.cli import main
 from forecaster import LoadForecaster, SeriesError, busdays, read_series
 from forecaster.backtest import rolling_origin
-from forecaster.io import filled_mask
 from forecaster.path import forecast_path
+from forecaster.regular import filled_mask
 
 # Monday .. Friday: settlement files peak on Monday (the weekend's payments) and fall to Friday
 WEEKDAY = np.array([1.45, 1.0, 0.95, 0.92, 0.88])

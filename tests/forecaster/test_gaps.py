@@ -18,7 +18,7 @@ import pytest
 from statsmodels.tsa.arima_process import arma_generate_sample
 
 from forecaster import LoadForecaster, read_series
-from forecaster.io import check_series, filled_mask
+from forecaster.regular import check_series, filled_mask
 from tests.forecaster.conftest import momentum_series, seasonal_series, sharp_hourly_series
 
 # forecast(12) at 09cab02: mean at leads 1, 6, 12; lo80 and hi95 at leads 1, 12.

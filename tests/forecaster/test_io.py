@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from forecaster import SeriesError, read_series
-from forecaster.io import filled_mask
+from forecaster.regular import filled_mask
 
 
 def write(tmp_path: Path, text: str, name: str = "series.csv") -> Path:

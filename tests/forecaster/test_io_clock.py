@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from forecaster import SeriesError, read_series
-from forecaster.io import filled_mask
+from forecaster.regular import filled_mask
 from tests.forecaster.test_io import series_text, write
 
 

@@ -1,0 +1,237 @@
+"""Regular series: the grid every load series is fitted on.
+
+:mod:`forecaster.io` reads a file into points; here points become a regular
+series.  Order, duplicates and spacing are checked, gaps of at most
+``max_gap`` steps are filled by linear interpolation (longer ones are errors),
+and the filled points are recorded (:func:`mark_filled`, :func:`filled_mask`)
+so that scores and calibrations can leave them out.  Daily rows on weekdays only
+keep to the business-day grid (:mod:`forecaster.busdays`).  :func:`check_series`
+applies the same rules to a series built in memory, for the model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+
+from forecaster import busdays
+from forecaster.cells import SeriesError, calendar_days, duration_text, lines_text
+
+DEFAULT_MAX_GAP = 12
+MIN_POINTS = 16  # fewest points a model is fitted on
+
+
+def mark_filled(series: pd.Series, filled: np.ndarray) -> pd.Series:
+    """Record (in place; returns ``series``) the positions ``filled`` (a boolean
+    mask) as runs of timestamps in ``series.attrs["filled"]``: ``((first, last),
+    ...)``, inclusive; a tuple, so attrs stay cheap to copy and compare when
+    pandas carries them along."""
+    runs: list[tuple[pd.Timestamp, pd.Timestamp]] = []
+    if filled.any():
+        edges = np.diff(np.r_[0, filled.astype(np.int8), 0])
+        starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1) - 1
+        runs = [(series.index[a], series.index[b]) for a, b in zip(starts, ends, strict=True)]
+    series.attrs["filled"] = tuple(runs)
+    return series
+
+
+def filled_mask(series: pd.Series) -> np.ndarray:
+    """True where ``series`` holds a point the reader filled in (interpolated across
+    a gap) rather than one read from the file; all False for a series without that
+    record (built in memory, or with no gaps)."""
+    mask = np.zeros(len(series), dtype=bool)
+    runs = series.attrs.get("filled", ())
+    if not runs or len(series) == 0:
+        return mask
+    index = pd.DatetimeIndex(series.index)
+    for first, last in runs:
+        a = int(index.searchsorted(first, side="left"))
+        b = int(index.searchsorted(last, side="right"))
+        mask[a:b] = True
+    return mask
+
+
+def infer_step(index: pd.DatetimeIndex) -> pd.Timedelta:
+    """The series' own spacing: the most common positive difference."""
+    diffs = pd.Series(np.diff(index.as_unit("ns").asi8))
+    diffs = diffs[diffs > 0]
+    if diffs.empty:
+        raise SeriesError("cannot infer the step: fewer than two distinct timestamps")
+    return pd.Timedelta(int(diffs.mode().iloc[0]), unit="ns")
+
+
+_NICE_SECONDS = (1, 2, 5, 10, 15, 20, 30, 60, 120, 300, 600, 900, 1200, 1800, 3600, 7200,
+                 10800, 21600, 43200, 86400)
+
+
+def _nice_step(diffs: np.ndarray) -> str:
+    """The round step nearest (in ratio) to the typical spacing ``diffs`` (ns), as a
+    --freq value: jittered scrapes 57-63 s apart give 1min."""
+    typical = float(np.median(diffs[diffs > 0])) / 1e9 if (diffs > 0).any() else 1.0
+    best = min(_NICE_SECONDS, key=lambda n: abs(np.log(n / max(typical, 1e-3))))
+    return duration_text(pd.Timedelta(seconds=best))
+
+
+def regularize(
+    values: np.ndarray,
+    index: pd.DatetimeIndex,
+    where: str,
+    max_gap: int = DEFAULT_MAX_GAP,
+    step: pd.Timedelta | None = None,
+    lines: np.ndarray | None = None,
+    business: bool | None = None,
+) -> pd.Series:
+    """Check order, duplicates and spacing; fill short gaps; return a regular series.
+
+    Raises :class:`SeriesError` for unsorted or duplicated timestamps, a spacing
+    that is not a multiple of the step, or a gap longer than ``max_gap`` steps;
+    ``lines`` are the points' file lines for the message (default position + 2).
+    ``business``: the grid is business days (:mod:`forecaster.busdays`); ``None``
+    (without ``step``) = when the rows look like it.
+    """
+    if len(index) < 2:
+        raise SeriesError(f"{where}: too few points ({len(index)})")
+    index = index.as_unit("ns")
+    diffs = np.diff(index.asi8)
+    dup = np.flatnonzero(diffs == 0) + 1
+    if len(dup):
+        raise SeriesError(
+            f"{where}: duplicated timestamp {index[dup[0]]} at {lines_text(dup, lines)} "
+            "(use --freq with --agg to aggregate raw events)"
+        )
+    back = np.flatnonzero(diffs < 0) + 1
+    if len(back):
+        raise SeriesError(
+            f"{where}: timestamps not sorted: {index[back[0]]} comes after "
+            f"{index[back[0] - 1]} at {lines_text(back, lines)} (sort the file or use --freq)"
+        )
+    if business is None:
+        business = step is None and busdays.looks_business_daily(index)
+    if business:
+        return _regularize_business(values, index, where, max_gap, lines)
+    step = step if step is not None else infer_step(index)
+    step_ns = step.value
+    ratio = diffs / step_ns
+    irregular = np.flatnonzero(np.abs(ratio - np.round(ratio)) > 1e-6) + 1
+    if len(irregular):
+        if diffs.min() >= pd.Timedelta(days=28).value:  # 28-31 days: calendar months
+            raise SeriesError(
+                f"{where}: irregular timestamps: steps of "
+                f"{duration_text(pd.Timedelta(int(diffs.min()), unit='ns'))} to "
+                f"{duration_text(pd.Timedelta(int(diffs.max()), unit='ns'))} look like calendar "
+                "months, quarters or years, which are not a fixed step; fleetcast forecasts "
+                f"load at fixed steps from seconds to days ({lines_text(irregular, lines)})"
+            )
+        raise SeriesError(
+            f"{where}: irregular timestamps: {index[irregular[0]]} is "
+            f"{duration_text(pd.Timedelta(int(diffs[irregular[0] - 1]), unit='ns'))} after the "
+            f"previous row, not a multiple of the step {duration_text(step)} "
+            f"({lines_text(irregular, lines)}); resample with --freq {_nice_step(diffs)} "
+            "(and --agg mean if the rows are samples of the load, not counts to add up)"
+        )
+    missing = np.round(ratio).astype(int) - 1
+    return _fill_gaps(values, index, missing, lambda: pd.date_range(index[0], index[-1], freq=step),
+                      "steps", where, max_gap, lines)
+
+
+def _fill_gaps(values: np.ndarray, index: pd.DatetimeIndex, missing: np.ndarray,
+               grid: Callable[[], pd.DatetimeIndex], steps: str, where: str, max_gap: int,
+               lines: np.ndarray | None) -> pd.Series:
+    """``values`` at ``index`` on ``grid()``, where ``missing[i]`` grid points lie between
+    rows ``i`` and ``i + 1``: runs of more than ``max_gap`` are an error, shorter ones
+    are interpolated and marked filled."""
+    long_gaps = np.flatnonzero(missing > max_gap) + 1
+    if len(long_gaps):
+        i = long_gaps[0]
+        raise SeriesError(
+            f"{where}: gap of {missing[i - 1]} missing {steps} before {index[i]} "
+            f"({lines_text(long_gaps, lines)}); at most {max_gap} are filled by interpolation "
+            "(--max-gap)"
+        )
+    series = pd.Series(values, index=index, dtype=float)
+    filled = np.zeros(len(series), dtype=bool)
+    if missing.any():
+        series = series.reindex(grid())
+        filled = series.isna().to_numpy()
+        series = series.interpolate(method="linear")
+    series.index.freq = None
+    return mark_filled(series, filled)
+
+
+def _regularize_business(values: np.ndarray, index: pd.DatetimeIndex, where: str,
+                         max_gap: int, lines: np.ndarray | None) -> pd.Series:
+    """``regularize`` on the business-day grid: weekdays without a row (holidays) are
+    gaps filled by the same rule; a weekend row or another time of day is an error."""
+    weekend = busdays.weekend_rows(index)
+    if len(weekend):
+        day = index[weekend[0]]
+        raise SeriesError(
+            f"{where}: {day} is a {day.day_name()}, but the series is on business days "
+            f"(Monday to Friday) ({lines_text(weekend, lines)}); read it with --freq 1D to "
+            "forecast every calendar day"
+        )
+    full = busdays.grid(index[0], index[-1])
+    off_grid = np.flatnonzero(~index.isin(full))
+    if len(off_grid):
+        raise SeriesError(
+            f"{where}: irregular timestamps: {index[off_grid[0]]} is not at "
+            f"{index[0].strftime('%H:%M:%S')}, the time of day of the other business days "
+            f"({lines_text(off_grid, lines)}); resample with --freq B"
+        )
+    missing = np.diff(busdays.positions(index)).astype(int) - 1
+    series = _fill_gaps(values, index, missing, lambda: full, "business days", where, max_gap,
+                        lines)
+    series.attrs[busdays.ATTR] = True
+    return series
+
+
+def check_values(series: pd.Series) -> np.ndarray:
+    """Values of an in-memory series as floats; SeriesError on NaN or negatives."""
+    values = pd.to_numeric(series, errors="coerce").to_numpy(dtype=float)
+    bad = np.flatnonzero(~np.isfinite(values))
+    if len(bad):
+        raise SeriesError(
+            f"missing or non-numeric value at {series.index[bad[0]]} ({len(bad)} point(s))"
+        )
+    neg = np.flatnonzero(values < 0)
+    if len(neg):
+        raise SeriesError(
+            f"negative value {values[neg[0]]:g} at {series.index[neg[0]]} (load must be >= 0)"
+        )
+    return values
+
+
+def check_series(series: pd.Series, max_gap: int) -> tuple[pd.Series, float]:
+    """An in-memory series made regular (short gaps filled), and its step in seconds
+    (``busdays.STEP_SECONDS`` on business days: ``busdays.on_business_days(result)``).
+
+    The result's ``attrs["filled"]`` marks the points filled here and those the
+    input already marked (a series from :func:`read_series`)."""
+    if not isinstance(series, pd.Series):
+        raise TypeError(f"fit expects a pandas Series, got {type(series).__name__}")
+    if not isinstance(series.index, pd.DatetimeIndex):
+        raise TypeError("fit expects a Series with a DatetimeIndex (use forecaster.io.read_series)")
+    if len(series) < MIN_POINTS:
+        raise SeriesError(f"too few points to fit ({len(series)}); at least {MIN_POINTS} needed")
+    values = check_values(series)
+    index = pd.DatetimeIndex(series.index)
+    if calendar_days(index) is not None:
+        raise SeriesError(
+            f"series: its timestamps in {index.tz} fall at one time of day across "
+            "daylight-saving changes (23 or 25 hours apart), so they are dates: pass them "
+            "as dates, series.tz_localize(None) (read_series does so for such files)"
+        )
+    # a prefix of a business-day series (a backtest's) stays on business days
+    business = True if busdays.on_business_days(series) else None
+    regular = regularize(values, index, "series", max_gap=max_gap, business=business)
+    inherited = series.attrs.get("filled", ())
+    if inherited:  # points the reader filled in stay filled in (they are not observations)
+        own = filled_mask(regular)
+        regular.attrs["filled"] = inherited
+        mark_filled(regular, own | filled_mask(regular))
+    if busdays.on_business_days(regular):
+        return regular, busdays.STEP_SECONDS
+    step = pd.Timedelta(regular.index[1] - regular.index[0]).total_seconds()
+    return regular, step
