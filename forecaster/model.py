@@ -58,6 +58,7 @@ from forecaster.holiday_effects import (
     sunday_profile,
 )
 from forecaster.io import BUSINESS_NOTE
+from forecaster.metadata import fit_metadata, warning_notes
 from forecaster.regular import (
     DEFAULT_MAX_GAP,
     MIN_POINTS,
@@ -219,10 +220,10 @@ class LoadForecaster:
         with warnings.catch_warnings(record=True) as caught, threadpool_limits(1, user_api="blas"):
             warnings.simplefilter("always")
             self._fit_window(series, step, notes)
-        notes.extend(_warning_notes(caught))
+        notes.extend(warning_notes(caught))
         self.history_ = series
         self.fit_start_ = series.index[0]
-        self.metadata_ = self._metadata(series, time.perf_counter() - started, notes)
+        self.metadata_ = fit_metadata(self, series, time.perf_counter() - started, notes)
         return self
 
     def _recent_days(self, series: pd.Series, step: float, notes: list[str]) -> pd.Series:
@@ -578,52 +579,3 @@ class LoadForecaster:
             raise NotFittedError(
                 "this LoadForecaster is not fitted yet; call fit(series) before forecast/update"
             )
-
-    def _metadata(self, series: pd.Series, seconds: float, notes: list[str]) -> dict[str, Any]:
-        import scipy
-        import statsmodels
-
-        try:
-            from importlib.metadata import version
-
-            fleetcast_version = version("fleetcast")
-        except Exception:  # not installed as a distribution
-            fleetcast_version = "unknown"
-        return {
-            "model": self.describe(),
-            "order": list(self.order_),
-            "seasonal_periods": list(self.seasonal_periods_),
-            "harmonics": [s.harmonics for s in self.seasons_],
-            "holidays": list(self.holiday_effects_.names),
-            "transform": self.transform_,
-            "boxcox_lambda": self.lmbda_,
-            "step_seconds": self.step_,
-            "business_days": self.business_days_,
-            "trained_start": series.index[0].isoformat(),
-            "trained_end": series.index[-1].isoformat(),
-            "n_points": len(series),
-            "fit_seconds": round(seconds, 4),
-            "aicc": self.error_model_.aicc,
-            "llf": self.error_model_.llf,
-            "sigma2": self.error_model_.sigma2,
-            "converged": self.error_model_.converged,
-            "interval_width_factors": [round(float(f), 4) for f in self.width_factors_],
-            "orders_tried": self.error_model_.tried,
-            "notes": notes,
-            "versions": {
-                "fleetcast": fleetcast_version,
-                "statsmodels": statsmodels.__version__,
-                "numpy": np.__version__,
-                "pandas": pd.__version__,
-                "scipy": scipy.__version__,
-            },
-        }
-
-
-def _warning_notes(caught: list[warnings.WarningMessage]) -> list[str]:
-    seen: list[str] = []
-    for w in caught:
-        text = f"{w.category.__name__}: {str(w.message).splitlines()[0]}"
-        if "Convergence" in text and text not in seen:
-            seen.append(text)
-    return seen[:5]
