@@ -26,7 +26,10 @@ are the file's own lines.  Turning cells into timestamps and numbers is
 Gap rule: without ``freq``, a missing run of at most ``max_gap`` steps is
 filled by linear interpolation; a longer one is an error.  With ``freq``, an
 empty bin is 0 for ``agg="sum"``/``"count"`` (no events in it) and is
-interpolated up to ``max_gap`` bins for ``agg="mean"``/``"max"``.  The points
+interpolated up to ``max_gap`` bins for ``agg="mean"``/``"max"``.  A file whose
+rows after its last longer gap span at least four weeks (two years for daily
+steps; :func:`forecaster.regular.min_tail_span`) is read from that gap on, with a
+note: an old outage does not stop a forecast from the recent load.  The points
 a gap rule filled in are not observations: ``filled_mask(series)`` tells them
 apart (``series.attrs["filled"]`` holds them as runs of timestamps), so a
 backtest can keep them out of its scores.
@@ -52,7 +55,15 @@ from forecaster.cells import (
     parse_values,
     strip_zone_names,
 )
-from forecaster.regular import DEFAULT_MAX_GAP, filled_mask, infer_step, mark_filled, regularize
+from forecaster.regular import (
+    DEFAULT_MAX_GAP,
+    cut_note,
+    filled_mask,
+    infer_step,
+    mark_filled,
+    min_tail_span,
+    regularize,
+)
 from forecaster.table import pick_columns, read_table, repeated_header
 
 AGGREGATIONS = ("sum", "mean", "max", "count")
@@ -64,9 +75,13 @@ BUSINESS_NOTE = ("rows on weekdays only: read on business days (Monday to Friday
 
 
 def resample(
-    values: np.ndarray, index: pd.DatetimeIndex, freq: str, agg: str, where: str, max_gap: int
+    values: np.ndarray, index: pd.DatetimeIndex, freq: str, agg: str, where: str, max_gap: int,
+    tail: bool = False,
 ) -> pd.Series:
-    """Aggregate raw or fine-grained points into regular ``freq`` bins."""
+    """Aggregate raw or fine-grained points into regular ``freq`` bins.  ``tail``: as
+    for :func:`forecaster.regular.regularize`, more than ``max_gap`` empty bins in a
+    row are not an error when the bins after the last such run span at least
+    :func:`~forecaster.regular.min_tail_span`; the series then starts after them."""
     if agg not in AGGREGATIONS:
         raise SeriesError(
             f"{where}: unknown aggregation {agg!r}; choose one of {AGGREGATIONS}", option="--agg"
@@ -88,16 +103,27 @@ def resample(
     else:
         out = bins.mean() if agg == "mean" else bins.max()
         gaps = out.isna().to_numpy()
+        cut = None
         if gaps.any():
-            run = 0
-            for pos, is_gap in enumerate(gaps):
-                run = run + 1 if is_gap else 0
-                if run > max_gap:
+            edges = np.diff(np.r_[0, gaps.astype(np.int8), 0])
+            starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+            long_runs = np.flatnonzero(ends - starts > max_gap)
+            if len(long_runs):
+                start, end = int(starts[long_runs[-1]]), int(ends[long_runs[-1]])
+                min_tail = min_tail_span(pd.Timedelta(offset))
+                if not tail or end >= len(out) or out.index[-1] - out.index[end] < min_tail:
+                    first = int(starts[long_runs[0]]) + max_gap
                     raise SeriesError(
                         f"{where}: more than {max_gap} empty {freq} bins in a row "
-                        f"ending near {out.index[pos]} (at most --max-gap {max_gap} are filled)"
+                        f"ending near {out.index[first]} (at most --max-gap {max_gap} are filled)"
                     )
+                cut = {"start": out.index[end], "rows_left_out": int(np.count_nonzero(
+                           index < out.index[start])), "missing": end - start,
+                       "steps": f"{freq} bins", "line": None, "gaps": len(long_runs)}
+                out, gaps = out.iloc[end:], gaps[end:]
             out = out.interpolate(method="linear")
+        if cut is not None:
+            out.attrs["cut"] = cut
     out.index.freq = None
     return mark_filled(out.astype(float), gaps)
 
@@ -176,10 +202,8 @@ def read_series(
     if len(empty) > len(values) - 2:
         raise SeriesError(f"{path}: column {vcol!r}: {len(empty)} of {len(values)} values are "
                           "empty; at least 2 are needed")
-    interior = 0  # empty cells between read ones: interpolated, but already noted
+    empty_lines = lines[empty]  # empty cells between read ones: interpolated, noted already
     if len(empty):
-        read = np.flatnonzero(np.isfinite(values))
-        interior = int(np.count_nonzero((empty > read.min()) & (empty < read.max())))
         notes.append(f"{len(empty)} empty value(s) in column {vcol!r} ({lines_text(empty, lines)}) "
                      "read as missing points")
         keep = np.isfinite(values)
@@ -206,7 +230,8 @@ def read_series(
             index, values, lines = index[keep], values[keep], lines[keep]
     if freq:
         index = _local_days(index, freq, notes)
-        series = resample(values, index, freq, agg, str(path), max_gap)
+        series = resample(values, index, freq, agg, str(path), max_gap, tail=True)
+        notes += cut_note(series)
         spacing = np.diff(np.sort(index.as_unit("ns").asi8))
         spacing = spacing[spacing > 0] if (spacing > 0).any() else np.array([0])
         typical = pd.Timedelta(int(np.median(spacing)), unit="ns")
@@ -221,10 +246,14 @@ def read_series(
         if business:
             series = _weekdays_only(series, index, lines, path)
     else:
-        series = regularize(values, index, str(path), max_gap=max_gap, lines=lines)
+        series = regularize(values, index, str(path), max_gap=max_gap, lines=lines, tail=True)
         if busdays.on_business_days(series):
             notes.append(BUSINESS_NOTE)
-        notes += _filled_notes(series, index, lines, interior)
+        notes += cut_note(series)
+        kept = index >= series.index[0]  # all of them unless read from a long gap on
+        interior = int(np.count_nonzero((empty_lines > lines[kept].min())
+                                        & (empty_lines < lines[kept].max())))
+        notes += _filled_notes(series, index[kept], lines[kept], interior)
     return _finish(series, vcol, notes, path, min_points)
 
 

@@ -2,10 +2,12 @@
 
 :mod:`forecaster.io` reads a file into points; here points become a regular
 series.  Order, duplicates and spacing are checked, gaps of at most
-``max_gap`` steps are filled by linear interpolation (longer ones are errors),
-and the filled points are recorded (:func:`mark_filled`, :func:`filled_mask`)
-so that scores and calibrations can leave them out.  Daily rows on weekdays only
-keep to the business-day grid (:mod:`forecaster.busdays`).  :func:`check_series`
+``max_gap`` steps are filled by linear interpolation (longer ones are errors,
+except that a file may be read from its last longer gap on when what follows is
+long enough to forecast from: :func:`min_tail_span`), and the filled points
+are recorded (:func:`mark_filled`, :func:`filled_mask`) so that scores and
+calibrations can leave them out.  Daily rows on weekdays only keep to the
+business-day grid (:mod:`forecaster.busdays`).  :func:`check_series`
 applies the same rules to a series built in memory, for the model.
 """
 
@@ -53,6 +55,15 @@ def filled_mask(series: pd.Series) -> np.ndarray:
     return mask
 
 
+def min_tail_span(step: pd.Timedelta) -> pd.Timedelta:
+    """The shortest stretch after a gap longer than ``max_gap`` that a file is read
+    from on its own (the rows before the gap left out, with a note), rather than the
+    gap being an error: four weeks for steps under a day (the default fit of
+    5-minute load, two weekly cycles with room to spare), two years for steps of a
+    day or more (two yearly cycles)."""
+    return pd.Timedelta(days=28) if step < pd.Timedelta(days=1) else pd.Timedelta(days=730)
+
+
 def infer_step(index: pd.DatetimeIndex) -> pd.Timedelta:
     """The series' own spacing: the most common positive difference."""
     diffs = pd.Series(np.diff(index.as_unit("ns").asi8))
@@ -82,6 +93,7 @@ def regularize(
     step: pd.Timedelta | None = None,
     lines: np.ndarray | None = None,
     business: bool | None = None,
+    tail: bool = False,
 ) -> pd.Series:
     """Check order, duplicates and spacing; fill short gaps; return a regular series.
 
@@ -89,7 +101,10 @@ def regularize(
     that is not a multiple of the step, or a gap longer than ``max_gap`` steps;
     ``lines`` are the points' file lines for the message (default position + 2).
     ``business``: the grid is business days (:mod:`forecaster.busdays`); ``None``
-    (without ``step``) = when the rows look like it.
+    (without ``step``) = when the rows look like it.  ``tail``: a gap longer than
+    ``max_gap`` is not an error when the rows after the last one span at least
+    :func:`min_tail_span`; the series then starts after it, and
+    ``series.attrs["cut"]`` says where (:func:`cut_note`).
     """
     if len(index) < 2:
         raise SeriesError(f"{where}: too few points ({len(index)})")
@@ -110,7 +125,7 @@ def regularize(
     if business is None:
         business = step is None and busdays.looks_business_daily(index)
     if business:
-        return _regularize_business(values, index, where, max_gap, lines)
+        return _regularize_business(values, index, where, max_gap, lines, tail)
     step = step if step is not None else infer_step(index)
     step_ns = step.value
     ratio = diffs / step_ns
@@ -132,36 +147,67 @@ def regularize(
             "(and --agg mean if the rows are samples of the load, not counts to add up)"
         )
     missing = np.round(ratio).astype(int) - 1
-    return _fill_gaps(values, index, missing, lambda: pd.date_range(index[0], index[-1], freq=step),
-                      "steps", where, max_gap, lines)
+    return _fill_gaps(values, index, missing,
+                      lambda start: pd.date_range(start, index[-1], freq=step), "steps", where,
+                      max_gap, lines, min_tail_span(step) if tail else None)
 
 
 def _fill_gaps(values: np.ndarray, index: pd.DatetimeIndex, missing: np.ndarray,
-               grid: Callable[[], pd.DatetimeIndex], steps: str, where: str, max_gap: int,
-               lines: np.ndarray | None) -> pd.Series:
-    """``values`` at ``index`` on ``grid()``, where ``missing[i]`` grid points lie between
-    rows ``i`` and ``i + 1``: runs of more than ``max_gap`` are an error, shorter ones
-    are interpolated and marked filled."""
+               grid: Callable[[pd.Timestamp], pd.DatetimeIndex], steps: str, where: str,
+               max_gap: int, lines: np.ndarray | None,
+               min_tail: pd.Timedelta | None = None) -> pd.Series:
+    """``values`` at ``index`` on ``grid(first timestamp)``, where ``missing[i]`` grid
+    points lie between rows ``i`` and ``i + 1``: runs of more than ``max_gap`` are an
+    error (or, when the rows after the last one span at least ``min_tail``, the series
+    starts after it), shorter ones are interpolated and marked filled."""
     long_gaps = np.flatnonzero(missing > max_gap) + 1
+    cut = None
     if len(long_gaps):
-        i = long_gaps[0]
-        raise SeriesError(
-            f"{where}: gap of {missing[i - 1]} missing {steps} before {index[i]} "
-            f"({lines_text(long_gaps, lines)}); at most {max_gap} are filled by interpolation "
-            "(--max-gap)"
-        )
+        last = int(long_gaps[-1])
+        if min_tail is not None and index[-1] - index[last] >= min_tail:
+            cut = {"start": index[last], "rows_left_out": last, "missing": int(missing[last - 1]),
+                   "steps": steps, "line": int(lines[last]) if lines is not None else last + 2,
+                   "gaps": len(long_gaps)}
+            values, index, missing = values[last:], index[last:], missing[last:]
+        else:
+            i = long_gaps[0]
+            short = ""
+            if min_tail is not None:
+                short = (f"; the rows after the last such gap span only "
+                         f"{duration_text(index[-1] - index[last])}, too little to read on their "
+                         f"own (at least {duration_text(min_tail)})")
+            raise SeriesError(
+                f"{where}: gap of {missing[i - 1]} missing {steps} before {index[i]} "
+                f"({lines_text(long_gaps, lines)}); at most {max_gap} are filled by "
+                f"interpolation (--max-gap){short}"
+            )
     series = pd.Series(values, index=index, dtype=float)
     filled = np.zeros(len(series), dtype=bool)
     if missing.any():
-        series = series.reindex(grid())
+        series = series.reindex(grid(index[0]))
         filled = series.isna().to_numpy()
         series = series.interpolate(method="linear")
     series.index.freq = None
+    if cut is not None:
+        series.attrs["cut"] = cut
     return mark_filled(series, filled)
 
 
+def cut_note(series: pd.Series) -> list[str]:
+    """The note for a series read from its last long gap on (``regularize(tail=True)``),
+    or none."""
+    cut = series.attrs.get("cut")
+    if not cut:
+        return []
+    gaps = f" (the last of {cut['gaps']} such gaps)" if cut["gaps"] > 1 else ""
+    line = f" (line {cut['line']})" if cut["line"] is not None else ""
+    return [f"gap of {cut['missing']} missing {cut['steps']} before {cut['start']}{line}"
+            f"{gaps}: read from there on, the {cut['rows_left_out']} row(s) before "
+            f"it left out; --max-gap {cut['missing']} fills the gap by interpolation instead"]
+
+
 def _regularize_business(values: np.ndarray, index: pd.DatetimeIndex, where: str,
-                         max_gap: int, lines: np.ndarray | None) -> pd.Series:
+                         max_gap: int, lines: np.ndarray | None, tail: bool = False) -> pd.Series:
     """``regularize`` on the business-day grid: weekdays without a row (holidays) are
     gaps filled by the same rule; a weekend row or another time of day is an error."""
     weekend = busdays.weekend_rows(index)
@@ -181,8 +227,9 @@ def _regularize_business(values: np.ndarray, index: pd.DatetimeIndex, where: str
             f"({lines_text(off_grid, lines)}); resample with --freq B"
         )
     missing = np.diff(busdays.positions(index)).astype(int) - 1
-    series = _fill_gaps(values, index, missing, lambda: full, "business days", where, max_gap,
-                        lines)
+    series = _fill_gaps(values, index, missing, lambda start: full[full >= start],
+                        "business days", where, max_gap, lines,
+                        min_tail_span(pd.Timedelta(days=1)) if tail else None)
     series.attrs[busdays.ATTR] = True
     return series
 
