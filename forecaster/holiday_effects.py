@@ -29,7 +29,13 @@ forecast.  Steps under an hour get none: the default 8064-point window is
 then 24 weeks or less (4 at 5 minutes) with a few holidays, and at 30 minutes
 the regressor moved NAB's nyc_taxi backtest (horizon 4, 20 origins, two of
 them on holidays, which it helped) from 0.363 to 0.380 through refits of
-the other origins, so it is not offered there.
+the other origins, so it is not offered there.  When the window's holidays
+differ in their pull beyond noise (Columbus Day a working day, Independence
+Day a Sunday), each gets a pull of its own, shrunk towards the pooled one
+(``own_pulls``); a holiday is forecast by it when its last occurrence is in the
+window, which takes more than a year of points (``max_history=None``; the
+default 8064 hourly points are 48 weeks, so there every forecast holiday keeps
+the pooled pull).
 """
 
 from __future__ import annotations
@@ -41,6 +47,7 @@ from functools import lru_cache
 import holidays as holiday_calendars
 import numpy as np
 import pandas as pd
+from scipy.stats import chi2
 
 from forecaster.seasonality import Season, fourier_matrix, solve_least_squares
 
@@ -68,6 +75,10 @@ AS_SUNDAY = "public holidays as Sunday"
 MIN_SUBDAILY_STEP = 3600.0
 AS_SUNDAY_Z = 3.4
 MIN_ORDINARY_DAYS = 20
+# holidays' own pulls (``own_pulls``): the chance that holidays which share one pull
+# show differences as large as they must, and the fewest distinct holidays to compare
+OWN_PULL_P = 0.001
+MIN_OWN_HOLIDAYS = 3
 DAY = 86400.0
 
 
@@ -83,7 +94,8 @@ class HolidayEffects:
 
     def describe(self) -> str:
         if self.profile is not None:
-            return f"holidays[{self.country}:as Sunday]"
+            own = len(self.names) - 1
+            return f"holidays[{self.country}:as Sunday{f', {own} own' if own else ''}]"
         return f"holidays[{self.country}:{len(self.names)}]"
 
 
@@ -238,7 +250,13 @@ def effects_regression(
         return np.zeros(len(positions))
     if effects.profile is not None:
         on, weekday, slot, _ = _sub_daily(positions, step_seconds, effects.country)
-        return np.where(on, effects.profile[weekday, slot], 0.0) * float(effects.coef[0])
+        pull = np.full(len(positions), float(effects.coef[0]))
+        if len(effects.names) > 1:  # holidays with a pull of their own
+            labels = day_names(positions, step_seconds, effects.country)
+            own = _label_matrix(labels, effects.names[1:], effects.country)
+            mine = own.any(axis=1)
+            pull[mine] = own[mine] @ np.asarray(effects.coef[1:], dtype=float)
+        return np.where(on, effects.profile[weekday, slot], 0.0) * pull
     return holiday_matrix(positions, step_seconds, effects.country, effects.names) @ effects.coef
 
 
@@ -347,7 +365,9 @@ def choose_as_sunday(
     ``AS_SUNDAY_Z`` times the spread it has on ordinary days: each day's
     ``sum(x r) / sqrt(sum(x x))`` is read on the complete ordinary days (not
     Sundays, where the profile is zero), so the hours' correlation within a day
-    is in that spread.  Returns the effects and that z-score (0 when untested).
+    is in that spread.  Holidays that differ beyond noise get pulls of their own
+    after the pooled one (``own_pulls``: ``names[1:]``, ``coef[1:]``); the others
+    keep ``coef[0]``.  Returns the effects and that z-score (0 when untested).
     """
     if not np.any(np.abs(profile) > 0):
         return NO_EFFECTS, 0.0
@@ -373,5 +393,46 @@ def choose_as_sunday(
     score = float(holiday["xr"].sum()) / (spread * np.sqrt(total)) if spread > 0 else 0.0
     if not abs(score) > AS_SUNDAY_Z:
         return NO_EFFECTS, score
-    coef = np.array([float(holiday["xr"].sum()) / total])
-    return HolidayEffects(country, (AS_SUNDAY,), coef, np.asarray(profile, dtype=float)), score
+    pooled = float(holiday["xr"].sum()) / total
+    labels = day_names(positions, step_seconds, country)
+    first = pd.Series(labels, dtype=object).groupby(day).first()
+    names, pulls = own_pulls(holiday, first.reindex(holiday.index), pooled, spread, country)
+    coef = np.array([pooled, *pulls])
+    return HolidayEffects(country, (AS_SUNDAY, *names), coef,
+                          np.asarray(profile, dtype=float)), score
+
+
+def own_pulls(
+    holiday: pd.DataFrame, labels: pd.Series, pooled: float, spread: float, country: str
+) -> tuple[tuple[str, ...], list[float]]:
+    """Each holiday's own pull towards a Sunday, shrunk towards the pooled one.
+
+    ``holiday``: the complete holiday days' ``xr`` and ``xx`` sums; ``labels``
+    their holiday names.  A holiday's raw pull is ``sum(xr) / sum(xx)`` over its
+    days, with variance ``spread**2 / sum(xx)``; the pulls' spread beyond that
+    noise, ``tau**2``, is DerSimonian and Laird's moment estimate, and each
+    holiday's pull is ``pooled + tau**2 / (tau**2 + var) * (raw - pooled)`` (an
+    empirical-Bayes mean).  They get pulls of their own only when the holidays
+    differ beyond noise (``OWN_PULL_P``, the chi-square test of their Q); days
+    observed in lieu keep the pooled pull, as do holidays not in the window.
+    """
+    keep = [lab is not None and lab != OBSERVED for lab in labels]
+    days = holiday[np.asarray(keep, dtype=bool)].copy()
+    if days.empty or spread <= 0:
+        return (), []
+    days["name"] = [same_holiday(country, lab) for lab in labels[np.asarray(keep, dtype=bool)]]
+    groups = days.groupby("name").agg(xr=("xr", "sum"), xx=("xx", "sum"))
+    if len(groups) < MIN_OWN_HOLIDAYS:
+        return (), []
+    raw = (groups["xr"] / groups["xx"]).to_numpy()
+    var = spread**2 / groups["xx"].to_numpy()
+    w = 1.0 / var
+    q = float(np.sum(w * (raw - pooled) ** 2))
+    k = len(groups)
+    if not q > chi2.ppf(1.0 - OWN_PULL_P, k - 1):
+        return (), []
+    tau2 = max(0.0, (q - (k - 1)) / (w.sum() - np.sum(w**2) / w.sum()))
+    shrunk = pooled + tau2 / (tau2 + var) * (raw - pooled)
+    # under the newest name in the window, as the daily regressors are
+    newest = {same_holiday(country, lab): lab for lab in labels if lab is not None}
+    return tuple(newest[n] for n in groups.index), [float(b) for b in shrunk]

@@ -347,6 +347,9 @@ class LoadForecaster:
                     f"{country} public holidays drawn {effects.coef[0]:.2f} of the way to a "
                     f"Sunday's daily shape (z = {score:.1f})"
                 )
+            if len(effects.names) > 1:  # holidays that differ: each its own pull
+                pulls = zip(effects.names[1:], effects.coef[1:], strict=True)
+                notes.append("own pulls: " + ", ".join(f"{n} {b:.2f}" for n, b in pulls))
             return effects
         if step != DAY_SECONDS and not self.business_days_:
             return NO_EFFECTS

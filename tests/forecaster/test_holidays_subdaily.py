@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from forecaster import LoadForecaster
-from forecaster.holiday_effects import AS_SUNDAY, choose_as_sunday
+from forecaster.holiday_effects import AS_SUNDAY, choose_as_sunday, effects_regression
 from forecaster.seasonality import time_positions
 
 
@@ -99,3 +99,95 @@ def test_save_load_keeps_the_sunday_profile(tmp_path: Path) -> None:
     loaded = LoadForecaster.load(model.save(tmp_path / "h.joblib"))
     assert loaded.describe() == model.describe()
     np.testing.assert_allclose(loaded.forecast(72).mean, model.forecast(72).mean, rtol=1e-10)
+
+
+MINOR = ("Martin Luther King Jr. Day", "Washington's Birthday", "Columbus Day", "Veterans Day")
+
+
+def mixed_shape(index: pd.DatetimeIndex, minor_too: bool) -> np.ndarray:
+    """``shape`` with Sunday's shape on US holidays, the four minor ones only if asked."""
+    weekday = index.day_of_week.to_numpy().copy()
+    public = holiday_calendars.country_holidays("US", years=range(index.year[0],
+                                                                  index.year[-1] + 1))
+    for i, day in enumerate(index):
+        name = public.get(day.date())
+        if name is not None and (minor_too or not name.startswith(MINOR)):
+            weekday[i] = 6
+    hour = index.hour.to_numpy().astype(float)
+    peak = np.where(weekday < 5, 0.35, np.where(weekday == 5, 0.2, 0.1))
+    return peak * np.exp(-((hour - 14) ** 2) / 18) - np.where(weekday == 6, 0.08, 0.0)
+
+
+def ar_noise(seed: int, n: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    shocks = rng.normal(0, 0.015, n)
+    noise = np.zeros(n)
+    for t in range(1, n):
+        noise[t] = 0.9 * noise[t - 1] + shocks[t]
+    return noise
+
+
+def test_holidays_that_differ_get_pulls_of_their_own() -> None:
+    index = pd.date_range("2018-01-01", "2018-11-15 23:00", freq="1h")
+    positions = time_positions(index, 3600.0)
+    week = np.array([shape(pd.date_range("2018-06-04", periods=24, freq="1h")
+                           + pd.Timedelta(days=w), False) for w in range(7)])
+    profile = week[6] - week
+    plain = mixed_shape(index, minor_too=False) - shape(index, False)
+    effects, _ = choose_as_sunday(ar_noise(0, len(index)) + plain, positions, 3600.0, "US",
+                                  profile)
+    assert effects.names[0] == AS_SUNDAY and "as Sunday, " in effects.describe()
+    own = dict(zip(effects.names[1:], effects.coef[1:], strict=True))
+    for name in ("Columbus Day", "Martin Luther King Jr. Day", "Washington's Birthday"):
+        assert own[name] == pytest.approx(0.0, abs=0.25)
+    for name in ("Memorial Day", "Independence Day", "Labor Day"):
+        assert own[name] == pytest.approx(1.0, abs=0.25)
+    # the regression draws each holiday by its own pull: Columbus Day stays a Monday
+    columbus = (index >= "2018-10-08") & (index < "2018-10-09")
+    assert np.abs(effects_regression(effects, positions, 3600.0)[columbus]).max() < 0.05
+    labor = (index >= "2018-09-03") & (index < "2018-09-04")
+    assert np.abs(effects_regression(effects, positions, 3600.0)[labor]).max() > 0.2
+    # a holiday the window never saw keeps the pooled pull
+    assert "Thanksgiving Day" not in effects.names
+    later = time_positions(pd.date_range("2018-11-22", periods=24, freq="1h"), 3600.0)
+    expected = profile[3] * effects.coef[0]
+    np.testing.assert_allclose(effects_regression(effects, later, 3600.0), expected)
+
+
+def test_holidays_with_one_pull_share_it() -> None:
+    index = pd.date_range("2018-01-01", "2018-12-31 23:00", freq="1h")
+    positions = time_positions(index, 3600.0)
+    week = np.array([shape(pd.date_range("2018-06-04", periods=24, freq="1h")
+                           + pd.Timedelta(days=w), False) for w in range(7)])
+    profile = week[6] - week
+    alike = mixed_shape(index, minor_too=True) - shape(index, False)
+    own = 0
+    for seed in range(40):
+        effects, _ = choose_as_sunday(ar_noise(seed, len(index)) + alike, positions, 3600.0,
+                                      "US", profile)
+        assert effects.names[0] == AS_SUNDAY
+        own += len(effects.names) > 1
+    assert own <= 2
+
+
+def test_a_holiday_seen_last_year_is_forecast_by_its_own_pull(tmp_path: Path) -> None:
+    index = pd.date_range("2017-01-01", "2018-10-07 23:00", freq="1h")
+    series = pd.Series(1000 * np.exp(mixed_shape(index, minor_too=False)
+                                     + ar_noise(3, len(index))), index=index)
+    model = LoadForecaster(max_history=None).fit(series)
+    assert "Columbus Day" in model.metadata_["holidays"]
+    assert model.metadata_["holidays"][0] == AS_SUNDAY
+    assert ", " in model.describe() and " own]" in model.describe()
+    assert any(note.startswith("own pulls: ") for note in model.metadata_["notes"])
+    fc = model.forecast(24).to_frame().set_index("timestamp")["mean"]
+    stamp = pd.Timestamp("2018-10-08 14:00")  # Columbus Day, a Monday as it was in 2017
+    ordinary = 1000 * np.exp(shape(pd.DatetimeIndex([stamp]), False))[0]
+    sunday = 1000 * np.exp(shape(pd.DatetimeIndex(["2018-10-07 14:00"]), False))[0]
+    # one past Columbus Day estimates its pull with a single day's noise (0.31 here)
+    own = dict(zip(model.holiday_effects_.names, model.holiday_effects_.coef, strict=True))
+    assert own["Columbus Day"] < 0.5 < own["Labor Day"]
+    assert abs(fc[stamp] - ordinary) < 0.5 * abs(ordinary - sunday)
+    loaded = LoadForecaster.load(model.save(tmp_path / "own.joblib"))
+    assert loaded.describe() == model.describe()
+    assert loaded.metadata_["holidays"] == model.metadata_["holidays"]
+    np.testing.assert_allclose(loaded.forecast(48).mean, model.forecast(48).mean, rtol=1e-10)
