@@ -215,6 +215,7 @@ def detect_periods(
     kept: list[float] = []
     longest = max(usable, default=0.0)
     target = detrend(values, int(2 * longest) + 1) if usable else values
+    daily = next((c for c in calendar if abs(c * step_seconds - DAY_SECONDS) < 1), None)
     for _ in range(max_periods):
         base = fourier_matrix(positions, tuple(Season(p, 3) for p in kept))
         base_share = _share_explained(target, base)
@@ -224,12 +225,30 @@ def detect_periods(
                 continue
             design = np.column_stack([base, fourier_matrix(positions, (Season(p, 3),))])
             gain = _share_explained(target, design) - base_share
+            if daily in kept and p != daily and p in calendar:
+                gain = max(gain, _week_shape_gain(target, positions, base, base_share, p, daily))
             if gain > best_gain:
                 best, best_gain = p, gain
         if best is None or best_gain < MIN_SHARE:
             break
         kept.append(best)
     return kept, notes
+
+
+def _week_shape_gain(target: np.ndarray, positions: np.ndarray, base: np.ndarray,
+                     base_share: float, week: float, day: float) -> float:
+    """The weekly season's gain with the harmonics that carry a daily shape changing
+    over the week (weekends unlike weekdays: the daily harmonics 1-3 modulated by the
+    weekly 1-3, i.e. weekly harmonics up to ``3 x days + 3``), less what as many
+    columns of noise would explain (columns / points of the variance left).
+
+    Three weekly harmonics see only a weekly level; commuter load (hourly traffic,
+    bike rentals) differs in its daily shape, and the level alone adds 0.4-1.5 % of
+    the variance there, under ``MIN_SHARE``, while the shape adds 9-10 %."""
+    harmonics = min(3 * int(round(week / day)) + 3, harmonic_limit(week, MAX_HARMONICS))
+    design = np.column_stack([base, fourier_matrix(positions, (Season(week, harmonics),))])
+    chance = 2 * harmonics / len(target) * (1.0 - base_share)
+    return _share_explained(target, design) - base_share - chance
 
 
 def _acf(x: np.ndarray, lag: int) -> float:
