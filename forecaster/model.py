@@ -292,7 +292,8 @@ class LoadForecaster:
         self.seasonal_periods_ = tuple(s.period for s in self.seasons_)
         short = [p for p in periods if float(p).is_integer() and 2 <= p <= SARIMA_MAX_PERIOD]
         if short:
-            self._try_seasonal_arima(z - holidays, int(min(short)), notes)
+            longer = [p for p in periods if p > SARIMA_MAX_PERIOD]
+            self._try_seasonal_arima(z - holidays, int(min(short)), notes, positions, longer)
         self.order_ = self.error_model_.order
         self.last_timestamp_ = series.index[-1]
         # the bands describe the load, not the glitches the estimation left out
@@ -304,8 +305,18 @@ class LoadForecaster:
         )
         self._start_filter(self.results_)
 
-    def _try_seasonal_arima(self, z: np.ndarray, m: int, notes: list[str]) -> None:
-        """Switch to seasonal ARIMA when its one-step error is clearly lower."""
+    def _try_seasonal_arima(self, z: np.ndarray, m: int, notes: list[str],
+                            positions: np.ndarray, longer: list[float]) -> None:
+        """Switch to seasonal ARIMA when its one-step error is clearly lower.
+
+        Seasonal ARIMA carries one season; the ``longer`` ones kept (the week of an
+        hourly series) stay Fourier terms, and the seasonal ARIMA models what they
+        leave: without them a Monday would be forecast from Sunday's shape."""
+        seasons: tuple[Season, ...] = ()
+        coef = np.empty(0)
+        if longer:
+            seasons, coef, _ = fit_fourier(z, positions, longer, 0, self.max_harmonics)
+            z = z - fourier_matrix(positions, seasons) @ coef[1:]
         alt = fit_seasonal_arima(z, m, self.time_budget_seconds, notes)
         if alt is None:
             return
@@ -316,12 +327,16 @@ class LoadForecaster:
                 f"seasonal ARIMA (m={m}) chosen over Fourier terms: one-step MSE "
                 f"{alt.one_step_mse:.4g} vs {fourier_mse:.4g}"
             )
-            # the holiday regressors stay: ``z`` came without their share
-            self.seasons_, self.coef_ = (), np.empty(0)
+            # the holiday regressors stay: ``z`` came without their share; the longer
+            # seasons' terms stay too, without an intercept (the seasonal difference
+            # takes the level)
             self.d_ = alt.order[1]
+            self.seasons_ = seasons
+            self.coef_ = (np.r_[0.0, coef[1:]] if self.d_ == 0 else coef[1:]) if seasons else (
+                np.empty(0))
             self.error_model_ = alt
             self.results_ = alt.filter(z)
-            self.seasonal_periods_ = (float(m),)
+            self.seasonal_periods_ = (float(m), *(s.period for s in seasons))
 
     def _start_filter(self, results: Any) -> None:
         """Keep the fitted filter's matrices and its state for the next point."""
@@ -423,7 +438,9 @@ class LoadForecaster:
         effects = self.holiday_effects_
         holidays = f" {effects.describe()}" if effects.names else ""
         if m:
-            return f"SARIMA({p},{d},{q})({sp},{sd},{sq}){m}{holidays} {self.transform_}"
+            longer = "".join(f" fourier[{s.describe()}]" for s in self.seasons_)
+            return (f"SARIMA({p},{d},{q})({sp},{sd},{sq}){m}{longer}{holidays} "
+                    f"{self.transform_}")
         seasons = "+".join(s.describe() for s in self.seasons_) or "none"
         return f"ARIMA({p},{d},{q}) fourier[{seasons}]{holidays} {self.transform_}"
 
