@@ -28,7 +28,8 @@ Rules, in the order they are applied (each produces ``Decision`` records; rules
    Predictive need is ``ceil(q-quantile of the forecast over
    [now + startup, now + startup + tick] × forecast_headroom / (node_capacity ×
    target_utilization))`` (``forecast_headroom`` is 1 unless the capacity budget's
-   second stage raised it).
+   second stage raised it; ``forecast_carry`` is 1 unless the last observed load
+   came in above the forecast's band, see ``controller.margin``).
    Forecast values are load in the unit of ``node_capacity_rps`` (requests per
    second); callers convert per-step counts to rates.  A forecast point stamped
    ``T`` covers ``[T, T + step)``.  The reactive floor is the Kubernetes HPA
@@ -91,6 +92,7 @@ __all__ = [
     "Snapshot",
     "forecast_quantile",
     "plan",
+    "point_at",
     "prune_recommendations",
 ]
 
@@ -308,9 +310,14 @@ def _capacity_need(
             details["forecast_note"] = f"forecast not finite ({upper}); reactive only"
             parts.append("forecast not finite, reactive only")
             upper = None
-        elif upper is not None and policy.forecast_headroom != 1.0:
-            details["forecast_headroom"] = round(policy.forecast_headroom, 4)
-            upper *= policy.forecast_headroom
+        elif upper is not None:
+            if policy.forecast_headroom != 1.0:
+                details["forecast_headroom"] = round(policy.forecast_headroom, 4)
+                upper *= policy.forecast_headroom
+            if policy.forecast_carry != 1.0:
+                details["forecast_carry"] = round(policy.forecast_carry, 4)
+                parts.append(f"last load {policy.forecast_carry:.2f} x the forecast's median")
+                upper *= policy.forecast_carry
         if upper is not None:
             predictive = math.ceil(upper / per_node - 1e-9)
             details.update(
@@ -380,6 +387,18 @@ def _window_upper(forecast: Forecast, q: float, start: datetime, end: datetime) 
         return None
     with np.errstate(all="ignore"):  # a diverged forecast (inf, nan) is judged by the caller
         return float(np.max(forecast_quantile(forecast, q)[mask]))
+
+
+def point_at(forecast: Forecast, moment: datetime) -> int | None:
+    """Index of the forecast point whose ``[T, T + step)`` holds ``moment`` (None: none)."""
+    stamps = forecast.timestamps
+    if len(stamps) == 0:
+        return None
+    at_ns = _align(moment, stamps).value
+    nanos = stamps.as_unit("ns").asi8
+    step_ns = round(forecast.step_seconds * 1e9)
+    hits = np.flatnonzero((nanos <= at_ns) & (nanos + step_ns > at_ns))
+    return int(hits[0]) if len(hits) else None
 
 
 def _align(moment: datetime, stamps: pd.DatetimeIndex) -> pd.Timestamp:

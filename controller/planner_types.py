@@ -71,6 +71,8 @@ class Policy:
     tolerance: float = 0.1
     forecast_quantile: float = 0.95  # upper quantile of the forecast used for need
     forecast_headroom: float = 1.0  # multiplier on that quantile (the capacity budget's stage 2)
+    # multiplier on that quantile after a load above the forecast's band (controller.margin)
+    forecast_carry: float = 1.0
     # the reactive floor sizes for target_utilization / floor_headroom (capacity budget, stage 2)
     floor_headroom: float = 1.0
     max_ejection_percent: float = 10.0

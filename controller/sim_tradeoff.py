@@ -89,7 +89,10 @@ def tradeoff(
     for target in predictive_utilizations:
         tuned = replace(settings, target_utilization=target)
         for q in quantiles:
-            run = run_planner("predictive", trace, tuned, tuned.policy(forecast_quantile=q), tape)
+            run = run_planner(
+                "predictive", trace, tuned, tuned.policy(forecast_quantile=q), tape,
+                carry=tuned.carry(),
+            )
             point = _point("predictive", "forecast_quantile", q, run.summary())
             points.append({**point, "target_utilization": target})
     staged = max(settings.capacity_headroom, SECOND_STAGE_HEADROOM)
@@ -127,7 +130,10 @@ def _budget_run(
 ) -> dict[str, Any]:
     """Summary of predictive run with capacity ``budget`` and second stage ``headroom``."""
     tuned = replace(settings, capacity_budget=budget, capacity_headroom=headroom)
-    run = run_planner("predictive", trace, tuned, tuned.policy(), tape, budget=tuned.budget())
+    run = run_planner(
+        "predictive", trace, tuned, tuned.policy(), tape, budget=tuned.budget(),
+        carry=tuned.carry(),
+    )
     return run.summary()
 
 

@@ -42,6 +42,7 @@ from controller.budget import (
     nodes_needed,
 )
 from controller.lifecycle import NodeState
+from controller.margin import DEFAULT_MAX_FACTOR, CarryParams, SurpriseCarry
 from controller.planner import NodeView, Policy, Snapshot, plan, prune_recommendations
 from controller.pools.sim import SimPool, VirtualClock
 from forecaster.io import SeriesError
@@ -77,6 +78,9 @@ class SimSettings:
     # past the quantile ceiling the budget lowers the reactive floor's target utilization,
     # then multiplies the forecast, each by up to this (1: off; controller/budget.py)
     capacity_headroom: float = DEFAULT_MAX_HEADROOM
+    # after a load above the forecast's 80 % quantile, predictive multiplies the forecast by
+    # the load over its median, up to this (1: off; controller/margin.py)
+    forecast_carry: float = DEFAULT_MAX_FACTOR
     min_nodes: int = 1
     max_nodes: int = 10_000
     scale_in_stabilization_seconds: float = 300.0
@@ -111,6 +115,8 @@ class SimSettings:
             raise ValueError(f"capacity_budget must be >= 1 or None, got {self.capacity_budget}")
         if not self.capacity_headroom >= 1:
             raise ValueError(f"capacity_headroom must be >= 1, got {self.capacity_headroom}")
+        if not self.forecast_carry >= 1:
+            raise ValueError(f"forecast_carry must be >= 1, got {self.forecast_carry}")
         if not 1 <= self.min_nodes <= self.max_nodes:
             raise ValueError(
                 f"need 1 <= min_nodes <= max_nodes, got {self.min_nodes} and {self.max_nodes}"
@@ -123,6 +129,12 @@ class SimSettings:
         return QuantileBudget.from_policy(
             self.policy(), self.capacity_budget, max_headroom=self.capacity_headroom
         )
+
+    def carry(self) -> SurpriseCarry | None:
+        """A fresh surprise carry for the predictive policy (None: off)."""
+        if self.forecast_carry <= 1:
+            return None
+        return SurpriseCarry(CarryParams(max_factor=self.forecast_carry))
 
     def policy(self, **overrides: Any) -> Policy:
         """The planner policy these settings give (``tick_seconds`` must be resolved)."""
@@ -295,7 +307,8 @@ def simulate(
             if tape is None:
                 tape, info = forecast_tape(trace, settings, progress)
             runs[name] = run_planner(
-                name, trace, settings, settings.policy(), tape, progress, budget=settings.budget()
+                name, trace, settings, settings.policy(), tape, progress,
+                budget=settings.budget(), carry=settings.carry(),
             )
         elif name == "reactive":
             policy = settings.policy(scale_up_rate_limit=True)
@@ -428,11 +441,14 @@ def run_planner(
     progress: Progress[Any] | None = None,
     params: dict[str, Any] | None = None,
     budget: QuantileBudget | None = None,
+    carry: SurpriseCarry | None = None,
 ) -> PolicyRun:
     """Drive a ``SimPool`` with ``plan()`` tick by tick.
 
     With a ``budget`` the forecast quantile and both headrooms of each tick are the budget's,
-    which is told every finished tick (allocated nodes, demand) as the live loop does.
+    which is told every finished tick (allocated nodes, demand) as the live loop does.  With a
+    ``carry`` the forecast is multiplied by its factor: the last tick's demand against the
+    forecast held at that tick (``controller.margin``).
     """
     progress = progress or _no_progress
     assert settings.tick_seconds is not None
@@ -448,12 +464,18 @@ def run_planner(
     quantiles = np.full(len(times), policy.forecast_quantile)
     headrooms = np.ones(len(times))
     floors = np.ones(len(times))
+    carried = np.ones(len(times))
     observed = float(trace.rates[trace.train_end - 1])
     for i in progress(range(len(times)), name, len(times)):
         if budget is not None:
             quantiles[i], headrooms[i] = budget.quantile, budget.headroom
             floors[i] = budget.floor_headroom
             policy = budget.apply(policy)
+        if carry is not None:
+            if i > 0:
+                carry.observe(moments[i - 1], observed)
+            carried[i] = carry.factor
+            policy = carry.apply(policy)
         now = moments[i]
         clock.set(now)
         views = tuple(
@@ -463,6 +485,8 @@ def run_planner(
         forecast = tape[step_of_tick[i] - trace.train_end] if tape is not None else None
         snapshot = Snapshot(nodes=views, observed_rps=observed, recommendations=recommendations)
         decided = plan(snapshot, forecast, (), policy, now)
+        if carry is not None:
+            carry.hold(forecast)
         if decided.recommendation is not None:
             recommendations = prune_recommendations(
                 (*recommendations, decided.recommendation), now, policy
@@ -493,6 +517,13 @@ def run_planner(
             "headroom_share": round(float(np.mean(headrooms > 1.0 + _EPS)), 4),
             "floor_headroom_mean": round(float(floors.mean()), 4),
             "floor_headroom_share": round(float(np.mean(floors > 1.0 + _EPS)), 4),
+        }
+    if carry is not None:
+        params = {
+            **(params or {}),
+            "forecast_carry_max": carry.params.max_factor,
+            "carry_mean": round(float(carried.mean()), 4),
+            "carry_share": round(float(np.mean(carried > 1.0 + _EPS)), 4),
         }
     return PolicyRun(
         name=name,

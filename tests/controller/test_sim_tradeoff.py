@@ -118,7 +118,8 @@ def budget_spend(four_policies):
         calls.append(budget)
         tuned = replace(base, capacity_budget=budget)
         run = run_planner(
-            "predictive", trace, tuned, tuned.policy(), four_policies.tape, budget=tuned.budget()
+            "predictive", trace, tuned, tuned.policy(), four_policies.tape, budget=tuned.budget(),
+            carry=tuned.carry(),
         )
         return run.summary()["node_hours"]
 
@@ -222,7 +223,8 @@ def test_matched_rows_beside_each_reactive_setting(four_policies, tmp_path):
             tuned = replace(base, capacity_budget=r["budget"], capacity_headroom=r[
                 "capacity_headroom"])
             again = run_planner(
-                "predictive", trace, tuned, tuned.policy(), tape, budget=tuned.budget()
+                "predictive", trace, tuned, tuned.policy(), tape, budget=tuned.budget(),
+                carry=tuned.carry(),
             ).summary()
             assert again["underprovisioned_fraction"] == r["predictive_underprovisioned_fraction"]
         elif r["status"] == "below":

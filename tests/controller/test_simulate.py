@@ -27,6 +27,7 @@ from controller.simulate import (
     run_oracle,
     run_static,
     simulate,
+    tick_grid,
 )
 from tests.controller.simtraces import START, STEP_MINUTES, settings, wave
 
@@ -370,3 +371,44 @@ def test_poisson_counts_are_short_less_often_with_the_square_root():
     # the same capacity budget (1.25 x oracle) spent by both, fewer short steps with sqrt
     np.testing.assert_allclose(spend["auto"], spend["log1p"], atol=0.02)
     assert short["auto"] < 0.92 * short["log1p"]
+
+
+# --- surprise carry ------------------------------------------------------------------
+
+
+def _ramped(seed: int = 3) -> pd.Series:
+    """The daily wave plus, on the evaluation days, unforeseen ramps at varying hours:
+    +10 % of the level per step for five steps, held six steps, then back."""
+    counts = wave(days=4).astype(float)
+    rng = np.random.default_rng(seed)
+    n = len(counts)
+    values = counts.to_numpy().copy()
+    for start in sorted(rng.choice(np.arange(n // 2 + 10, n - 20, 25), size=6, replace=False)):
+        shape = np.r_[1.1, 1.2, 1.3, 1.4, 1.5, np.full(6, 1.5)]
+        values[start : start + len(shape)] *= shape
+    return pd.Series(values.round(), index=counts.index)
+
+
+def test_surprise_carry_meets_unforeseen_ramps_sooner():
+    from controller.simulate import run_planner
+
+    s = settings(capacity_budget=None, forecast_quantile=0.9)
+    trace = Trace.split(_ramped(), s)
+    s = resolve_tick(s, trace)
+    tape, _ = forecast_tape(trace, s)
+    assert s.carry() is not None and replace(s, forecast_carry=1.0).carry() is None
+    on = run_planner("predictive", trace, s, s.policy(), tape, carry=s.carry())
+    off = run_planner("predictive", trace, s, s.policy(), tape)
+    assert on.params["carry_share"] > 0.0 and "carry_share" not in off.params
+    assert on.underprovisioned.sum() < off.underprovisioned.sum()
+    # identical until the first tick whose previous load left the forecast's band
+    _, demand, _ = tick_grid(trace, s)
+    first = next(
+        i for i in range(1, len(tape))
+        if demand[i - 1] > float(tape[i - 1].quantile(0.8)[0])
+    )
+    assert first > 0
+    np.testing.assert_array_equal(on.allocated[:first], off.allocated[:first])
+    assert not np.array_equal(on.allocated, off.allocated)
+    with pytest.raises(ValueError, match="forecast_carry"):
+        settings(forecast_carry=0.5)
