@@ -132,7 +132,8 @@ CAVEATS = [
     "draining is instantaneous.",
     "- On PFE and CVS the capacity rule (peak = 20 nodes) gives 0.007 and 0.01 rps per node, "
     "two or three tweets per 5 minutes, so most short steps are count noise.",
-    "- At equal spend on World Cup predictive does not dominate the HPA (run at 8e4398a, "
+    "- Before the surprise carry (below), at equal spend on World Cup predictive did not "
+    "dominate the HPA (run at 8e4398a, "
     "forecaster at 11ad7f5): at target 0.6 (1.171 × oracle, 0.26 % short) the budget "
     "matched to the same node-hours gives 0.36 % (second stage off) and 0.44 % (on); at "
     "0.5 (1.333 ×, 0.04 %) 0.09 % (on; off cannot spend that much). With the forecaster "
@@ -159,6 +160,10 @@ CAVEATS = [
     "its bursts leave the band and are over in a step or two). A margin by time of day "
     "instead (per hourly bin, the realised 2-step error over the forecast's sd, learned "
     "online, normalised to mean 1) reached only 0.28 % / 0.38 % at 1.171 × on World Cup. "
+    "With this run's forecasts (f4979e7; the forecaster changed since d34c561, which moved "
+    "nyc_taxi and AMZN without the carry), off → on: World Cup 0.204 % → 0.100 % (1.240 → "
+    "1.242 ×), nyc_taxi 0.104 % → 0.073 % (1.249 × both), AMZN 0.330 → 0.354 of the HPA's "
+    "short steps (1.255 → 1.279 ×), FB 0.457 → 0.467, IBM 0.386 → 0.388. "
     "The live loop does not use the carry yet (controller/loop.py is to own one as the "
     "simulator does).",
     "- The forecaster's harmonic choice changed at 243a93d and 11ad7f5; this run (8e4398a) is "
