@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from controller.budget import DEFAULT_BUDGET, DEFAULT_MAX_HEADROOM
+from controller.margin import DEFAULT_MAX_FACTOR
 
 ENV_PREFIX = "FLEETCAST_"
 Strategy = Literal["round_robin", "random", "weighted_round_robin", "least_request", "peak_ewma"]
@@ -69,6 +70,10 @@ class ControllerSettings(_Section):
     # utilization, then multiply the forecast, each by up to this (default 2; 1 = off;
     # controller/budget.py says what 2 bought in the simulator).
     capacity_headroom: float = Field(default=DEFAULT_MAX_HEADROOM, ge=1, le=10)
+    # After a tick whose load came in above the forecast's 80 % quantile, the forecast is
+    # multiplied by that load over its median, up to this (1 = off; controller/margin.py
+    # says what 1.3 bought in the simulator).
+    forecast_carry: float = Field(default=DEFAULT_MAX_FACTOR, ge=1, le=3)
     # Forecasting: the load step is one tick.  A seasonal model needs two seasons
     # of history; before that a non-seasonal ARIMA is fitted once this many points exist.
     forecast_min_points: int = Field(default=20, ge=8)

@@ -31,7 +31,7 @@ from controller.observe import NodeWindow, Observer
 from controller.planner import Decision, NodeView, Plan, Snapshot, plan
 from controller.pools.base import NodeInfo, NodePool
 from controller.store import Store
-from controller.wiring import ControllerMetrics, budget_from, policy_from
+from controller.wiring import ControllerMetrics, budget_from, carry_from, policy_from
 
 log = logging.getLogger(__name__)
 UNRESPONSIVE_SCRAPES = 3  # consecutive missed scrapes after which a live node counts as crashed
@@ -113,6 +113,7 @@ class Controller:
         self.detector = detector or DetectorKeeper.from_settings(settings)
         self.metrics = ControllerMetrics()
         self.budget = budget_from(settings)
+        self.carry = carry_from(settings)
         self._allocated: int | None = None  # ready + starting after the last tick (record)
         self.lock = threading.RLock()  # tick vs. operator actions from the API
         self.memory: dict[str, _NodeMemory] = {}
@@ -197,6 +198,11 @@ class Controller:
                 policy = self.budget.apply(policy)  # quantile and both headrooms
                 if self.budget.ratio is not None:
                     self.metrics.budget_ratio.set(self.budget.ratio)
+            if self.carry is not None:
+                if self._load_known:  # the load just seen, against last tick's forecast
+                    self.carry.observe(now, load_rps)
+                policy = self.carry.apply(policy)
+                self.metrics.carry.set(policy.forecast_carry)
             self.metrics.quantile.set(policy.forecast_quantile)
             self.metrics.floor_headroom.set(policy.floor_headroom)
             self.metrics.headroom.set(policy.forecast_headroom)
@@ -204,6 +210,8 @@ class Controller:
                 snapshot, forecast, detection.anomalies, policy, now,
                 fleet_anomaly=detection.fleet,
             )
+            if self.carry is not None:
+                self.carry.hold(forecast)
             inflight = {nid: w.metrics["inflight"] for nid, w in windows.items()}
             executed = self.executor.apply(the_plan, now, inflight=inflight)
             self.record(now, snapshot, the_plan, executed, forecast, detection)

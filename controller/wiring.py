@@ -9,6 +9,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from controller.budget import QuantileBudget
 from controller.config import Settings
 from controller.lifecycle import NodeState
+from controller.margin import CarryParams, SurpriseCarry
 from controller.planner import Policy
 
 
@@ -36,6 +37,12 @@ def budget_from(settings: Settings) -> QuantileBudget | None:
     return QuantileBudget.from_policy(
         policy_from(settings), c.capacity_budget, max_headroom=c.capacity_headroom
     )
+
+
+def carry_from(settings: Settings) -> SurpriseCarry | None:
+    """The live loop's surprise carry (``controller.margin``), None when turned off."""
+    factor = settings.controller.forecast_carry
+    return SurpriseCarry(CarryParams(max_factor=factor)) if factor > 1 else None
 
 
 class ControllerMetrics:
@@ -74,6 +81,12 @@ class ControllerMetrics:
             "fleetcast_controller_forecast_headroom",
             "Multiplier on the forecast once the floor's headroom is full (the second "
             "stage's second leg; stays 1 with capacity_headroom 1)",
+            registry=r,
+        )
+        self.carry = Gauge(
+            "fleetcast_controller_forecast_carry",
+            "Multiplier on the forecast after a load above its 80 % quantile (the surprise "
+            "carry; stays 1 with forecast_carry 1)",
             registry=r,
         )
         self.budget_ratio = Gauge(

@@ -18,6 +18,7 @@ import click
 
 from controller.budget import DEFAULT_BUDGET, DEFAULT_MAX_HEADROOM, UNDERPROVISION_UTILIZATION
 from controller.cli.output import atomic_directory_output, atomic_output, check_output
+from controller.margin import DEFAULT_MAX_FACTOR
 
 T = TypeVar("T")
 
@@ -144,6 +145,14 @@ def _tqdm_progress(items: Iterable[T], desc: str, total: int) -> Iterable[T]:
     "this factor, then multiply the forecast by up to this (1 = off).",
 )
 @click.option(
+    "--forecast-carry",
+    type=click.FloatRange(min=1, max=3),
+    default=DEFAULT_MAX_FACTOR,
+    show_default=True,
+    help="After a step whose load came in above the forecast's 80 % quantile, predictive "
+    "multiplies the forecast by that load over the forecast's median, up to this (1 = off).",
+)
+@click.option(
     "--min-nodes",
     type=click.IntRange(min=1),
     default=1,
@@ -213,6 +222,7 @@ def simulate(
     quantile: float,
     capacity_budget: float,
     capacity_headroom: float,
+    forecast_carry: float,
     min_nodes: int,
     max_nodes: int,
     stabilization_seconds: float,
@@ -287,6 +297,7 @@ def simulate(
         forecast_quantile=quantile,
         capacity_budget=capacity_budget or None,
         capacity_headroom=capacity_headroom,
+        forecast_carry=forecast_carry,
         min_nodes=min_nodes,
         max_nodes=max_nodes,
         scale_in_stabilization_seconds=stabilization_seconds,

@@ -305,3 +305,48 @@ def test_a_saved_forecaster_at_another_step_is_refused_with_its_reason(tmp_path:
     other = ForecastKeeper(1.0, model_path=hourly.save(tmp_path / "h.joblib"), background=False)
     assert other.model is None and other.reason is not None
     assert "fitted on 3600 s steps" in other.reason and "--freq 1s" in other.reason
+
+
+def test_surprise_carry_lifts_the_next_plan_after_a_load_above_the_band(tmp_path: Path) -> None:
+    """The live tick carries a miss upwards as the simulator does (controller/margin.py):
+    a load far above last tick's forecast multiplies the next forecast by up to 1.3."""
+    clock = Clock()
+    pool = MemoryPool(clock, startup_seconds=2.0)
+    store = Store(f"sqlite:///{tmp_path / 'carry.db'}").create_all()
+    observer = FakeObserver()
+    controller = Controller(
+        settings(tmp_path), pool, store,
+        executor=Executor(pool, balancer_url=None, admin_token=None, drain_timeout_seconds=2),
+        observer=observer,  # type: ignore[arg-type]
+        forecasts=ForecastKeeper(1.0, min_points=30, background=False,
+                                 seasonal_periods=()),
+        detector=DetectorKeeper(model_path=tmp_missing()), clock=clock,
+    )
+    controller.recover(clock.now)
+    controller.ensure_initial_nodes(clock.now)
+    assert controller.carry is not None and controller.carry.params.max_factor == 1.3
+    rng = np.random.default_rng(2)
+
+    def tick(rps: float) -> None:
+        observer.rps = rps
+        clock.now += timedelta(seconds=1)
+        controller.tick(clock.now)
+
+    for _ in range(40):
+        tick(20.0 + rng.normal(scale=0.5))
+    assert controller.forecasts.forecast(3) is not None
+    assert controller.carry.factor == 1.0
+    assert controller.metrics.carry._value.get() == 1.0
+    tick(40.0)  # twice the forecast's median: carried, capped at 1.3
+    assert controller.carry.factor == pytest.approx(1.3)
+    assert controller.metrics.carry._value.get() == pytest.approx(1.3)
+    capacity = [d for d in store.decisions(5) if d.node_id is None][0]
+    assert capacity.details.get("forecast_carry") == pytest.approx(1.3)
+    tick(20.0)  # back inside the band: no carry
+    assert controller.carry.factor == 1.0
+    off = Controller(settings(tmp_path, forecast_carry=1.0), MemoryPool(Clock()),
+                     Store(f"sqlite:///{tmp_path / 'off.db'}"))
+    assert off.carry is None
+    with pytest.raises(ConfigError, match="controller.forecast_carry"):
+        settings(tmp_path, forecast_carry=0.9)
+    store.close()
