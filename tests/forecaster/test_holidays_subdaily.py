@@ -127,12 +127,17 @@ def ar_noise(seed: int, n: int) -> np.ndarray:
     return noise
 
 
+def sunday_minus_each_day() -> np.ndarray:
+    """The simulated week's Sunday shape less each day's (7 x 24): the as-Sunday profile."""
+    week = np.array([shape(pd.date_range("2018-06-04", periods=24, freq="1h")
+                           + pd.Timedelta(days=w), False) for w in range(7)])
+    return week[6] - week
+
+
 def test_holidays_that_differ_get_pulls_of_their_own() -> None:
     index = pd.date_range("2018-01-01", "2018-11-15 23:00", freq="1h")
     positions = time_positions(index, 3600.0)
-    week = np.array([shape(pd.date_range("2018-06-04", periods=24, freq="1h")
-                           + pd.Timedelta(days=w), False) for w in range(7)])
-    profile = week[6] - week
+    profile = sunday_minus_each_day()
     plain = mixed_shape(index, minor_too=False) - shape(index, False)
     effects, _ = choose_as_sunday(ar_noise(0, len(index)) + plain, positions, 3600.0, "US",
                                   profile)
@@ -157,9 +162,7 @@ def test_holidays_that_differ_get_pulls_of_their_own() -> None:
 def test_holidays_with_one_pull_share_it() -> None:
     index = pd.date_range("2018-01-01", "2018-12-31 23:00", freq="1h")
     positions = time_positions(index, 3600.0)
-    week = np.array([shape(pd.date_range("2018-06-04", periods=24, freq="1h")
-                           + pd.Timedelta(days=w), False) for w in range(7)])
-    profile = week[6] - week
+    profile = sunday_minus_each_day()
     alike = mixed_shape(index, minor_too=True) - shape(index, False)
     own = 0
     for seed in range(40):
