@@ -39,7 +39,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import joblib
 import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
@@ -59,6 +58,7 @@ from forecaster.holiday_effects import (
 )
 from forecaster.io import BUSINESS_NOTE
 from forecaster.metadata import fit_metadata, warning_notes
+from forecaster.persist import load_model, save_model
 from forecaster.regular import (
     DEFAULT_MAX_GAP,
     MIN_POINTS,
@@ -90,9 +90,6 @@ from forecaster.statespace import StateSpace
 from forecaster.stepwise import MAX_ORDER_FITS
 from forecaster.transforms import choose_transform, forward
 from forecaster.types import Forecast, normal_bands
-
-_FORMAT = 1
-
 
 # residual steps within this share of the series' range are rounding, not noise
 EXACT_FIT = 1e-9
@@ -517,86 +514,12 @@ class LoadForecaster:
     def save(self, path: str | Path) -> Path:
         """Write the model (parameters, learned state, data since the fit, metadata)."""
         self._check_fitted()
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        state = {
-            "format": _FORMAT,
-            "params": self.get_params(),
-            "history": self.history_,
-            "fit_start": self.fit_start_,
-            "step": self.step_,
-            "business_days": self.business_days_,
-            "transform": self.transform_,
-            "lmbda": self.lmbda_,
-            "d": self.d_,
-            "seasons": [(s.period, s.harmonics) for s in self.seasons_],
-            "coef": self.coef_,
-            "holidays": (
-                self.holiday_effects_.country,
-                self.holiday_effects_.names,
-                self.holiday_effects_.coef,
-                self.holiday_effects_.profile,
-            ),
-            "order": self.order_,
-            "error_params": self.error_model_.params,
-            "seasonal_order": self.error_model_.seasonal_order,
-            "seasonal_periods": self.seasonal_periods_,
-            "width_factors": self.width_factors_,
-            "metadata": self.metadata_,
-        }
-        joblib.dump(state, path)
-        return path
+        return save_model(self, path)
 
     @classmethod
     def load(cls, path: str | Path) -> LoadForecaster:
         """Read a model written by :meth:`save`; forecasts equal the saved model's."""
-        path = Path(path)
-        try:
-            state = joblib.load(path)
-        except FileNotFoundError:
-            raise
-        except Exception as exc:  # a corrupt or foreign file
-            raise ValueError(f"{path}: not a fleetcast forecaster model ({exc})") from exc
-        if not isinstance(state, dict) or state.get("format") != _FORMAT:
-            raise ValueError(f"{path}: not a fleetcast forecaster model (format {_FORMAT})")
-        model = cls(**state["params"])
-        model.step_ = state["step"]
-        model.business_days_ = bool(state.get("business_days", False))
-        model.transform_ = state["transform"]
-        model.lmbda_ = state["lmbda"]
-        model.d_ = state["d"]
-        model.seasons_ = tuple(Season(p, k) for p, k in state["seasons"])
-        model.seasonal_periods_ = tuple(state["seasonal_periods"])
-        model.coef_ = state["coef"]
-        # a model saved before holiday regressors existed has none
-        country, names, coef, *rest = state.get("holidays", ("", (), np.empty(0)))
-        profile = rest[0] if rest else None  # saved before sub-daily holidays: none
-        model.holiday_effects_ = HolidayEffects(
-            country, tuple(names), np.asarray(coef, float),
-            None if profile is None else np.asarray(profile, float),
-        )
-        model.order_ = tuple(state["order"])
-        model.error_model_ = ErrorModel(
-            model.order_, state["error_params"], seasonal_order=tuple(state["seasonal_order"])
-        )
-        # a model saved before the factors existed keeps its uncalibrated widths
-        model.width_factors_ = np.asarray(state.get("width_factors", np.ones(1)), dtype=float)
-        model.metadata_ = state["metadata"]
-        model.fit_start_ = state["fit_start"]
-        history = state["history"]
-        model.history_ = history.iloc[:0]
-        model.last_timestamp_ = (
-            busdays.step_before(history.index[0]) if model.business_days_
-            else history.index[0] - pd.Timedelta(seconds=model.step_)
-        )
-        y = history.to_numpy(dtype=float)
-        z = forward(y, model.transform_, model.lmbda_)
-        resid = z - model._regression(model._positions(pd.DatetimeIndex(history.index)))
-        model.results_ = model.error_model_.filter(resid)
-        model._start_filter(model.results_)
-        model.history_ = history
-        model.last_timestamp_ = history.index[-1]
-        return model
+        return load_model(cls, path)
 
     # -------------------------------------------------------------- helpers
     def _check_fitted(self) -> None:
