@@ -56,7 +56,9 @@ def _series_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--max-gap", type=click.IntRange(min=0), default=DEFAULT_MAX_GAP,
                      show_default=True,
                      help="Fill missing runs up to this many steps by interpolation; "
-                          "longer gaps are an error."),
+                          "a longer gap is an error, unless the rows after the last one "
+                          "span four weeks or more (two years for daily steps): the file "
+                          "is then read from there on, with a note."),
         click.option("--tz", default=None,
                      help="Time zone of naive timestamps, e.g. Europe/London: read them as "
                           "that zone's local time (daylight-saving changes included); "
