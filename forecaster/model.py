@@ -334,8 +334,9 @@ class LoadForecaster:
             # takes the level)
             self.d_ = alt.order[1]
             self.seasons_ = seasons
-            self.coef_ = (np.r_[0.0, coef[1:]] if self.d_ == 0 else coef[1:]) if seasons else (
-                np.empty(0))
+            self.coef_ = np.empty(0)
+            if seasons:  # ``_regression`` prepends an intercept column when d == 0
+                self.coef_ = np.r_[0.0, coef[1:]] if self.d_ == 0 else coef[1:]
             self.error_model_ = alt
             self.results_ = alt.filter(z)
             self.seasonal_periods_ = (float(m), *(s.period for s in seasons))
