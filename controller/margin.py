@@ -98,6 +98,11 @@ def surprise_factor(
 class SurpriseCarry:
     """The factor of the last observation against the forecast held before it."""
 
+    @classmethod
+    def up_to(cls, max_factor: float) -> SurpriseCarry | None:
+        """A carry capped at ``max_factor``, or None when that is 1 (turned off)."""
+        return cls(CarryParams(max_factor=max_factor)) if max_factor > 1 else None
+
     def __init__(self, params: CarryParams | None = None) -> None:
         self.params = params or CarryParams()
         self._held: Forecast | None = None

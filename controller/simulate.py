@@ -42,7 +42,7 @@ from controller.budget import (
     nodes_needed,
 )
 from controller.lifecycle import NodeState
-from controller.margin import DEFAULT_MAX_FACTOR, CarryParams, SurpriseCarry
+from controller.margin import DEFAULT_MAX_FACTOR, SurpriseCarry
 from controller.planner import NodeView, Policy, Snapshot, plan, prune_recommendations
 from controller.pools.sim import SimPool, VirtualClock
 from forecaster.io import SeriesError
@@ -132,9 +132,7 @@ class SimSettings:
 
     def carry(self) -> SurpriseCarry | None:
         """A fresh surprise carry for the predictive policy (None: off)."""
-        if self.forecast_carry <= 1:
-            return None
-        return SurpriseCarry(CarryParams(max_factor=self.forecast_carry))
+        return SurpriseCarry.up_to(self.forecast_carry)
 
     def policy(self, **overrides: Any) -> Policy:
         """The planner policy these settings give (``tick_seconds`` must be resolved)."""

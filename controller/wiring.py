@@ -9,7 +9,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from controller.budget import QuantileBudget
 from controller.config import Settings
 from controller.lifecycle import NodeState
-from controller.margin import CarryParams, SurpriseCarry
+from controller.margin import SurpriseCarry
 from controller.planner import Policy
 
 
@@ -41,8 +41,7 @@ def budget_from(settings: Settings) -> QuantileBudget | None:
 
 def carry_from(settings: Settings) -> SurpriseCarry | None:
     """The live loop's surprise carry (``controller.margin``), None when turned off."""
-    factor = settings.controller.forecast_carry
-    return SurpriseCarry(CarryParams(max_factor=factor)) if factor > 1 else None
+    return SurpriseCarry.up_to(settings.controller.forecast_carry)
 
 
 class ControllerMetrics:
