@@ -317,8 +317,8 @@ class LoadForecaster:
         seasons: tuple[Season, ...] = ()
         coef = np.empty(0)
         if longer:
-            seasons, coef, _ = fit_fourier(z, positions, longer, 0, self.max_harmonics)
-            z = z - fourier_matrix(positions, seasons) @ coef[1:]
+            seasons, coef, fitted = fit_fourier(z, positions, longer, 0, self.max_harmonics)
+            z = z - (fitted - coef[0])  # the seasons' terms; the level is left to the ARIMA
         alt = fit_seasonal_arima(z, m, self.time_budget_seconds, notes)
         if alt is None:
             return
