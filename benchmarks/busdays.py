@@ -47,7 +47,7 @@ MODES = {
 }
 
 
-def _wheel(requirement: str, work: Path) -> Path:
+def download_wheel(requirement: str, work: Path) -> Path:
     subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps",
                     "--only-binary", ":all:", requirement, "-d", str(work)], check=True)
     name = requirement.split("==")[0]
@@ -56,7 +56,7 @@ def _wheel(requirement: str, work: Path) -> Path:
 
 def fetch_msft(work: Path) -> Path:
     """pmdarima's ``msft.csv`` (Date, Open, High, Low, Close, Volume, OpenInt)."""
-    with zipfile.ZipFile(_wheel("pmdarima==2.1.1", work)) as wheel:
+    with zipfile.ZipFile(download_wheel("pmdarima==2.1.1", work)) as wheel:
         wheel.extract("pmdarima/datasets/data/msft.tar.gz", work)
     with tarfile.open(work / "pmdarima/datasets/data/msft.tar.gz") as archive:
         archive.extract("msft.csv", work, filter="data")
@@ -65,7 +65,7 @@ def fetch_msft(work: Path) -> Path:
 
 def fetch_prophet(work: Path) -> Path:
     """prophet's ``tests/data.csv`` (ds, y): business-day stock prices."""
-    with zipfile.ZipFile(_wheel("prophet==1.5.0", work)) as wheel:
+    with zipfile.ZipFile(download_wheel("prophet==1.5.0", work)) as wheel:
         wheel.extract("prophet/tests/data.csv", work)
     return work / "prophet/tests/data.csv"
 
