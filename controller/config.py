@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from controller.budget import DEFAULT_BUDGET, DEFAULT_MAX_HEADROOM
-from controller.margin import DEFAULT_MAX_FACTOR
+from controller.margin import DEFAULT_CEILING, DEFAULT_CEILING_SECONDS, DEFAULT_MAX_FACTOR
 
 ENV_PREFIX = "FLEETCAST_"
 Strategy = Literal["round_robin", "random", "weighted_round_robin", "least_request", "peak_ewma"]
@@ -74,6 +74,12 @@ class ControllerSettings(_Section):
     # multiplied by that load over its median, up to this (1 = off; controller/margin.py
     # says what 1.3 bought in the simulator).
     forecast_carry: float = Field(default=DEFAULT_MAX_FACTOR, ge=1, le=3)
+    # The forecast (after the carry, before the budget's headroom) is sized for at most this
+    # multiple of the highest load of the last forecast_ceiling_seconds, once the loads seen
+    # span that long: a forecast thrown off by a data dropout cannot launch a fleet no recent
+    # load needed; the reactive floor still meets real surprises (0 = off; controller/margin.py).
+    forecast_ceiling: float = Field(default=DEFAULT_CEILING, ge=0, le=10)
+    forecast_ceiling_seconds: float = Field(default=DEFAULT_CEILING_SECONDS, gt=0)
     # Forecasting: the load step is one tick.  A seasonal model needs two seasons
     # of history; before that a non-seasonal ARIMA is fitted once this many points exist.
     forecast_min_points: int = Field(default=20, ge=8)
@@ -94,6 +100,13 @@ class ControllerSettings(_Section):
     metrics_retention_seconds: float = Field(default=86400.0, gt=0)
     launch_retry_base_seconds: float = Field(default=2.0, gt=0)
     launch_retry_max_seconds: float = Field(default=60.0, gt=0)
+
+    @field_validator("forecast_ceiling")
+    @classmethod
+    def _ceiling_is_a_multiple(cls, value: float) -> float:
+        if 0 < value < 1:
+            raise ValueError("must be 0 (off) or a multiple >= 1 of the recent peak load")
+        return value
 
     @field_validator("capacity_budget")
     @classmethod

@@ -31,7 +31,13 @@ from controller.observe import NodeWindow, Observer
 from controller.planner import Decision, NodeView, Plan, Snapshot, plan
 from controller.pools.base import NodeInfo, NodePool
 from controller.store import Store
-from controller.wiring import ControllerMetrics, budget_from, carry_from, policy_from
+from controller.wiring import (
+    ControllerMetrics,
+    budget_from,
+    carry_from,
+    ceiling_from,
+    policy_from,
+)
 
 log = logging.getLogger(__name__)
 UNRESPONSIVE_SCRAPES = 3  # consecutive missed scrapes after which a live node counts as crashed
@@ -114,6 +120,7 @@ class Controller:
         self.metrics = ControllerMetrics()
         self.budget = budget_from(settings)
         self.carry = carry_from(settings)
+        self.ceiling = ceiling_from(settings)
         self._allocated: int | None = None  # ready + starting after the last tick (record)
         self.lock = threading.RLock()  # tick vs. operator actions from the API
         self.memory: dict[str, _NodeMemory] = {}
@@ -167,6 +174,9 @@ class Controller:
         }
         if self.budget is not None and mem.get("capacity_budget"):
             self.budget.restore(mem["capacity_budget"])
+        if self.ceiling is not None:  # the recent peak, as far back as the store still holds
+            ticks = self.ceiling.params.lookback_seconds / self.policy.tick_seconds
+            self.ceiling.seed(self.store.load_series(limit=int(ticks) + 1))
         self.forecasts.seed(self.store.load_series(limit=self.forecasts.history_points))
         log.info(
             "recovered: %d node(s) in pool, %d load point(s), %d recommendation(s)",
@@ -203,6 +213,11 @@ class Controller:
                     self.carry.observe(now, load_rps)
                 policy = self.carry.apply(policy)
                 self.metrics.carry.set(policy.forecast_carry)
+            if self.ceiling is not None:
+                if self._load_known:
+                    self.ceiling.observe(now, load_rps)
+                policy = self.ceiling.apply(policy)
+                self.metrics.ceiling.set(policy.forecast_ceiling_rps or 0.0)
             self.metrics.quantile.set(policy.forecast_quantile)
             self.metrics.floor_headroom.set(policy.floor_headroom)
             self.metrics.headroom.set(policy.forecast_headroom)
@@ -212,6 +227,8 @@ class Controller:
             )
             if self.carry is not None:
                 self.carry.hold(forecast)
+            if any("forecast_ceiling_rps" in d.details for d in the_plan.decisions):
+                self.metrics.capped.inc()
             inflight = {nid: w.metrics["inflight"] for nid, w in windows.items()}
             executed = self.executor.apply(the_plan, now, inflight=inflight)
             self.record(now, snapshot, the_plan, executed, forecast, detection)

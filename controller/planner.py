@@ -29,7 +29,10 @@ Rules, in the order they are applied (each produces ``Decision`` records; rules
    [now + startup, now + startup + tick] × forecast_headroom / (node_capacity ×
    target_utilization))`` (``forecast_headroom`` is 1 unless the capacity budget's
    second stage raised it; ``forecast_carry`` is 1 unless the last observed load
-   came in above the forecast's band, see ``controller.margin``).
+   came in above the forecast's band, see ``controller.margin``); the load it sizes for
+   is capped at ``forecast_ceiling_rps`` when set (a multiple of the highest load seen
+   over the last week, ``controller.margin.PeakCeiling``), so a forecast thrown far off by
+   a data dropout cannot launch a fleet no recent load needed.
    Forecast values are load in the unit of ``node_capacity_rps`` (requests per
    second); callers convert per-step counts to rates.  A forecast point stamped
    ``T`` covers ``[T, T + step)``.  The reactive floor is the Kubernetes HPA
@@ -311,13 +314,19 @@ def _capacity_need(
             parts.append("forecast not finite, reactive only")
             upper = None
         elif upper is not None:
-            if policy.forecast_headroom != 1.0:
-                details["forecast_headroom"] = round(policy.forecast_headroom, 4)
-                upper *= policy.forecast_headroom
             if policy.forecast_carry != 1.0:
                 details["forecast_carry"] = round(policy.forecast_carry, 4)
                 parts.append(f"last load {policy.forecast_carry:.2f} x the forecast's median")
                 upper *= policy.forecast_carry
+            ceiling = policy.forecast_ceiling_rps
+            if ceiling is not None and upper > ceiling:
+                details["forecast_ceiling_rps"] = round(ceiling, 3)
+                details["forecast_capped_from_rps"] = round(upper, 3)
+                parts.append(f"forecast capped at {ceiling:.1f} rps, a multiple of the recent peak")
+                upper = ceiling
+            if policy.forecast_headroom != 1.0:
+                details["forecast_headroom"] = round(policy.forecast_headroom, 4)
+                upper *= policy.forecast_headroom
         if upper is not None:
             predictive = math.ceil(upper / per_node - 1e-9)
             details.update(

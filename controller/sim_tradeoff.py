@@ -91,7 +91,7 @@ def tradeoff(
         for q in quantiles:
             run = run_planner(
                 "predictive", trace, tuned, tuned.policy(forecast_quantile=q), tape,
-                carry=tuned.carry(),
+                carry=tuned.carry(), ceiling=tuned.ceiling(),
             )
             point = _point("predictive", "forecast_quantile", q, run.summary())
             points.append({**point, "target_utilization": target})
@@ -132,7 +132,7 @@ def _budget_run(
     tuned = replace(settings, capacity_budget=budget, capacity_headroom=headroom)
     run = run_planner(
         "predictive", trace, tuned, tuned.policy(), tape, budget=tuned.budget(),
-        carry=tuned.carry(),
+        carry=tuned.carry(), ceiling=tuned.ceiling(),
     )
     return run.summary()
 

@@ -34,6 +34,7 @@ from typing import Any, TypeVar
 import numpy as np
 import pandas as pd
 
+from controller import margin
 from controller.budget import (
     DEFAULT_BUDGET,
     DEFAULT_MAX_HEADROOM,
@@ -42,7 +43,7 @@ from controller.budget import (
     nodes_needed,
 )
 from controller.lifecycle import NodeState
-from controller.margin import DEFAULT_MAX_FACTOR, SurpriseCarry
+from controller.margin import PeakCeiling, SurpriseCarry
 from controller.planner import NodeView, Policy, Snapshot, plan, prune_recommendations
 from controller.pools.sim import SimPool, VirtualClock
 from forecaster.io import SeriesError
@@ -80,7 +81,11 @@ class SimSettings:
     capacity_headroom: float = DEFAULT_MAX_HEADROOM
     # after a load above the forecast's 80 % quantile, predictive multiplies the forecast by
     # the load over its median, up to this (1: off; controller/margin.py)
-    forecast_carry: float = DEFAULT_MAX_FACTOR
+    forecast_carry: float = margin.DEFAULT_MAX_FACTOR
+    # predictive sizes for at most this x the highest demand of the last
+    # forecast_ceiling_seconds (None: no bound; controller/margin.py)
+    forecast_ceiling: float | None = margin.DEFAULT_CEILING
+    forecast_ceiling_seconds: float = margin.DEFAULT_CEILING_SECONDS
     min_nodes: int = 1
     max_nodes: int = 10_000
     scale_in_stabilization_seconds: float = 300.0
@@ -101,22 +106,20 @@ class SimSettings:
     forecaster_params: tuple[tuple[str, Any], ...] = (("max_history", 4032),)
 
     def __post_init__(self) -> None:
-        if not self.node_capacity_rps > 0:
-            raise ValueError(f"node_capacity_rps must be > 0, got {self.node_capacity_rps}")
-        if self.startup_seconds < 0:
-            raise ValueError(f"startup_seconds must be >= 0, got {self.startup_seconds}")
-        if self.tick_seconds is not None and not self.tick_seconds > 0:
-            raise ValueError(f"tick_seconds must be > 0, got {self.tick_seconds}")
-        if not 0 < self.target_utilization <= 1:
-            raise ValueError(f"target_utilization must be in (0, 1], got {self.target_utilization}")
-        if not 0 < self.forecast_quantile < 1:
-            raise ValueError(f"forecast_quantile must be in (0, 1), got {self.forecast_quantile}")
-        if self.capacity_budget is not None and not self.capacity_budget >= 1:
-            raise ValueError(f"capacity_budget must be >= 1 or None, got {self.capacity_budget}")
-        if not self.capacity_headroom >= 1:
-            raise ValueError(f"capacity_headroom must be >= 1, got {self.capacity_headroom}")
-        if not self.forecast_carry >= 1:
-            raise ValueError(f"forecast_carry must be >= 1, got {self.forecast_carry}")
+        tick, budget = self.tick_seconds, self.capacity_budget
+        for name, ok, rule in (
+            ("node_capacity_rps", self.node_capacity_rps > 0, "> 0"),
+            ("startup_seconds", self.startup_seconds >= 0, ">= 0"),
+            ("tick_seconds", tick is None or tick > 0, "> 0"),
+            ("target_utilization", 0 < self.target_utilization <= 1, "in (0, 1]"),
+            ("forecast_quantile", 0 < self.forecast_quantile < 1, "in (0, 1)"),
+            ("capacity_budget", budget is None or budget >= 1, ">= 1 or None"),
+            ("capacity_headroom", self.capacity_headroom >= 1, ">= 1"),
+            ("forecast_carry", self.forecast_carry >= 1, ">= 1"),
+        ):
+            if not ok:
+                raise ValueError(f"{name} must be {rule}, got {getattr(self, name)}")
+        self.ceiling()  # validates forecast_ceiling and its lookback
         if not 1 <= self.min_nodes <= self.max_nodes:
             raise ValueError(
                 f"need 1 <= min_nodes <= max_nodes, got {self.min_nodes} and {self.max_nodes}"
@@ -133,6 +136,10 @@ class SimSettings:
     def carry(self) -> SurpriseCarry | None:
         """A fresh surprise carry for the predictive policy (None: off)."""
         return SurpriseCarry.up_to(self.forecast_carry)
+
+    def ceiling(self) -> PeakCeiling | None:
+        """A fresh bound on the predictive need (None: off); ``run_planner`` seeds it."""
+        return PeakCeiling.at(self.forecast_ceiling, self.forecast_ceiling_seconds)
 
     def policy(self, **overrides: Any) -> Policy:
         """The planner policy these settings give (``tick_seconds`` must be resolved)."""
@@ -306,7 +313,7 @@ def simulate(
                 tape, info = forecast_tape(trace, settings, progress)
             runs[name] = run_planner(
                 name, trace, settings, settings.policy(), tape, progress,
-                budget=settings.budget(), carry=settings.carry(),
+                budget=settings.budget(), carry=settings.carry(), ceiling=settings.ceiling(),
             )
         elif name == "reactive":
             policy = settings.policy(scale_up_rate_limit=True)
@@ -440,13 +447,15 @@ def run_planner(
     params: dict[str, Any] | None = None,
     budget: QuantileBudget | None = None,
     carry: SurpriseCarry | None = None,
+    ceiling: PeakCeiling | None = None,
 ) -> PolicyRun:
     """Drive a ``SimPool`` with ``plan()`` tick by tick.
 
     With a ``budget`` the forecast quantile and both headrooms of each tick are the budget's,
     which is told every finished tick (allocated nodes, demand) as the live loop does.  With a
     ``carry`` the forecast is multiplied by its factor: the last tick's demand against the
-    forecast held at that tick (``controller.margin``).
+    forecast held at that tick (``controller.margin``).  With a ``ceiling`` (seeded with the
+    training part's demand) the forecast is sized for at most its multiple of the recent peak.
     """
     progress = progress or _no_progress
     assert settings.tick_seconds is not None
@@ -463,7 +472,11 @@ def run_planner(
     headrooms = np.ones(len(times))
     floors = np.ones(len(times))
     carried = np.ones(len(times))
+    capped = np.zeros(len(times), dtype=bool)
     observed = float(trace.rates[trace.train_end - 1])
+    if ceiling is not None:
+        train = slice(None, trace.train_end)
+        ceiling.seed(zip(trace.counts.index[train], trace.rates[train], strict=True))
     for i in progress(range(len(times)), name, len(times)):
         if budget is not None:
             quantiles[i], headrooms[i] = budget.quantile, budget.headroom
@@ -474,17 +487,21 @@ def run_planner(
                 carry.observe(moments[i - 1], observed)
             carried[i] = carry.factor
             policy = carry.apply(policy)
+        if ceiling is not None:
+            if i > 0:
+                ceiling.observe(moments[i - 1], observed)
+            policy = ceiling.apply(policy)
         now = moments[i]
         clock.set(now)
-        views = tuple(
-            NodeView(id=n.id, state=n.state, since=n.since, replaces=n.replaces)
-            for n in pool.nodes()
-        )
+        views = tuple(NodeView(id=n.id, state=n.state, since=n.since, replaces=n.replaces)
+                      for n in pool.nodes())
         forecast = tape[step_of_tick[i] - trace.train_end] if tape is not None else None
         snapshot = Snapshot(nodes=views, observed_rps=observed, recommendations=recommendations)
         decided = plan(snapshot, forecast, (), policy, now)
         if carry is not None:
             carry.hold(forecast)
+        if ceiling is not None:
+            capped[i] = any("forecast_ceiling_rps" in d.details for d in decided.decisions)
         if decided.recommendation is not None:
             recommendations = prune_recommendations(
                 (*recommendations, decided.recommendation), now, policy
@@ -503,35 +520,38 @@ def run_planner(
         observed = float(demand[i])
         if budget is not None:
             budget.observe(int(allocated[i]), observed)
+    extra: dict[str, Any] = {}
     if budget is not None:
-        params = {
-            **(params or {}),
-            "capacity_budget": budget.params.budget,
-            "quantile_median": round(float(np.median(quantiles)), 4),
-            "quantile_p10": round(float(np.quantile(quantiles, 0.1)), 4),
-            "quantile_p90": round(float(np.quantile(quantiles, 0.9)), 4),
-            "headroom_mean": round(float(headrooms.mean()), 4),
-            "headroom_p90": round(float(np.quantile(headrooms, 0.9)), 4),
-            "headroom_share": round(float(np.mean(headrooms > 1.0 + _EPS)), 4),
-            "floor_headroom_mean": round(float(floors.mean()), 4),
-            "floor_headroom_share": round(float(np.mean(floors > 1.0 + _EPS)), 4),
+        extra |= {
+            "capacity_budget": budget.params.budget, "quantile_median": _r4(np.median(quantiles)),
+            "quantile_p10": _r4(np.quantile(quantiles, 0.1)),
+            "quantile_p90": _r4(np.quantile(quantiles, 0.9)),
+            "headroom_mean": _r4(headrooms.mean()),
+            "headroom_p90": _r4(np.quantile(headrooms, 0.9)),
+            "headroom_share": _r4(np.mean(headrooms > 1.0 + _EPS)),
+            "floor_headroom_mean": _r4(floors.mean()),
+            "floor_headroom_share": _r4(np.mean(floors > 1.0 + _EPS)),
         }
     if carry is not None:
-        params = {
-            **(params or {}),
-            "forecast_carry_max": carry.params.max_factor,
-            "carry_mean": round(float(carried.mean()), 4),
-            "carry_share": round(float(np.mean(carried > 1.0 + _EPS)), 4),
-        }
-    return PolicyRun(
-        name=name,
-        ready=ready,
-        allocated=allocated,
-        underprovisioned=_underprovisioned(demand, ready, settings.node_capacity_rps),
-        scaling_actions=actions,
-        tick_seconds=float(settings.tick_seconds),
-        params=params or {},
-    )
+        extra |= {"forecast_carry_max": carry.params.max_factor, "carry_mean": _r4(carried.mean()),
+                  "carry_share": _r4(np.mean(carried > 1.0 + _EPS))}
+    if ceiling is not None:
+        extra |= {"forecast_ceiling": ceiling.params.factor, "ceiling_share": _r4(capped.mean())}
+    return _scored(name, ready, allocated, demand, settings, actions, {**(params or {}), **extra})
+
+
+def _r4(value: Any) -> float:
+    return round(float(value), 4)
+
+
+def _scored(
+    name: str, ready: np.ndarray, allocated: np.ndarray, demand: np.ndarray,
+    settings: SimSettings, actions: int, params: dict[str, Any],
+) -> PolicyRun:
+    """A policy's run, its under-provisioned ticks judged against ``demand``."""
+    assert settings.tick_seconds is not None
+    under = _underprovisioned(demand, ready, settings.node_capacity_rps)
+    return PolicyRun(name, ready, allocated, under, actions, float(settings.tick_seconds), params)
 
 
 def run_static(trace: Trace, settings: SimSettings) -> PolicyRun:
@@ -542,15 +562,8 @@ def run_static(trace: Trace, settings: SimSettings) -> PolicyRun:
     per_node = settings.node_capacity_rps * settings.target_utilization
     nodes = min(max(math.ceil(peak / per_node - _EPS), settings.min_nodes), settings.max_nodes)
     constant = np.full(len(demand), nodes, dtype=int)
-    return PolicyRun(
-        name="static",
-        ready=constant,
-        allocated=constant.copy(),
-        underprovisioned=_underprovisioned(demand, constant, settings.node_capacity_rps),
-        scaling_actions=0,
-        tick_seconds=float(settings.tick_seconds),
-        params={"nodes": nodes, "training_peak_rps": peak},
-    )
+    params = {"nodes": nodes, "training_peak_rps": peak}
+    return _scored("static", constant, constant.copy(), demand, settings, 0, params)
 
 
 def run_oracle(trace: Trace, settings: SimSettings) -> PolicyRun:
@@ -570,15 +583,7 @@ def run_oracle(trace: Trace, settings: SimSettings) -> PolicyRun:
     ready = -_window_max(-np.r_[np.full(lead, allocated[0]), allocated], lead, forward=True)
     ready = ready[: len(allocated)]
     changes = int(np.count_nonzero(np.diff(allocated)))
-    return PolicyRun(
-        name="oracle",
-        ready=ready,
-        allocated=allocated,
-        underprovisioned=_underprovisioned(demand, ready, settings.node_capacity_rps),
-        scaling_actions=changes,
-        tick_seconds=float(settings.tick_seconds),
-        params={"lead_ticks": lead},
-    )
+    return _scored("oracle", ready, allocated, demand, settings, changes, {"lead_ticks": lead})
 
 
 def _window_max(values: np.ndarray, width: int, forward: bool) -> np.ndarray:

@@ -9,7 +9,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from controller.budget import QuantileBudget
 from controller.config import Settings
 from controller.lifecycle import NodeState
-from controller.margin import SurpriseCarry
+from controller.margin import PeakCeiling, SurpriseCarry
 from controller.planner import Policy
 
 
@@ -42,6 +42,12 @@ def budget_from(settings: Settings) -> QuantileBudget | None:
 def carry_from(settings: Settings) -> SurpriseCarry | None:
     """The live loop's surprise carry (``controller.margin``), None when turned off."""
     return SurpriseCarry.up_to(settings.controller.forecast_carry)
+
+
+def ceiling_from(settings: Settings) -> PeakCeiling | None:
+    """The live loop's bound on the forecast (``controller.margin``), None when turned off."""
+    c = settings.controller
+    return PeakCeiling.at(c.forecast_ceiling, c.forecast_ceiling_seconds)
 
 
 class ControllerMetrics:
@@ -87,6 +93,16 @@ class ControllerMetrics:
             "Multiplier on the forecast after a load above its 80 % quantile (the surprise "
             "carry; stays 1 with forecast_carry 1)",
             registry=r,
+        )
+        self.ceiling = Gauge(
+            "fleetcast_controller_forecast_ceiling_rps",
+            "Most load the forecast is sized for: forecast_ceiling x the highest load of the "
+            "lookback (0 until the loads seen span it, or with forecast_ceiling 0)",
+            registry=r,
+        )
+        self.capped = Counter(
+            "fleetcast_controller_forecast_capped",
+            "Ticks whose forecast was cut to the ceiling", registry=r,
         )
         self.budget_ratio = Gauge(
             "fleetcast_controller_capacity_ratio",
