@@ -120,3 +120,40 @@ def test_the_planner_multiplies_the_forecast_by_the_carry(carry):
 
 def test_the_carry_raises_the_predictive_need():
     assert sized(1.3)[0] > sized(1.0)[0]
+
+
+def count_forecast(median_count: float, sd_count: float) -> Forecast:
+    """A forecast (no transform) of ``median_count`` requests per 300 s step, in rps."""
+    loc = np.full(3, median_count / STEP)
+    scale = np.full(3, sd_count / STEP)
+    stamps = pd.date_range(T0, periods=3, freq=pd.Timedelta(seconds=STEP))
+    return Forecast(timestamps=stamps, step_seconds=STEP, model="test", loc=loc, scale=scale,
+                    transform="none", **normal_bands(loc, scale, "none", 1.0))
+
+
+LOW = count_forecast(4.0, 0.5)  # a median of 4 requests per step, its 0.8 quantile ~4.42
+
+
+@pytest.mark.parametrize(
+    ("count", "noise_z", "expected"),
+    [
+        (8.0, 3.0, 1.0),  # 4 over a median of 4: within 3 x sqrt(4) = 6, count noise
+        (10.0, 3.0, 1.0),  # 6 over: not beyond it
+        (11.0, 3.0, 1.3),  # 7 over: carried (capped)
+        (8.0, 1.0, 1.3),  # a looser gate
+        (8.0, 0.0, 1.3),  # no count gate: the band alone, as before
+        (4.5, 0.0, 1.125),  # above the band's 0.8 quantile, a small miss
+        (4.3, 0.0, 1.0),  # inside the band
+    ],
+)
+def test_a_miss_within_count_noise_is_not_carried(count, noise_z, expected):
+    params = CarryParams(noise_z=noise_z)
+    assert surprise_factor(LOW, T0, count / STEP, params) == pytest.approx(expected)
+
+
+def test_the_count_gate_is_on_by_default_and_passes_high_counts():
+    assert CarryParams().noise_z == 3.0
+    # 1000 rps over 300 s: 300 000 requests, noise sd ~548; the 15 % miss is far beyond it
+    assert surprise_factor(FC, T0, 1150.0, CarryParams()) == pytest.approx(1.15)
+    with pytest.raises(ValueError, match="noise_z"):
+        CarryParams(noise_z=-1.0)
