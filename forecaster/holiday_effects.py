@@ -32,10 +32,13 @@ them on holidays, which it helped) from 0.363 to 0.380 through refits of
 the other origins, so it is not offered there.  When the window's holidays
 differ in their pull beyond noise (Columbus Day a working day, Independence
 Day a Sunday), each gets a pull of its own, shrunk towards the pooled one
-(``own_pulls``); a holiday is forecast by it when its last occurrence is in the
-window, which takes more than a year of points (``max_history=None``; the
-default 8064 hourly points are 48 weeks, so there every forecast holiday keeps
-the pooled pull).
+(``own_pulls``); a holiday is forecast by it when its last occurrence was
+read.  The default 8064 hourly points are 48 weeks, which seldom hold last
+year's occurrence of the holiday ahead, so the pulls are read on the fit
+window and the points up to ``LOOKBACK_DAYS`` before the last one (the
+seasons fitted on the window taken off them too): on CAISO's 2018 load
+Columbus Day and Veterans Day are working days, and the pooled pull forecast
+them as Sundays (ISO total MASE at 12 hours 0.561 with it, 0.339 without).
 """
 
 from __future__ import annotations
@@ -79,6 +82,9 @@ MIN_ORDINARY_DAYS = 20
 # show differences as large as they must, and the fewest distinct holidays to compare
 OWN_PULL_P = 0.001
 MIN_OWN_HOLIDAYS = 3
+# days before the last point the sub-daily pulls are read on, beyond the fit window:
+# last year's occurrence of every holiday in the weeks ahead
+LOOKBACK_DAYS = 400.0
 DAY = 86400.0
 
 
