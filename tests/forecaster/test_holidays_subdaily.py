@@ -215,3 +215,22 @@ def test_last_years_holiday_before_the_default_window_gives_its_own_pull() -> No
     # with nothing before the window the pooled pull stays (the old behaviour)
     alone = LoadForecaster().fit(series.iloc[-8064:])
     assert "Columbus Day" not in alone.metadata_["holidays"]
+
+
+def test_a_day_observed_in_lieu_is_drawn_by_its_holidays_own_pull() -> None:
+    from forecaster.holiday_effects import HolidayEffects
+
+    profile = sunday_minus_each_day()
+    effects = HolidayEffects("US", (AS_SUNDAY, "Veterans Day", "Independence Day"),
+                             np.array([0.6, 0.0, 1.0]), profile)
+
+    def drawn(day: str) -> np.ndarray:
+        stamps = pd.date_range(day, periods=24, freq="1h")
+        return effects_regression(effects, time_positions(stamps, 3600.0), 3600.0)
+
+    # Friday 2017-11-10 stands in for Saturday's Veterans Day, a working day here
+    np.testing.assert_allclose(drawn("2017-11-10"), 0.0)
+    # Friday 2020-07-03 stands in for Saturday's Independence Day, a Sunday here
+    np.testing.assert_allclose(drawn("2020-07-03"), profile[4])
+    # a holiday without a pull of its own keeps the pooled one, in lieu or not
+    np.testing.assert_allclose(drawn("2016-12-26"), 0.6 * profile[0])
