@@ -32,14 +32,18 @@ them on holidays, which it helped) from 0.363 to 0.380 through refits of
 the other origins, so it is not offered there.  When the window's holidays
 differ in their pull beyond noise (Columbus Day a working day, Independence
 Day a Sunday), each gets a pull of its own, shrunk towards the pooled one
-(``own_pulls``); a holiday is forecast by it when its last occurrence is in the
-window, which takes more than a year of points (``max_history=None``; the
-default 8064 hourly points are 48 weeks, so there every forecast holiday keeps
-the pooled pull).
+(``own_pulls``); a holiday is forecast by it when its last occurrence was
+read.  The default 8064 hourly points are 48 weeks, which seldom hold last
+year's occurrence of the holiday ahead, so the pulls are read on the fit
+window and the points up to ``LOOKBACK_DAYS`` before the last one (the
+seasons fitted on the window taken off them too): on CAISO's 2018 load
+Columbus Day and Veterans Day are working days, and the pooled pull forecast
+them as Sundays (ISO total MASE at 12 hours 0.561 with it, 0.339 without).
 """
 
 from __future__ import annotations
 
+import re
 import warnings
 from dataclasses import dataclass
 from functools import lru_cache
@@ -79,6 +83,9 @@ MIN_ORDINARY_DAYS = 20
 # show differences as large as they must, and the fewest distinct holidays to compare
 OWN_PULL_P = 0.001
 MIN_OWN_HOLIDAYS = 3
+# days before the last point the sub-daily pulls are read on, beyond the fit window:
+# last year's occurrence of every holiday in the weeks ahead
+LOOKBACK_DAYS = 400.0
 DAY = 86400.0
 
 
@@ -146,6 +153,34 @@ def _calendar(country: str, first_year: int, last_year: int) -> dict[pd.Timestam
         first = str(name).split(";")[0].strip()
         out[pd.Timestamp(date)] = OBSERVED if "observed" in first.lower() else first
     return out
+
+
+@lru_cache(maxsize=64)
+def _observed(country: str, first_year: int, last_year: int) -> dict[pd.Timestamp, str]:
+    """Days observed in lieu, each with the holiday it stands in for."""
+    code, _, subdiv = country.partition("-")
+    days = holiday_calendars.country_holidays(
+        code, subdiv=subdiv or None, years=range(first_year, last_year + 1)
+    )
+    out: dict[pd.Timestamp, str] = {}
+    for date, name in days.items():
+        first = str(name).split(";")[0].strip()
+        base = re.sub(r"\s*\(observed[^)]*\)\s*", " ", first, flags=re.IGNORECASE).strip()
+        if base != first:
+            out[pd.Timestamp(date)] = base
+    return out
+
+
+def in_lieu(positions: np.ndarray, step_seconds: float, country: str) -> list[str | None]:
+    """``day_names``, with a day observed in lieu named after the holiday it stands in for."""
+    labels = day_names(positions, step_seconds, country)
+    if OBSERVED not in labels:
+        return labels
+    seconds = np.round(np.asarray(positions, dtype=float) * step_seconds).astype(np.int64)
+    days = pd.to_datetime(seconds, unit="s").normalize()
+    calendar = _observed(country, int(days.year.min()), int(days.year.max()))
+    return [calendar.get(day, label) if label == OBSERVED else label
+            for day, label in zip(days, labels, strict=True)]
 
 
 @lru_cache(maxsize=64)
@@ -252,7 +287,9 @@ def effects_regression(
         on, weekday, slot, _ = _sub_daily(positions, step_seconds, effects.country)
         pull = np.full(len(positions), float(effects.coef[0]))
         if len(effects.names) > 1:  # holidays with a pull of their own
-            labels = day_names(positions, step_seconds, effects.country)
+            # a day observed in lieu is drawn as its holiday (Veterans Day a working day,
+            # its Friday in lieu too), though only the holidays' own days estimate the pulls
+            labels = in_lieu(positions, step_seconds, effects.country)
             own = _label_matrix(labels, effects.names[1:], effects.country)
             mine = own.any(axis=1)
             pull[mine] = own[mine] @ np.asarray(effects.coef[1:], dtype=float)
@@ -414,7 +451,8 @@ def own_pulls(
     holiday's pull is ``pooled + tau**2 / (tau**2 + var) * (raw - pooled)`` (an
     empirical-Bayes mean).  They get pulls of their own only when the holidays
     differ beyond noise (``OWN_PULL_P``, the chi-square test of their Q); days
-    observed in lieu keep the pooled pull, as do holidays not in the window.
+    observed in lieu do not count here but are drawn by their holiday's pull
+    (``effects_regression``); holidays not read keep the pooled pull.
     """
     keep = [lab is not None and lab != OBSERVED for lab in labels]
     days = holiday[np.asarray(keep, dtype=bool)].copy()

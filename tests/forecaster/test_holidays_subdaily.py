@@ -194,3 +194,43 @@ def test_a_holiday_seen_last_year_is_forecast_by_its_own_pull(tmp_path: Path) ->
     assert loaded.describe() == model.describe()
     assert loaded.metadata_["holidays"] == model.metadata_["holidays"]
     np.testing.assert_allclose(loaded.forecast(48).mean, model.forecast(48).mean, rtol=1e-10)
+
+
+def test_last_years_holiday_before_the_default_window_gives_its_own_pull() -> None:
+    # 8064 hourly points (48 weeks) end before last year's Columbus Day: the pulls are
+    # also read on the points before the window, so it is forecast as the Monday it was
+    index = pd.date_range("2017-01-01", "2018-10-07 23:00", freq="1h")
+    series = pd.Series(1000 * np.exp(mixed_shape(index, minor_too=False)
+                                     + ar_noise(3, len(index))), index=index)
+    model = LoadForecaster().fit(series)
+    assert model.history_.index[0] > pd.Timestamp("2017-10-09")
+    own = dict(zip(model.holiday_effects_.names, model.holiday_effects_.coef, strict=True))
+    assert own["Columbus Day"] < 0.5 < own["Labor Day"]
+    assert any("points before it" in note for note in model.metadata_["notes"])
+    stamp = pd.Timestamp("2018-10-08 14:00")
+    ordinary = 1000 * np.exp(shape(pd.DatetimeIndex([stamp]), False))[0]
+    sunday = 1000 * np.exp(shape(pd.DatetimeIndex(["2018-10-07 14:00"]), False))[0]
+    fc = model.forecast(24).to_frame().set_index("timestamp")["mean"]
+    assert abs(fc[stamp] - ordinary) < 0.5 * abs(ordinary - sunday)
+    # with nothing before the window the pooled pull stays (the old behaviour)
+    alone = LoadForecaster().fit(series.iloc[-8064:])
+    assert "Columbus Day" not in alone.metadata_["holidays"]
+
+
+def test_a_day_observed_in_lieu_is_drawn_by_its_holidays_own_pull() -> None:
+    from forecaster.holiday_effects import HolidayEffects
+
+    profile = sunday_minus_each_day()
+    effects = HolidayEffects("US", (AS_SUNDAY, "Veterans Day", "Independence Day"),
+                             np.array([0.6, 0.0, 1.0]), profile)
+
+    def drawn(day: str) -> np.ndarray:
+        stamps = pd.date_range(day, periods=24, freq="1h")
+        return effects_regression(effects, time_positions(stamps, 3600.0), 3600.0)
+
+    # Friday 2017-11-10 stands in for Saturday's Veterans Day, a working day here
+    np.testing.assert_allclose(drawn("2017-11-10"), 0.0)
+    # Friday 2020-07-03 stands in for Saturday's Independence Day, a Sunday here
+    np.testing.assert_allclose(drawn("2020-07-03"), profile[4])
+    # a holiday without a pull of its own keeps the pooled one, in lieu or not
+    np.testing.assert_allclose(drawn("2016-12-26"), 0.6 * profile[0])
