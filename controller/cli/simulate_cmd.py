@@ -18,7 +18,7 @@ import click
 
 from controller.budget import DEFAULT_BUDGET, DEFAULT_MAX_HEADROOM, UNDERPROVISION_UTILIZATION
 from controller.cli.output import atomic_directory_output, atomic_output, check_output
-from controller.margin import DEFAULT_MAX_FACTOR
+from controller.margin import DEFAULT_CEILING, DEFAULT_MAX_FACTOR
 
 T = TypeVar("T")
 
@@ -37,6 +37,13 @@ def _policies(ctx: click.Context, param: click.Parameter, value: str) -> list[st
                 f"unknown policy {name!r}; choose from {', '.join(POLICIES)}", ctx=ctx, param=param
             )
     return list(dict.fromkeys(names))
+
+
+def _ceiling(ctx: click.Context, param: click.Parameter, value: float) -> float:
+    if 0 < value < 1:
+        raise click.BadParameter(f"{value:g} is below 1: the bound is a multiple of the "
+                                 "recent peak, at least 1 (or 0 = off)", ctx, param)
+    return value
 
 
 def _tqdm_progress(items: Iterable[T], desc: str, total: int) -> Iterable[T]:
@@ -153,6 +160,16 @@ def _tqdm_progress(items: Iterable[T], desc: str, total: int) -> Iterable[T]:
     "multiplies the forecast by that load over the forecast's median, up to this (1 = off).",
 )
 @click.option(
+    "--forecast-ceiling",
+    type=click.FloatRange(min=0, max=10),
+    default=DEFAULT_CEILING,
+    callback=_ceiling,
+    show_default=True,
+    help="Predictive sizes for at most this multiple of the highest load of the last week, "
+    "so a forecast thrown off by a data dropout cannot launch a fleet no recent load needed; "
+    "the reactive floor still meets real surges (0 = off).",
+)
+@click.option(
     "--min-nodes",
     type=click.IntRange(min=1),
     default=1,
@@ -223,6 +240,7 @@ def simulate(
     capacity_budget: float,
     capacity_headroom: float,
     forecast_carry: float,
+    forecast_ceiling: float,
     min_nodes: int,
     max_nodes: int,
     stabilization_seconds: float,
@@ -298,6 +316,7 @@ def simulate(
         capacity_budget=capacity_budget or None,
         capacity_headroom=capacity_headroom,
         forecast_carry=forecast_carry,
+        forecast_ceiling=forecast_ceiling or None,
         min_nodes=min_nodes,
         max_nodes=max_nodes,
         scale_in_stabilization_seconds=stabilization_seconds,

@@ -208,3 +208,21 @@ def test_simulate_reads_local_time_across_daylight_saving_with_tz(tmp_path: Path
     assert trace_info["end"] == "2015-10-29T23:00:00+00:00"
     code, output = invoke(*args, "--tz", "Nowhere/City")
     assert code == 2 and "unknown time zone 'Nowhere/City'" in output
+
+
+def test_simulate_forecast_ceiling_is_off_at_0_and_refused_below_1(
+    series_csv: Path, tmp_path: Path
+) -> None:
+    for ceiling, recorded in (("0", False), ("1.5", True)):
+        out = tmp_path / f"c{ceiling}.json"
+        code, output = invoke("simulate", "--trace", str(series_csv), "--policy", "predictive",
+                              "--node-capacity", "50", "--forecast-ceiling", ceiling,
+                              "--out", str(out))
+        assert code == 0, output
+        params = json.loads(out.read_text())["policies"]["predictive"]["params"]
+        assert params.get("forecast_ceiling") == (1.5 if recorded else None)
+    code, output = invoke("simulate", "--trace", str(series_csv), "--policy", "predictive",
+                          "--node-capacity", "50", "--forecast-ceiling", "0.5",
+                          "--out", str(tmp_path / "low.json"))
+    assert code == 2 and "--forecast-ceiling" in output and "below 1" in output
+    assert not (tmp_path / "low.json").exists()
