@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from controller.budget import DEFAULT_BUDGET, DEFAULT_MAX_HEADROOM
@@ -101,18 +101,13 @@ class ControllerSettings(_Section):
     launch_retry_base_seconds: float = Field(default=2.0, gt=0)
     launch_retry_max_seconds: float = Field(default=60.0, gt=0)
 
-    @field_validator("forecast_ceiling")
+    @field_validator("forecast_ceiling", "capacity_budget")
     @classmethod
-    def _ceiling_is_a_multiple(cls, value: float) -> float:
+    def _zero_or_a_multiple(cls, value: float, info: ValidationInfo) -> float:
         if 0 < value < 1:
-            raise ValueError("must be 0 (off) or a multiple >= 1 of the recent peak load")
-        return value
-
-    @field_validator("capacity_budget")
-    @classmethod
-    def _budget_is_a_multiple(cls, value: float) -> float:
-        if 0 < value < 1:
-            raise ValueError("must be 0 (off) or a multiple >= 1 of the minimum node-time")
+            of = {"forecast_ceiling": "the recent peak load",
+                  "capacity_budget": "the minimum node-time"}[str(info.field_name)]
+            raise ValueError(f"must be 0 (off) or a multiple >= 1 of {of}")
         return value
 
 

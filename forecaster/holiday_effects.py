@@ -139,35 +139,35 @@ def check_country(country: str) -> str:
 
 
 @lru_cache(maxsize=64)
-def _calendar(country: str, first_year: int, last_year: int) -> dict[pd.Timestamp, str]:
+def _first_names(country: str, first_year: int, last_year: int) -> dict[pd.Timestamp, str]:
+    """python-holidays' days of ``country``; a day with two holidays ("Christmas Day;
+    Christmas Day (observed)") keeps its first name."""
     code, _, subdiv = country.partition("-")
     days = holiday_calendars.country_holidays(
         code, subdiv=subdiv or None, years=range(first_year, last_year + 1)
     )
+    return {pd.Timestamp(date): str(name).split(";")[0].strip() for date, name in days.items()}
+
+
+@lru_cache(maxsize=64)
+def _calendar(country: str, first_year: int, last_year: int) -> dict[pd.Timestamp, str]:
     out: dict[pd.Timestamp, str] = {}
     for year in range(first_year, last_year + 1):
         for month, day_of_month, eve in EVES:
             out[pd.Timestamp(year, month, day_of_month)] = eve
-    for date, name in days.items():
-        # a day with two holidays ("Christmas Day; Christmas Day (observed)") keeps its first
-        first = str(name).split(";")[0].strip()
-        out[pd.Timestamp(date)] = OBSERVED if "observed" in first.lower() else first
+    for date, name in _first_names(country, first_year, last_year).items():
+        out[date] = OBSERVED if "observed" in name.lower() else name
     return out
 
 
 @lru_cache(maxsize=64)
 def _observed(country: str, first_year: int, last_year: int) -> dict[pd.Timestamp, str]:
     """Days observed in lieu, each with the holiday it stands in for."""
-    code, _, subdiv = country.partition("-")
-    days = holiday_calendars.country_holidays(
-        code, subdiv=subdiv or None, years=range(first_year, last_year + 1)
-    )
     out: dict[pd.Timestamp, str] = {}
-    for date, name in days.items():
-        first = str(name).split(";")[0].strip()
-        base = re.sub(r"\s*\(observed[^)]*\)\s*", " ", first, flags=re.IGNORECASE).strip()
-        if base != first:
-            out[pd.Timestamp(date)] = base
+    for date, name in _first_names(country, first_year, last_year).items():
+        base = re.sub(r"\s*\(observed[^)]*\)\s*", " ", name, flags=re.IGNORECASE).strip()
+        if base != name:
+            out[date] = base
     return out
 
 
