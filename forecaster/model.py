@@ -47,7 +47,6 @@ from forecaster import busdays
 from forecaster.calibration import widen, width_factors
 from forecaster.cells import SeriesError
 from forecaster.holiday_effects import (
-    LOOKBACK_DAYS,
     MIN_SUBDAILY_STEP,
     NO_EFFECTS,
     HolidayEffects,
@@ -83,9 +82,9 @@ from forecaster.selection import (
     SARIMA_MAX_PERIOD,
     ErrorModel,
     choose_differencing,
+    compared_points,
     fit_error_model,
     fit_seasonal_arima,
-    one_step_mse,
 )
 from forecaster.statespace import StateSpace
 from forecaster.stepwise import MAX_ORDER_FITS
@@ -205,7 +204,6 @@ class LoadForecaster:
         told = BUSINESS_NOTE in series.attrs.get("notes", ())  # by read_series
         series, step = check_series(series, self.max_gap)
         self.business_days_ = busdays.on_business_days(series)
-        whole = series
         if self.max_history is not None:
             if self.max_history < MIN_POINTS:
                 raise ValueError(f"max_history must be at least {MIN_POINTS}")
@@ -215,14 +213,11 @@ class LoadForecaster:
             notes.append("on business days (Monday to Friday): a week is 5 steps, and the "
                          "forecast skips weekends")
         series = self._recent_days(series, step, notes)
-        # sub-daily holidays' own pulls also read the year before the window (``_holiday_effects``)
-        earlier = whole.loc[(whole.index < series.index[0])
-                            & (whole.index > whole.index[-1] - pd.Timedelta(days=LOOKBACK_DAYS))]
         # one BLAS thread: the Kalman filter's matrices are tiny, and threads
         # fighting over shared cores made fits several times slower
         with warnings.catch_warnings(record=True) as caught, threadpool_limits(1, user_api="blas"):
             warnings.simplefilter("always")
-            self._fit_window(series, step, notes, earlier)
+            self._fit_window(series, step, notes)
         notes.extend(warning_notes(caught))
         self.history_ = series
         self.fit_start_ = series.index[0]
@@ -247,9 +242,7 @@ class LoadForecaster:
         )
         return series.iloc[-kept:]
 
-    def _fit_window(
-        self, series: pd.Series, step: float, notes: list[str], earlier: pd.Series
-    ) -> None:
+    def _fit_window(self, series: pd.Series, step: float, notes: list[str]) -> None:
         y = series.to_numpy(dtype=float)
         self.step_ = step
         self.transform_, self.lmbda_ = choose_transform(y, self.transform)
@@ -274,7 +267,7 @@ class LoadForecaster:
         self.seasons_, self.coef_, fitted = fit_fourier(
             z, positions, periods, self.d_, self.max_harmonics
         )
-        self.holiday_effects_ = self._holiday_effects(z - fitted, positions, step, notes, earlier)
+        self.holiday_effects_ = self._holiday_effects(z - fitted, positions, step, notes)
         holidays = effects_regression(self.holiday_effects_, positions, step)
         resid = z - fitted - holidays
         steps = np.diff(resid, n=self.d_) if self.d_ else resid
@@ -326,21 +319,15 @@ class LoadForecaster:
         if longer:
             seasons, coef, fitted = fit_fourier(z, positions, longer, 0, self.max_harmonics)
             z = z - (fitted - coef[0])  # the seasons' terms; the level is left to the ARIMA
-        # points outlying for both models (glitches) are missing for both: a DST hour
-        # read as 6 in a load of 2000 decided the comparison alone
-        resid = np.asarray(self.results_.model.endog, dtype=float).ravel()
-        cleaned = self.error_model_.cleaned
-        outliers = None if cleaned is None else cleaned != resid
-        alt = fit_seasonal_arima(z, m, self.time_budget_seconds, notes, outliers)
+        alt = fit_seasonal_arima(z, m, self.time_budget_seconds, notes)
         if alt is None:
             return
-        fourier_mse = one_step_mse(self.error_model_, resid, alt.missing)
+        half = compared_points(len(z))
+        fourier_mse = float(np.mean(np.asarray(self.results_.resid)[-half:] ** 2))
         if alt.one_step_mse < 0.95 * fourier_mse:
             notes.append(
                 f"seasonal ARIMA (m={m}) chosen over Fourier terms: one-step MSE "
                 f"{alt.one_step_mse:.4g} vs {fourier_mse:.4g}"
-                + (f" ({int(alt.missing.sum())} point(s) outlying for both left out)"
-                   if alt.missing is not None else "")
             )
             # the holiday regressors stay: ``z`` came without their share; the longer
             # seasons' terms stay too, without an intercept (the seasonal difference
@@ -363,8 +350,7 @@ class LoadForecaster:
         self.steady_ = bool(getattr(filtered, "converged", False))
 
     def _holiday_effects(
-        self, resid: np.ndarray, positions: np.ndarray, step: float, notes: list[str],
-        earlier: pd.Series,
+        self, resid: np.ndarray, positions: np.ndarray, step: float, notes: list[str]
     ) -> HolidayEffects:
         if self.holidays is None or str(self.holidays).strip().lower() == "none":
             return NO_EFFECTS
@@ -373,11 +359,6 @@ class LoadForecaster:
             if step < MIN_SUBDAILY_STEP or DAY_SECONDS % step:
                 return NO_EFFECTS
             profile = sunday_profile(self.seasons_, self.coef_, self.d_, step)
-            if len(earlier):  # last year's holidays, whose pulls may differ (``own_pulls``)
-                before = self._positions(pd.DatetimeIndex(earlier.index))
-                z_before = forward(earlier.to_numpy(dtype=float), self.transform_, self.lmbda_)
-                resid = np.r_[z_before - self._seasonal(before), resid]
-                positions = np.r_[before, positions]
             effects, score = choose_as_sunday(resid, positions, step, country, profile)
             if effects.names:
                 notes.append(
@@ -386,9 +367,7 @@ class LoadForecaster:
                 )
             if len(effects.names) > 1:  # holidays that differ: each its own pull
                 pulls = zip(effects.names[1:], effects.coef[1:], strict=True)
-                notes.append("own pulls: " + ", ".join(f"{n} {b:.2f}" for n, b in pulls)
-                             + (f" (read on the window and the {len(earlier)} points before it)"
-                                if len(earlier) else ""))
+                notes.append("own pulls: " + ", ".join(f"{n} {b:.2f}" for n, b in pulls))
             return effects
         if step != DAY_SECONDS and not self.business_days_:
             return NO_EFFECTS
@@ -420,18 +399,14 @@ class LoadForecaster:
 
     def _regression(self, positions: np.ndarray) -> np.ndarray:
         holidays = effects_regression(self.holiday_effects_, *self._holiday_clock(positions))
-        return self._seasonal(positions) + holidays
-
-    def _seasonal(self, positions: np.ndarray) -> np.ndarray:
-        """The Fourier seasons (with the intercept when ``d == 0``) at ``positions``."""
         if self.coef_.size == 0:
-            return np.zeros(len(positions))
+            return holidays
         design = fourier_matrix(positions, self.seasons_)
         if self.d_ == 0:
             design = np.column_stack([np.ones(len(positions)), design])
         if design.shape[1] == 0:
-            return np.zeros(len(positions))
-        return design @ self.coef_
+            return holidays
+        return design @ self.coef_ + holidays
 
     # ------------------------------------------------------------- forecast
     def forecast(self, horizon: int) -> Forecast:

@@ -55,9 +55,6 @@ class ErrorModel:
     # the fit data with outlying points replaced by their one-step prediction
     # (``clean_outliers``), or None when none were left out
     cleaned: np.ndarray | None = field(default=None, compare=False, repr=False)
-    # a seasonal ARIMA's points left out as outlying for it and the Fourier model
-    # alike (``fit_seasonal_arima``), or None
-    missing: np.ndarray | None = field(default=None, compare=False, repr=False)
 
     @property
     def sigma2(self) -> float:
@@ -265,8 +262,7 @@ def compared_points(n: int) -> int:
 
 
 def fit_seasonal_arima(
-    z: np.ndarray, m: int, budget_seconds: float, notes: list[str] | None = None,
-    outliers: np.ndarray | None = None,
+    z: np.ndarray, m: int, budget_seconds: float, notes: list[str] | None = None
 ) -> ErrorModel | None:
     """The best ARIMA(p,d,q)(0,1,1)m on ``z`` by one-step error over its second half
     (at most its last ``SARIMA_COMPARE_POINTS``).
@@ -277,22 +273,15 @@ def fit_seasonal_arima(
     All of ``_SARIMA_ORDERS`` are estimated (a fixed count, so the choice is
     deterministic); ``budget_seconds`` is only a safety cap, which can stop the
     list once an order has converged and then says so in ``notes``.
-
-    ``outliers`` marks the points the Fourier model's error model left out of its
-    estimation (``ErrorModel.cleaned``).  Those among them whose one-step error
-    is beyond ``OUTLIER_SIGMAS`` of this model's sd too (outlying for both models:
-    a glitch, not a sharp shape only one of them follows) are then missing values:
-    the order is estimated again without them, and ``one_step_mse`` is over the
-    other points (``ErrorModel.missing`` says which; the Fourier model is scored
-    without them too).  Seasonal differencing carries a glitch into the same hour
-    of the next days (through the seasonal MA, for weeks), and a glitch on the log
-    scale is huge: one hour read as 6 in an hourly electricity load of 2000 (a
-    daylight-saving change) made the estimated sigma2 25 times larger and decided
-    the comparison with the Fourier model on its own.
     """
     half = compared_points(len(z))
     if half < 2 * m + 10:
         return None
+    # parameters from the most recent SARIMA_FIT_POINTS (a handful of them needs no
+    # more, and exact likelihood with a seasonal MA costs about a second per
+    # thousand points); the one-step errors over the window's second half come
+    # from filtering it with those parameters
+    recent = z[-SARIMA_FIT_POINTS:]
     started = time.perf_counter()
     best: ErrorModel | None = None
     for tried, order in enumerate(_SARIMA_ORDERS):
@@ -303,70 +292,26 @@ def fit_seasonal_arima(
                     f"(time_budget_seconds) after {tried} of {len(_SARIMA_ORDERS)} orders"
                 )
             break
-        scored = _seasonal_candidate(z, order, m)
-        if scored is None:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                model = SARIMAX(recent, order=order, seasonal_order=(0, 1, 1, m), trend="n",
+                                simple_differencing=True, concentrate_scale=True)
+                res = model.fit(disp=False, maxiter=100, cov_type="none")
+        except (np.linalg.LinAlgError, ValueError):
             continue
-        candidate, errors = scored
-        missing = None
-        if outliers is not None and np.any(outliers):
-            both = np.zeros(len(z), dtype=bool)
-            both[-len(errors):] = np.abs(errors) > OUTLIER_SIGMAS * np.sqrt(candidate.sigma2)
-            both &= outliers
-            if both.any():
-                missing = both
-                scored = _seasonal_candidate(np.where(both, np.nan, z), order, m)
-                if scored is None:
-                    continue
-                candidate, errors = scored
-        mse = _mean_square(errors[-half:])
+        if res.mle_retvals and not res.mle_retvals.get("converged", True):
+            continue
+        sigma2 = max(float(res.scale), SIGMA2_FLOOR)
+        k = len(res.params) + 1
+        candidate = ErrorModel(order, np.r_[np.asarray(res.params, dtype=float), sigma2],
+                               aicc=aicc(float(res.llf), k, len(recent)), llf=float(res.llf),
+                               seasonal_order=(0, 1, 1, m))
+        try:  # the compared half, after 4 seasons for the filter to settle
+            resid = np.asarray(candidate.filter(z[max(0, len(z) - half - 4 * m):]).resid)
+        except (np.linalg.LinAlgError, ValueError):
+            continue
+        mse = float(np.mean(resid[-half:] ** 2))
         if np.isfinite(mse) and (best is None or mse < best.one_step_mse):
-            best = dataclasses.replace(candidate, one_step_mse=mse, missing=missing)
+            best = dataclasses.replace(candidate, one_step_mse=mse)
     return best
-
-
-def _seasonal_candidate(
-    z: np.ndarray, order: tuple[int, int, int], m: int
-) -> tuple[ErrorModel, np.ndarray] | None:
-    """ARIMA(order)(0,1,1)m estimated on the last ``SARIMA_FIT_POINTS`` of ``z`` (NaN =
-    missing), and its one-step errors over the last of them and the compared half,
-    after 4 seasons for the filter to settle; None when it does not converge."""
-    # parameters from the most recent SARIMA_FIT_POINTS (a handful of them needs no
-    # more, and exact likelihood with a seasonal MA costs about a second per
-    # thousand points); the one-step errors come from filtering with those parameters
-    recent = z[-SARIMA_FIT_POINTS:]
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            model = SARIMAX(recent, order=order, seasonal_order=(0, 1, 1, m), trend="n",
-                            simple_differencing=True, concentrate_scale=True)
-            res = model.fit(disp=False, maxiter=100, cov_type="none")
-    except (np.linalg.LinAlgError, ValueError):
-        return None
-    if res.mle_retvals and not res.mle_retvals.get("converged", True):
-        return None
-    sigma2 = max(float(res.scale), SIGMA2_FLOOR)
-    k = len(res.params) + 1
-    candidate = ErrorModel(order, np.r_[np.asarray(res.params, dtype=float), sigma2],
-                           aicc=aicc(float(res.llf), k, len(recent)), llf=float(res.llf),
-                           seasonal_order=(0, 1, 1, m))
-    span = max(compared_points(len(z)), min(SARIMA_FIT_POINTS, len(z)))
-    try:
-        errors = np.asarray(candidate.filter(z[max(0, len(z) - span - 4 * m):]).resid)
-    except (np.linalg.LinAlgError, ValueError):
-        return None
-    return candidate, errors[-span:]
-
-
-def _mean_square(errors: np.ndarray) -> float:
-    """The mean of the squared errors at the points that are not missing (NaN)."""
-    kept = errors[np.isfinite(errors)]
-    return float(np.mean(kept**2)) if len(kept) else float("nan")
-
-
-def one_step_mse(model: ErrorModel, resid: np.ndarray, outliers: np.ndarray | None) -> float:
-    """``model``'s one-step mean squared error over the last ``compared_points`` of
-    ``resid``, with the ``outliers`` missing (as :func:`fit_seasonal_arima` scores)."""
-    if outliers is not None and np.any(outliers):
-        resid = np.where(outliers, np.nan, resid)
-    errors = np.asarray(model.filter(resid).resid, dtype=float)
-    return _mean_square(errors[-compared_points(len(resid)):])
