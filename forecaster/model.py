@@ -47,6 +47,7 @@ from forecaster import busdays
 from forecaster.calibration import widen, width_factors
 from forecaster.cells import SeriesError
 from forecaster.holiday_effects import (
+    LOOKBACK_DAYS,
     MIN_SUBDAILY_STEP,
     NO_EFFECTS,
     HolidayEffects,
@@ -204,6 +205,7 @@ class LoadForecaster:
         told = BUSINESS_NOTE in series.attrs.get("notes", ())  # by read_series
         series, step = check_series(series, self.max_gap)
         self.business_days_ = busdays.on_business_days(series)
+        whole = series
         if self.max_history is not None:
             if self.max_history < MIN_POINTS:
                 raise ValueError(f"max_history must be at least {MIN_POINTS}")
@@ -213,11 +215,14 @@ class LoadForecaster:
             notes.append("on business days (Monday to Friday): a week is 5 steps, and the "
                          "forecast skips weekends")
         series = self._recent_days(series, step, notes)
+        # sub-daily holidays' own pulls also read the year before the window (``_holiday_effects``)
+        earlier = whole.loc[(whole.index < series.index[0])
+                            & (whole.index > whole.index[-1] - pd.Timedelta(days=LOOKBACK_DAYS))]
         # one BLAS thread: the Kalman filter's matrices are tiny, and threads
         # fighting over shared cores made fits several times slower
         with warnings.catch_warnings(record=True) as caught, threadpool_limits(1, user_api="blas"):
             warnings.simplefilter("always")
-            self._fit_window(series, step, notes)
+            self._fit_window(series, step, notes, earlier)
         notes.extend(warning_notes(caught))
         self.history_ = series
         self.fit_start_ = series.index[0]
@@ -242,7 +247,9 @@ class LoadForecaster:
         )
         return series.iloc[-kept:]
 
-    def _fit_window(self, series: pd.Series, step: float, notes: list[str]) -> None:
+    def _fit_window(
+        self, series: pd.Series, step: float, notes: list[str], earlier: pd.Series
+    ) -> None:
         y = series.to_numpy(dtype=float)
         self.step_ = step
         self.transform_, self.lmbda_ = choose_transform(y, self.transform)
@@ -267,7 +274,7 @@ class LoadForecaster:
         self.seasons_, self.coef_, fitted = fit_fourier(
             z, positions, periods, self.d_, self.max_harmonics
         )
-        self.holiday_effects_ = self._holiday_effects(z - fitted, positions, step, notes)
+        self.holiday_effects_ = self._holiday_effects(z - fitted, positions, step, notes, earlier)
         holidays = effects_regression(self.holiday_effects_, positions, step)
         resid = z - fitted - holidays
         steps = np.diff(resid, n=self.d_) if self.d_ else resid
@@ -350,7 +357,8 @@ class LoadForecaster:
         self.steady_ = bool(getattr(filtered, "converged", False))
 
     def _holiday_effects(
-        self, resid: np.ndarray, positions: np.ndarray, step: float, notes: list[str]
+        self, resid: np.ndarray, positions: np.ndarray, step: float, notes: list[str],
+        earlier: pd.Series,
     ) -> HolidayEffects:
         if self.holidays is None or str(self.holidays).strip().lower() == "none":
             return NO_EFFECTS
@@ -359,6 +367,11 @@ class LoadForecaster:
             if step < MIN_SUBDAILY_STEP or DAY_SECONDS % step:
                 return NO_EFFECTS
             profile = sunday_profile(self.seasons_, self.coef_, self.d_, step)
+            if len(earlier):  # last year's holidays, whose pulls may differ (``own_pulls``)
+                before = self._positions(pd.DatetimeIndex(earlier.index))
+                z_before = forward(earlier.to_numpy(dtype=float), self.transform_, self.lmbda_)
+                resid = np.r_[z_before - self._seasonal(before), resid]
+                positions = np.r_[before, positions]
             effects, score = choose_as_sunday(resid, positions, step, country, profile)
             if effects.names:
                 notes.append(
@@ -367,7 +380,9 @@ class LoadForecaster:
                 )
             if len(effects.names) > 1:  # holidays that differ: each its own pull
                 pulls = zip(effects.names[1:], effects.coef[1:], strict=True)
-                notes.append("own pulls: " + ", ".join(f"{n} {b:.2f}" for n, b in pulls))
+                notes.append("own pulls: " + ", ".join(f"{n} {b:.2f}" for n, b in pulls)
+                             + (f" (read on the window and the {len(earlier)} points before it)"
+                                if len(earlier) else ""))
             return effects
         if step != DAY_SECONDS and not self.business_days_:
             return NO_EFFECTS
@@ -399,14 +414,18 @@ class LoadForecaster:
 
     def _regression(self, positions: np.ndarray) -> np.ndarray:
         holidays = effects_regression(self.holiday_effects_, *self._holiday_clock(positions))
+        return self._seasonal(positions) + holidays
+
+    def _seasonal(self, positions: np.ndarray) -> np.ndarray:
+        """The Fourier seasons (with the intercept when ``d == 0``) at ``positions``."""
         if self.coef_.size == 0:
-            return holidays
+            return np.zeros(len(positions))
         design = fourier_matrix(positions, self.seasons_)
         if self.d_ == 0:
             design = np.column_stack([np.ones(len(positions)), design])
         if design.shape[1] == 0:
-            return holidays
-        return design @ self.coef_ + holidays
+            return np.zeros(len(positions))
+        return design @ self.coef_
 
     # ------------------------------------------------------------- forecast
     def forecast(self, horizon: int) -> Forecast:
