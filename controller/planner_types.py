@@ -73,8 +73,8 @@ class Policy:
     forecast_headroom: float = 1.0  # multiplier on that quantile (the capacity budget's stage 2)
     # multiplier on that quantile after a load above the forecast's band (controller.margin)
     forecast_carry: float = 1.0
-    # the most load (rps) the predictive need is sized for, after headroom and carry: a
-    # multiple of the recent peak load (controller.margin.PeakCeiling); None: no bound
+    # the most load (rps) the predictive need is sized for, after the carry and before the
+    # headroom: a multiple of the recent peak load (controller.margin.PeakCeiling); None: no bound
     forecast_ceiling_rps: float | None = None
     # the reactive floor sizes for target_utilization / floor_headroom (capacity budget, stage 2)
     floor_headroom: float = 1.0
