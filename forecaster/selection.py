@@ -198,52 +198,72 @@ def clean_outliers(
     traffic) inflate sigma2, which widens every interval, and drag the ARMA
     coefficients towards explaining them.  Points whose one-step error (the
     Kalman filter's, with ``fit``'s coefficients) is beyond ``OUTLIER_SIGMAS``
-    standard deviations are replaced by the filter's prediction for them and
-    the order is estimated again by conditional least squares (milliseconds),
+    standard deviations are left out: the filter is run again with them
+    missing, so that no prediction is drawn by an outlier before it (a point
+    flagged only because the glitch just before it pulled its prediction off
+    is measured again against a prediction that did not see the glitch, and
+    kept when it is ordinary), and each point left out is replaced by the
+    filter's prediction for it.  The order is then estimated again by
+    conditional least squares (milliseconds) on the series so cleaned,
     starting from the previous estimate (the ARMA likelihood has several
     optima; a cold start may land on a worse one); with the smaller sigma2
-    this is repeated up to ``OUTLIER_PASSES`` times (a fixed count: passes
-    after the first stop early only at the safety cap ``deadline``, a
-    ``time.perf_counter()`` value, and the notes then say so).  Returns the
-    last coefficients (the exact estimation's start), the cleaned series (None
-    when no point was left out) and the number of points left out.  The
-    threshold uses the model's own sigma, not a median absolute deviation: on
-    a series that is partly straight lines (gaps the reader filled) the median
-    error is near zero and would flag ordinary points.  Only estimation and
-    the interval calibration (``forecaster.calibration``) see the cleaned
-    series: the filter (``ErrorModel.filter``, hence ``update``) still runs
-    over the data as observed, with the fixed parameters.  Gaussian data have
-    almost no such points, so their fit is unchanged.
+    this is repeated up to ``OUTLIER_PASSES`` times (stopping early when the
+    set of points left out no longer changes, or at the safety cap
+    ``deadline``, a ``time.perf_counter()`` value, and the notes then say
+    so).  Returns the last coefficients (the exact estimation's start), the
+    cleaned series (None when no point was left out) and the number of points
+    left out.  The threshold uses the model's own sigma, not a median absolute
+    deviation: on a series that is partly straight lines (gaps the reader
+    filled) the median error is near zero and would flag ordinary points.
+    Only estimation and the interval calibration (``forecaster.calibration``)
+    see the cleaned series: the filter (``ErrorModel.filter``, hence
+    ``update``) still runs over the data as observed, with the fixed
+    parameters.  Gaussian data have almost no such points, so their fit is
+    unchanged.
     """
     p, q, order = fit.p, fit.q, (fit.p, d, fit.q)
 
-    def one_step_errors(data: np.ndarray) -> np.ndarray:
-        """The Kalman filter's one-step errors on ``data`` with the current estimate."""
+    def predictions(data: np.ndarray, left_out: np.ndarray | None = None) -> np.ndarray:
+        """One-step predictions of ``data`` with the current estimate, ``left_out`` missing."""
+        if left_out is not None:
+            data = data.copy()
+            data[left_out] = np.nan
         filtered = ErrorModel(order, np.r_[coef, sigma2]).filter(data)
-        return np.asarray(filtered.forecasts_error, dtype=float).ravel()
+        return np.asarray(filtered.forecasts, dtype=float).ravel()
+
+    def filled(left_out: np.ndarray) -> np.ndarray:
+        """``resid`` with the points ``left_out`` replaced by their one-step predictions."""
+        data = resid.copy()
+        data[left_out] = predictions(resid, left_out)[left_out]
+        return data
 
     coef, sigma2 = fit.coef, max(fit.sigma2, SIGMA2_FLOOR)
-    errors = one_step_errors(resid)
-    burn = min(max(10, d + 1), len(errors) // 2)  # the filter's diffuse start
+    burn = min(max(10, d + 1), len(resid) // 2)  # the filter's diffuse start
     outliers = np.zeros(len(resid), dtype=bool)
-    cleaned = resid.copy()
+    cleaned = resid
     for attempt in range(OUTLIER_PASSES):
         if attempt and deadline is not None and time.perf_counter() > deadline:
             notes.append(f"outlier clean-up stopped by the safety cap after {attempt} "
                          "pass(es) (time_budget_seconds); the fit may differ on a faster machine")
             break
-        found = np.abs(errors) > OUTLIER_SIGMAS * np.sqrt(sigma2)
+        limit = OUTLIER_SIGMAS * np.sqrt(sigma2)
+        found = np.abs(resid - predictions(cleaned)) > limit
         found[:burn] = False
         found &= ~outliers
+        if found.any():
+            # judged again with every point found missing: a point that is flagged only
+            # because the glitch just before it pulled its prediction off is ordinary
+            missing = predictions(resid, outliers | found)
+            found &= np.abs(resid - missing) > limit
         if not found.any():
             break
         outliers |= found
-        cleaned[found] -= errors[found]
+        cleaned = filled(outliers)
         refit = CssScorer(np.diff(cleaned, n=d) if d else cleaned, burn=p).fit(p, q, start=coef)
         if refit is None:
             break
         coef, sigma2 = refit.coef, max(refit.sigma2, SIGMA2_FLOOR)
-        errors = one_step_errors(cleaned)
+        cleaned = filled(outliers)  # with the new estimate's predictions
     count = int(outliers.sum())
     return coef, (cleaned if count else None), count
 

@@ -4,7 +4,10 @@ Series without filled points must fit exactly as before this change (the
 reference figures below were printed by the model at 09cab02, before it
 existed, and for the "fourier" case again after the harmonic search became
 exhaustive, which moved it from 4 to 7 harmonics: 7 was not on the old ladder
-and the other cases did not move); a series with gaps must get its interval
+and the other cases did not move; and for "differenced" again when the outlier
+clean-up began to replace the points it leaves out by predictions that did not
+see them, with the last estimate: its 3 outlying points then moved the forecast
+by 5e-7 relative); a series with gaps must get its interval
 widths from the errors at points that were observed.
 """
 
@@ -34,9 +37,9 @@ BEFORE = {
                 [277.0912290887218, 218.5619016308857],
                 [325.24225517499497, 266.04653715049704]),
     "differenced": (lambda: momentum_series(1500, seed=4), "ARIMA(1,1,0) fourier[288x4] log1p",
-                    [524.051483659924, 524.0964033153616, 523.689287673823],
-                    [522.5949397089177, 513.4314260645885],
-                    [526.2869161753763, 539.7743437802947]),
+                    [524.0515441094068, 524.0966490895819, 523.6895538591086],
+                    [522.5943732704475, 513.4314897104998],
+                    [526.2879421280957, 539.7749353788291]),
     "seasonal_arima": (lambda: sharp_hourly_series().iloc[:1100], "SARIMA(1,1,1)(0,1,1)12 log1p",
                        [30.82404637576436, 30.481349576491372, 30.043208676799306],
                        [29.759626909307293, 28.953108730624923],

@@ -7,8 +7,8 @@ import pytest
 from statsmodels.tsa.arima_process import arma_generate_sample
 
 from forecaster import LoadForecaster
-from forecaster.selection import fit_error_model
-from forecaster.stepwise import stepwise_search
+from forecaster.selection import clean_outliers, fit_error_model
+from forecaster.stepwise import CssScorer, stepwise_search
 from tests.forecaster.conftest import seasonal_series
 
 
@@ -114,3 +114,28 @@ def test_count_cap_and_safety_cap_are_noted() -> None:
     timed_out: list[str] = []
     fit_error_model(y, 0, 3, 2, 0.0, timed_out)
     assert any("safety cap" in n and "may differ" in n for n in timed_out)
+
+
+def test_outlier_clean_up_leaves_the_point_after_a_glitch_as_observed() -> None:
+    """A glitch pulls the next point's prediction off; that point is ordinary and kept.
+
+    On an AR(1) with phi 0.9 a glitch of 40 sds makes the next point's one-step
+    error about -36 sds; judged against a prediction that saw the glitch it
+    would be flagged too and "cleaned" to a value that keeps the glitch.
+    """
+    clean = simulated([0.9], [], d=0, n=2000, seed=3)
+    hits = np.arange(100, 2000, 97)
+    spiky = clean.copy()
+    spiky[hits] += 40.0
+    fit = CssScorer(spiky, burn=1).fit(1, 0)
+    assert fit is not None
+    notes: list[str] = []
+    coef, cleaned, count = clean_outliers(spiky, 0, fit, notes)
+    assert cleaned is not None
+    assert count == len(hits)
+    kept = np.ones(len(spiky), dtype=bool)
+    kept[hits] = False
+    np.testing.assert_array_equal(cleaned[kept], spiky[kept])  # the points after them too
+    # each glitch is replaced by a prediction from the clean point before it
+    np.testing.assert_allclose(cleaned[hits], 0.9 * clean[hits - 1], atol=0.25)
+    assert abs(coef[0] - 0.9) < 0.03
