@@ -102,9 +102,19 @@ REASONS: dict[str, str] = {
         "anywhere before them, which a calibration on the fit window cannot see (measured "
         "with --max-gap 173, 8 % of the file filled across gaps; since 24a0a57 the file is "
         "read from its last long gap on, ratio 0.79 -> 0.47, coverage 61 % -> 68 %)",
+    "realKnownCause/rogue_agent_key_updown.csv":
+        "a key-press gauge with many spikes: the outlier clean-up leaves about 4 % of the"
+        " fit window's points out (185-235 at the origins looked at); it passed (0.84, 70"
+        " %) until 1087f36, which stopped the clean-up from keeping a glitch's echo in th"
+        "e point after it: the echoes had inflated sigma2 by 15-25 % and so widened the b"
+        "ands; without them the width factors stay at their floor of 1 at every lead (als"
+        "o when the calibration reads the raw series, tried), so the fit window's own err"
+        "ors are covered and the scored span is simply more volatile (coverage 70 % -> 66"
+        " %)",
     "realAdExchange/exchange-3_cpm_results.csv":
         "hourly ad-exchange price with a weak daily shape and spikes; fleetcast is 7-9 % "
-        "better than seasonal naive, just short of the 10 % bar",
+        "better than seasonal naive, just short of the 10 % bar; coverage 75 % -> 70 % "
+        "(just under the bar) at 1087f36, for the reason given for rogue_agent_key_updown",
     "realAdExchange/exchange-4_cpc_results.csv":
         "hourly ad-exchange price dominated by spikes and jumps (about 40 % of the error "
         "falls in 2 of the 20 origins); under the time-budgeted search the ratio moved "
