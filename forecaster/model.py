@@ -79,16 +79,18 @@ from forecaster.seasonality import (
     time_positions,
 )
 from forecaster.selection import (
+    CHOICE_LEADS,
     GLITCH_SIGMAS,
     SAFETY_SECONDS,
     SARIMA_MAX_PERIOD,
     ErrorModel,
     choose_differencing,
+    choose_seasonal_arima,
     compared_points,
     fit_error_model,
-    fit_seasonal_arima,
-    one_step_mse,
+    lead_mse,
     seasonal_glitches,
+    step_mses,
 )
 from forecaster.statespace import StateSpace
 from forecaster.stepwise import MAX_ORDER_FITS
@@ -319,7 +321,7 @@ class LoadForecaster:
 
     def _try_seasonal_arima(self, z: np.ndarray, m: int, notes: list[str],
                             positions: np.ndarray, longer: list[float]) -> None:
-        """Switch to seasonal ARIMA when its one-step error is clearly lower.
+        """Switch to seasonal ARIMA when its error at leads 1..CHOICE_LEADS is clearly lower.
 
         Seasonal ARIMA carries one season; the ``longer`` ones kept (the week of an
         hourly series) stay Fourier terms, and the seasonal ARIMA models what they
@@ -337,18 +339,24 @@ class LoadForecaster:
         cleaned = self.error_model_.cleaned
         glitches = None if cleaned is None else (cleaned != resid) & (
             np.abs(errors) > GLITCH_SIGMAS * np.sqrt(self.error_model_.sigma2))
-        alt = fit_seasonal_arima(z, m, self.time_budget_seconds, notes, glitches)
-        if alt is None:
+        chosen = choose_seasonal_arima(z, m, self.time_budget_seconds, notes, glitches)
+        if chosen is None:
             return
+        alt, alt_mse = chosen
+        # both judged by their errors at leads 1..CHOICE_LEADS (the horizon forecasts
+        # are judged at), not one step: the same origins, scale and missing points
         missing = None if glitches is None else seasonal_glitches(alt, z, glitches)
         if missing is None or not missing.any():
-            fourier_mse = float(np.mean(errors[-compared_points(len(z)):] ** 2))
+            half = compared_points(len(z))
+            fourier_one = float(np.mean(errors[-half:] ** 2))
+            fourier_mse = lead_mse(self.results_, half)
         else:
-            fourier_mse = one_step_mse(self.error_model_, resid, missing)
-        if alt.one_step_mse < 0.95 * fourier_mse:
+            fourier_one, fourier_mse = step_mses(self.error_model_, resid, missing)
+        if alt_mse < 0.95 * fourier_mse:
             notes.append(
-                f"seasonal ARIMA (m={m}) chosen over Fourier terms: one-step MSE "
-                f"{alt.one_step_mse:.4g} vs {fourier_mse:.4g}"
+                f"seasonal ARIMA (m={m}) chosen over Fourier terms: MSE at leads "
+                f"1-{CHOICE_LEADS} {alt_mse:.4g} vs {fourier_mse:.4g} (one step "
+                f"{alt.one_step_mse:.4g} vs {fourier_one:.4g})"
                 + ("" if missing is None or not missing.any() else
                    f" ({int(missing.sum())} glitch(es) left out of both)")
             )
