@@ -290,15 +290,6 @@ def compared_points(n: int) -> int:
 GLITCH_SIGMAS = 20.0
 
 
-def fit_seasonal_arima(
-    z: np.ndarray, m: int, budget_seconds: float, notes: list[str] | None = None,
-    glitches: np.ndarray | None = None,
-) -> ErrorModel | None:
-    """The model of :func:`choose_seasonal_arima` (None: none)."""
-    chosen = choose_seasonal_arima(z, m, budget_seconds, notes, glitches)
-    return None if chosen is None else chosen[0]
-
-
 def choose_seasonal_arima(
     z: np.ndarray, m: int, budget_seconds: float, notes: list[str] | None = None,
     glitches: np.ndarray | None = None,

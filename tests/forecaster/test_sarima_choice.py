@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from forecaster import LoadForecaster
-from forecaster.selection import GLITCH_SIGMAS, fit_seasonal_arima
+from forecaster.selection import GLITCH_SIGMAS, ErrorModel, choose_seasonal_arima
 
 
 def fixed_days(days: int = 70, seed: int = 1) -> pd.Series:
@@ -73,23 +73,28 @@ def test_a_glitch_leaves_the_seasonal_arima_chosen_and_its_noise_as_it_was() -> 
     assert any("glitch(es) left out of both" in note for note in model.metadata_["notes"])
 
 
+def _seasonal(z: np.ndarray, glitches: np.ndarray | None = None) -> ErrorModel:
+    """The seasonal ARIMA (m = 24) chosen on ``z``; there must be one."""
+    chosen = choose_seasonal_arima(z, 24, 30.0, glitches=glitches)
+    assert chosen is not None
+    return chosen[0]
+
+
 def test_a_point_only_a_few_sds_out_for_the_seasonal_arima_still_counts() -> None:
     """A marked point that the seasonal ARIMA forecasts within ``GLITCH_SIGMAS`` (a
     peak hour the Fourier model's fixed shape misses) is estimated on and scored."""
     z = np.log1p(wandering_days().to_numpy())
     marked = np.zeros(len(z), dtype=bool)
     marked[-24 * 15 + 14] = True  # a peak hour, no glitch
-    plain = fit_seasonal_arima(z, 24, 30.0)
-    given = fit_seasonal_arima(z, 24, 30.0, glitches=marked)
-    assert plain is not None and given is not None
+    plain = _seasonal(z)
+    given = _seasonal(z, glitches=marked)
     np.testing.assert_array_equal(given.params, plain.params)
     assert given.one_step_mse == plain.one_step_mse
     # a glitch marked there is left out: another estimate, a far smaller error
     glitched = z.copy()
     glitched[-24 * 15 + 14] = np.log1p(6.0)
-    unmarked = fit_seasonal_arima(glitched, 24, 30.0)
-    left_out = fit_seasonal_arima(glitched, 24, 30.0, glitches=marked)
-    assert unmarked is not None and left_out is not None
+    unmarked = _seasonal(glitched)
+    left_out = _seasonal(glitched, glitches=marked)
     assert abs(np.log1p(6.0) - z[-24 * 15 + 14]) > GLITCH_SIGMAS * np.sqrt(left_out.sigma2)
     assert left_out.sigma2 < 1.5 * plain.sigma2 < unmarked.sigma2 / 5, (
         left_out.sigma2, plain.sigma2, unmarked.sigma2)
