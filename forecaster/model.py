@@ -87,8 +87,8 @@ from forecaster.selection import (
     choose_differencing,
     choose_seasonal_arima,
     compared_points,
+    filtered_mses,
     fit_error_model,
-    lead_mse,
     seasonal_glitches,
     step_mses,
 )
@@ -346,10 +346,8 @@ class LoadForecaster:
         # both judged by their errors at leads 1..CHOICE_LEADS (the horizon forecasts
         # are judged at), not one step: the same origins, scale and missing points
         missing = None if glitches is None else seasonal_glitches(alt, z, glitches)
-        if missing is None or not missing.any():
-            half = compared_points(len(z))
-            fourier_one = float(np.mean(errors[-half:] ** 2))
-            fourier_mse = lead_mse(self.results_, half)
+        if missing is None or not missing.any():  # the fit's own filter serves
+            fourier_one, fourier_mse = filtered_mses(self.results_, compared_points(len(z)))
         else:
             fourier_one, fourier_mse = step_mses(self.error_model_, resid, missing)
         if alt_mse < 0.95 * fourier_mse:

@@ -441,14 +441,14 @@ def step_mses(model: ErrorModel, data: np.ndarray, missing: np.ndarray | None,
     target inside it), from one filter pass with the ``missing`` points as missing
     values (and not scored)."""
     points = compared_points(len(data))
-    results = _filtered(model, data, points, settle, missing)
+    return filtered_mses(_filtered(model, data, points, settle, missing), points)
+
+
+def filtered_mses(results: Any, points: int) -> tuple[float, float]:
+    """The mean squared one-step error over a filter's last ``points``, and at leads 1
+    to ``CHOICE_LEADS`` from them (:func:`lead_errors`, those with a target in the data)."""
     one_step = np.asarray(results.resid, dtype=float).ravel()[-points:]
-    return _mean_square(one_step), lead_mse(results, points)
-
-
-def lead_mse(results: Any, points: int) -> float:
-    """The mean square of :func:`lead_errors` (those with a target in the data)."""
-    return _mean_square(lead_errors(results, points))
+    return _mean_square(one_step), _mean_square(lead_errors(results, points))
 
 
 def _mean_square(errors: np.ndarray) -> float:
