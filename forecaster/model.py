@@ -84,7 +84,6 @@ from forecaster.selection import (
     SAFETY_SECONDS,
     SARIMA_MAX_PERIOD,
     ErrorModel,
-    OriginalScale,
     choose_differencing,
     choose_seasonal_arima,
     compared_points,
@@ -308,8 +307,7 @@ class LoadForecaster:
             # ones, better (MASE 2.633 -> 2.852)
             longer = [p for p in periods
                       if p > SARIMA_MAX_PERIOD and p in calendar_periods(step)]
-            self._try_seasonal_arima(z - holidays, int(min(short)), notes, positions, longer,
-                                     OriginalScale(z, self.transform_, self.lmbda_))
+            self._try_seasonal_arima(z - holidays, int(min(short)), notes, positions, longer)
         self.order_ = self.error_model_.order
         self.last_timestamp_ = series.index[-1]
         # the bands describe the load, not the glitches the estimation left out
@@ -322,10 +320,8 @@ class LoadForecaster:
         self._start_filter(self.results_)
 
     def _try_seasonal_arima(self, z: np.ndarray, m: int, notes: list[str],
-                            positions: np.ndarray, longer: list[float],
-                            scale: OriginalScale) -> None:
-        """Switch to seasonal ARIMA when its error at leads 1..CHOICE_LEADS, on the
-        original scale (``scale``, the whole transformed series), is clearly lower.
+                            positions: np.ndarray, longer: list[float]) -> None:
+        """Switch to seasonal ARIMA when its error at leads 1..CHOICE_LEADS is clearly lower.
 
         Seasonal ARIMA carries one season; the ``longer`` ones kept (the week of an
         hourly series) stay Fourier terms, and the seasonal ARIMA models what they
@@ -343,7 +339,7 @@ class LoadForecaster:
         cleaned = self.error_model_.cleaned
         glitches = None if cleaned is None else (cleaned != resid) & (
             np.abs(errors) > GLITCH_SIGMAS * np.sqrt(self.error_model_.sigma2))
-        chosen = choose_seasonal_arima(z, m, self.time_budget_seconds, notes, glitches, scale)
+        chosen = choose_seasonal_arima(z, m, self.time_budget_seconds, notes, glitches)
         if chosen is None:
             return
         alt, alt_mse = chosen
@@ -351,15 +347,13 @@ class LoadForecaster:
         # are judged at), not one step: the same origins, scale and missing points
         missing = None if glitches is None else seasonal_glitches(alt, z, glitches)
         if missing is None or not missing.any():  # the fit's own filter serves
-            fourier_one, fourier_mse = filtered_mses(self.results_, compared_points(len(z)),
-                                                     scale)
+            fourier_one, fourier_mse = filtered_mses(self.results_, compared_points(len(z)))
         else:
-            fourier_one, fourier_mse = step_mses(self.error_model_, resid, missing, scale=scale)
+            fourier_one, fourier_mse = step_mses(self.error_model_, resid, missing)
         if alt_mse < 0.95 * fourier_mse:
             notes.append(
-                f"seasonal ARIMA (m={m}) chosen over Fourier terms: mean absolute error "
-                f"(original scale) at leads 1-{CHOICE_LEADS} {alt_mse:.4g} vs "
-                f"{fourier_mse:.4g} (one-step MSE "
+                f"seasonal ARIMA (m={m}) chosen over Fourier terms: MSE at leads "
+                f"1-{CHOICE_LEADS} {alt_mse:.4g} vs {fourier_mse:.4g} (one step "
                 f"{alt.one_step_mse:.4g} vs {fourier_one:.4g})"
                 + ("" if missing is None or not missing.any() else
                    f" ({int(missing.sum())} glitch(es) left out of both)")

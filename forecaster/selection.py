@@ -34,7 +34,6 @@ from statsmodels.tsa.stattools import kpss
 from forecaster.seasonality import Season, fourier_matrix
 from forecaster.statespace import StateSpace
 from forecaster.stepwise import MAX_ORDER_FITS, CssFit, CssScorer, aicc, stepwise_search
-from forecaster.types import inverse_transform
 
 SIGMA2_FLOOR = 1e-10
 OUTLIER_SIGMAS = 4.0  # one-step errors beyond this many sigmas do not steer estimation
@@ -293,14 +292,12 @@ GLITCH_SIGMAS = 20.0
 
 def choose_seasonal_arima(
     z: np.ndarray, m: int, budget_seconds: float, notes: list[str] | None = None,
-    glitches: np.ndarray | None = None, scale: OriginalScale | None = None,
+    glitches: np.ndarray | None = None,
 ) -> tuple[ErrorModel, float] | None:
-    """The best ARIMA(p,d,q)(0,1,1)m on ``z`` by its mean squared error at leads 1
-    to ``CHOICE_LEADS`` from the origins in its second half (at most its last
-    ``SARIMA_COMPARE_POINTS``; :func:`filtered_mses`), and that error, or with
-    ``scale`` its mean absolute error on the original scale (what it is compared
-    with the Fourier model by; :class:`OriginalScale`).  The model's
-    ``one_step_mse`` is its one-step error over the same points.
+    """The best ARIMA(p,d,q)(0,1,1)m on ``z`` by its error at leads 1 to
+    ``CHOICE_LEADS`` from the origins in its second half (at most its last
+    ``SARIMA_COMPARE_POINTS``; :func:`step_mses`), and that error.  The
+    model's ``one_step_mse`` is its one-step error over the same points.
 
     Seasonal differencing follows a sharp, repeating shape (a job every hour)
     exactly, where a few harmonics smear it; orders with different
@@ -328,7 +325,7 @@ def choose_seasonal_arima(
         return None
     started = time.perf_counter()
     best: ErrorModel | None = None
-    best_multi = best_score = float("inf")
+    best_multi = float("inf")
     for tried, order in enumerate(_SARIMA_ORDERS):
         if best is not None and time.perf_counter() - started > budget_seconds:
             if notes is not None:
@@ -349,15 +346,12 @@ def choose_seasonal_arima(
                     continue
                 missing = seasonal_glitches(candidate, z, glitches)
         try:
-            results = _filtered(candidate, z, half, 4 * m, missing)
-            one_step, multi = filtered_mses(results, half)
-            if np.isfinite(multi) and (best is None or multi < best_multi):
-                score = multi if scale is None else filtered_mses(results, half, scale)[1]
-                best = dataclasses.replace(candidate, one_step_mse=one_step)
-                best_multi, best_score = multi, score
+            one_step, multi = step_mses(candidate, z, missing, settle=4 * m)
         except (np.linalg.LinAlgError, ValueError):
             continue
-    return None if best is None else (best, best_score)
+        if np.isfinite(multi) and (best is None or multi < best_multi):
+            best, best_multi = dataclasses.replace(candidate, one_step_mse=one_step), multi
+    return None if best is None else (best, best_multi)
 
 
 def _seasonal_candidate(z: np.ndarray, order: tuple[int, int, int], m: int) -> ErrorModel | None:
@@ -441,61 +435,20 @@ def lead_errors(results: Any, points: int, leads: int = CHOICE_LEADS) -> np.ndar
 
 
 def step_mses(model: ErrorModel, data: np.ndarray, missing: np.ndarray | None,
-              settle: int | None = None, scale: OriginalScale | None = None,
-              ) -> tuple[float, float]:
-    """``model``'s mean squared error at one step, and its error at leads 1 to
-    ``CHOICE_LEADS`` (every pair of an origin among the last ``compared_points`` of
-    ``data`` and a target inside it; :func:`filtered_mses`), from one filter pass with
-    the ``missing`` points as missing values (and not scored)."""
+              settle: int | None = None) -> tuple[float, float]:
+    """``model``'s mean squared error at one step, and at leads 1 to ``CHOICE_LEADS``
+    (every pair of an origin among the last ``compared_points`` of ``data`` and a
+    target inside it), from one filter pass with the ``missing`` points as missing
+    values (and not scored)."""
     points = compared_points(len(data))
-    return filtered_mses(_filtered(model, data, points, settle, missing), points, scale)
+    return filtered_mses(_filtered(model, data, points, settle, missing), points)
 
 
-def filtered_mses(results: Any, points: int,
-                  scale: OriginalScale | None = None) -> tuple[float, float]:
-    """The mean squared one-step error over a filter's last ``points``, and the error at
-    leads 1 to ``CHOICE_LEADS`` from them (:func:`lead_errors`, those with a target in
-    the data): its mean square on the model's scale, or with ``scale`` its mean
-    absolute value on the original scale (:meth:`OriginalScale.lead_score`)."""
+def filtered_mses(results: Any, points: int) -> tuple[float, float]:
+    """The mean squared one-step error over a filter's last ``points``, and at leads 1
+    to ``CHOICE_LEADS`` from them (:func:`lead_errors`, those with a target in the data)."""
     one_step = np.asarray(results.resid, dtype=float).ravel()[-points:]
-    errors = lead_errors(results, points)
-    return _mean_square(one_step), (_mean_square(errors) if scale is None
-                                    else scale.lead_score(errors))
-
-
-@dataclass(frozen=True)
-class OriginalScale:
-    """How lead errors on the transformed scale read on the original one.
-
-    ``target`` is the transformed series (``forward`` of the load, with every
-    regression term in it), aligned with the end of the data a filter ran over.  A
-    forecast whose transformed-scale error at a target ``y`` is ``e`` forecast
-    ``inv(y - e)`` (the back-transformed centre, the point forecast ``Forecast.mean``),
-    so its error on the original scale is ``inv(y) - inv(y - e)``.  The choice
-    between the models is judged as the forecasts are (issue 3: MASE, an absolute
-    error on the original scale): on the log scale, the night hours of a count
-    series (small counts, large relative errors) weighed as much as the day's peak.
-    """
-
-    target: np.ndarray
-    transform: str
-    lmbda: float
-
-    def errors(self, errors: np.ndarray) -> np.ndarray:
-        """Original-scale errors of :func:`lead_errors`'s ``(points, leads)`` errors."""
-        points, leads = errors.shape
-        n = len(self.target)
-        targets = (n - points) + np.arange(points)[:, None] + np.arange(leads)[None, :]
-        y = np.r_[np.asarray(self.target, dtype=float), np.full(leads, np.nan)][targets]
-        return (inverse_transform(y, self.transform, self.lmbda)
-                - inverse_transform(y - errors, self.transform, self.lmbda))
-
-    def lead_score(self, errors: np.ndarray) -> float:
-        """The mean absolute original-scale error of ``errors`` (NaN ones not scored)."""
-        with np.errstate(invalid="ignore"):
-            kept = np.abs(self.errors(errors))
-        kept = kept[np.isfinite(kept)]
-        return float(np.mean(kept)) if kept.size else float("nan")
+    return _mean_square(one_step), _mean_square(lead_errors(results, points))
 
 
 def _mean_square(errors: np.ndarray) -> float:

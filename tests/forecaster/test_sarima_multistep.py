@@ -6,10 +6,9 @@ persistent hour-to-hour noise, is forecast one step ahead as well by the Fourier
 model's ARIMA (the noise's persistence carries the day's deviation one hour on)
 as by the seasonal ARIMA, but 12 steps ahead only the seasonal ARIMA still
 knows yesterday's peak.  Both models (and the seasonal ARIMA's orders among
-themselves) are now compared by their error at leads 1 to ``CHOICE_LEADS``
-from the origins of the fit window's second half, projected from the Kalman
-filter's predicted states with the parameters fixed (its mean absolute value on
-the original scale since: ``test_original_scale_choice``).
+themselves) are now compared by their mean squared error at leads 1 to
+``CHOICE_LEADS`` from the origins of the fit window's second half, projected
+from the Kalman filter's predicted states with the parameters fixed.
 """
 
 from __future__ import annotations
@@ -44,7 +43,7 @@ def test_the_choice_follows_the_error_at_twelve_steps_not_one() -> None:
     # ARIMA's one-step error was not 0.95 of the Fourier model's
     assert model.describe().startswith("SARIMA("), (model.describe(), model.metadata_["notes"])
     note = next(n for n in model.metadata_["notes"] if "chosen over Fourier terms" in n)
-    numbers = re.search(r"leads 1-12 (\S+) vs (\S+) \(one-step MSE (\S+) vs (\S+)\)", note)
+    numbers = re.search(r"leads 1-12 (\S+) vs (\S+) \(one step (\S+) vs (\S+)\)", note)
     assert numbers is not None, note
     alt_leads, fourier_leads, alt_one, fourier_one = (float(x) for x in numbers.groups())
     assert alt_leads < 0.95 * fourier_leads, note
