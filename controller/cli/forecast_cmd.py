@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -46,7 +47,7 @@ def _series_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--value-col", default=None,
                      help="Name of the value column (count or rate per step).  Default: "
                           "value, or the second column of a two-column file."),
-        click.option("--freq", default=None,
+        click.option("--freq", default=None, callback=check_freq,
                      help="Resample to this step first, e.g. 5min or 1h (raw traces); "
                           "B = business days (Monday to Friday)."),
         click.option("--agg", type=click.Choice(AGGREGATIONS), default="sum", show_default=True,
@@ -84,6 +85,22 @@ def _series_options(func: Callable[..., Any]) -> Callable[..., Any]:
     for option in reversed(options):
         func = option(func)
     return func
+
+
+def check_freq(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """``--freq`` as given, unless it parses to a step of zero or less (pandas then
+    fails inside resampling); anything else the series reader judges and names."""
+    if value is None:
+        return None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the reader warns about deprecated aliases once
+        try:
+            offset = pd.tseries.frequencies.to_offset(value)
+        except (ValueError, TypeError):
+            return value
+    if offset.n <= 0:
+        raise click.BadParameter(f"{value!r} is not a positive step; use e.g. 5min or 1h")
+    return value
 
 
 def _holidays_option(ctx: click.Context, param: click.Parameter, value: str) -> str | None:

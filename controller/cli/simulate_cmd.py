@@ -25,6 +25,12 @@ T = TypeVar("T")
 ALL_POLICIES = "predictive,reactive,static,oracle"
 
 
+def _freq(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    from controller.cli.forecast_cmd import check_freq
+
+    return check_freq(ctx, param, value)
+
+
 def _policies(ctx: click.Context, param: click.Parameter, value: str) -> list[str]:
     from controller.simulate import POLICIES
 
@@ -70,7 +76,12 @@ def _tqdm_progress(items: Iterable[T], desc: str, total: int) -> Iterable[T]:
     default=None,
     help="Count column (any case). Default: value, or the second of a two-column file.",
 )
-@click.option("--freq", default=None, help="Resample raw or finer data to this step (e.g. 5min).")
+@click.option(
+    "--freq",
+    default=None,
+    callback=_freq,
+    help="Resample raw or finer data to this step (e.g. 5min).",
+)
 @click.option(
     "--agg",
     type=click.Choice(["sum", "mean", "max", "count"]),

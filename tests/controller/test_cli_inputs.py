@@ -124,6 +124,18 @@ def test_backtest_with_more_origins_than_fit_is_a_usage_error(
     assert not (tmp_path / "bt.csv").exists()
 
 
+@pytest.mark.parametrize("freq", ["0h", "-1h"])
+@pytest.mark.parametrize("name", ["predict", "backtest", "train-forecaster", "simulate"])
+def test_a_freq_of_zero_or_less_is_a_usage_error(
+    name: str, freq: str, series_csv: Path, fleet_csv: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "result.out"
+    code, output = invoke(*commands(series_csv, fleet_csv, out)[name], "--freq", freq)
+    assert code == 2, output
+    assert "--freq" in output and f"'{freq}' is not a positive step" in output
+    assert not out.exists()
+
+
 @pytest.mark.parametrize("command", ["run", "eval"])
 def test_train_until_after_all_data_is_a_usage_error(
     command: str, fleet_csv: Path, tmp_path: Path
