@@ -201,8 +201,21 @@ class ForecastKeeper:
             with self._lock:
                 model.update(series)
         except Exception as exc:  # noqa: BLE001 - a gap too long to bridge: refit on what we have
-            log.info("forecaster update failed (%s); refitting", exc)
-            self._start_fit(datetime.now(UTC))
+            n = len(self._contiguous())
+            if n >= self.min_points:
+                log.info("forecaster update failed (%s); refitting", exc)
+                self._start_fit(datetime.now(UTC))
+                return
+            # Too little history since the gap to refit: a model stuck before the gap would
+            # forecast steps already past, so drop it and run reactive-only until a refit.
+            with self._lock:
+                self.model = None
+                self.reason = (
+                    f"the load history has a gap after {last} the model cannot bridge; "
+                    f"{n} of {self.min_points} load points since it needed to refit "
+                    f"(step {self.step_seconds:g}s); running reactive-only"
+                )
+            log.info("forecaster update failed (%s); %s", exc, self.reason)
 
     def _contiguous(self) -> list[tuple[datetime, float]]:
         """The most recent run of history without gaps longer than a few steps."""

@@ -350,3 +350,28 @@ def test_surprise_carry_lifts_the_next_plan_after_a_load_above_the_band(tmp_path
     with pytest.raises(ConfigError, match="controller.forecast_carry"):
         settings(tmp_path, forecast_carry=0.9)
     store.close()
+
+
+def test_after_a_gap_too_long_to_bridge_no_stale_forecast_is_served() -> None:
+    # A restart after ~20 missed ticks: the model fitted before the gap cannot take the new
+    # points, and too few follow the gap to refit.  It must not keep forecasting the steps
+    # right after the gap's start (already past); it waits for history, with the reason.
+    keeper = ForecastKeeper(1.0, min_points=20, background=False, seasonal_periods=())
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    keeper.seed([(start + timedelta(seconds=i), 10 + 3 * np.sin(i / 4)) for i in range(40)],
+                fit_now=True)
+    assert keeper.forecast(1) is not None
+    resumed = start + timedelta(seconds=40 + 21)
+    for i in range(3):
+        keeper.add(resumed + timedelta(seconds=i), 10.0)
+        fc = keeper.forecast(1)
+        assert fc is None or pd.Timestamp(fc.timestamps[0]) > pd.Timestamp(
+            resumed.replace(tzinfo=None) + timedelta(seconds=i))
+    assert keeper.forecast(1) is None
+    assert keeper.reason is not None and "of 20 load points" in keeper.reason
+    for i in range(3, 20):
+        keeper.add(resumed + timedelta(seconds=i), 10 + 3 * np.sin(i / 4))
+    fc = keeper.forecast(1)
+    assert fc is not None
+    assert pd.Timestamp(fc.timestamps[0]) == pd.Timestamp(
+        resumed.replace(tzinfo=None) + timedelta(seconds=20))
