@@ -284,10 +284,10 @@ class LiveView:
         return f"{(datetime.now(UTC) - self.t0).total_seconds():+5.0f}s"
 
     def on_tick(self, report: Any) -> None:
+        if self.t0 is None:  # also when quiet: the fault's note is timed from the first tick
+            self.t0 = report.at
         if self.quiet:
             return
-        if self.t0 is None:
-            self.t0 = report.at
         counts = {s: 0 for s in NodeState}
         for node in report.nodes:
             counts[node.state] += 1
