@@ -101,6 +101,15 @@ class ControllerSettings(_Section):
     launch_retry_base_seconds: float = Field(default=2.0, gt=0)
     launch_retry_max_seconds: float = Field(default=60.0, gt=0)
 
+    @field_validator("forecast_model_path", "detector_model_path")
+    @classmethod
+    def _an_existing_file(cls, value: Path | None) -> Path | None:
+        # a typo here would otherwise start the loop without the model (the detector's:
+        # with no fault detection at all), said only in a log line
+        if value is not None and not value.is_file():
+            raise ValueError("a directory, not a model file" if value.is_dir() else "no such file")
+        return value
+
     @field_validator("forecast_ceiling", "capacity_budget")
     @classmethod
     def _zero_or_a_multiple(cls, value: float, info: ValidationInfo) -> float:

@@ -91,3 +91,18 @@ def test_cli_rejects_bad_config_before_starting_anything(tmp_path: Path) -> None
     assert "pool.max_nodes: must be >= pool.min_nodes" in result.output
     missing = CliRunner().invoke(main, ["demo", "--config", str(tmp_path / "nope.toml")])
     assert missing.exit_code == 2 and "--config" in missing.output
+
+
+@pytest.mark.parametrize("key", ["forecast_model_path", "detector_model_path"])
+def test_a_model_path_that_is_no_file_names_the_key(tmp_path: Path, key: str) -> None:
+    # before: start-up went on without the model, said only in a log line (for the
+    # detector: a loop with no fault detection at all)
+    missing = tmp_path / "models" / "typo.joblib"
+    with pytest.raises(ConfigError, match=rf"controller\.{key}: .*no such file"):
+        load_settings(write(tmp_path, f"[controller]\n{key} = '{missing}'\n"), environ={})
+    with pytest.raises(ConfigError, match=rf"controller\.{key}: .*a directory"):
+        load_settings(None, environ={f"FLEETCAST_CONTROLLER_{key.upper()}": str(tmp_path)})
+    model = tmp_path / "model.joblib"
+    model.write_bytes(b"x")
+    settings = load_settings(write(tmp_path, f"[controller]\n{key} = '{model}'\n"), environ={})
+    assert getattr(settings.controller, key) == model
