@@ -76,8 +76,11 @@ class ForecastKeeper:
         self._reported_reason: str | None = None
         self._pending: list[tuple[datetime, float]] = []  # points added while a fit runs
         self._fit_points = 0
+        self._refused: str | None = None  # why the configured model was not used
         if model_path is not None:
             self._load(model_path)
+            if self.model is None:
+                self._refused = self.reason
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ForecastKeeper:
@@ -177,6 +180,7 @@ class ForecastKeeper:
                 self.reason = (
                     f"{n} of {self.min_points} load points needed to fit the first model "
                     f"(step {self.step_seconds:g}s); running reactive-only"
+                    + (f" ({self._refused})" if self._refused else "")
                 )
             return
         self._catch_up_model()

@@ -375,3 +375,20 @@ def test_after_a_gap_too_long_to_bridge_no_stale_forecast_is_served() -> None:
     assert fc is not None
     assert pd.Timestamp(fc.timestamps[0]) == pd.Timestamp(
         resumed.replace(tzinfo=None) + timedelta(seconds=20))
+
+
+def test_a_refused_saved_forecaster_stays_in_the_reason_while_history_grows(
+    tmp_path: Path,
+) -> None:
+    # /forecast's 503 says why the configured model is not used after the first tick too
+    # (before, the first load point replaced the refusal with "1 of 20 load points ...")
+    values = 50 + 5 * np.sin(np.arange(120) / 3.0)
+    hourly = LoadForecaster(seasonal_periods=()).fit(
+        pd.Series(values, index=pd.date_range("2024-01-01", periods=120, freq="h")))
+    keeper = ForecastKeeper(1.0, model_path=hourly.save(tmp_path / "h.joblib"),
+                            background=False)
+    keeper.add(datetime(2026, 1, 1, tzinfo=UTC), 10.0)
+    assert keeper.model is None and keeper.reason is not None
+    assert "1 of 20 load points" in keeper.reason
+    assert "cannot use forecaster model" in keeper.reason
+    assert "fitted on 3600 s steps" in keeper.reason
