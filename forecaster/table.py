@@ -171,10 +171,19 @@ def pick_columns(columns: list[str], time_col: str | None, value_col: str | None
     tcol, vcol = find(time_col or "timestamp"), find(value_col or "value")
     if not need_value:
         return tcol or columns[0], vcol
+    if tcol is not None and tcol == vcol:
+        named = [f for f, n in (("--time-col", time_col), ("--value-col", value_col)) if n]
+        other = "--value-col" if value_col is None else "--time-col"
+        raise SeriesError(
+            f"{where}: the time and the value would both be column {tcol!r} "
+            f"({' and '.join(named)} {'name' if len(named) > 1 else 'names'} it)"
+            + (f"; pass {other} for the other column" if len(named) == 1 else "")
+            + f" {listing}"
+        )
     if (tcol is None or vcol is None) and len(columns) == 2:
         tcol = tcol or next(c for c in columns if c != vcol)
         vcol = vcol or next(c for c in columns if c != tcol)
-    if tcol is None or vcol is None or tcol == vcol:
+    if tcol is None or vcol is None:
         absent = "timestamp" if tcol is None else "value"
         raise SeriesError(
             f"{where}: column {absent!r} not found {listing}; "

@@ -47,6 +47,17 @@ def test_named_columns_among_others(tmp_path: Path) -> None:
         read_series(path)
 
 
+def test_one_column_named_for_both_time_and_value_says_so(tmp_path: Path) -> None:
+    # before, --time-col value on a timestamp,value file said "column 'value' not found"
+    path = write(tmp_path, "timestamp,value\n" + "\n".join(regular_rows()) + "\n")
+    with pytest.raises(SeriesError, match=r"both be column 'value' \(--time-col names it\); "
+                                          r"pass --value-col for the other column"):
+        read_series(path, time_col="value")
+    with pytest.raises(SeriesError, match=r"both be column 'timestamp' \(--time-col and "
+                                          r"--value-col name it\) \(columns: timestamp, value\)"):
+        read_series(path, time_col="timestamp", value_col="TIMESTAMP")
+
+
 def test_offsets_are_kept_and_naive_is_local(tmp_path: Path) -> None:
     rows = [f"2024-01-01T{i:02d}:00:00+02:00,{i}" for i in range(20)]
     series = read_series(write(tmp_path, "timestamp,value\n" + "\n".join(rows) + "\n"))
