@@ -89,13 +89,19 @@ def _series_options(func: Callable[..., Any]) -> Callable[..., Any]:
 
 def check_freq(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
     """``--freq`` as given, unless it parses to a step of zero or less (pandas then
-    fails inside resampling); anything else the series reader judges and names."""
+    fails inside resampling) or pandas names it a deprecated alias (``1H``, ``5T``,
+    ``5minutes``: its warning text reached the user, and pandas 3 refuses them);
+    anything else the series reader judges and names."""
     if value is None:
         return None
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the reader warns about deprecated aliases once
+        warnings.simplefilter("error", FutureWarning)
         try:
             offset = pd.tseries.frequencies.to_offset(value)
+        except FutureWarning as warning:
+            raise click.BadParameter(
+                f"{value!r} is a deprecated spelling (pandas: {str(warning).rstrip('.')}); "
+                "use e.g. 5min, 30s or 1h") from None
         except (ValueError, TypeError):
             return value
     if offset.n <= 0:

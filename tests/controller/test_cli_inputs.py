@@ -136,6 +136,20 @@ def test_a_freq_of_zero_or_less_is_a_usage_error(
     assert not out.exists()
 
 
+@pytest.mark.parametrize("freq", ["1H", "5minutes"])
+@pytest.mark.parametrize("name", ["predict", "simulate"])
+def test_a_deprecated_freq_alias_is_a_usage_error_not_a_warning(
+    name: str, freq: str, series_csv: Path, fleet_csv: Path, tmp_path: Path
+) -> None:
+    # pandas 2.x warned (its FutureWarning text reached the user, and under pytest's
+    # warnings-as-errors it was a crash); pandas 3 refuses these spellings outright
+    out = tmp_path / "result.out"
+    code, output = invoke(*commands(series_csv, fleet_csv, out)[name], "--freq", freq)
+    assert code == 2, output
+    assert "--freq" in output and f"'{freq}'" in output and "Warning" not in output
+    assert not out.exists()
+
+
 @pytest.mark.parametrize("command", ["run", "eval"])
 def test_train_until_after_all_data_is_a_usage_error(
     command: str, fleet_csv: Path, tmp_path: Path
