@@ -34,6 +34,9 @@ LEGACY_PARAMS: dict[str, Any] = {
 T = TypeVar("T")
 
 
+REMEDY = "write one with `fleetcast train detector`"
+
+
 def save(model: Any, path: str | Path) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -50,9 +53,12 @@ def load(cls: type[T], path: str | Path) -> T:
     except FileNotFoundError:
         raise
     except Exception as exc:  # noqa: BLE001 - unreadable/corrupt file: say which
-        raise DetectorInputError(f"{path}: not a fleetcast detector model ({exc})") from exc
+        # the unpickler's own words ("pop from empty list") tell a user nothing
+        raise DetectorInputError(f"{path}: not a fleetcast detector model (unreadable as "
+                                 f"one; {REMEDY})") from exc
     if not isinstance(payload, dict) or payload.get("format") != MODEL_FORMAT:
-        raise DetectorInputError(f"{path}: not a fleetcast detector model ({MODEL_FORMAT})")
+        raise DetectorInputError(f"{path}: not a fleetcast detector model (no "
+                                 f"{MODEL_FORMAT!r} inside; {REMEDY})")
     model = cls(**(LEGACY_PARAMS | dict(payload["params"])))
     for key in FITTED:
         setattr(model, key, payload[key])

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from detector import NodeDetector, NotFittedError, detect_frame
+from detector import DetectorInputError, NodeDetector, NotFittedError, detect_frame
 from detector.synth import LIVE_METRICS, healthy_fleet, inject
 
 from .conftest import START, STEP
@@ -282,3 +282,15 @@ def test_pure_noise_fleet_raises_almost_no_alert_episodes() -> None:
         episodes += int(sum(((f.diff() == 1) | ((f == 1) & f.shift().isna())).sum()
                             for _, f in flags))
     assert episodes <= 2
+
+
+@pytest.mark.parametrize("content", [b"timestamp,node\n1,a\n", b""])
+def test_loading_a_file_that_is_no_model_names_it_and_the_remedy(content: bytes,
+                                                                 tmp_path: Path) -> None:
+    # before: "not a fleetcast detector model (pop from empty list)", the unpickler's words
+    path = tmp_path / "small.csv"
+    path.write_bytes(content)
+    with pytest.raises(DetectorInputError) as caught:
+        NodeDetector.load(path)
+    assert str(caught.value) == (f"{path}: not a fleetcast detector model (unreadable as one; "
+                                 "write one with `fleetcast train detector`)")
