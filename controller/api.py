@@ -11,6 +11,7 @@ parameter) and never expose internals.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any, Protocol
 
@@ -29,6 +30,7 @@ class ControllerLike(Protocol):
     store: Any
     forecasts: Any
     metrics: Any
+    clock: Callable[[], datetime]
 
     def node_rows(self) -> list[dict[str, Any]]: ...
 
@@ -138,6 +140,9 @@ def create_app(controller: ControllerLike) -> FastAPI:
         if fc is None:
             reason = controller.forecasts.reason or "no forecast model yet"
             raise HTTPException(status_code=503, detail=reason)
+        stale = controller.forecasts.stale_reason(fc, controller.clock())
+        if stale is not None:  # steps already past, read as ahead (seen after a restart)
+            raise HTTPException(status_code=503, detail=stale)
         points = [
             ForecastPoint(
                 timestamp=_utc(ts), mean=float(m), lo80=float(a), hi80=float(b),

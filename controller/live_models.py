@@ -33,6 +33,9 @@ from forecaster.types import Forecast
 log = logging.getLogger(__name__)
 AUTO_SEASON_MIN_POINTS = 500
 IDLE_RPS = 0.5
+# a forecast whose model last saw load more than this many steps before now is stale (a
+# tick may run a step late; after a restart the model holds the history before it)
+STALE_STEPS = 3
 
 
 def grid_time(now: datetime, step_seconds: float) -> datetime:
@@ -288,6 +291,18 @@ class ForecastKeeper:
         except Exception as exc:  # noqa: BLE001
             self.reason = f"forecast failed: {exc}"
             return None
+
+    def stale_reason(self, forecast: Forecast, now: datetime) -> str | None:
+        """Why ``forecast`` no longer describes the load ahead of ``now``, or None: its
+        model has seen no load for more than ``STALE_STEPS`` steps (just after a
+        restart it holds only the history stored before it, until the first tick)."""
+        step = timedelta(seconds=self.step_seconds)
+        seen = pd.Timestamp(forecast.timestamps[0]).to_pydatetime().replace(tzinfo=UTC) - step
+        behind = grid_time(now, self.step_seconds) - seen
+        if behind <= STALE_STEPS * step:
+            return None
+        return (f"the forecaster has seen no load since {seen.isoformat()} "
+                f"({behind.total_seconds():.0f} s ago); the next tick brings it up to date")
 
     def issued_new(self, forecast: Forecast) -> bool:
         """True once per new forecast origin (so the store keeps one forecast per step)."""

@@ -60,6 +60,23 @@ def test_forecast_503_says_why_then_answers(rig: Rig, client: TestClient) -> Non
     assert point["lo95"] <= point["lo80"] <= point["mean"] <= point["hi80"] <= point["hi95"]
 
 
+def test_forecast_from_a_model_that_saw_no_recent_load_is_503_not_the_past(
+    rig: Rig, client: TestClient
+) -> None:
+    # after a restart the model holds only the stored history: before, /forecast served
+    # its steps (already past) as the load ahead until the first tick
+    keeper = ForecastKeeper(1.0, min_points=20, background=False)
+    keeper.seed([(rig.clock.now - timedelta(seconds=65 - i), 10 + 3 * math.sin(i / 4))
+                 for i in range(60)])
+    rig.controller.forecasts = keeper
+    response = client.get("/forecast", params={"horizon": 4})
+    assert response.status_code == 503
+    assert "seen no load since" in response.json()["detail"] and "(6 s ago)" in response.json()[
+        "detail"]
+    keeper.add(rig.clock.now, 11.0)  # the first tick's load bridges the gap
+    assert client.get("/forecast", params={"horizon": 4}).status_code == 200
+
+
 @pytest.mark.parametrize(("path", "params", "name"), [
     ("/forecast", {"horizon": 0}, "horizon"),
     ("/forecast", {"horizon": 100000}, "horizon"),
