@@ -17,18 +17,13 @@ from typing import Any, TypeVar
 import click
 
 from controller.budget import DEFAULT_BUDGET, DEFAULT_MAX_HEADROOM, UNDERPROVISION_UTILIZATION
+from controller.cli.forecast_cmd import check_freq
 from controller.cli.output import atomic_directory_output, atomic_output, check_output
 from controller.margin import DEFAULT_CEILING, DEFAULT_MAX_FACTOR
 
 T = TypeVar("T")
 
 ALL_POLICIES = "predictive,reactive,static,oracle"
-
-
-def _freq(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
-    from controller.cli.forecast_cmd import check_freq
-
-    return check_freq(ctx, param, value)
 
 
 def _policies(ctx: click.Context, param: click.Parameter, value: str) -> list[str]:
@@ -79,7 +74,7 @@ def _tqdm_progress(items: Iterable[T], desc: str, total: int) -> Iterable[T]:
 @click.option(
     "--freq",
     default=None,
-    callback=_freq,
+    callback=check_freq,
     help="Resample raw or finer data to this step (e.g. 5min).",
 )
 @click.option(
