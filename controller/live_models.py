@@ -215,10 +215,12 @@ class ForecastKeeper:
                 return
             # Too little history since the gap to refit: a model stuck before the gap would
             # forecast steps already past, so drop it and run reactive-only until a refit.
+            seen = last if last.tzinfo else last.tz_localize(UTC)
             with self._lock:
                 self.model = None
                 self.reason = (
-                    f"the load history has a gap after {last} the model cannot bridge; "
+                    f"the load history has a gap after {seen.isoformat()} the model cannot "
+                    "bridge; "
                     f"{n} of {self.min_points} load points since it needed to refit "
                     f"(step {self.step_seconds:g}s); running reactive-only"
                 )
