@@ -89,7 +89,6 @@ from forecaster.selection import (
     compared_points,
     filtered_mses,
     fit_error_model,
-    seasonal_glitches,
     step_mses,
 )
 from forecaster.statespace import StateSpace
@@ -342,10 +341,9 @@ class LoadForecaster:
         chosen = choose_seasonal_arima(z, m, self.time_budget_seconds, notes, glitches)
         if chosen is None:
             return
-        alt, alt_mse = chosen
+        alt, alt_mse, missing = chosen
         # both judged by their errors at leads 1..CHOICE_LEADS (the horizon forecasts
         # are judged at), not one step: the same origins, scale and missing points
-        missing = None if glitches is None else seasonal_glitches(alt, z, glitches)
         if missing is None or not missing.any():  # the fit's own filter serves
             fourier_one, fourier_mse = filtered_mses(self.results_, compared_points(len(z)))
         else:

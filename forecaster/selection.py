@@ -293,11 +293,12 @@ GLITCH_SIGMAS = 20.0
 def choose_seasonal_arima(
     z: np.ndarray, m: int, budget_seconds: float, notes: list[str] | None = None,
     glitches: np.ndarray | None = None,
-) -> tuple[ErrorModel, float] | None:
+) -> tuple[ErrorModel, float, np.ndarray | None] | None:
     """The best ARIMA(p,d,q)(0,1,1)m on ``z`` by its error at leads 1 to
     ``CHOICE_LEADS`` from the origins in its second half (at most its last
-    ``SARIMA_COMPARE_POINTS``; :func:`step_mses`), and that error.  The
-    model's ``one_step_mse`` is its one-step error over the same points.
+    ``SARIMA_COMPARE_POINTS``; :func:`step_mses`), that error, and the points left
+    out as glitches for it (None when ``glitches`` marks none).  The model's
+    ``one_step_mse`` is its one-step error over the same points.
 
     Seasonal differencing follows a sharp, repeating shape (a job every hour)
     exactly, where a few harmonics smear it; orders with different
@@ -326,6 +327,7 @@ def choose_seasonal_arima(
     started = time.perf_counter()
     best: ErrorModel | None = None
     best_multi = float("inf")
+    best_missing: np.ndarray | None = None
     for tried, order in enumerate(_SARIMA_ORDERS):
         if best is not None and time.perf_counter() - started > budget_seconds:
             if notes is not None:
@@ -351,7 +353,8 @@ def choose_seasonal_arima(
             continue
         if np.isfinite(multi) and (best is None or multi < best_multi):
             best, best_multi = dataclasses.replace(candidate, one_step_mse=one_step), multi
-    return None if best is None else (best, best_multi)
+            best_missing = missing
+    return None if best is None else (best, best_multi, best_missing)
 
 
 def _seasonal_candidate(z: np.ndarray, order: tuple[int, int, int], m: int) -> ErrorModel | None:
