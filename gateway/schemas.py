@@ -18,7 +18,9 @@ from pydantic import BaseModel, ConfigDict, StrictInt, StrictStr, ValidationErro
 from gateway.cards import card_brand, cvc_length, luhn_valid
 from gateway.money import CURRENCY_EXPONENTS
 
-MERCHANT_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{2,63}$")
+# Used with fullmatch: "$" alone would also match before a trailing newline, and
+# "acme\n" would post to a merchant account of its own.
+MERCHANT_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{2,63}")
 IDEMPOTENCY_KEY_RE = re.compile(r"^[\x21-\x7e]{1,255}$")  # printable ASCII, no spaces
 
 
@@ -71,7 +73,7 @@ def parse_payment(
         errors = [_err(tuple(e["loc"]), _friendly(e)) for e in exc.errors(include_input=False)]
         raise PaymentValidationError(errors) from None
     errors = []
-    if not MERCHANT_ID_RE.match(body.merchant_id):
+    if not MERCHANT_ID_RE.fullmatch(body.merchant_id):
         errors.append(
             _err(("merchant_id",), "must be 3-64 characters: letters, digits, '_' or '-', "
                  "starting with a letter or digit")

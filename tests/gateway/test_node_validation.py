@@ -114,3 +114,25 @@ def test_card_number_is_not_at_rest(node_client: TestClient) -> None:
     for number in (b"4242424242424242", b"5555555555554444"):
         assert number not in raw
     assert b"424242" in raw  # the BIN is kept (so the probe does read the data)
+
+
+def stored_rows(client: TestClient) -> tuple[int, int]:
+    """(payments, idempotency records) in the node's ledger."""
+    from sqlalchemy import func, select
+
+    from gateway.models import IdempotencyRecord, Payment
+
+    engine = client.app.state.node.engine  # type: ignore[attr-defined]
+    with engine.connect() as conn:
+        payments = conn.scalar(select(func.count()).select_from(Payment))
+        keys = conn.scalar(select(func.count()).select_from(IdempotencyRecord))
+    return int(payments or 0), int(keys or 0)
+
+
+def test_merchant_id_with_a_trailing_newline_is_refused(node_client: TestClient) -> None:
+    # "$" matched before a final newline: the payment was captured and posted to the
+    # ledger account "merchant:acme_store\n", apart from acme_store's own.
+    response = post(node_client, body(merchant_id="acme_store\n"), key="k-merchant-nl")
+    assert response.status_code == 422, response.text
+    assert [e["field"] for e in response.json()["detail"]] == ["merchant_id"]
+    assert stored_rows(node_client) == (0, 0)
