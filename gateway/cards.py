@@ -32,7 +32,7 @@ DECLINING_TEST_CARDS: dict[str, str] = {
 
 
 def luhn_valid(number: str) -> bool:
-    if not number.isdigit():
+    if not (number.isascii() and number.isdigit()):
         return False
     total = 0
     for i, ch in enumerate(reversed(number)):

@@ -59,6 +59,11 @@ def _err(loc: tuple[str | int, ...], msg: str) -> dict[str, Any]:
     return {"loc": ["body", *loc], "field": ".".join(str(p) for p in loc), "msg": msg}
 
 
+def ascii_digits(text: str) -> bool:
+    """Only 0-9: ``str.isdigit`` also takes other scripts' digits ('４２', '١٢٣')."""
+    return text.isascii() and text.isdigit()
+
+
 def normalize_card_number(raw: str) -> str:
     return raw.replace(" ", "").replace("-", "")
 
@@ -98,8 +103,8 @@ def parse_payment(
 def _card_errors(card: CardIn, today: date) -> list[dict[str, Any]]:
     errors = []
     number = normalize_card_number(card.number)
-    if not number.isdigit() or not 12 <= len(number) <= 19:
-        errors.append(_err(("card", "number"), "must be 12-19 digits"))
+    if not ascii_digits(number) or not 12 <= len(number) <= 19:
+        errors.append(_err(("card", "number"), "must be 12-19 digits 0-9"))
     elif not luhn_valid(number):
         errors.append(_err(("card", "number"), "fails the Luhn check"))
     month_ok = 1 <= card.exp_month <= 12
@@ -110,10 +115,11 @@ def _card_errors(card: CardIn, today: date) -> list[dict[str, Any]]:
         errors.append(_err(("card", "exp_year"), "must be a year such as 2030"))
     elif month_ok and (year, card.exp_month) < (today.year, today.month):
         errors.append(_err(("card", "exp_year"), "card expired (exp_month/exp_year in the past)"))
-    brand = card_brand(number) if number.isdigit() else "unknown"
+    brand = card_brand(number) if ascii_digits(number) else "unknown"
     want = cvc_length(brand)
-    if not (card.cvc.isdigit() and len(card.cvc) in ((want,) if brand != "unknown" else (3, 4))):
-        errors.append(_err(("card", "cvc"), f"must be {want} digits for this card"))
+    lengths = (want,) if brand != "unknown" else (3, 4)
+    if not (ascii_digits(card.cvc) and len(card.cvc) in lengths):
+        errors.append(_err(("card", "cvc"), f"must be {want} digits 0-9 for this card"))
     return errors
 
 

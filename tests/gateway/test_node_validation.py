@@ -136,3 +136,23 @@ def test_merchant_id_with_a_trailing_newline_is_refused(node_client: TestClient)
     assert response.status_code == 422, response.text
     assert [e["field"] for e in response.json()["detail"]] == ["merchant_id"]
     assert stored_rows(node_client) == (0, 0)
+
+
+@pytest.mark.parametrize(
+    ("payload", "field"),
+    [
+        # str.isdigit() takes any script's digits: these were captured (brand "unknown",
+        # last4 "４２４２" stored) or passed as a CVC.
+        pytest.param(body(card__number="４２４２４２４２４２４２４２４２"), "card.number",
+                     id="fullwidth-number"),
+        pytest.param(body(card__cvc="١٢٣"), "card.cvc", id="arabic-indic-cvc"),
+    ],
+)
+def test_digits_of_other_scripts_are_refused(
+    node_client: TestClient, payload: dict[str, Any], field: str
+) -> None:
+    response = post(node_client, payload, key="k-unicode-digits")
+    assert response.status_code == 422, response.text
+    assert [e["field"] for e in response.json()["detail"]] == [field]
+    assert "0-9" in response.json()["detail"][0]["msg"]
+    assert stored_rows(node_client) == (0, 0)
