@@ -43,7 +43,7 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
-from forecaster import busdays
+from forecaster import busdays, yearly
 from forecaster.calibration import widen, width_factors
 from forecaster.cells import SeriesError
 from forecaster.holiday_effects import (
@@ -95,6 +95,7 @@ from forecaster.statespace import StateSpace
 from forecaster.stepwise import MAX_ORDER_FITS
 from forecaster.transforms import choose_transform, forward
 from forecaster.types import Forecast, normal_bands
+from forecaster.yearly import NO_WAVE
 
 # residual steps within this share of the series' range are rounding, not noise
 EXACT_FIT = 1e-9
@@ -218,7 +219,9 @@ class LoadForecaster:
         if self.business_days_ and not told:
             notes.append("on business days (Monday to Friday): a week is 5 steps, and the "
                          "forecast skips weekends")
+        capped = series
         series = self._recent_days(series, step, notes)
+        self.older_ = capped.loc[capped.index < series.index[0]]  # the yearly wave's years
         # sub-daily holidays' own pulls also read the year before the window (``_holiday_effects``)
         earlier = whole.loc[(whole.index < series.index[0])
                             & (whole.index > whole.index[-1] - pd.Timedelta(days=LOOKBACK_DAYS))]
@@ -226,7 +229,7 @@ class LoadForecaster:
         # fighting over shared cores made fits several times slower
         with warnings.catch_warnings(record=True) as caught, threadpool_limits(1, user_api="blas"):
             warnings.simplefilter("always")
-            self._fit_window(series, step, notes, earlier)
+            self._fit_window(series, step, notes, earlier, self.older_)
         notes.extend(warning_notes(caught))
         self.history_ = series
         self.fit_start_ = series.index[0]
@@ -252,13 +255,18 @@ class LoadForecaster:
         return series.iloc[-kept:]
 
     def _fit_window(
-        self, series: pd.Series, step: float, notes: list[str], earlier: pd.Series
+        self, series: pd.Series, step: float, notes: list[str], earlier: pd.Series,
+        older: pd.Series,
     ) -> None:
         y = series.to_numpy(dtype=float)
         self.step_ = step
         self.transform_, self.lmbda_ = choose_transform(y, self.transform)
         z = forward(y, self.transform_, self.lmbda_)
         positions = self._positions(pd.DatetimeIndex(series.index))
+        self.yearly_ = NO_WAVE
+        if self.seasonal_periods == "auto" and yearly.applies(step, self.business_days_):
+            self.yearly_ = self._yearly_wave(older, z, positions, notes)
+            z = z - self.yearly_.at(positions)
         if self.seasonal_periods == "auto":
             periods, season_notes = detect_periods(z, positions, step)
             notes.extend(season_notes)
@@ -411,6 +419,14 @@ class LoadForecaster:
             notes.append(f"{country} holidays with their own regressor: {', '.join(effects.names)}")
         return effects
 
+    def _yearly_wave(self, older: pd.Series, z: np.ndarray, positions: np.ndarray,
+                     notes: list[str]) -> yearly.YearlyWave:
+        """The yearly wave read on ``older`` (the points before the window) and the
+        window, on the window's transformed scale (``forecaster.yearly``)."""
+        z_all = np.r_[forward(older.to_numpy(dtype=float), self.transform_, self.lmbda_), z]
+        before = self._positions(pd.DatetimeIndex(older.index))
+        return yearly.fit_yearly(z_all, np.r_[before, positions], self.step_, notes)
+
     def _positions(self, stamps: pd.DatetimeIndex) -> np.ndarray:
         """The model's time axis at ``stamps``: steps since the epoch, or business days."""
         if self.business_days_:
@@ -434,7 +450,7 @@ class LoadForecaster:
 
     def _regression(self, positions: np.ndarray) -> np.ndarray:
         holidays = effects_regression(self.holiday_effects_, *self._holiday_clock(positions))
-        return self._seasonal(positions) + holidays
+        return self._seasonal(positions) + holidays + self.yearly_.at(positions)
 
     def _seasonal(self, positions: np.ndarray) -> np.ndarray:
         """The Fourier seasons (with the intercept when ``d == 0``) at ``positions``."""
@@ -479,12 +495,13 @@ class LoadForecaster:
         sp, sd, sq, m = self.error_model_.seasonal_order
         effects = self.holiday_effects_
         holidays = f" {effects.describe()}" if effects.names else ""
+        year = self.yearly_.describe()
         if m:
             longer = "".join(f" fourier[{s.describe()}]" for s in self.seasons_)
-            return (f"SARIMA({p},{d},{q})({sp},{sd},{sq}){m}{longer}{holidays} "
+            return (f"SARIMA({p},{d},{q})({sp},{sd},{sq}){m}{longer}{year}{holidays} "
                     f"{self.transform_}")
         seasons = "+".join(s.describe() for s in self.seasons_) or "none"
-        return f"ARIMA({p},{d},{q}) fourier[{seasons}]{holidays} {self.transform_}"
+        return f"ARIMA({p},{d},{q}) fourier[{seasons}]{year}{holidays} {self.transform_}"
 
     # --------------------------------------------------------------- update
     def update(self, new_points: pd.Series) -> LoadForecaster:
@@ -546,9 +563,10 @@ class LoadForecaster:
         return self
 
     def refit(self) -> LoadForecaster:
-        """Re-estimate everything on the most recent ``max_history`` points seen."""
+        """Re-estimate everything on the most recent ``max_history`` points seen (with the
+        points before a daily fit's one-year window, that its yearly wave was read on)."""
         self._check_fitted()
-        return self.fit(self.history_)
+        return self.fit(yearly.joined(self.older_, self.history_))
 
     # ----------------------------------------------------------- save/load
     def save(self, path: str | Path) -> Path:

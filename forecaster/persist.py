@@ -21,6 +21,7 @@ from forecaster.holiday_effects import HolidayEffects
 from forecaster.seasonality import Season
 from forecaster.selection import ErrorModel
 from forecaster.transforms import forward
+from forecaster.yearly import NO_WAVE, YearlyWave
 
 if TYPE_CHECKING:
     from forecaster.model import LoadForecaster
@@ -38,6 +39,7 @@ def save_model(model: LoadForecaster, path: str | Path) -> Path:
         "format": _FORMAT,
         "params": model.get_params(),
         "history": model.history_,
+        "older": model.older_,
         "fit_start": model.fit_start_,
         "step": model.step_,
         "business_days": model.business_days_,
@@ -57,6 +59,9 @@ def save_model(model: LoadForecaster, path: str | Path) -> Path:
         "seasonal_order": model.error_model_.seasonal_order,
         "seasonal_periods": model.seasonal_periods_,
         "width_factors": model.width_factors_,
+        "yearly": (None if model.yearly_.season is None else
+                   (model.yearly_.season.period, model.yearly_.season.harmonics,
+                    model.yearly_.coef)),
         "metadata": model.metadata_,
     }
     joblib.dump(state, path)
@@ -97,8 +102,12 @@ def load_model(cls: type[M], path: str | Path) -> M:
     # a model saved before the factors existed keeps its uncalibrated widths
     model.width_factors_ = np.asarray(state.get("width_factors", np.ones(1)), dtype=float)
     model.metadata_ = state["metadata"]
+    wave = state.get("yearly")  # saved before yearly waves existed: none
+    model.yearly_ = NO_WAVE if wave is None else YearlyWave(
+        Season(wave[0], wave[1]), np.asarray(wave[2], float))
     model.fit_start_ = state["fit_start"]
     history = state["history"]
+    model.older_ = state.get("older", history.iloc[:0])  # saved before yearly waves: none
     model.history_ = history.iloc[:0]
     model.last_timestamp_ = (
         busdays.step_before(history.index[0]) if model.business_days_
