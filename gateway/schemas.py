@@ -9,6 +9,7 @@ Rules that depend on the date (card expiry) take ``today`` as an argument.
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -64,6 +65,17 @@ def ascii_digits(text: str) -> bool:
     return text.isascii() and text.isdigit()
 
 
+def printable_text(text: str) -> bool:
+    """No control characters but tab and line breaks, no unpaired surrogates.
+
+    JSON can carry both ("\\u0000", "\\ud800"), but PostgreSQL refuses NUL in text
+    (the node answered 503 "database unavailable", which clients retry forever) and
+    a lone surrogate cannot be encoded as UTF-8 (500)."""
+    return all(
+        ch in "\t\n\r" or unicodedata.category(ch) not in ("Cc", "Cs") for ch in text
+    )
+
+
 def normalize_card_number(raw: str) -> str:
     return raw.replace(" ", "").replace("-", "")
 
@@ -91,8 +103,12 @@ def parse_payment(
     if body.currency not in CURRENCY_EXPONENTS:
         errors.append(_err(("currency",), "must be a supported ISO 4217 code in upper case "
                            "(e.g. USD, EUR, JPY)"))
-    if body.description is not None and len(body.description) > 255:
-        errors.append(_err(("description",), "must be at most 255 characters"))
+    if body.description is not None:
+        if len(body.description) > 255:
+            errors.append(_err(("description",), "must be at most 255 characters"))
+        elif not printable_text(body.description):
+            errors.append(_err(("description",), "must be text without control characters "
+                               "(tab and line breaks are fine) or lone surrogates"))
     errors.extend(_card_errors(body.card, today))
     if errors:
         raise PaymentValidationError(errors)

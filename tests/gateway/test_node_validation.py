@@ -156,3 +156,32 @@ def test_digits_of_other_scripts_are_refused(
     assert [e["field"] for e in response.json()["detail"]] == [field]
     assert "0-9" in response.json()["detail"][0]["msg"]
     assert stored_rows(node_client) == (0, 0)
+
+
+@pytest.mark.parametrize(
+    "description",
+    [
+        # PostgreSQL refuses NUL in text: 503 "database unavailable" (retried by clients);
+        # SQLite stored it.
+        pytest.param("order\u000042", id="nul"),
+        pytest.param("order \u001b[31m42", id="escape"),
+        # Cannot be encoded as UTF-8: 500 from the ledger insert.
+        pytest.param("order \ud800", id="lone-surrogate"),
+    ],
+)
+def test_description_with_control_characters_is_refused(
+    db_url: str, tmp_path: Path, description: str
+) -> None:
+    from gateway.node import create_app
+    from gateway.settings import NodeSettings
+
+    settings = NodeSettings(node_id="node-d", database_url=db_url, processing_latency_ms=0)
+    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+        before = stored_rows(client)
+        payload = json.dumps(body(description=description)).encode()  # \\u escapes
+        response = post(client, payload, key=f"k-desc-{tmp_path.name}")
+        assert response.status_code == 422, response.text
+        assert [e["field"] for e in response.json()["detail"]] == ["description"]
+        assert stored_rows(client) == before
+        fine = body(description="order 42\r\n\tgift 😀")  # line breaks, tab and emoji are text
+        assert post(client, fine, key=f"k-desc-ok-{tmp_path.name}").status_code == 201
