@@ -35,6 +35,12 @@ def fit_metadata(model: LoadForecaster, series: pd.Series, seconds: float,
         "seasonal_periods": list(model.seasonal_periods_),
         "harmonics": [s.harmonics for s in model.seasons_],
         "holidays": list(model.holiday_effects_.names),
+        # the yearly wave of a daily series, read on the points before the window too
+        "yearly_wave": None if model.yearly_.season is None else {
+            "period": model.yearly_.season.period,
+            "harmonics": model.yearly_.season.harmonics,
+            "read_from": (model.older_ if len(model.older_) else series).index[0].isoformat(),
+        },
         "transform": model.transform_,
         "boxcox_lambda": model.lmbda_,
         "step_seconds": model.step_,

@@ -40,6 +40,8 @@ def test_daily_load_over_the_years_gets_a_yearly_wave_and_forecasts_its_rise(
     assert any("yearly wave read on" in note for note in model.metadata_["notes"])
     # the window is still the last year (the weekly shape's drift), the wave its years before
     assert model.metadata_["n_points"] == 366
+    wave = model.metadata_["yearly_wave"]
+    assert wave["read_from"] == "2015-01-01T00:00:00" and 1 <= wave["harmonics"] <= 10
     fc = model.forecast(60)
     # the wave rises ~ 0.5 * (sin(+) - sin(-)) over the next 60 days: about x1.7 by early June
     days = pd.DatetimeIndex(fc.timestamps)
@@ -52,7 +54,7 @@ def test_daily_load_over_the_years_gets_a_yearly_wave_and_forecasts_its_rise(
 
 def test_one_year_of_daily_load_or_a_flat_year_gets_no_wave(spring: pd.Series) -> None:
     one_year = LoadForecaster(holidays=None).fit(spring.iloc[-400:])
-    assert "yearly" not in one_year.describe()
+    assert "yearly" not in one_year.describe() and one_year.metadata_["yearly_wave"] is None
     flat = daily_with_year(amplitude=0.0)
     assert "yearly" not in LoadForecaster(holidays=None).fit(flat).describe()
     # explicit seasonal periods are the user's choice: no wave added to them
