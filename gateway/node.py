@@ -218,6 +218,11 @@ async def _create_payment(state: NodeState, request: Request) -> Response:
         return _error(400, ["body"], f"malformed JSON at line {exc.lineno} column {exc.colno}")
     except UnicodeDecodeError:
         return _error(400, ["body"], "malformed JSON (not UTF-8)")
+    except ValueError:  # after its subclasses above: an integer too long for int()
+        return _error(400, ["body"], "malformed JSON (a number with more than "
+                      f"{sys.get_int_max_str_digits()} digits)")
+    except RecursionError:
+        return _error(400, ["body"], "malformed JSON (nested too deeply)")
     try:
         body = parse_payment(payload, today=ledger_now().date(), bounds=state.bounds)
     except PaymentValidationError as exc:

@@ -185,3 +185,21 @@ def test_description_with_control_characters_is_refused(
         assert stored_rows(client) == before
         fine = body(description="order 42\r\n\tgift 😀")  # line breaks, tab and emoji are text
         assert post(client, fine, key=f"k-desc-ok-{tmp_path.name}").status_code == 201
+
+
+@pytest.mark.parametrize(
+    ("raw", "says"),
+    [
+        # Both were 500s: int() refuses more than 4300 digits, the decoder recursion.
+        pytest.param(json.dumps(body()).replace("1250", "9" * 5000).encode(), "digits",
+                     id="5000-digit-amount"),
+        pytest.param(b"[" * 5000 + b"]" * 5000, "nested", id="nested-5000-deep"),
+    ],
+)
+def test_json_the_decoder_cannot_read_is_400(node_client: TestClient, raw: bytes,
+                                             says: str) -> None:
+    response = post(node_client, raw, key="k-unreadable")
+    assert response.status_code == 400, response.text
+    detail = response.json()["detail"][0]
+    assert detail["field"] == "body" and "malformed JSON" in detail["msg"] and says in detail["msg"]
+    assert stored_rows(node_client) == (0, 0)
