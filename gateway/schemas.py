@@ -57,7 +57,9 @@ class PaymentValidationError(Exception):
 
 
 def _err(loc: tuple[str | int, ...], msg: str) -> dict[str, Any]:
-    return {"loc": ["body", *loc], "field": ".".join(str(p) for p in loc), "msg": msg}
+    # An error about the whole body (not an object) has no path: name it "body".
+    field = ".".join(str(p) for p in loc) or "body"
+    return {"loc": ["body", *loc], "field": field, "msg": msg}
 
 
 def ascii_digits(text: str) -> bool:

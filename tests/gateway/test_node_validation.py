@@ -80,8 +80,13 @@ def test_body_over_limit_is_413(node_client: TestClient) -> None:
     assert post(node_client, big).status_code == 413
 
 
-def test_non_object_body_is_422(node_client: TestClient) -> None:
-    assert post(node_client, b"[1, 2]").status_code == 422
+@pytest.mark.parametrize("raw", [b"[1, 2]", b"null", b'"x"', b"12"])
+def test_non_object_body_is_422_naming_body(node_client: TestClient, raw: bytes) -> None:
+    response = post(node_client, raw)
+    assert response.status_code == 422
+    # The field was "" before: nothing for a client to show.
+    assert response.json()["detail"] == [
+        {"loc": ["body"], "field": "body", "msg": "must be an object"}]
 
 
 def test_valid_payment_response_masks_the_card(node_client: TestClient) -> None:
