@@ -38,7 +38,8 @@ from tqdm import tqdm
 
 from forecaster.model import LoadForecaster
 from forecaster.regular import filled_mask
-from forecaster.seasonality import DAY_SECONDS
+from forecaster.seasonality import DAY_SECONDS, calendar_periods
+from forecaster.yearly import NO_WAVE
 
 BASELINE_WINDOW = 4032  # points of history the baselines' error quantiles use
 
@@ -146,15 +147,20 @@ def _scores(actual: np.ndarray, mean: np.ndarray, lo: np.ndarray, hi: np.ndarray
 
 
 def _default_season(model: LoadForecaster, step_seconds: float, n: int) -> int:
-    """The daily period when the model kept it (or the data allow it), else its shortest."""
+    """The daily period when the model kept it (or the data allow it), else its shortest
+    calendar season (the week of daily totals, the year of weekly ones: a yearly wave
+    counts), else its shortest period."""
     periods = getattr(model, "seasonal_periods_", ())
     daily = DAY_SECONDS / step_seconds
     if any(abs(p - daily) < 1e-6 for p in periods) or (
         not periods and daily == int(daily) and n >= 2 * daily
     ):
         return int(round(daily))
-    if periods:
-        return max(1, int(round(min(periods))))
+    wave = getattr(model, "yearly_", NO_WAVE).season
+    calendar = [p for p in periods if p in calendar_periods(step_seconds)]
+    calendar += [] if wave is None else [wave.period]
+    if calendar or periods:
+        return max(1, int(round(min(calendar or periods))))
     return 1
 
 

@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from forecaster import LoadForecaster
+from forecaster.backtest import rolling_origin
 from forecaster.seasonality import time_positions
 from forecaster.yearly import YEAR_SECONDS, fit_yearly
 
@@ -92,3 +93,12 @@ def test_update_and_save_load_keep_the_wave(tmp_path, spring: pd.Series) -> None
     fresh = LoadForecaster(holidays=None).fit(full.loc[:"2018-04-25"])
     assert loaded.describe() == fresh.describe() and "yearly" in fresh.describe()
     np.testing.assert_allclose(loaded.forecast(30).mean, fresh.forecast(30).mean, rtol=1e-9)
+
+
+def test_weekly_totals_get_the_wave_and_the_yearly_seasonal_naive_as_baseline() -> None:
+    weekly = daily_with_year(years=6.0).resample("W-SUN").sum().iloc[1:-1]
+    result = rolling_origin(weekly, horizon=12, origins=4,
+                            make_model=lambda: LoadForecaster(holidays=None))
+    assert "yearly[52.1775x" in result.summary["model"]["name"]
+    # the seasonal naive of weekly totals is last year's week, not a periodogram period
+    assert result.summary["season"] == 52
