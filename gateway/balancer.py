@@ -21,6 +21,7 @@ import contextlib
 import hmac
 import json
 import random
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -33,7 +34,7 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from starlette.types import Receive, Scope, Send
 
 from gateway.httpclient import (
@@ -52,13 +53,27 @@ FORWARD_REQUEST_HEADERS = {"content-type", "idempotency-key", "accept", "x-reque
 FORWARD_RESPONSE_HEADERS = {"content-type", "idempotent-replayed", "retry-after"}
 
 
+BACKEND_URL_RE = re.compile(
+    r"http://(?:[A-Za-z0-9._-]+|\[[0-9A-Fa-f:.]+\])(?::(?P<port>[0-9]{1,5}))?/?")
+
+
 class BackendIn(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     id: str = Field(min_length=1, max_length=64)
-    url: str = Field(pattern=r"^https?://[^\s/]+$")
+    url: str = Field(max_length=300)
     state: Literal["ready", "draining"] = "ready"
     weight: int = Field(default=100, ge=0, le=10_000)
+
+    @field_validator("url")
+    @classmethod
+    def _plain_http_origin(cls, url: str) -> str:
+        # What the forwarding client can reach; an https:// URL or port 99999 used to be
+        # accepted here and then answered every request routed to it with a 500.
+        match = BACKEND_URL_RE.fullmatch(url)
+        if match is None or not 1 <= int(match["port"] or 80) <= 65535:
+            raise ValueError("must be http://host:port (plain HTTP, port 1-65535, no path)")
+        return url.rstrip("/")
 
 
 class MembershipIn(BaseModel):

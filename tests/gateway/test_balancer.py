@@ -197,3 +197,22 @@ def test_health_and_unknown_strategy() -> None:
         assert "least_request" in str(exc)
     else:
         raise AssertionError("unknown strategy accepted")
+
+
+def test_backend_url_the_balancer_cannot_reach_is_refused() -> None:
+    # These were accepted, and every request routed to them was a 500 (the forwarding
+    # client speaks plain HTTP; urllib refuses port 99999 when it is read).
+    async def scenario(balancer: Balancer, client: httpx.AsyncClient) -> None:
+        for url in ("https://127.0.0.1:8101", "http://127.0.0.1:99999", "http://127.0.0.1:0",
+                    "http://127.0.0.1:8101/payments", "http://user@127.0.0.1:8101"):
+            payload = {"backends": [{"id": "n1", "url": url}]}
+            response = await client.put("/admin/backends", json=payload, headers=AUTH)
+            assert response.status_code == 422, url
+            [error] = response.json()["detail"]
+            assert error["field"] == "backends.0.url" and "http://host:port" in error["msg"]
+        assert balancer.backends == {}
+        ok = {"backends": [{"id": "n1", "url": "http://127.0.0.1:8101/"}]}
+        assert (await client.put("/admin/backends", json=ok, headers=AUTH)).status_code == 200
+        assert balancer.backends["n1"].url == "http://127.0.0.1:8101"
+
+    run(scenario)
