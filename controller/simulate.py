@@ -204,6 +204,14 @@ class Trace:
         by_fraction = int(len(counts) * settings.train_fraction)
         by_time = int(settings.train_max_seconds // step)
         train_end = min(by_fraction, by_time)
+        if by_time < MIN_TRAIN_POINTS:  # more points would not help: the step is too long
+            coarsest = settings.train_max_seconds / MIN_TRAIN_POINTS
+            raise TraceError(
+                f"steps of {step:g} s are too coarse to simulate: the forecaster trains on at "
+                f"most two weeks of the trace, {by_time} step(s) here, and needs "
+                f"{MIN_TRAIN_POINTS}; give steps of at most {coarsest:g} s "
+                f"({coarsest / 3600:g} h)"
+            )
         if train_end < MIN_TRAIN_POINTS or len(counts) - train_end < MIN_EVAL_POINTS:
             need = math.ceil(MIN_TRAIN_POINTS / settings.train_fraction)
             raise TraceError(

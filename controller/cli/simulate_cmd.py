@@ -59,7 +59,8 @@ def _tqdm_progress(items: Iterable[T], desc: str, total: int) -> Iterable[T]:
     "trace_path",
     required=True,
     type=click.Path(dir_okay=False),
-    help="CSV of counts per step (time and value columns).",
+    help="CSV of counts per step (time and value columns), steps of at most 7 h: the "
+         "first 30% (at most two weeks, at least 48 steps) trains the forecaster.",
 )
 @click.option(
     "--time-col",

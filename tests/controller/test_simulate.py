@@ -224,6 +224,7 @@ def duplicated(counts: pd.Series) -> pd.Series:
     "counts,extra,message",
     [
         (wave(days=0.5), (), "too short"),
+        (wave(days=400, step_minutes=1440), (), "steps of 86400 s are too coarse to simulate"),
         (shuffled(wave(days=3)), (), "not sorted"),
         (duplicated(wave(days=3)), (), "duplicated timestamp"),
         (wave(days=3), ("--node-capacity", "0"), "--node-capacity"),
@@ -235,6 +236,7 @@ def duplicated(counts: pd.Series) -> pd.Series:
     ],
     ids=[
         "too-short",
+        "daily-steps",
         "unsorted",
         "duplicated",
         "zero-capacity",
