@@ -160,6 +160,17 @@ class Balancer:
             if b.state == "ready" and b.id not in exclude and b.healthy(now)
         ]
 
+    def why_none(self, now: float) -> str:
+        """Why no backend is a candidate, for the 503's detail."""
+        if not self.backends:
+            return "no backends configured (PUT /admin/backends)"
+        ready = [b for b in self.backends.values() if b.state == "ready"]
+        if not ready:
+            return f"none of {len(self.backends)} backends is ready (all draining)"
+        soonest = min(b.down_until for b in ready) - now
+        return (f"all {len(ready)} ready backends are marked down after connection failures "
+                f"(the next is tried again in {max(0.0, soonest):.1f} s)")
+
     def mark_down(self, backend: Backend, now: float) -> None:
         backend.consecutive_failures += 1
         backoff = self.settings.down_backoff_s * 2 ** (backend.consecutive_failures - 1)
@@ -183,13 +194,17 @@ class Balancer:
         assert self.client is not None, "balancer not started"
         key = headers.get("idempotency-key")
         tried: set[str] = set()
+        failed = ""
         while True:
             now = time.monotonic()
             candidates = self.candidates(now, tried)
             if not candidates:
-                detail = "no backend available" + (" (retry also failed)" if tried else "")
+                detail = (f"{failed}; no other backend to retry on" if failed
+                          else f"no backend available: {self.why_none(now)}")
                 return 503, {"content-type": "application/json"}, _json({"detail": detail}), "none"
             backend = self.backends[self.chooser.choose(candidates).id]
+            if tried:
+                self.metrics.retries.inc()  # only a retry really sent counts
             tried.add(backend.id)
             retry_ok = False
             backend.inflight += 1
@@ -225,7 +240,7 @@ class Balancer:
                 backend.inflight -= 1
                 gauge.dec()
             if retry_ok and len(tried) == 1:
-                self.metrics.retries.inc()
+                failed = f"{failure} ({backend.id})"
                 continue
             return 502, {"content-type": "application/json"}, _json(
                 {"detail": f"{failure} ({backend.id})"}), backend.id

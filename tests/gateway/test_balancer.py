@@ -216,3 +216,28 @@ def test_backend_url_the_balancer_cannot_reach_is_refused() -> None:
         assert balancer.backends["n1"].url == "http://127.0.0.1:8101"
 
     run(scenario)
+
+
+def test_only_backend_refusing_is_named_and_no_retry_is_claimed() -> None:
+    # Before: '503 no backend available (retry also failed)' although no retry was sent
+    # (there was no other backend), and fleetcast_lb_retries_total counted one.
+    async def scenario(balancer: Balancer, client: httpx.AsyncClient) -> None:
+        dead = {"id": "dead", "url": f"http://127.0.0.1:{free_port()}"}
+        await client.put("/admin/backends", headers=AUTH, json={"backends": [dead]})
+        first = await client.post("/payments", content=b"{}", headers={"Idempotency-Key": "k"})
+        assert first.status_code == 503
+        assert first.json()["detail"] == (
+            "backend refused the connection (dead); no other backend to retry on")
+        second = await client.post("/payments", content=b"{}")
+        assert second.status_code == 503
+        assert second.json()["detail"].startswith(
+            "no backend available: all 1 ready backends are marked down after connection "
+            "failures (the next is tried again in ")
+        assert "fleetcast_lb_retries_total 0.0" in (await client.get("/metrics")).text
+        await client.put("/admin/backends", headers=AUTH,
+                         json={"backends": [{**dead, "state": "draining"}]})
+        third = await client.post("/payments", content=b"{}")
+        assert third.json()["detail"] == (
+            "no backend available: none of 1 backends is ready (all draining)")
+
+    run(scenario)
