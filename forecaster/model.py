@@ -221,7 +221,9 @@ class LoadForecaster:
                          "forecast skips weekends")
         capped = series
         series = self._recent_days(series, step, notes)
-        self.older_ = capped.loc[capped.index < series.index[0]]  # the yearly wave's years
+        # the years a daily fit's yearly wave is read on (kept for ``refit``); none otherwise
+        self.older_ = capped.loc[capped.index < series.index[0]] if yearly.applies(
+            step, self.business_days_) and self.seasonal_periods == "auto" else series.iloc[:0]
         # sub-daily holidays' own pulls also read the year before the window (``_holiday_effects``)
         earlier = whole.loc[(whole.index < series.index[0])
                             & (whole.index > whole.index[-1] - pd.Timedelta(days=LOOKBACK_DAYS))]

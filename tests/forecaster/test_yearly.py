@@ -102,3 +102,13 @@ def test_weekly_totals_get_the_wave_and_the_yearly_seasonal_naive_as_baseline() 
     assert "yearly[52.1775x" in result.summary["model"]["name"]
     # the seasonal naive of weekly totals is last year's week, not a periodogram period
     assert result.summary["season"] == 52
+
+
+def test_hourly_fits_keep_no_older_points() -> None:
+    # hourly load over two years: the window is the last year, and nothing before it is
+    # kept in the model (or its file) since no yearly wave is read at sub-daily steps
+    index = pd.date_range("2022-01-01", periods=2 * 8766, freq="h")
+    hours = np.arange(len(index))
+    values = 100 + 30 * np.sin(2 * np.pi * hours / 24) + 20 * np.sin(2 * np.pi * hours / 8766)
+    model = LoadForecaster(max_history=None, holidays=None).fit(pd.Series(values, index=index))
+    assert len(model.older_) == 0 and "yearly" not in model.describe()
