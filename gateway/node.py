@@ -308,5 +308,18 @@ def run_node(settings: NodeSettings) -> None:
     )
 
 
+def main() -> None:
+    """``python -m gateway.node``: settings from ``FLEETCAST_NODE_*``; a bad one is one
+    line naming the variable (the local pool's start-up failure quotes it), exit 2."""
+    try:
+        settings = NodeSettings()
+    except ValidationError as exc:
+        for error in exc.errors(include_input=False):
+            name = "FLEETCAST_NODE_" + "_".join(map(str, error["loc"])).upper()
+            print(f"fleetcast node: {name}: {error['msg']}", file=sys.stderr, flush=True)
+        raise SystemExit(2) from None
+    run_node(settings)
+
+
 if __name__ == "__main__":
-    run_node(NodeSettings())
+    main()

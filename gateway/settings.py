@@ -10,11 +10,31 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
+from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 DEFAULT_DATABASE_URL = "sqlite:///./var/fleetcast.db"
 DEFAULT_CARD_KEY = "fleetcast-dev-card-fingerprint-key"
+LEDGER_URL_FORMS = "sqlite:///path/to/file.db or postgresql://user@host:5432/db"
+
+
+def check_ledger_url(url: str) -> str:
+    """A URL the ledger can open: SQLite or PostgreSQL.  The message never repeats the
+    URL (it may hold a password)."""
+    try:
+        backend = make_url(url).get_backend_name()
+    except ArgumentError:
+        raise PydanticCustomError(
+            "database_url", "not a database URL; use {forms}", {"forms": LEDGER_URL_FORMS}
+        ) from None
+    if backend not in ("sqlite", "postgresql", "postgres"):
+        raise PydanticCustomError(
+            "database_url", "the ledger runs on SQLite or PostgreSQL, not '{backend}'; use {forms}",
+            {"backend": backend, "forms": LEDGER_URL_FORMS})
+    return url
 
 
 class NodeSettings(BaseSettings):
@@ -39,6 +59,11 @@ class NodeSettings(BaseSettings):
     shutdown_timeout_s: float = Field(default=30.0, gt=0)
     db_pool_size: int = Field(default=4, ge=1)  # PostgreSQL: up to 2× this per node
     log_level: str = "warning"
+
+    @field_validator("database_url")
+    @classmethod
+    def _ledger_url(cls, url: str) -> str:
+        return check_ledger_url(url)
 
 
 class BalancerSettings(BaseSettings):

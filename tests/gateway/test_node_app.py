@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
 from datetime import date
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 
 from gateway.ledger import Claim
 from tests.gateway.conftest import TOKEN, body
+from tests.ports import free_port
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 METRIC_NAMES = (
@@ -150,3 +155,24 @@ def test_database_outage_is_503_and_retry_safe(tmp_path: Path) -> None:
         response = client.post("/payments", json=body(), headers={"Idempotency-Key": "db-1"})
         assert response.status_code == 503
         assert response.json()["detail"].startswith("database unavailable")
+
+
+@pytest.mark.parametrize(
+    ("url", "says"),
+    [
+        ("mysql://app:secret@db/ledger", "the ledger runs on SQLite or PostgreSQL, not 'mysql'"),
+        ("ledger.db", "not a database URL"),
+    ],
+)
+def test_node_with_a_database_url_it_cannot_use_says_so(tmp_path: Path, url: str,
+                                                        says: str) -> None:
+    # Before: a 40-line traceback ending in "ModuleNotFoundError: No module named
+    # 'MySQLdb'" or sqlalchemy's ArgumentError, and the local pool quoted that line.
+    env = {**os.environ, "FLEETCAST_NODE_DATABASE_URL": url,
+           "FLEETCAST_NODE_PORT": str(free_port())}
+    out = subprocess.run([sys.executable, "-m", "gateway.node"], env=env, cwd=tmp_path,
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 2
+    assert out.stderr.startswith(f"fleetcast node: FLEETCAST_NODE_DATABASE_URL: {says}")
+    assert "Traceback" not in out.stderr and "secret" not in out.stderr
+    assert "sqlite:///" in out.stderr and "postgresql://" in out.stderr
