@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import secrets
 import threading
 import time
@@ -102,6 +103,9 @@ class NewPayment:
 
 def _stored(status: int | None, body: str | None) -> Stored:
     return Stored(status or 200, json.loads(body or "{}"))
+
+
+PAYMENT_ID_RE = re.compile(r"pay_[0-9a-f]{24}")  # what new_payment_id gives
 
 
 def new_payment_id() -> str:

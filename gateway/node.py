@@ -35,7 +35,16 @@ from starlette.concurrency import run_in_threadpool
 from gateway import cards
 from gateway.db import make_engine
 from gateway.faults import FaultInjector, FaultRequest, crash_soon
-from gateway.ledger import Claim, InFlight, KeyReused, Ledger, NewPayment, Stored, new_payment_id
+from gateway.ledger import (
+    PAYMENT_ID_RE,
+    Claim,
+    InFlight,
+    KeyReused,
+    Ledger,
+    NewPayment,
+    Stored,
+    new_payment_id,
+)
 from gateway.ledger import utcnow as ledger_now
 from gateway.metrics import NodeMetrics
 from gateway.money import FeeSchedule
@@ -125,7 +134,11 @@ def create_app(settings: NodeSettings | None = None) -> FastAPI:
 
     @app.get("/payments/{payment_id}")
     async def get_payment(payment_id: str) -> Response:
-        found = await run_in_threadpool(state.ledger.get_payment, payment_id)
+        # Only an id of the shape we issue goes to the database: PostgreSQL refuses a
+        # NUL in text (%00 in the path), which came back as 503 "database unavailable".
+        found = None
+        if PAYMENT_ID_RE.fullmatch(payment_id):
+            found = await run_in_threadpool(state.ledger.get_payment, payment_id)
         if found is None:
             return _error(404, ["path", "payment_id"], "no such payment")
         return JSONResponse(found)

@@ -176,3 +176,22 @@ def test_node_with_a_database_url_it_cannot_use_says_so(tmp_path: Path, url: str
     assert out.stderr.startswith(f"fleetcast node: FLEETCAST_NODE_DATABASE_URL: {says}")
     assert "Traceback" not in out.stderr and "secret" not in out.stderr
     assert "sqlite:///" in out.stderr and "postgresql://" in out.stderr
+
+
+@pytest.mark.postgres
+def test_payment_id_with_a_nul_is_404_on_postgresql(postgres_url: str) -> None:
+    # GET /payments/a%00b was 503 "database unavailable: PostgreSQL text
+    # fields cannot contain NUL (0x00) bytes" (with Retry-After) instead of not found.
+    from gateway.node import create_app
+    from gateway.settings import NodeSettings
+
+    settings = NodeSettings(node_id="node-g", database_url=postgres_url,
+                            processing_latency_ms=0)
+    with TestClient(create_app(settings)) as client:
+        key = {"Idempotency-Key": os.urandom(8).hex()}
+        created = client.post("/payments", json=body(), headers=key).json()
+        assert client.get(f"/payments/{created['id']}").json() == created
+        for bad in ("a%00b", created["id"] + "%00", "%C3%A9"):
+            response = client.get(f"/payments/{bad}")
+            assert response.status_code == 404, (bad, response.text)
+            assert response.json()["detail"][0]["field"] == "payment_id"
