@@ -16,6 +16,7 @@ import contextlib
 import hashlib
 import hmac
 import json
+import logging
 import os
 import secrets
 import sys
@@ -58,6 +59,9 @@ from gateway.schemas import (
 )
 from gateway.settings import NodeSettings
 
+log = logging.getLogger("fleetcast.node")
+DB_LOG_INTERVAL_S = 10.0
+
 
 class NodeState:
     """Mutable per-process state shared by the routes and the middleware."""
@@ -73,6 +77,20 @@ class NodeState:
         self.card_key = settings.card_hmac_key.encode()
         self.started = False
         self.draining = False
+        self._db_failures = 0  # 503s since the last log line about them
+        self._db_logged_at = -DB_LOG_INTERVAL_S
+
+    def report_database_error(self, cause: str, now: float | None = None) -> None:
+        """Log that requests fail on the database: the first at once, then at most one
+        line per ``DB_LOG_INTERVAL_S`` with the count, so an outage is in the node's log
+        (it used to answer 503s and log nothing) without a line per request."""
+        now = time.monotonic() if now is None else now
+        self._db_failures += 1
+        if now - self._db_logged_at >= DB_LOG_INTERVAL_S:
+            log.warning("node %s: database unavailable (%d request%s answered 503 since the "
+                        "last report): %s", self.settings.node_id, self._db_failures,
+                        "" if self._db_failures == 1 else "s", cause)
+            self._db_failures, self._db_logged_at = 0, now
 
 
 def _error(status: int, loc: list[str], msg: str) -> JSONResponse:
@@ -125,6 +143,7 @@ def create_app(settings: NodeSettings | None = None) -> FastAPI:
         # Nothing was charged (the claim is released or its lease runs out), so the
         # client may retry with the same key.
         cause = str(exc.orig or exc).splitlines()[0][:200]
+        state.report_database_error(cause)
         return JSONResponse({"detail": f"database unavailable: {cause}"}, status_code=503,
                             headers={"Retry-After": "1"})
 
@@ -307,6 +326,10 @@ def run_node(settings: NodeSettings) -> None:
     """Serve one node until SIGTERM/SIGINT (graceful: in-flight requests finish)."""
     import uvicorn
 
+    handler = logging.StreamHandler()  # stderr: the local pool's node log file
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    log.addHandler(handler)
+    log.propagate = False
     uvicorn.run(
         create_app(settings),
         host=settings.host,

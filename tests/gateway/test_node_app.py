@@ -195,3 +195,64 @@ def test_payment_id_with_a_nul_is_404_on_postgresql(postgres_url: str) -> None:
             response = client.get(f"/payments/{bad}")
             assert response.status_code == 404, (bad, response.text)
             assert response.json()["detail"][0]["field"] == "payment_id"
+
+
+@pytest.mark.postgres
+def test_database_outage_is_logged_by_the_node(
+    postgres_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Before: every payment was a 503 "database unavailable" and the node's log stayed
+    # empty, so an operator reading it could not tell why the fleet answered 503.
+    from sqlalchemy import create_engine, text
+
+    from gateway.db import temporary_database
+    from gateway.node import create_app
+    from gateway.settings import NodeSettings
+    from tests.conftest import _pg_admin_url
+
+    admin = create_engine(_pg_admin_url(), isolation_level="AUTOCOMMIT")
+    try:
+        with temporary_database(_pg_admin_url(), "fleetcast_outage") as url:
+            name = url.rsplit("/", 1)[1]
+            settings = NodeSettings(node_id="node-o", database_url=url, processing_latency_ms=0)
+            with TestClient(create_app(settings)) as client:
+                ok = client.post("/payments", json=body(), headers={"Idempotency-Key": "o-1"})
+                assert ok.status_code == 201
+                with admin.connect() as conn:
+                    conn.execute(text(f'alter database "{name}" allow_connections false'))
+                    conn.execute(text("select pg_terminate_backend(pid) from pg_stat_activity "
+                                      "where datname = :n"), {"n": name})
+                try:
+                    with caplog.at_level("WARNING", logger="fleetcast.node"):
+                        failed = client.post("/payments", json=body(),
+                                             headers={"Idempotency-Key": "o-2"})
+                finally:
+                    with admin.connect() as conn:
+                        conn.execute(text(f'alter database "{name}" allow_connections true'))
+                assert failed.status_code == 503
+                [line] = [r.getMessage() for r in caplog.records if r.name == "fleetcast.node"]
+                assert line.startswith("node node-o: database unavailable (1 request answered "
+                                       "503 since the last report): ")
+                assert name in line  # PostgreSQL's own words: which database refused
+    finally:
+        admin.dispose()
+
+
+def test_database_errors_are_logged_once_per_interval(tmp_path: Path,
+                                                      caplog: pytest.LogCaptureFixture) -> None:
+    from gateway.node import DB_LOG_INTERVAL_S, NodeState
+    from gateway.settings import NodeSettings
+
+    state = NodeState(NodeSettings(node_id="node-l",
+                                   database_url=f"sqlite:///{tmp_path / 'l.db'}"))
+    with caplog.at_level("WARNING", logger="fleetcast.node"):
+        for now in (100.0, 101.0, 102.0, 100.0 + DB_LOG_INTERVAL_S):
+            state.report_database_error("server closed the connection", now=now)
+    lines = [r.getMessage() for r in caplog.records if r.name == "fleetcast.node"]
+    assert lines == [
+        "node node-l: database unavailable (1 request answered 503 since the last report): "
+        "server closed the connection",
+        "node node-l: database unavailable (3 requests answered 503 since the last report): "
+        "server closed the connection",
+    ]
+    state.engine.dispose()
