@@ -8,7 +8,8 @@ httpx connections.
 
 Passive health: a connect failure or a reset marks a backend down for a back-off
 that doubles on each consecutive failure (``down_backoff_s`` up to
-``max_down_backoff_s``).  A request is retried once on another backend after a
+``max_down_backoff_s``); requests that fail while it is already down (sent before
+it was marked) do not count again.  A request is retried once on another backend after a
 connect error (nothing was sent), and after a reset before any response only if
 it carries an ``Idempotency-Key`` (the nodes make that retry safe).
 
@@ -172,6 +173,12 @@ class Balancer:
                 f"(the next is tried again in {max(0.0, soonest):.1f} s)")
 
     def mark_down(self, backend: Backend, now: float) -> None:
+        if not backend.healthy(now):
+            # Already down: this request was sent before the failure that marked it
+            # (a killed node fails all its in-flight requests at once).  One event is
+            # one failure; counting each would double the back-off per request, and
+            # 20 in flight meant 30 s away from a node that was back in 3.
+            return
         backend.consecutive_failures += 1
         backoff = self.settings.down_backoff_s * 2 ** (backend.consecutive_failures - 1)
         backend.down_until = now + min(backoff, self.settings.max_down_backoff_s)

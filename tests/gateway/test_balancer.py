@@ -178,11 +178,36 @@ def test_passive_health_backoff_doubles() -> None:
     balancer = Balancer(BalancerSettings(down_backoff_s=1.0, max_down_backoff_s=3.0))
     balancer.set_backends([BackendIn(id="a", url="http://127.0.0.1:1")])
     backend = balancer.backends["a"]
-    for expected in (1.0, 2.0, 3.0):
+    now = 100.0
+    for expected in (1.0, 2.0, 3.0, 3.0):  # each failure after the back-off ran out
+        balancer.mark_down(backend, now=now)
+        assert backend.down_until == now + expected
+        now += expected
+    assert balancer.candidates(now=now - 0.5, exclude=set()) == []
+    assert [c.id for c in balancer.candidates(now=now, exclude=set())] == ["a"]
+
+
+def test_failures_while_down_do_not_double_the_backoff() -> None:
+    # A killed node fails all its in-flight requests at once; each used to double the
+    # back-off (20 in flight: 30 s, the cap, for a node restarted 3 s later).
+    balancer = Balancer(BalancerSettings(down_backoff_s=1.0, max_down_backoff_s=30.0))
+    balancer.set_backends([BackendIn(id="a", url="http://127.0.0.1:1")])
+    backend = balancer.backends["a"]
+    for _ in range(20):
         balancer.mark_down(backend, now=100.0)
-        assert backend.down_until == 100.0 + expected
-    assert balancer.candidates(now=102.0, exclude=set()) == []
-    assert [c.id for c in balancer.candidates(now=103.0, exclude=set())] == ["a"]
+    assert backend.down_until == 101.0 and backend.consecutive_failures == 1
+
+
+def test_requests_in_flight_to_a_node_that_resets_count_as_one_failure() -> None:
+    async def scenario(balancer: Balancer, client: httpx.AsyncClient) -> None:
+        async with TinyBackend("reset", reset=True) as bad:
+            await client.put("/admin/backends", headers=AUTH, json={"backends": [bad.spec()]})
+            answers = await asyncio.gather(*(client.post("/p", content=b"{}")
+                                             for _ in range(8)))
+            assert {r.status_code for r in answers} <= {502, 503} and bad.hits >= 2
+            assert balancer.backends["reset"].consecutive_failures == 1
+
+    run(scenario)
 
 
 def test_health_and_unknown_strategy() -> None:
