@@ -267,6 +267,19 @@ class Balancer:
             await _respond(send, 200, {"status": "ok", "role": "balancer", "ready_backends": ready,
                                        "strategy": self.settings.strategy})
             return
+        if path == "/readyz" and method == "GET":
+            # The balancer's own readiness (it used to forward /readyz to some node,
+            # which answered with its own node_id): ready while a backend can be chosen.
+            now = time.monotonic()
+            usable = len(self.candidates(now, set()))
+            if usable:
+                await _respond(send, 200, {"status": "ready", "role": "balancer",
+                                           "usable_backends": usable})
+            else:
+                await _respond(send, 503, {"status": "unavailable", "role": "balancer",
+                                           "detail": f"no backend available: "
+                                                     f"{self.why_none(now)}"})
+            return
         if path == "/metrics" and method == "GET":
             await _respond_raw(send, 200, {"content-type": CONTENT_TYPE_LATEST},
                                generate_latest(self.metrics.registry))

@@ -266,3 +266,22 @@ def test_only_backend_refusing_is_named_and_no_retry_is_claimed() -> None:
             "no backend available: none of 1 backends is ready (all draining)")
 
     run(scenario)
+
+
+def test_readyz_is_the_balancers_own() -> None:
+    # Before, /readyz was forwarded like a payment: a node's {"status": "ready",
+    # "node_id": ...} (or any backend's answer) stood for the balancer's readiness.
+    async def scenario(balancer: Balancer, client: httpx.AsyncClient) -> None:
+        async with TinyBackend("a") as a:
+            await client.put("/admin/backends", headers=AUTH, json={"backends": [a.spec()]})
+            ready = await client.get("/readyz")
+            assert ready.status_code == 200 and a.hits == 0
+            assert ready.json() == {"status": "ready", "role": "balancer", "usable_backends": 1}
+            await client.put("/admin/backends", headers=AUTH,
+                             json={"backends": [a.spec("draining")]})
+            gone = await client.get("/readyz")
+            assert gone.status_code == 503 and a.hits == 0
+            assert gone.json()["detail"] == (
+                "no backend available: none of 1 backends is ready (all draining)")
+
+    run(scenario)
