@@ -20,8 +20,8 @@ def daily_with_year(years: float = 4.0, amplitude: float = 0.5, seed: int = 3) -
     e = rng.normal(scale=0.05, size=len(index))
     for i in range(1, len(index)):
         ar[i] = 0.7 * ar[i - 1] + e[i]
-    phase = 2 * np.pi * (index.dayofyear.to_numpy() - 105) / 365.25
-    weekend = np.where(index.dayofweek.to_numpy() >= 5, -0.3, 0.0)
+    phase = 2 * np.pi * (index.day_of_year.to_numpy() - 105) / 365.25
+    weekend = np.where(index.day_of_week.to_numpy() >= 5, -0.3, 0.0)
     z = np.log(5000.0) + amplitude * np.sin(phase) + weekend + ar
     return pd.Series(np.round(np.exp(z)), index=index, name="value")
 
@@ -46,8 +46,8 @@ def test_daily_load_over_the_years_gets_a_yearly_wave_and_forecasts_its_rise(
     fc = model.forecast(60)
     # the wave rises ~ 0.5 * (sin(+) - sin(-)) over the next 60 days: about x1.7 by early June
     days = pd.DatetimeIndex(fc.timestamps)
-    true_z = np.log(5000.0) + 0.5 * np.sin(2 * np.pi * (days.dayofyear.to_numpy() - 105) / 365.25)
-    weekdays = days.dayofweek.to_numpy() < 5
+    true_z = np.log(5000.0) + 0.5 * np.sin(2 * np.pi * (days.day_of_year.to_numpy() - 105) / 365.25)
+    weekdays = days.day_of_week.to_numpy() < 5
     ratio = np.exp(np.log(fc.mean[weekdays]) - true_z[weekdays])
     assert np.all((ratio > 0.8) & (ratio < 1.25))
     assert fc.mean[-1] > 1.5 * fc.mean[0]
@@ -72,7 +72,7 @@ def test_fit_yearly_needs_two_years_and_finds_the_phase() -> None:
     assert wave.season is not None and wave.season.period == pytest.approx(YEAR_SECONDS / 86_400)
     assert "yearly wave read on 1095 points" in notes[0]
     peak = series.index[int(np.argmax(wave.at(positions)[:366]))]
-    assert abs(peak.dayofyear - 196) <= 10  # mid-July
+    assert abs(peak.day_of_year - 196) <= 10  # mid-July
     short = fit_yearly(z[:700], positions[:700], 86_400.0, notes)
     assert short.season is None
 
