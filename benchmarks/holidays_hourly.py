@@ -26,6 +26,7 @@ week back.  Results: ``benchmarks/results/holidays_hourly.md`` and ``.json``.
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 import tempfile
@@ -113,6 +114,8 @@ def markdown(results: dict[str, list[dict[str, Any]]], header: list[str]) -> str
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.parse_args()
     header = run_header("Hourly load on US holidays: own pulls read on the year before the "
                         "window", "python benchmarks/holidays_hourly.py")
     results: dict[str, list[dict[str, Any]]] = {}
