@@ -107,7 +107,8 @@ def up(config: Path | None) -> None:
               default="latency", show_default=True, help="Fault injected into one node.")
 @click.option("--fault-at", type=click.FloatRange(0.05, 0.95), default=0.55, show_default=True,
               help="When to inject the fault, as a fraction of the demo.")
-@click.option("--tick-seconds", type=click.FloatRange(0.5, 60), default=2.0, show_default=True)
+@click.option("--tick-seconds", type=click.FloatRange(0.5, 60), default=2.0, show_default=True,
+              help="Wall-clock seconds between control ticks.")
 @click.option("--quiet", is_flag=True, help="No live console view (the report is still written).")
 def demo(config: Path | None, minutes: float, trace_path: Path | None, peak_rps: float,
          fault: str, fault_at: float, tick_seconds: float, quiet: bool) -> None:
