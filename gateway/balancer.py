@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import hmac
 import json
+import logging
 import random
 import re
 import time
@@ -50,6 +51,7 @@ from gateway.metrics import LATENCY_BUCKETS
 from gateway.settings import BalancerSettings
 from gateway.strategies import STRATEGIES, Candidate, PeakEwma, make_chooser
 
+log = logging.getLogger("fleetcast.balancer")
 FORWARD_REQUEST_HEADERS = {"content-type", "idempotency-key", "accept", "x-request-id"}
 FORWARD_RESPONSE_HEADERS = {"content-type", "idempotent-replayed", "retry-after"}
 
@@ -172,7 +174,7 @@ class Balancer:
         return (f"all {len(ready)} ready backends are marked down after connection failures "
                 f"(the next is tried again in {max(0.0, soonest):.1f} s)")
 
-    def mark_down(self, backend: Backend, now: float) -> None:
+    def mark_down(self, backend: Backend, now: float, reason: str = "") -> None:
         if not backend.healthy(now):
             # Already down: this request was sent before the failure that marked it
             # (a killed node fails all its in-flight requests at once).  One event is
@@ -182,6 +184,11 @@ class Balancer:
         backend.consecutive_failures += 1
         backoff = self.settings.down_backoff_s * 2 ** (backend.consecutive_failures - 1)
         backend.down_until = now + min(backoff, self.settings.max_down_backoff_s)
+        log.warning("backend %s (%s) marked down for %.1f s after %d consecutive failure%s%s",
+                    backend.id, backend.url, backend.down_until - now,
+                    backend.consecutive_failures,
+                    "" if backend.consecutive_failures == 1 else "s",
+                    f": {reason}" if reason else "")
 
     # -- forwarding -------------------------------------------------------------
     async def start(self) -> None:
@@ -223,21 +230,25 @@ class Balancer:
                 response = await self.client.request_to(
                     host, port, method, target, headers=headers, body=body)
             except ConnectFailed:
-                self.mark_down(backend, time.monotonic())
                 retry_ok = True
                 failure = "backend refused the connection"
+                self.mark_down(backend, time.monotonic(), failure)
             except ResetBeforeResponse:
-                self.mark_down(backend, time.monotonic())
                 retry_ok = key is not None
                 failure = "backend closed the connection before answering"
+                self.mark_down(backend, time.monotonic(), failure)
             except ProtocolFailure:
-                self.mark_down(backend, time.monotonic())
                 failure = "backend broke off its response"
+                self.mark_down(backend, time.monotonic(), failure)
             except ResponseTimeout:
                 backend.observe(time.perf_counter() - started, time.monotonic())
                 return 504, {"content-type": "application/json"}, _json(
                     {"detail": f"backend {backend.id} did not answer in time"}), backend.id
             else:
+                if backend.consecutive_failures:
+                    log.warning("backend %s (%s) answers again after %d consecutive failure%s",
+                                backend.id, backend.url, backend.consecutive_failures,
+                                "" if backend.consecutive_failures == 1 else "s")
                 backend.consecutive_failures = 0
                 backend.observe(time.perf_counter() - started, time.monotonic())
                 out = {k: v for k, v in response.headers.items() if k in FORWARD_RESPONSE_HEADERS}
@@ -378,6 +389,10 @@ def run_balancer(settings: BalancerSettings, backends: list[BackendIn] | None = 
     """Serve the balancer until SIGTERM/SIGINT."""
     import uvicorn
 
+    handler = logging.StreamHandler()  # stderr: the balancer's log file under fleetcast up
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    log.addHandler(handler)
+    log.propagate = False
     balancer = Balancer(settings)
     if backends:
         balancer.set_backends(backends)

@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
+import pytest
 
 from gateway.balancer import BackendIn, Balancer
 from gateway.settings import BalancerSettings
@@ -283,5 +284,26 @@ def test_readyz_is_the_balancers_own() -> None:
             assert gone.status_code == 503 and a.hits == 0
             assert gone.json()["detail"] == (
                 "no backend available: none of 1 backends is ready (all draining)")
+
+    run(scenario)
+
+
+def test_backend_marked_down_and_back_is_logged(caplog: pytest.LogCaptureFixture) -> None:
+    # Before, the balancer logged nothing: a node that refused connections for minutes
+    # showed only as retries in /metrics.
+    async def scenario(balancer: Balancer, client: httpx.AsyncClient) -> None:
+        async with TinyBackend("flaky", reset=True) as flaky:
+            await client.put("/admin/backends", headers=AUTH, json={"backends": [flaky.spec()]})
+            with caplog.at_level("WARNING", logger="fleetcast.balancer"):
+                assert (await client.get("/x")).status_code == 502
+                flaky.reset = False
+                balancer.backends["flaky"].down_until = 0.0  # its back-off ran out
+                assert (await client.get("/x")).status_code == 200
+            url = f"http://127.0.0.1:{flaky.port}"
+            assert [r.getMessage() for r in caplog.records if r.name == "fleetcast.balancer"] == [
+                f"backend flaky ({url}) marked down for 1.0 s after 1 consecutive failure: "
+                "backend closed the connection before answering",
+                f"backend flaky ({url}) answers again after 1 consecutive failure",
+            ]
 
     run(scenario)
