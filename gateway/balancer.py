@@ -325,7 +325,7 @@ class Balancer:
             return
         auth = dict(scope["headers"]).get(b"authorization", b"").decode("latin-1")
         token = self.settings.admin_token
-        if not token or not hmac.compare_digest(auth, f"Bearer {token}"):
+        if not token or not hmac.compare_digest(auth.encode(), f"Bearer {token}".encode()):
             await _respond(send, 401, {"detail": "admin token required (Authorization: Bearer)"})
             return
         raw = await _read_body(receive, 1_000_000) or b""

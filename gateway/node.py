@@ -105,7 +105,9 @@ def request_fingerprint(body: PaymentIn, key: bytes) -> str:
 
 def authorized(request: Request, token: str) -> bool:
     supplied = request.headers.get("authorization", "")
-    return bool(token) and hmac.compare_digest(supplied, f"Bearer {token}")
+    # As bytes: compare_digest raises TypeError on a str with non-ASCII characters
+    # (a header is read as latin-1), which was a 500.
+    return bool(token) and hmac.compare_digest(supplied.encode(), f"Bearer {token}".encode())
 
 
 def create_app(settings: NodeSettings | None = None) -> FastAPI:

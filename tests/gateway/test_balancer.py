@@ -307,3 +307,14 @@ def test_backend_marked_down_and_back_is_logged(caplog: pytest.LogCaptureFixture
             ]
 
     run(scenario)
+
+
+def test_admin_token_with_non_ascii_characters_is_401() -> None:
+    # hmac.compare_digest raised TypeError on the latin-1 header: a 500.
+    async def scenario(balancer: Balancer, client: httpx.AsyncClient) -> None:
+        payload = {"backends": [{"id": "n1", "url": "http://127.0.0.1:9"}]}
+        wrong = {"Authorization": "Bearer café".encode("latin-1")}
+        response = await client.put("/admin/backends", json=payload, headers=wrong)
+        assert response.status_code == 401 and balancer.backends == {}
+
+    run(scenario)

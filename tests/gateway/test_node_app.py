@@ -256,3 +256,11 @@ def test_database_errors_are_logged_once_per_interval(tmp_path: Path,
         "server closed the connection",
     ]
     state.engine.dispose()
+
+
+def test_admin_token_with_non_ascii_characters_is_401(node_client: TestClient) -> None:
+    # hmac.compare_digest raised TypeError on the latin-1 header: a 500.
+    wrong = {"Authorization": "Bearer café".encode("latin-1")}
+    assert node_client.post("/admin/drain", headers=wrong).status_code == 401
+    assert node_client.request("DELETE", "/admin/faults", headers=wrong).status_code == 401
+    assert node_client.get("/readyz").status_code == 200  # not drained
