@@ -537,6 +537,7 @@ class LoadForecaster:
             max_gap=self.max_gap,
             step=step,
             business=self.business_days_,
+            first_point=0,  # the last observation, then the new points 1, 2, ...
         ).iloc[1:]
         z = forward(joined.to_numpy(dtype=float), self.transform_, self.lmbda_)
         resid = z - self._regression(self._positions(pd.DatetimeIndex(joined.index)))

@@ -94,6 +94,7 @@ def regularize(
     lines: np.ndarray | None = None,
     business: bool | None = None,
     tail: bool = False,
+    first_point: int | None = None,
 ) -> pd.Series:
     """Check order, duplicates and spacing; fill short gaps; return a regular series.
 
@@ -104,7 +105,10 @@ def regularize(
     (without ``step``) = when the rows look like it.  ``tail``: a gap longer than
     ``max_gap`` is not an error when the rows after the last one span at least
     :func:`min_tail_span`; the series then starts after it, and
-    ``series.attrs["cut"]`` says where (:func:`cut_note`).
+    ``series.attrs["cut"]`` says where (:func:`cut_note`).  ``first_point``: the points
+    came from code (``fit``, ``update``), not a file: ``first_point`` is the number of
+    the first (``update`` prepends the last observation: 0), and messages name points
+    by number and the fix in code terms (``max_gap``), not file lines and CLI flags.
     """
     if len(index) < 2:
         raise SeriesError(f"{where}: too few points ({len(index)})")
@@ -113,19 +117,21 @@ def regularize(
     dup = np.flatnonzero(diffs == 0) + 1
     if len(dup):
         raise SeriesError(
-            f"{where}: duplicated timestamp {index[dup[0]]} at {lines_text(dup, lines)} "
-            "(use --freq with --agg to aggregate raw events)"
+            f"{where}: duplicated timestamp {index[dup[0]]} at {_rows(dup, lines, first_point)} "
+            + ("(one value per timestamp)" if first_point is not None else
+               "(use --freq with --agg to aggregate raw events)")
         )
     back = np.flatnonzero(diffs < 0) + 1
     if len(back):
         raise SeriesError(
             f"{where}: timestamps not sorted: {index[back[0]]} comes after "
-            f"{index[back[0] - 1]} at {lines_text(back, lines)} (sort the file or use --freq)"
+            f"{index[back[0] - 1]} at {_rows(back, lines, first_point)} "
+            + ("(sort them first)" if first_point is not None else "(sort the file or use --freq)")
         )
     if business is None:
         business = step is None and busdays.looks_business_daily(index)
     if business:
-        return _regularize_business(values, index, where, max_gap, lines, tail)
+        return _regularize_business(values, index, where, max_gap, lines, tail, first_point)
     step = step if step is not None else infer_step(index)
     step_ns = step.value
     ratio = diffs / step_ns
@@ -137,25 +143,36 @@ def regularize(
                 f"{duration_text(pd.Timedelta(int(diffs.min()), unit='ns'))} to "
                 f"{duration_text(pd.Timedelta(int(diffs.max()), unit='ns'))} look like calendar "
                 "months, quarters or years, which are not a fixed step; fleetcast forecasts "
-                f"load at fixed steps from seconds to days ({lines_text(irregular, lines)})"
+                f"load at fixed steps from seconds to days ({_rows(irregular, lines, first_point)})"
             )
         raise SeriesError(
             f"{where}: irregular timestamps: {index[irregular[0]]} is "
             f"{duration_text(pd.Timedelta(int(diffs[irregular[0] - 1]), unit='ns'))} after the "
             f"previous row, not a multiple of the step {duration_text(step)} "
-            f"({lines_text(irregular, lines)}); resample with --freq {_nice_step(diffs)} "
-            "(and --agg mean if the rows are samples of the load, not counts to add up)"
+            f"({_rows(irregular, lines, first_point)}); "
+            + (f"resample to {_nice_step(diffs)} first" if first_point is not None else
+               f"resample with --freq {_nice_step(diffs)} (and --agg mean if the rows are "
+               "samples of the load, not counts to add up)")
         )
     missing = np.round(ratio).astype(int) - 1
     return _fill_gaps(values, index, missing,
                       lambda start: pd.date_range(start, index[-1], freq=step), "steps", where,
-                      max_gap, lines, min_tail_span(step) if tail else None)
+                      max_gap, lines, min_tail_span(step) if tail else None, first_point)
+
+
+def _rows(positions: np.ndarray, lines: np.ndarray | None, first_point: int | None) -> str:
+    """File lines of 0-based rows, or their point numbers counted from ``first_point``."""
+    if first_point is None:
+        return lines_text(positions, lines)
+    shown = ", ".join(str(int(p) + first_point) for p in positions[:5])
+    more = f" (and {len(positions) - 5} more)" if len(positions) > 5 else ""
+    return f"point{'s' if len(positions) > 1 else ''} {shown}{more}"
 
 
 def _fill_gaps(values: np.ndarray, index: pd.DatetimeIndex, missing: np.ndarray,
                grid: Callable[[pd.Timestamp], pd.DatetimeIndex], steps: str, where: str,
                max_gap: int, lines: np.ndarray | None,
-               min_tail: pd.Timedelta | None = None) -> pd.Series:
+               min_tail: pd.Timedelta | None = None, first_point: int | None = None) -> pd.Series:
     """``values`` at ``index`` on ``grid(first timestamp)``, where ``missing[i]`` grid
     points lie between rows ``i`` and ``i + 1``: runs of more than ``max_gap`` are an
     error (or, when the rows after the last one span at least ``min_tail``, the series
@@ -178,8 +195,8 @@ def _fill_gaps(values: np.ndarray, index: pd.DatetimeIndex, missing: np.ndarray,
                          f"own (at least {duration_text(min_tail)})")
             raise SeriesError(
                 f"{where}: gap of {missing[i - 1]} missing {steps} before {index[i]} "
-                f"({lines_text(long_gaps, lines)}); at most {max_gap} are filled by "
-                f"interpolation (--max-gap){short}"
+                f"({_rows(long_gaps, lines, first_point)}); at most {max_gap} are filled by "
+                f"interpolation ({'--max-gap' if first_point is None else 'max_gap'}){short}"
             )
     series = pd.Series(values, index=index, dtype=float)
     filled = np.zeros(len(series), dtype=bool)
@@ -207,7 +224,8 @@ def cut_note(series: pd.Series) -> list[str]:
 
 
 def _regularize_business(values: np.ndarray, index: pd.DatetimeIndex, where: str,
-                         max_gap: int, lines: np.ndarray | None, tail: bool = False) -> pd.Series:
+                         max_gap: int, lines: np.ndarray | None, tail: bool = False,
+                         first_point: int | None = None) -> pd.Series:
     """``regularize`` on the business-day grid: weekdays without a row (holidays) are
     gaps filled by the same rule; a weekend row or another time of day is an error."""
     weekend = busdays.weekend_rows(index)
@@ -215,7 +233,7 @@ def _regularize_business(values: np.ndarray, index: pd.DatetimeIndex, where: str
         day = index[weekend[0]]
         raise SeriesError(
             f"{where}: {day} is a {day.day_name()}, but the series is on business days "
-            f"(Monday to Friday) ({lines_text(weekend, lines)}); read it with --freq 1D to "
+            f"(Monday to Friday) ({_rows(weekend, lines, first_point)}); read it with --freq 1D to "
             "forecast every calendar day"
         )
     full = busdays.grid(index[0], index[-1])
@@ -224,12 +242,12 @@ def _regularize_business(values: np.ndarray, index: pd.DatetimeIndex, where: str
         raise SeriesError(
             f"{where}: irregular timestamps: {index[off_grid[0]]} is not at "
             f"{index[0].strftime('%H:%M:%S')}, the time of day of the other business days "
-            f"({lines_text(off_grid, lines)}); resample with --freq B"
+            f"({_rows(off_grid, lines, first_point)}); resample with --freq B"
         )
     missing = np.diff(busdays.positions(index)).astype(int) - 1
     series = _fill_gaps(values, index, missing, lambda start: full[full >= start],
                         "business days", where, max_gap, lines,
-                        min_tail_span(pd.Timedelta(days=1)) if tail else None)
+                        min_tail_span(pd.Timedelta(days=1)) if tail else None, first_point)
     series.attrs[busdays.ATTR] = True
     return series
 
@@ -272,7 +290,8 @@ def check_series(series: pd.Series, max_gap: int) -> tuple[pd.Series, float]:
         )
     # a prefix of a business-day series (a backtest's) stays on business days
     business = True if busdays.on_business_days(series) else None
-    regular = regularize(values, index, "series", max_gap=max_gap, business=business)
+    regular = regularize(values, index, "series", max_gap=max_gap, business=business,
+                         first_point=1)
     inherited = series.attrs.get("filled", ())
     if inherited:  # points the reader filled in stay filled in (they are not observations)
         own = filled_mask(regular)
