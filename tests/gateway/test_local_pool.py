@@ -85,7 +85,11 @@ def test_restarted_pool_adopts_live_nodes_and_forgets_dead(tmp_path: Path) -> No
     first = LocalPool(data, None, free_port(), TOKEN)
     try:
         a, b = first.launch(2)
-        first.wait_ready()
+        started = {n.id: n.state for n in first.wait_ready()}
+        # both must have started for the restart below to mean anything (a node that died
+        # starting is FAILED already, and a restarted pool rightly forgets it): say why not
+        assert started == {a.id: NodeState.READY, b.id: NodeState.READY}, "\n".join(
+            (data / "logs" / f"{i}.log").read_text()[-2000:] for i in (a.id, b.id))
         first.kill(b.id)
         first._procs[b.id].wait()  # type: ignore[union-attr]
         second = LocalPool(data, None, free_port(), TOKEN)  # same data_dir: a restart
