@@ -32,8 +32,10 @@ class TinyBackend:
         self.hits = 0
         self.server: asyncio.Server | None = None
         self.port = 0
+        self.writers: set[asyncio.StreamWriter] = set()
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.writers.add(writer)
         try:
             while True:
                 head = await reader.readuntil(b"\r\n\r\n")
@@ -61,6 +63,8 @@ class TinyBackend:
     async def __aexit__(self, *_: object) -> None:
         assert self.server is not None
         self.server.close()
+        for writer in self.writers:  # keep-alive connections the balancer still holds
+            writer.close()
 
     def spec(self, state: str = "ready", weight: int = 100) -> dict[str, Any]:
         return {"id": self.name, "url": f"http://127.0.0.1:{self.port}", "state": state,
