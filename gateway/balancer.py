@@ -19,7 +19,6 @@ it carries an ``Idempotency-Key`` (the nodes make that retry safe).
 from __future__ import annotations
 
 import contextlib
-import hmac
 import json
 import logging
 import random
@@ -39,6 +38,7 @@ from prometheus_client import (
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from starlette.types import Receive, Scope, Send
 
+from gateway.admin_auth import admin_refusal
 from gateway.httpclient import (
     ConnectFailed,
     HttpClient,
@@ -52,6 +52,7 @@ from gateway.settings import BalancerSettings
 from gateway.strategies import STRATEGIES, Candidate, PeakEwma, make_chooser
 
 log = logging.getLogger("fleetcast.balancer")
+LB_TOKEN_SETTING = "fleetcast balancer --admin-token or FLEETCAST_LB_ADMIN_TOKEN"
 FORWARD_REQUEST_HEADERS = {"content-type", "idempotency-key", "accept", "x-request-id"}
 FORWARD_RESPONSE_HEADERS = {"content-type", "idempotent-replayed", "retry-after"}
 
@@ -324,9 +325,9 @@ class Balancer:
             await _respond(send, 405, {"detail": "use GET or PUT"})
             return
         auth = dict(scope["headers"]).get(b"authorization", b"").decode("latin-1")
-        token = self.settings.admin_token
-        if not token or not hmac.compare_digest(auth.encode(), f"Bearer {token}".encode()):
-            await _respond(send, 401, {"detail": "admin token required (Authorization: Bearer)"})
+        refusal = admin_refusal(auth, self.settings.admin_token, LB_TOKEN_SETTING)
+        if refusal is not None:
+            await _respond(send, 401, {"detail": refusal})
             return
         raw = await _read_body(receive, 1_000_000) or b""
         try:

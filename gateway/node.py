@@ -34,6 +34,7 @@ from sqlalchemy.exc import DBAPIError
 from starlette.concurrency import run_in_threadpool
 
 from gateway import cards
+from gateway.admin_auth import admin_refusal
 from gateway.db import make_engine
 from gateway.faults import FaultInjector, FaultRequest, crash_soon
 from gateway.ledger import (
@@ -103,11 +104,13 @@ def request_fingerprint(body: PaymentIn, key: bytes) -> str:
     return hmac.new(key, canonical.encode(), hashlib.sha256).hexdigest()
 
 
-def authorized(request: Request, token: str) -> bool:
-    supplied = request.headers.get("authorization", "")
-    # As bytes: compare_digest raises TypeError on a str with non-ASCII characters
-    # (a header is read as latin-1), which was a 500.
-    return bool(token) and hmac.compare_digest(supplied.encode(), f"Bearer {token}".encode())
+NODE_TOKEN_SETTING = "fleetcast node --admin-token or FLEETCAST_NODE_ADMIN_TOKEN"
+
+
+def _admin_denied(request: Request, settings: NodeSettings) -> Response | None:
+    refusal = admin_refusal(request.headers.get("authorization", ""), settings.admin_token,
+                            NODE_TOKEN_SETTING)
+    return None if refusal is None else JSONResponse({"detail": refusal}, 401)
 
 
 def create_app(settings: NodeSettings | None = None) -> FastAPI:
@@ -183,8 +186,9 @@ def create_app(settings: NodeSettings | None = None) -> FastAPI:
 
     @app.post("/admin/drain")
     async def drain(request: Request) -> Response:
-        if not authorized(request, settings.admin_token):
-            return JSONResponse({"detail": "admin token required (Authorization: Bearer)"}, 401)
+        denied = _admin_denied(request, settings)
+        if denied is not None:
+            return denied
         state.draining = True
         return JSONResponse({"status": "draining", "node_id": settings.node_id})
 
@@ -225,8 +229,9 @@ def create_app(settings: NodeSettings | None = None) -> FastAPI:
 
 
 def _fault_guard(request: Request, settings: NodeSettings) -> Response | None:
-    if not authorized(request, settings.admin_token):
-        return JSONResponse({"detail": "admin token required (Authorization: Bearer)"}, 401)
+    denied = _admin_denied(request, settings)
+    if denied is not None:
+        return denied
     if not settings.fault_injection:
         return JSONResponse({"detail": "fault injection is disabled on this node"}, 403)
     return None

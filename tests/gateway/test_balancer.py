@@ -322,3 +322,23 @@ def test_admin_token_with_non_ascii_characters_is_401() -> None:
         assert response.status_code == 401 and balancer.backends == {}
 
     run(scenario)
+
+
+def test_balancer_without_a_token_says_admin_routes_are_off() -> None:
+    # Before: "admin token required (Authorization: Bearer)", whatever was sent.
+    async def main() -> None:
+        balancer = Balancer(BalancerSettings(admin_token=""))
+        await balancer.start()
+        try:
+            transport = httpx.ASGITransport(app=balancer)
+            async with httpx.AsyncClient(transport=transport, base_url="http://lb") as client:
+                response = await client.put("/admin/backends", json={"backends": []},
+                                            headers=AUTH)
+            assert response.status_code == 401
+            assert response.json()["detail"] == (
+                "admin routes are off: no admin token is configured "
+                "(fleetcast balancer --admin-token or FLEETCAST_LB_ADMIN_TOKEN)")
+        finally:
+            await balancer.stop()
+
+    asyncio.run(main())

@@ -264,3 +264,28 @@ def test_admin_token_with_non_ascii_characters_is_401(node_client: TestClient) -
     assert node_client.post("/admin/drain", headers=wrong).status_code == 401
     assert node_client.request("DELETE", "/admin/faults", headers=wrong).status_code == 401
     assert node_client.get("/readyz").status_code == 200  # not drained
+
+
+def test_admin_refusals_say_why(tmp_path: Path) -> None:
+    # Before, every refusal said "admin token required (Authorization: Bearer)", also on
+    # a node started without a token, where no header could ever be accepted.
+    from gateway.node import create_app
+    from gateway.settings import NodeSettings
+
+    settings = NodeSettings(database_url=f"sqlite:///{tmp_path / 'a.db'}", admin_token="",
+                            fault_injection=True)
+    with TestClient(create_app(settings)) as client:
+        off = client.post("/admin/drain", headers=AUTH)
+        assert off.status_code == 401
+        assert off.json()["detail"] == (
+            "admin routes are off: no admin token is configured "
+            "(fleetcast node --admin-token or FLEETCAST_NODE_ADMIN_TOKEN)")
+    settings = NodeSettings(database_url=f"sqlite:///{tmp_path / 'b.db'}", admin_token=TOKEN,
+                            fault_injection=True)
+    with TestClient(create_app(settings)) as client:
+        wrong = client.post("/admin/drain", headers={"Authorization": "Bearer nope"})
+        assert wrong.json()["detail"] == (
+            "admin token does not match (Authorization: Bearer <token>)")
+        missing = client.request("DELETE", "/admin/faults")
+        assert missing.json()["detail"] == "admin token required (Authorization: Bearer <token>)"
+        assert client.post("/admin/drain", headers=AUTH).status_code == 200
