@@ -67,6 +67,8 @@ def node(**flags: Any) -> None:
               help="Initial backend (repeatable), e.g. node-1=http://127.0.0.1:8101.")
 def balancer(backends: tuple[str, ...], **flags: Any) -> None:
     """Run the load balancer alone (membership via PUT /admin/backends)."""
+    from pydantic import ValidationError
+
     from gateway.balancer import BackendIn, run_balancer
     from gateway.settings import BalancerSettings
 
@@ -75,7 +77,13 @@ def balancer(backends: tuple[str, ...], **flags: Any) -> None:
         backend_id, sep, url = spec.partition("=")
         if not sep or not backend_id or not url.startswith("http"):
             raise click.BadParameter(f"expected ID=URL, got {spec!r}", param_hint="--backend")
-        initial.append(BackendIn(id=backend_id, url=url))
+        try:
+            initial.append(BackendIn(id=backend_id, url=url))
+        except ValidationError as exc:  # the rules PUT /admin/backends applies
+            problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: "
+                                 f"{e['msg'].removeprefix('Value error, ')}"
+                                 for e in exc.errors(include_input=False))
+            raise click.BadParameter(f"{spec!r}: {problems}", param_hint="--backend") from None
     settings = _settings(BalancerSettings, **flags)
     click.echo(f"balancer on http://{settings.host}:{settings.port} strategy={settings.strategy}"
                f" backends={len(initial)}")

@@ -23,6 +23,8 @@ from tests.ports import free_ports
         (["gateway", "--load", "-1"], "--load"),
         (["node", "--port", "70000"], "--port"),
         (["balancer", "--backend", "nonsense"], "--backend"),
+        (["balancer", "--backend", "a=https://127.0.0.1:8101"], "--backend"),
+        (["balancer", "--backend", "a=http://127.0.0.1:99999"], "--backend"),
     ],
 )
 def test_usage_errors_name_the_flag(args: list[str], flag: str) -> None:
