@@ -146,11 +146,14 @@ def create_app(settings: NodeSettings | None = None) -> FastAPI:
     @app.exception_handler(DBAPIError)
     async def database_unavailable(_: Request, exc: DBAPIError) -> Response:
         # Nothing was charged (the claim is released or its lease runs out), so the
-        # client may retry with the same key.
+        # client may retry with the same key.  The driver's words (host, port, database
+        # name, user) are for the node's log, not for payment clients.
         cause = str(exc.orig or exc).splitlines()[0][:200]
         state.report_database_error(cause)
-        return JSONResponse({"detail": f"database unavailable: {cause}"}, status_code=503,
-                            headers={"Retry-After": "1"})
+        return JSONResponse(
+            {"detail": "database unavailable; nothing was charged: retry with the same "
+                       "Idempotency-Key"},
+            status_code=503, headers={"Retry-After": "1"})
 
     @app.post("/payments", status_code=201)
     async def create_payment(request: Request) -> Response:
