@@ -46,6 +46,7 @@ from controller.lifecycle import NodeState
 from controller.margin import PeakCeiling, SurpriseCarry
 from controller.planner import NodeView, Policy, Snapshot, plan, prune_recommendations
 from controller.pools.sim import SimPool, VirtualClock
+from controller.rate_forecast import as_rate
 from forecaster.io import SeriesError
 from forecaster.types import Forecast
 
@@ -156,36 +157,6 @@ class SimSettings:
             forecast_quantile=self.forecast_quantile,
         )
         return Policy(**{**base, **overrides})
-
-
-@dataclass(frozen=True)
-class RateForecast(Forecast):
-    """A per-step count forecast read as requests per second (the planner's unit)."""
-
-    per_seconds: float = 1.0
-
-    def quantile(self, q: float) -> np.ndarray:
-        return super().quantile(q) / self.per_seconds
-
-
-def as_rate(forecast: Forecast, step_seconds: float) -> RateForecast:
-    """Divide a forecast of counts per step by the step length."""
-    s = float(step_seconds)
-    return RateForecast(
-        timestamps=forecast.timestamps,
-        mean=forecast.mean / s,
-        lo80=forecast.lo80 / s,
-        hi80=forecast.hi80 / s,
-        lo95=forecast.lo95 / s,
-        hi95=forecast.hi95 / s,
-        step_seconds=forecast.step_seconds,
-        model=forecast.model,
-        loc=forecast.loc,
-        scale=forecast.scale,
-        transform=forecast.transform,
-        lmbda=forecast.lmbda,
-        per_seconds=s,
-    )
 
 
 @dataclass(frozen=True)
