@@ -36,6 +36,7 @@ from prometheus_client import (
     generate_latest,
 )
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_core import PydanticCustomError
 from starlette.types import Receive, Scope, Send
 
 from gateway.admin_auth import admin_refusal
@@ -76,7 +77,8 @@ class BackendIn(BaseModel):
         # accepted here and then answered every request routed to it with a 500.
         match = BACKEND_URL_RE.fullmatch(url)
         if match is None or not 1 <= int(match["port"] or 80) <= 65535:
-            raise ValueError("must be http://host:port (plain HTTP, port 1-65535, no path)")
+            raise PydanticCustomError(  # no "Value error, " before it in the 422 and the CLI
+                "backend_url", "must be http://host:port (plain HTTP, port 1-65535, no path)")
         return url.rstrip("/")
 
 

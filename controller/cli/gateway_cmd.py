@@ -80,8 +80,7 @@ def balancer(backends: tuple[str, ...], **flags: Any) -> None:
         try:
             initial.append(BackendIn(id=backend_id, url=url))
         except ValidationError as exc:  # the rules PUT /admin/backends applies
-            problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: "
-                                 f"{e['msg'].removeprefix('Value error, ')}"
+            problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}"
                                  for e in exc.errors(include_input=False))
             raise click.BadParameter(f"{spec!r}: {problems}", param_hint="--backend") from None
     settings = _settings(BalancerSettings, **flags)
