@@ -29,13 +29,19 @@ class SeriesError(ValueError):
         self.option = option
 
 
-def lines_text(positions: np.ndarray, lines: np.ndarray | None = None) -> str:
+def lines_text(positions: np.ndarray, lines: np.ndarray | None = None,
+               first_point: int | None = None) -> str:
     """File line numbers of 0-based row positions (``lines[p]``; default p + 2, the
-    header being line 1)."""
-    numbers = lines[positions] if lines is not None else np.asarray(positions) + 2
+    header being line 1), or, for points that came from code and not a file, their
+    numbers counted from ``first_point``."""
+    if first_point is not None:
+        numbers, word = np.asarray(positions) + first_point, "point"
+    else:
+        numbers = lines[positions] if lines is not None else np.asarray(positions) + 2
+        word = "line"
     shown = ", ".join(str(int(p)) for p in numbers[:_SHOW])
     more = f" (and {len(positions) - _SHOW} more)" if len(positions) > _SHOW else ""
-    return f"line{'s' if len(positions) > 1 else ''} {shown}{more}"
+    return f"{word}{'s' if len(positions) > 1 else ''} {shown}{more}"
 
 
 def duration_text(delta: pd.Timedelta) -> str:

@@ -222,8 +222,8 @@ class LoadForecaster:
         capped = series
         series = self._recent_days(series, step, notes)
         # the years a daily fit's yearly wave is read on (kept for ``refit``); none otherwise
-        self.older_ = capped.loc[capped.index < series.index[0]] if yearly.applies(
-            step, self.business_days_) and self.seasonal_periods == "auto" else series.iloc[:0]
+        reads_year = self.seasonal_periods == "auto" and yearly.applies(step, self.business_days_)
+        self.older_ = capped.loc[capped.index < series.index[0]] if reads_year else series.iloc[:0]
         # sub-daily holidays' own pulls also read the year before the window (``_holiday_effects``)
         earlier = whole.loc[(whole.index < series.index[0])
                             & (whole.index > whole.index[-1] - pd.Timedelta(days=LOOKBACK_DAYS))]
@@ -231,7 +231,7 @@ class LoadForecaster:
         # fighting over shared cores made fits several times slower
         with warnings.catch_warnings(record=True) as caught, threadpool_limits(1, user_api="blas"):
             warnings.simplefilter("always")
-            self._fit_window(series, step, notes, earlier, self.older_)
+            self._fit_window(series, step, notes, earlier, self.older_ if reads_year else None)
         notes.extend(warning_notes(caught))
         self.history_ = series
         self.fit_start_ = series.index[0]
@@ -258,7 +258,7 @@ class LoadForecaster:
 
     def _fit_window(
         self, series: pd.Series, step: float, notes: list[str], earlier: pd.Series,
-        older: pd.Series,
+        older: pd.Series | None,  # the points before the window to read a yearly wave on
     ) -> None:
         y = series.to_numpy(dtype=float)
         self.step_ = step
@@ -266,7 +266,7 @@ class LoadForecaster:
         z = forward(y, self.transform_, self.lmbda_)
         positions = self._positions(pd.DatetimeIndex(series.index))
         self.yearly_ = NO_WAVE
-        if self.seasonal_periods == "auto" and yearly.applies(step, self.business_days_):
+        if older is not None:
             self.yearly_ = self._yearly_wave(older, z, positions, notes)
             z = z - self.yearly_.at(positions)
         if self.seasonal_periods == "auto":

@@ -117,7 +117,8 @@ def regularize(
     dup = np.flatnonzero(diffs == 0) + 1
     if len(dup):
         raise SeriesError(
-            f"{where}: duplicated timestamp {index[dup[0]]} at {_rows(dup, lines, first_point)} "
+            f"{where}: duplicated timestamp {index[dup[0]]} at "
+            f"{lines_text(dup, lines, first_point)} "
             + ("(one value per timestamp)" if first_point is not None else
                "(use --freq with --agg to aggregate raw events)")
         )
@@ -125,7 +126,7 @@ def regularize(
     if len(back):
         raise SeriesError(
             f"{where}: timestamps not sorted: {index[back[0]]} comes after "
-            f"{index[back[0] - 1]} at {_rows(back, lines, first_point)} "
+            f"{index[back[0] - 1]} at {lines_text(back, lines, first_point)} "
             + ("(sort them first)" if first_point is not None else "(sort the file or use --freq)")
         )
     if business is None:
@@ -143,13 +144,14 @@ def regularize(
                 f"{duration_text(pd.Timedelta(int(diffs.min()), unit='ns'))} to "
                 f"{duration_text(pd.Timedelta(int(diffs.max()), unit='ns'))} look like calendar "
                 "months, quarters or years, which are not a fixed step; fleetcast forecasts "
-                f"load at fixed steps from seconds to days ({_rows(irregular, lines, first_point)})"
+                "load at fixed steps from seconds to days "
+                f"({lines_text(irregular, lines, first_point)})"
             )
         raise SeriesError(
             f"{where}: irregular timestamps: {index[irregular[0]]} is "
             f"{duration_text(pd.Timedelta(int(diffs[irregular[0] - 1]), unit='ns'))} after the "
             f"previous row, not a multiple of the step {duration_text(step)} "
-            f"({_rows(irregular, lines, first_point)}); "
+            f"({lines_text(irregular, lines, first_point)}); "
             + (f"resample to {_nice_step(diffs)} first" if first_point is not None else
                f"resample with --freq {_nice_step(diffs)} (and --agg mean if the rows are "
                "samples of the load, not counts to add up)")
@@ -158,15 +160,6 @@ def regularize(
     return _fill_gaps(values, index, missing,
                       lambda start: pd.date_range(start, index[-1], freq=step), "steps", where,
                       max_gap, lines, min_tail_span(step) if tail else None, first_point)
-
-
-def _rows(positions: np.ndarray, lines: np.ndarray | None, first_point: int | None) -> str:
-    """File lines of 0-based rows, or their point numbers counted from ``first_point``."""
-    if first_point is None:
-        return lines_text(positions, lines)
-    shown = ", ".join(str(int(p) + first_point) for p in positions[:5])
-    more = f" (and {len(positions) - 5} more)" if len(positions) > 5 else ""
-    return f"point{'s' if len(positions) > 1 else ''} {shown}{more}"
 
 
 def _fill_gaps(values: np.ndarray, index: pd.DatetimeIndex, missing: np.ndarray,
@@ -195,7 +188,7 @@ def _fill_gaps(values: np.ndarray, index: pd.DatetimeIndex, missing: np.ndarray,
                          f"own (at least {duration_text(min_tail)})")
             raise SeriesError(
                 f"{where}: gap of {missing[i - 1]} missing {steps} before {index[i]} "
-                f"({_rows(long_gaps, lines, first_point)}); at most {max_gap} are filled by "
+                f"({lines_text(long_gaps, lines, first_point)}); at most {max_gap} are filled by "
                 f"interpolation ({'--max-gap' if first_point is None else 'max_gap'}){short}"
             )
     series = pd.Series(values, index=index, dtype=float)
@@ -233,7 +226,8 @@ def _regularize_business(values: np.ndarray, index: pd.DatetimeIndex, where: str
         day = index[weekend[0]]
         raise SeriesError(
             f"{where}: {day} is a {day.day_name()}, but the series is on business days "
-            f"(Monday to Friday) ({_rows(weekend, lines, first_point)}); read it with --freq 1D to "
+            f"(Monday to Friday) ({lines_text(weekend, lines, first_point)}); read it with "
+            "--freq 1D to "
             "forecast every calendar day"
         )
     full = busdays.grid(index[0], index[-1])
@@ -242,7 +236,7 @@ def _regularize_business(values: np.ndarray, index: pd.DatetimeIndex, where: str
         raise SeriesError(
             f"{where}: irregular timestamps: {index[off_grid[0]]} is not at "
             f"{index[0].strftime('%H:%M:%S')}, the time of day of the other business days "
-            f"({_rows(off_grid, lines, first_point)}); resample with --freq B"
+            f"({lines_text(off_grid, lines, first_point)}); resample with --freq B"
         )
     missing = np.diff(busdays.positions(index)).astype(int) - 1
     series = _fill_gaps(values, index, missing, lambda start: full[full >= start],
