@@ -16,6 +16,8 @@ Kinds and params:
   admin routes keep working so the fault can be cleared.  Hung requests get a 503
   when the fault ends.
 - ``crash``: the process exits (code 70) right after answering.
+
+A param the kind does not take, or a value outside ``PARAM_RANGES``, is a 422 naming it.
 """
 
 from __future__ import annotations
@@ -28,10 +30,22 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
 
 FaultKind = Literal["latency", "errors", "cpu", "memory", "hang", "crash"]
 MAX_DURATION_S = 24 * 3600
+
+
+# each kind's params and the range each must be in (inclusive), as the docstring lists them
+PARAM_RANGES: dict[str, dict[str, tuple[float, float]]] = {
+    "latency": {"ms": (0.0, 600_000.0), "jitter_ms": (0.0, 600_000.0)},
+    "errors": {"fraction": (0.0, 1.0)},
+    "cpu": {"threads": (1.0, 64.0)},
+    "memory": {"mb_per_s": (0.0, 1024.0)},
+    "hang": {},
+    "crash": {},
+}
 
 
 class FaultRequest(BaseModel):
@@ -40,6 +54,28 @@ class FaultRequest(BaseModel):
     kind: FaultKind
     params: dict[str, float] = Field(default_factory=dict)
     duration_s: float = Field(default=60.0, gt=0, le=MAX_DURATION_S)
+
+    @field_validator("params")
+    @classmethod
+    def _params_of_the_kind(cls, params: dict[str, float], info: ValidationInfo
+                            ) -> dict[str, float]:
+        # a negative latency used to be taken as 0 and a typo ("msec") silently ignored
+        kind = info.data.get("kind")
+        if kind is None:  # the kind itself is wrong: that error is enough
+            return params
+        ranges = PARAM_RANGES[kind]
+        for name, value in params.items():
+            if name not in ranges:
+                known = ", ".join(ranges) or "none"
+                raise PydanticCustomError(
+                    "fault_param", "{kind} takes no param '{name}' (its params: {known})",
+                    {"kind": kind, "name": name, "known": known})
+            low, high = ranges[name]
+            if not low <= value <= high:
+                raise PydanticCustomError(
+                    "fault_param",
+                    f"{kind} param '{name}' must be from {low:g} to {high:g}, got {value:g}")
+        return params
 
 
 @dataclass(frozen=True)

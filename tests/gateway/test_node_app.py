@@ -96,6 +96,18 @@ def test_fault_request_is_validated(node_client: TestClient) -> None:
     assert bad.status_code == 422 and bad.json()["detail"][0]["field"] == "kind"
     bad = node_client.post("/admin/faults", json={"kind": "cpu", "duration_s": -1}, headers=AUTH)
     assert bad.status_code == 422 and bad.json()["detail"][0]["field"] == "duration_s"
+    # each kind's params are checked (a negative latency was taken as 0, a typo ignored)
+    for params, says in [({"ms": -5}, "latency param 'ms' must be from 0 to 600000, got -5"),
+                         ({"msec": 5}, "latency takes no param 'msec' (its params: ms, "
+                                       "jitter_ms)")]:
+        bad = node_client.post("/admin/faults", json={"kind": "latency", "params": params},
+                               headers=AUTH)
+        assert bad.status_code == 422 and bad.json()["detail"][0]["field"] == "params"
+        assert bad.json()["detail"][0]["msg"] == says
+    bad = node_client.post("/admin/faults", json={"kind": "errors", "params": {"fraction": 2}},
+                           headers=AUTH)
+    assert bad.status_code == 422 and "from 0 to 1, got 2" in bad.json()["detail"][0]["msg"]
+    assert node_client.get("/admin/faults", headers=AUTH).json()["fault"] is None
 
 
 def test_fault_injection_disabled_is_403(tmp_path: object) -> None:
