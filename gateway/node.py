@@ -139,7 +139,9 @@ def create_app(settings: NodeSettings | None = None) -> FastAPI:
             state.faults.clear()
             state.engine.dispose()
 
-    app = FastAPI(title="fleetcast payment node", lifespan=lifespan)
+    # no 307 from /payments/ to /payments: behind the balancer its Location named the
+    # node itself (and the balancer does not pass Location on), so a 404 is the answer
+    app = FastAPI(title="fleetcast payment node", lifespan=lifespan, redirect_slashes=False)
     app.state.node = state
     app.add_middleware(NodeMiddleware, state=state)
 

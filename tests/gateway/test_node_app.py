@@ -91,6 +91,12 @@ def test_fault_routes_need_the_token(node_client: TestClient) -> None:
     assert node_client.delete("/admin/faults", headers=AUTH).status_code == 200
 
 
+def test_a_trailing_slash_is_404_not_a_redirect(node_client: TestClient) -> None:
+    # a 307 to /payments reached clients through the balancer without its Location
+    response = node_client.post("/payments/", json={}, follow_redirects=False)
+    assert response.status_code == 404
+
+
 def test_fault_request_is_validated(node_client: TestClient) -> None:
     bad = node_client.post("/admin/faults", json={"kind": "meltdown"}, headers=AUTH)
     assert bad.status_code == 422 and bad.json()["detail"][0]["field"] == "kind"
