@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
@@ -46,6 +46,8 @@ class NodeSettings(BaseSettings):
     database_url: str = DEFAULT_DATABASE_URL
     admin_token: str = ""  # empty: every admin route answers 401
     fault_injection: bool = False
+    # before processing_latency_ms, whose check reads it
+    idempotency_lease_s: float = Field(default=2.0, gt=0)
     processing_latency_ms: float = Field(default=2.0, ge=0, le=60_000)
     max_body_bytes: int = Field(default=16_384, ge=256)
     min_amount_minor: int = Field(default=1, ge=1)
@@ -53,7 +55,6 @@ class NodeSettings(BaseSettings):
     fee_percent_bps: int = Field(default=290, ge=0, le=10_000)
     card_hmac_key: str = Field(default=DEFAULT_CARD_KEY, min_length=8)
     memory_limit_mb: int = Field(default=512, ge=16)
-    idempotency_lease_s: float = Field(default=2.0, gt=0)
     key_retention_hours: float = Field(default=24.0, ge=24.0)
     purge_interval_s: float = Field(default=3600.0, gt=0)
     shutdown_timeout_s: float = Field(default=30.0, gt=0)
@@ -64,6 +65,21 @@ class NodeSettings(BaseSettings):
     @classmethod
     def _ledger_url(cls, url: str) -> str:
         return check_ledger_url(url)
+
+    @field_validator("processing_latency_ms")
+    @classmethod
+    def _within_the_lease(cls, ms: float, info: ValidationInfo) -> float:
+        # a payment still being processed when its claim's lease runs out is taken over
+        # by the client's retry and answered 409 itself; retries that keep arriving could
+        # then keep taking it over, and the payment would never complete
+        lease = info.data.get("idempotency_lease_s")
+        if lease is not None and ms >= lease * 1000:
+            raise PydanticCustomError(
+                "processing_latency_ms",
+                f"{ms:g} ms is not shorter than the idempotency lease ({lease:g} s, "
+                "idempotency_lease_s): a payment still in processing when its lease ran out "
+                "would be taken over by a retry")
+        return ms
 
 
 class BalancerSettings(BaseSettings):

@@ -22,6 +22,9 @@ from tests.ports import free_ports
         (["gateway", "--strategy", "fastest"], "--strategy"),
         (["gateway", "--load", "-1"], "--load"),
         (["node", "--port", "70000"], "--port"),
+        # a processing time as long as the idempotency lease (2 s) would let retries take
+        # a payment in processing over, again and again
+        (["node", "--processing-latency-ms", "2000"], "--processing-latency-ms"),
         (["balancer", "--backend", "nonsense"], "--backend"),
         (["balancer", "--backend", "a=https://127.0.0.1:8101"], "--backend"),
         (["balancer", "--backend", "a=http://127.0.0.1:99999"], "--backend"),

@@ -309,3 +309,15 @@ def test_admin_refusals_say_why(tmp_path: Path) -> None:
         missing = client.request("DELETE", "/admin/faults")
         assert missing.json()["detail"] == "admin token required (Authorization: Bearer <token>)"
         assert client.post("/admin/drain", headers=AUTH).status_code == 200
+
+
+def test_processing_must_fit_in_the_idempotency_lease() -> None:
+    from pydantic import ValidationError
+
+    from gateway.settings import NodeSettings
+
+    with pytest.raises(ValidationError, match="processing_latency_ms\n  2000 ms is not shorter "
+                       r"than the idempotency lease \(2 s, idempotency_lease_s\)"):
+        NodeSettings(processing_latency_ms=2000)
+    assert NodeSettings(processing_latency_ms=1500).processing_latency_ms == 1500
+    assert NodeSettings(processing_latency_ms=3000, idempotency_lease_s=5).idempotency_lease_s == 5
