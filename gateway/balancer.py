@@ -48,6 +48,7 @@ from gateway.httpclient import (
     ResponseTimeout,
     split_origin,
 )
+from gateway.logs import log_to_stderr
 from gateway.metrics import LATENCY_BUCKETS
 from gateway.settings import BalancerSettings
 from gateway.strategies import STRATEGIES, Candidate, PeakEwma, make_chooser
@@ -392,10 +393,7 @@ def run_balancer(settings: BalancerSettings, backends: list[BackendIn] | None = 
     """Serve the balancer until SIGTERM/SIGINT."""
     import uvicorn
 
-    handler = logging.StreamHandler()  # stderr: the balancer's log file under fleetcast up
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
-    log.addHandler(handler)
-    log.propagate = False
+    log_to_stderr(log)
     balancer = Balancer(settings)
     if backends:
         balancer.set_backends(backends)

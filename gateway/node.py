@@ -48,6 +48,7 @@ from gateway.ledger import (
     new_payment_id,
 )
 from gateway.ledger import utcnow as ledger_now
+from gateway.logs import log_to_stderr
 from gateway.metrics import NodeMetrics
 from gateway.money import FeeSchedule
 from gateway.node_middleware import NodeMiddleware
@@ -338,10 +339,7 @@ def run_node(settings: NodeSettings) -> None:
     """Serve one node until SIGTERM/SIGINT (graceful: in-flight requests finish)."""
     import uvicorn
 
-    handler = logging.StreamHandler()  # stderr: the local pool's node log file
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
-    log.addHandler(handler)
-    log.propagate = False
+    log_to_stderr(log)
     uvicorn.run(
         create_app(settings),
         host=settings.host,
