@@ -31,8 +31,13 @@ DECLINING_TEST_CARDS: dict[str, str] = {
 }
 
 
+def ascii_digits(text: str) -> bool:
+    """Only 0-9: ``str.isdigit`` also takes other scripts' digits ('４２', '١٢٣')."""
+    return text.isascii() and text.isdigit()
+
+
 def luhn_valid(number: str) -> bool:
-    if not (number.isascii() and number.isdigit()):
+    if not ascii_digits(number):
         return False
     total = 0
     for i, ch in enumerate(reversed(number)):

@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, StrictInt, StrictStr, ValidationError
 
-from gateway.cards import card_brand, cvc_length, luhn_valid
+from gateway.cards import ascii_digits, card_brand, cvc_length, luhn_valid
 from gateway.money import CURRENCY_EXPONENTS
 
 # Used with fullmatch: "$" alone would also match before a trailing newline, and
@@ -60,11 +60,6 @@ def _err(loc: tuple[str | int, ...], msg: str) -> dict[str, Any]:
     # An error about the whole body (not an object) has no path: name it "body".
     field = ".".join(str(p) for p in loc) or "body"
     return {"loc": ["body", *loc], "field": field, "msg": msg}
-
-
-def ascii_digits(text: str) -> bool:
-    """Only 0-9: ``str.isdigit`` also takes other scripts' digits ('４２', '١٢٣')."""
-    return text.isascii() and text.isdigit()
 
 
 def printable_text(text: str) -> bool:
