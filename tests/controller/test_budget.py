@@ -336,7 +336,7 @@ def test_from_policy_places_the_relief_leg_at_the_default_quantile_and_depth():
 
 PLACED = BudgetParams(budget=1.25, half_life_seconds=3600.0, gain_per_day=50.0,
                       min_floor_headroom=0.5, relief_quantile=0.8)
-RELIEF_SPAN = float(np.log(2.0) / PLACED.headroom_per_logit)  # logit units down to 0.5
+RELIEF_SPAN = PLACED.relief_span  # logit units down to 0.5
 Q_RELIEF = float(np.log(0.8 / 0.2))
 Q_LO = 0.0  # logit(q_min = 0.5)
 
@@ -405,6 +405,32 @@ def test_over_budget_the_quantile_stops_at_the_leg_while_the_floor_is_relieved_t
     assert up[-1] == (pytest.approx(PLACED.q_max), pytest.approx(1.0))
     assert all(q == pytest.approx(0.8) for q, h in up if 0.5 + 1e-9 < h < 1.0 - 1e-9)
     assert all(h == pytest.approx(0.5) for q, h in up if q < 0.8 - 1e-9)
+
+
+def test_the_relief_leg_is_crossed_in_about_a_day_at_a_ratio_0_3_over_budget():
+    # NAB ELB request counts: the floor's relief cut little there, and a leg of 13.9 logit
+    # units (the second stage's slope) held the quantile at 0.8 for six days over budget
+    from controller.planner_types import Policy
+
+    policy = Policy(min_nodes=1, max_nodes=100, node_capacity_rps=10.0, target_utilization=0.7,
+                    startup_seconds=300.0, tick_seconds=300.0, forecast_quantile=0.8)
+    budget = QuantileBudget.from_policy(policy, 1.25)
+    floors, quantiles = [], []
+    for _ in range(320):
+        budget.observe(31, 20 * 8.0)  # 31 nodes for a need of 20: a ratio of 1.55
+        floors.append(budget.floor_headroom)
+        quantiles.append(budget.quantile)
+    # the quantile is held while the floor is relieved
+    assert all(q == pytest.approx(0.8) for q, f in zip(quantiles, floors, strict=True)
+               if f > 0.5 + 1e-9)
+    day = round(86_400 / 300)  # one day of ticks; the first is accounted after its lead
+    assert floors[int(0.9 * day)] > 0.5 + 1e-6
+    assert floors[int(1.05 * day)] == pytest.approx(0.5)
+
+
+def test_relief_span_must_be_positive():
+    with pytest.raises(ValueError, match="relief_span"):
+        BudgetParams(relief_span=0.0)
 
 
 @pytest.mark.parametrize("relief_quantile", [0.4, 0.999])
