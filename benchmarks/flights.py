@@ -67,7 +67,7 @@ TRACES = {"all": None, "ATL": "ATL", "ORD": "ORD", "LAX": "LAX", "DFW": "DFW",
 ROLES = {"LAX": "held out (run at 0fec92d)", "DFW": "held out (run at 0fec92d)",
          "DTW": "held out (run at 661e5e9)", "IAH": "held out (run at 661e5e9)",
          "CLT": "held out (run at 661e5e9)",
-         "PHX": "held out (new)", "STL": "held out (new)", "DEN": "held out (new)",
+         **{a: "held out (first run at e40f6d6)" for a in ("PHX", "STL", "DEN")},
          # first run in flights_more.md, with every default fixed before it
          **{a: "held out (first run at d550c05)" for a in ("LAS", "MSP", "SFO", "EWR", "BOS")}}
 HELD_OUT = set(ROLES)
@@ -199,7 +199,10 @@ def markdown(results: list[dict[str, Any]], predict: dict[str, Any], command: st
         "everything and first run at 661e5e9. The capacity budget's placed relief leg "
         "(controller/budget.py) was chosen on ATL, ORD, LAX, DFW, DTW, IAH and CLT; PHX, STL "
         "and DEN (the three busiest airports not used before) were held out of everything "
-        "and first run here.",
+        "and first run at e40f6d6; LAS, MSP, SFO, EWR and BOS (the next five) first ran at "
+        "d550c05 (`flights_more.md`). The relief leg's length (3 logit units, f683bcb) was "
+        "chosen on NAB's ELB request counts, with ATL, ORD, LAX, DFW, DTW, IAH and CLT "
+        "looked at.",
         "",
         "## Backtest (`fleetcast forecast backtest --horizon 12 --origins 20`)",
         "",
