@@ -129,6 +129,9 @@ class BalancerMetrics:
                               ["backend"], registry=r)
         self.retries = Counter("fleetcast_lb_retries", "Requests retried on another backend",
                                registry=r)
+        self.client_gone = Counter("fleetcast_lb_client_gone",
+                                   "Requests dropped: the client left before its body was "
+                                   "complete", registry=r)
 
 
 class Balancer:
@@ -274,6 +277,14 @@ class Balancer:
             return
         if scope["type"] != "http":
             return
+        try:
+            await self._http(scope, receive, send)
+        except ClientGone:
+            self.metrics.client_gone.inc()
+            log.info("client disconnected before its %s %s body was complete; nothing forwarded",
+                     scope["method"], scope["path"])
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope["path"]
         method: str = scope["method"]
         started = time.perf_counter()
@@ -364,11 +375,19 @@ def _json(body: Any) -> bytes:
     return json.dumps(body).encode()
 
 
+class ClientGone(Exception):
+    """The client disconnected before its request body was complete."""
+
+
 async def _read_body(receive: Receive, limit: int) -> bytes | None:
+    """The whole request body; None past ``limit``; ClientGone if the client left mid-body
+    (what arrived is not a request and must not be forwarded)."""
     chunks: list[bytes] = []
     size = 0
     while True:
         message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientGone
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:

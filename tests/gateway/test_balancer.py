@@ -343,3 +343,45 @@ def test_balancer_without_a_token_says_admin_routes_are_off() -> None:
             await balancer.stop()
 
     asyncio.run(main())
+
+
+def test_a_body_cut_short_by_a_client_disconnect_is_not_forwarded() -> None:
+    # The ASGI server says http.disconnect when the client leaves mid-upload; the balancer
+    # used to take that as the body's end and forward the partial body to a node.
+    async def main() -> None:
+        balancer = Balancer(BalancerSettings(strategy="round_robin", admin_token=TOKEN),
+                            rng=random.Random(0))
+        await balancer.start()
+        try:
+            async with TinyBackend("a") as a:
+                transport = httpx.ASGITransport(app=balancer)
+                async with httpx.AsyncClient(transport=transport, base_url="http://lb") as client:
+                    await client.put("/admin/backends", headers=AUTH,
+                                     json={"backends": [a.spec()]})
+                    messages = iter([
+                        {"type": "http.request", "body": b'{"amount_minor": 1', "more_body": True},
+                        {"type": "http.disconnect"},
+                    ])
+                    sent: list[dict[str, Any]] = []
+
+                    async def receive() -> dict[str, Any]:
+                        return next(messages)
+
+                    async def send(message: dict[str, Any]) -> None:
+                        sent.append(message)
+
+                    scope = {"type": "http", "method": "POST", "path": "/payments",
+                             "query_string": b"", "headers": [
+                                 (b"content-type", b"application/json"),
+                                 (b"idempotency-key", b"k-1"), (b"content-length", b"400")]}
+                    await balancer(scope, receive, send)
+                    assert a.hits == 0 and sent == []
+                    metrics = (await client.get("/metrics")).text
+                    assert "fleetcast_lb_client_gone_total 1.0" in metrics
+                    # a complete request still goes through
+                    assert (await client.post("/payments", json={})).status_code == 200
+                    assert a.hits == 1
+        finally:
+            await balancer.stop()
+
+    asyncio.run(main())
