@@ -53,6 +53,16 @@ def markdown_table(result: SimResult | dict[str, Any], title: str | None = None)
             f"| {s['node_hours']:.1f} | {'' if ratio is None else f'{ratio:.3f}'} "
             f"| {s['scaling_actions']} | {s['peak_nodes']} |"
         )
+    onsets = trace.get("burst_onsets")
+    short = [(name, s) for name, s in policies.items()
+             if s.get("underprovisioned_steps") and "underprovisioned_onsets" in s]
+    if onsets is not None and short:
+        lines += ["", (
+            f"Burst onsets (ticks that need more nodes than any tick of the hour before; the "
+            f"load just seen does not announce them): {onsets}. Short ticks that were onsets: "
+            + ", ".join(f"{name} {s['underprovisioned_onsets']} of {s['underprovisioned_steps']}"
+                        for name, s in short) + "."
+        )]
     return "\n".join(lines) + "\n"
 
 

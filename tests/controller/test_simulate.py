@@ -20,8 +20,10 @@ from click.testing import CliRunner
 from controller.cli import main
 from controller.lifecycle import NodeState
 from controller.pools.sim import SimPool, VirtualClock
+from controller.sim_report import markdown_table
 from controller.simulate import (
     Trace,
+    burst_onsets,
     forecast_tape,
     resolve_tick,
     run_oracle,
@@ -118,6 +120,34 @@ def test_reactive_lags_a_step_up_by_its_startup():
     assert run.underprovisioned[jump : jump + 2].all()
     assert not run.underprovisioned[jump + 2 :].any()
     assert run.ready[-1] == math.ceil(6.0 / 0.7)
+
+
+@pytest.mark.parametrize(
+    "need,window,expected",
+    [
+        ([1, 1, 2, 2, 1, 3], 2, [0, 0, 1, 0, 0, 1]),
+        ([1, 1, 2, 2, 1, 3], 5, [0, 0, 1, 0, 0, 1]),
+        ([3, 1, 2, 2, 1, 3], 2, [0, 0, 0, 0, 0, 1]),  # 3 at tick 0 is out of tick 5's window
+        ([3, 1, 2, 2, 1, 3], 5, [0, 0, 0, 0, 0, 0]),  # ... but inside this one
+        ([5, 5, 5], 1, [0, 0, 0]),  # equal is not more
+    ],
+)
+def test_burst_onsets_need_more_than_every_tick_of_the_window_before(need, window, expected):
+    got = burst_onsets(np.array(need), window)
+    assert got.tolist() == [bool(e) for e in expected]
+
+
+def test_short_ticks_at_burst_onsets_are_counted_per_policy():
+    # flat, then a jump for good: the reactive policy is short at the jump (an onset) and on
+    # the next tick (start-up), which is no onset: it needs no more than the tick before
+    values = np.r_[np.full(300, 1200.0), np.full(200, 3600.0)]
+    counts = pd.Series(values, index=pd.date_range(START, periods=500, freq="10min"))
+    data = simulate(counts, settings(train_fraction=0.5), policies=("reactive", "oracle")).to_json()
+    assert data["trace"]["burst_onsets"] == 1
+    assert data["policies"]["reactive"]["underprovisioned_steps"] == 2
+    assert data["policies"]["reactive"]["underprovisioned_onsets"] == 1
+    assert data["policies"]["oracle"]["underprovisioned_onsets"] == 0
+    assert "Short ticks that were onsets: reactive 1 of 2." in markdown_table(data)
 
 
 def test_forecasts_never_see_the_future():
