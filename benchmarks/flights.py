@@ -155,6 +155,20 @@ def judged(backtest: dict[str, Any], bt_seconds: float, policies: dict[str, Any]
     }
 
 
+def backtest_cells(b: dict[str, Any]) -> list[str]:
+    """A backtest table row's cells from ``judged(...)["backtest"]``: model, MASE of the
+    model, naive and seasonal naive, the ratio to the better, 80 % coverage, met."""
+    return [
+        f"`{b['model']}`",
+        f"{b['mase']:.3f}",
+        f"{b['naive']:.3f}",
+        f"{b['seasonal_naive']:.3f}",
+        f"{b['ratio_to_better']:.2f}",
+        f"{b['coverage80']:.0%}",
+        "yes" if b["met"] else "no",
+    ]
+
+
 def simulate_cells(s: dict[str, Any]) -> list[str]:
     """A simulate table row's cells from ``judged(...)["simulate"]``: predictive and HPA
     short steps, their ratio, predictive and HPA node-hours x oracle, the oracle's short
@@ -211,14 +225,9 @@ def markdown(results: list[dict[str, Any]], predict: dict[str, Any], command: st
         "| --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | --- |",
     ]
     for r in results:
-        b = r["backtest"]
-        lines.append(
-            f"| {r['trace']} | {r.get('role', 'seen')} | "
-            f"{r['median_per_5min']:g} / {r['peak_per_5min']:g} | `{b['model']}` | "
-            f"{b['mase']:.3f} | {b['naive']:.3f} | {b['seasonal_naive']:.3f} | "
-            f"{b['ratio_to_better']:.2f} | {b['coverage80']:.0%} | "
-            f"{'yes' if b['met'] else 'no'} |"
-        )
+        row = [r["trace"], r.get("role", "seen"),
+               f"{r['median_per_5min']:g} / {r['peak_per_5min']:g}", *backtest_cells(r["backtest"])]
+        lines.append("| " + " | ".join(row) + " |")
     lines += [
         "",
         "## Autoscaling (`fleetcast simulate`, start-up 300 s, peak = 20 nodes)",

@@ -37,7 +37,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from benchmarks.flights import fleetcast, judged, simulate_cells  # noqa: E402
+from benchmarks.flights import backtest_cells, fleetcast, judged, simulate_cells  # noqa: E402
 from benchmarks.simulate import capacity_for  # noqa: E402
 from forecaster.io import read_series  # noqa: E402
 
@@ -129,13 +129,9 @@ def markdown(results: list[dict[str, Any]], commit: str) -> str:
         "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | --- |",
     ]
     for r in results:
-        b = r["backtest"]
-        lines.append(
-            f"| {r['trace']} | {r['median_per_step']:g} / {r['peak_per_step']:g} | "
-            f"`{b['model']}` | {b['mase']:.3f} | {b['naive']:.3f} | {b['seasonal_naive']:.3f} | "
-            f"{b['ratio_to_better']:.2f} | {b['coverage80']:.0%} | "
-            f"{'yes' if b['met'] else 'no'} |"
-        )
+        row = [r["trace"], f"{r['median_per_step']:g} / {r['peak_per_step']:g}",
+               *backtest_cells(r["backtest"])]
+        lines.append("| " + " | ".join(row) + " |")
     lines += [
         "",
         "## Autoscaling (`fleetcast simulate`, start-up 300 s, peak = 20 nodes)",
