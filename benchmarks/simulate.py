@@ -172,6 +172,7 @@ def run_tweets(out_dir: Path, quick: bool) -> list[dict[str, Any]]:
                 "predictive": pol["predictive"],
                 "reactive": pol["reactive"],
                 "oracle_underprovisioned_fraction": pol["oracle"]["underprovisioned_fraction"],
+                "burst_onsets": data["trace"]["burst_onsets"],
                 **targets(pol),
                 "seconds": data["elapsed_seconds"],
             }
@@ -194,8 +195,9 @@ def tweets_section(rows: list[dict[str, Any]]) -> list[str]:
         "--startup-seconds 300 --out R.json`.",
         "",
         "| trace | role | capacity rps | predictive under | reactive (HPA) under | ratio "
-        "| predictive × oracle | quantile median (10-90 %) | headroom mean (share > 1) | met |",
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: | --- | --- | --- |",
+        "| predictive × oracle | quantile median (10-90 %) | headroom mean (share > 1) | met "
+        "| short at burst onsets: predictive / HPA of onsets |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | --- | --- | --- | ---: |",
     ]
     for r in rows:
         p, q = r["predictive"], r["predictive"].get("params", {})
@@ -213,7 +215,10 @@ def tweets_section(rows: list[dict[str, Any]]) -> list[str]:
             f"| {r['reactive']['underprovisioned_fraction']:.2%} "
             f"| {r['predictive_vs_reactive_underprovisioning']:.2f} "
             f"| {r['predictive_node_hours_vs_oracle']:.3f} | {spread} | {headroom} "
-            f"| {'yes' if r['met'] else 'no'} |"
+            f"| {'yes' if r['met'] else 'no'} "
+            f"| {p['underprovisioned_onsets']} of {p['underprovisioned_steps']} / "
+            f"{r['reactive']['underprovisioned_onsets']} of "
+            f"{r['reactive']['underprovisioned_steps']} / {r['burst_onsets']} |"
         )
     return [*lines, ""]
 
