@@ -38,7 +38,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from benchmarks.flights import backtest_cells, fleetcast, judged, simulate_cells  # noqa: E402
-from benchmarks.simulate import capacity_for  # noqa: E402
+from benchmarks.simulate import capacity_for, onset_cell  # noqa: E402
 from forecaster.io import read_series  # noqa: E402
 
 RESULTS = REPO / "benchmarks" / "results"
@@ -144,10 +144,7 @@ def markdown(results: list[dict[str, Any]], commit: str) -> str:
     ]
     for r in results:
         p = r["simulate"]["policies"]
-        onsets = (f"{p['predictive']['underprovisioned_onsets']} of "
-                  f"{p['predictive']['underprovisioned_steps']} / "
-                  f"{p['reactive']['underprovisioned_onsets']} of "
-                  f"{p['reactive']['underprovisioned_steps']} / {r['burst_onsets']}")
+        onsets = onset_cell(p["predictive"], p["reactive"], r["burst_onsets"])
         row = [r["trace"], f"{r['capacity_rps']:g}", *simulate_cells(r["simulate"]), onsets]
         lines.append("| " + " | ".join(row) + " |")
     lines += ["", "Roles:", ""]

@@ -181,6 +181,14 @@ def run_tweets(out_dir: Path, quick: bool) -> list[dict[str, Any]]:
     return rows
 
 
+def onset_cell(predictive: dict[str, Any], reactive: dict[str, Any], onsets: int) -> str:
+    """Short ticks at burst onsets, "predictive / HPA / the trace's onsets", from two policy
+    summaries of ``fleetcast simulate``'s RESULT.json."""
+    return (f"{predictive['underprovisioned_onsets']} of {predictive['underprovisioned_steps']}"
+            f" / {reactive['underprovisioned_onsets']} of {reactive['underprovisioned_steps']}"
+            f" / {onsets}")
+
+
 def tweets_section(rows: list[dict[str, Any]]) -> list[str]:
     if not rows:
         return []
@@ -216,9 +224,7 @@ def tweets_section(rows: list[dict[str, Any]]) -> list[str]:
             f"| {r['predictive_vs_reactive_underprovisioning']:.2f} "
             f"| {r['predictive_node_hours_vs_oracle']:.3f} | {spread} | {headroom} "
             f"| {'yes' if r['met'] else 'no'} "
-            f"| {p['underprovisioned_onsets']} of {p['underprovisioned_steps']} / "
-            f"{r['reactive']['underprovisioned_onsets']} of "
-            f"{r['reactive']['underprovisioned_steps']} / {r['burst_onsets']} |"
+            f"| {onset_cell(p, r['reactive'], r['burst_onsets'])} |"
         )
     return [*lines, ""]
 
