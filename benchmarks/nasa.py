@@ -1,0 +1,131 @@
+"""NASA Kennedy Space Center web server, July 1995: a real request-count trace never seen before.
+
+    .venv/bin/python benchmarks/nasa.py --csv nasa_july_5m.csv
+
+The NASA-HTTP logs (ita.ee.lbl.gov/html/contrib/NASA-HTTP.html) hold every HTTP request to
+the NASA Kennedy Space Center WWW server in July and August 1995, a classic trace of web
+autoscaling studies.  ``--csv`` is those requests counted per 5 minutes, one row per step with
+a ``timestamp`` column (the server's local time, UTC-4) and a ``request_count`` column (other
+columns are ignored), as in ``processed_data/nasa_traffic_5m.csv`` of
+github.com/K-vibe-sat-canh/autoscaling (which counts them from the raw logs).  Nothing in the
+project was chosen on it: each command below ran once, with every default, and its figures are
+reported as they came.
+
+It runs through the CLI exactly as a user would, against issue 3's and issue 6's bars:
+
+* ``fleetcast forecast backtest --csv F --value-col request_count --horizon 12 --origins 20``;
+* ``fleetcast simulate --trace F --value-col request_count --peak-nodes 20
+  --startup-seconds 300`` (node size so the busiest step needs 20 nodes at the 80 % line);
+* ``fleetcast forecast predict --csv F --value-col request_count --horizon 12``, timed.
+
+Results: ``benchmarks/results/nasa.md`` and ``nasa.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from benchmarks.flights import backtest_cells, fleetcast, judged, simulate_cells  # noqa: E402
+from benchmarks.simulate import onset_cell  # noqa: E402
+from forecaster.io import read_series  # noqa: E402
+
+RESULTS = REPO / "benchmarks" / "results"
+VALUE_COL = "request_count"
+
+
+def run(path: Path, work: Path) -> dict[str, Any]:
+    counts = read_series(path, value_col=VALUE_COL)
+    columns = ("--value-col", VALUE_COL)
+    summary = work / "bt.json"
+    _, bt_seconds = fleetcast(
+        "forecast", "backtest", "--csv", str(path), *columns, "--horizon", "12",
+        "--origins", "20", "--out", str(work / "bt.csv"), "--summary", str(summary),
+    )
+    sim = work / "sim.json"
+    _, sim_seconds = fleetcast(
+        "simulate", "--trace", str(path), *columns, "--peak-nodes", "20",
+        "--startup-seconds", "300", "--out", str(sim), "--report-dir", str(work),
+    )
+    done, predict_seconds = fleetcast(
+        "forecast", "predict", "--csv", str(path), *columns, "--horizon", "12",
+        "--out", str(work / "predict.csv"),
+    )
+    (RESULTS / "nasa.png").write_bytes((work / "simulate.png").read_bytes())
+    result = json.loads(sim.read_text())
+    return {
+        "steps": len(counts),
+        "first": str(counts.index[0]),
+        "last": str(counts.index[-1]),
+        "median_per_step": float(counts.median()),
+        "peak_per_step": float(counts.max()),
+        "capacity_rps": result["settings"]["node_capacity_rps"],
+        "burst_onsets": result["trace"]["burst_onsets"],
+        "predict_seconds": round(predict_seconds, 1),
+        "predict_output": done.stdout.strip().splitlines()[-3:],
+        **judged(json.loads(summary.read_text()), bt_seconds, result["policies"], sim_seconds),
+    }
+
+
+def markdown(r: dict[str, Any], commit: str, source: str) -> str:
+    p = r["simulate"]["policies"]
+    lines = [
+        "# NASA-HTTP July 1995: forecaster and autoscaling on a request-count trace never seen",
+        "",
+        f"At commit {commit}, run {datetime.now(UTC).isoformat(timespec='seconds')}; command: "
+        f"`.venv/bin/python benchmarks/nasa.py --csv {source}` (see its docstring for the data). "
+        f"{r['steps']} five-minute steps, {r['first']} to {r['last']}; median / peak "
+        f"{r['median_per_step']:g} / {r['peak_per_step']:g} requests per step.",
+        "",
+        "## Backtest (`fleetcast forecast backtest --horizon 12 --origins 20`)",
+        "",
+        "| model (last origin) | MASE | naive | seasonal naive | ratio to better | 80 % cov "
+        "| met |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | --- |",
+        "| " + " | ".join(backtest_cells(r["backtest"])) + " |",
+        "",
+        "## Autoscaling (`fleetcast simulate --peak-nodes 20 --startup-seconds 300`)",
+        "",
+        "| capacity rps | predictive under | reactive (HPA) under | ratio | predictive x oracle "
+        "| reactive x oracle | oracle under | seconds | met | short at burst onsets: "
+        "predictive / HPA of onsets |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: |",
+        "| " + " | ".join([f"{r['capacity_rps']:.4g}", *simulate_cells(r["simulate"]),
+                          onset_cell(p["predictive"], p["reactive"], r["burst_onsets"])]) + " |",
+        "",
+        f"`fleetcast forecast predict --horizon 12`: {r['predict_seconds']:g} s end to end "
+        "(issue 3's target: 15 s).",
+        "",
+        "![NASA July 1995: demand and ready nodes per policy](nasa.png)",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--csv", type=Path, required=True,
+                        help="NASA-HTTP requests per 5 minutes (timestamp, request_count)")
+    args = parser.parse_args()
+    if not args.csv.is_file():
+        raise SystemExit(f"--csv {args.csv}: no such file")
+    commit = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
+                            capture_output=True, text=True, check=True).stdout.strip()
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        result = run(args.csv, Path(tmp))
+    (RESULTS / "nasa.json").write_text(json.dumps({"commit": commit, **result}, indent=2) + "\n")
+    (RESULTS / "nasa.md").write_text(markdown(result, commit, args.csv.name))
+    print((RESULTS / "nasa.md").read_text())
+
+
+if __name__ == "__main__":
+    main()
