@@ -6,8 +6,9 @@ The NASA-HTTP logs (ita.ee.lbl.gov/html/contrib/NASA-HTTP.html) hold every HTTP 
 the NASA Kennedy Space Center WWW server in July and August 1995, a classic trace of web
 autoscaling studies.  ``--csv`` is those requests counted per 5 minutes, one row per step with
 a ``timestamp`` column (the server's local time, UTC-4) and a ``request_count`` column (other
-columns are ignored), as in ``processed_data/nasa_traffic_5m.csv`` of
-github.com/K-vibe-sat-canh/autoscaling (which counts them from the raw logs).  Nothing in the
+columns are ignored): the rows up to 1995-07-28 13:30 (where the July log ends) of
+``processed_data/nasa_traffic_5m.csv`` in github.com/K-vibe-sat-canh/autoscaling (commit
+a009b92, counted from the raw logs; 7939 rows).  Nothing in the
 project was chosen on it: each command below ran once, with every default, and its figures are
 reported as they came.
 

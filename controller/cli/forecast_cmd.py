@@ -280,10 +280,12 @@ def backtest(csv_path: Path, time_col: str | None, value_col: str | None, freq: 
     if as_json:
         click.echo(text)
     s = result.summary
+    low, high = s["model"]["coverage80_ci95"]
     _echo(
         f"{s['origins']} origins x {horizon} steps: MASE model {s['model']['mase']:.3f}, "
         f"naive {s['naive']['mase']:.3f}, seasonal naive {s['seasonal_naive']['mase']:.3f}; "
-        f"80 % coverage {s['model']['coverage80']:.0%}; wrote {out}"
+        f"80 % coverage {s['model']['coverage80']:.0%} (95 % interval "
+        f"{low:.0%}-{high:.0%} over the origins); wrote {out}"
     )
     if s["excluded_filled"]:
         _echo(f"note: {s['excluded_filled']} of {s['forecasts']} forecast steps fall on points "

@@ -68,8 +68,11 @@ def test_backtest_rows_and_json_summary(series_csv: Path, tmp_path: Path) -> Non
     printed = json.loads(result.stdout)
     assert printed == json.loads(summary.read_text())
     for method in ("model", "naive", "seasonal_naive"):
-        assert {"mase", "smape", "coverage80"} <= set(printed[method])
+        assert {"mase", "smape", "coverage80", "coverage80_ci95"} <= set(printed[method])
+        low, high = printed[method]["coverage80_ci95"]
+        assert 0.0 <= low <= printed[method]["coverage80"] <= high <= 1.0
     assert printed["origins"] == 3 and printed["season"] == 48
+    assert "(95 % interval" in result.stderr + result.stdout
 
 
 # Gaps inside the scored span: rows of the 700-point series left out of the file.  The
