@@ -1,6 +1,7 @@
-"""NASA Kennedy Space Center web server, July 1995: a real request-count trace never seen before.
+"""NASA Kennedy Space Center web server, July and August 1995: request-count traces never seen.
 
     .venv/bin/python benchmarks/nasa.py --csv nasa_july_5m.csv
+    .venv/bin/python benchmarks/nasa.py --csv nasa_aug_5m.csv --name nasa_aug
 
 The NASA-HTTP logs (ita.ee.lbl.gov/html/contrib/NASA-HTTP.html) hold every HTTP request to
 the NASA Kennedy Space Center WWW server in July and August 1995, a classic trace of web
@@ -8,9 +9,11 @@ autoscaling studies.  ``--csv`` is those requests counted per 5 minutes, one row
 a ``timestamp`` column (the server's local time, UTC-4) and a ``request_count`` column (other
 columns are ignored): the rows up to 1995-07-28 13:30 (where the July log ends) of
 ``processed_data/nasa_traffic_5m.csv`` in github.com/K-vibe-sat-canh/autoscaling (commit
-a009b92, counted from the raw logs; 7939 rows).  Nothing in the
-project was chosen on it: each command below ran once, with every default, and its figures are
-reported as they came.
+a009b92, counted from the raw logs; 7939 rows).  For ``--name nasa_aug``, the rows from
+1995-08-04 00:00 (the first whole day after the server's outage of 08-01 14:52 to 08-03 04:36)
+to the end of the file (8064 rows, four weeks).  Nothing in the project was chosen on either:
+each command below ran once, with every default, and its figures are reported as they came
+(the July notes below were measured after its run; August was first run after them).
 
 It runs through the CLI exactly as a user would, against issue 3's and issue 6's bars:
 
@@ -19,7 +22,8 @@ It runs through the CLI exactly as a user would, against issue 3's and issue 6's
   --startup-seconds 300`` (node size so the busiest step needs 20 nodes at the 80 % line);
 * ``fleetcast forecast predict --csv F --value-col request_count --horizon 12``, timed.
 
-Results: ``benchmarks/results/nasa.md`` and ``nasa.json``.
+Results: ``benchmarks/results/NAME.md``, ``NAME.json`` and ``NAME.png`` (``--name``, default
+``nasa``).
 """
 
 from __future__ import annotations
@@ -42,8 +46,10 @@ from forecaster.io import read_series  # noqa: E402
 
 RESULTS = REPO / "benchmarks" / "results"
 VALUE_COL = "request_count"
-# Measured after the first run (so for these NASA is no longer a trace never seen).
-NOTES = [
+MONTHS = {"nasa": "July 1995", "nasa_aug": "August 1995"}
+# July's were measured after its first run (so for these, July is no longer a trace never seen).
+NOTES: dict[str, list[str]] = {"nasa_aug": []}
+NOTES["nasa"] = [
     "Data: the July log ends 1995-07-28 13:32 (the August one starts 08-01); the source file "
     "fills the days between with zeros, which were cut.  Six zero steps remain inside July: "
     "the server's own outages (e.g. 07-13 19:50-20:05, the evening of the STS-70 launch, "
@@ -67,7 +73,7 @@ NOTES = [
 ]
 
 
-def run(path: Path, work: Path) -> dict[str, Any]:
+def run(path: Path, work: Path, name: str) -> dict[str, Any]:
     counts = read_series(path, value_col=VALUE_COL)
     columns = ("--value-col", VALUE_COL)
     summary = work / "bt.json"
@@ -84,8 +90,9 @@ def run(path: Path, work: Path) -> dict[str, Any]:
         "forecast", "predict", "--csv", str(path), *columns, "--horizon", "12",
         "--out", str(work / "predict.csv"),
     )
-    (RESULTS / "nasa.png").write_bytes((work / "simulate.png").read_bytes())
+    (RESULTS / f"{name}.png").write_bytes((work / "simulate.png").read_bytes())
     result = json.loads(sim.read_text())
+    backtest = json.loads(summary.read_text())
     return {
         "steps": len(counts),
         "first": str(counts.index[0]),
@@ -96,17 +103,22 @@ def run(path: Path, work: Path) -> dict[str, Any]:
         "burst_onsets": result["trace"]["burst_onsets"],
         "predict_seconds": round(predict_seconds, 1),
         "predict_output": done.stdout.strip().splitlines()[-3:],
-        **judged(json.loads(summary.read_text()), bt_seconds, result["policies"], sim_seconds),
+        "coverage80_ci95": backtest["model"]["coverage80_ci95"],
+        **judged(backtest, bt_seconds, result["policies"], sim_seconds),
     }
 
 
-def markdown(r: dict[str, Any], commit: str, source: str) -> str:
+def markdown(r: dict[str, Any], commit: str, source: str, name: str) -> str:
     p = r["simulate"]["policies"]
+    month = MONTHS.get(name, name)
+    option = "" if name == "nasa" else f" --name {name}"
+    ci = r.get("coverage80_ci95")
     lines = [
-        "# NASA-HTTP July 1995: forecaster and autoscaling on a request-count trace never seen",
+        f"# NASA-HTTP {month}: forecaster and autoscaling on a request-count trace never seen",
         "",
         f"At commit {commit}, run {r['run']}; command: "
-        f"`.venv/bin/python benchmarks/nasa.py --csv {source}` (see its docstring for the data). "
+        f"`.venv/bin/python benchmarks/nasa.py --csv {source}{option}` (see its docstring for "
+        "the data). "
         f"{r['steps']} five-minute steps, {r['first']} to {r['last']}; median / peak "
         f"{r['median_per_step']:g} / {r['peak_per_step']:g} requests per step.",
         "",
@@ -117,6 +129,8 @@ def markdown(r: dict[str, Any], commit: str, source: str) -> str:
         "| --- | ---: | ---: | ---: | ---: | ---: | --- |",
         "| " + " | ".join(backtest_cells(r["backtest"])) + " |",
         "",
+        *([f"95 % interval for the 80 % coverage, over the origins: {ci[0]:.0%}-{ci[1]:.0%}.", ""]
+          if ci else []),
         "## Autoscaling (`fleetcast simulate --peak-nodes 20 --startup-seconds 300`)",
         "",
         "| capacity rps | predictive under | reactive (HPA) under | ratio | predictive x oracle "
@@ -129,11 +143,8 @@ def markdown(r: dict[str, Any], commit: str, source: str) -> str:
         f"`fleetcast forecast predict --horizon 12`: {r['predict_seconds']:g} s end to end "
         "(issue 3's target: 15 s).",
         "",
-        "![NASA July 1995: demand and ready nodes per policy](nasa.png)",
-        "",
-        "Notes:",
-        "",
-        *(f"- {note}" for note in NOTES),
+        f"![NASA {month}: demand and ready nodes per policy]({name}.png)",
+        *(["", "Notes:", "", *(f"- {note}" for note in NOTES[name])] if NOTES.get(name) else []),
     ]
     return "\n".join(lines) + "\n"
 
@@ -142,12 +153,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--csv", type=Path, required=True,
                         help="NASA-HTTP requests per 5 minutes (timestamp, request_count)")
+    parser.add_argument("--name", default="nasa", help="results file names (default nasa)")
     parser.add_argument("--markdown-only", action="store_true",
-                        help="rewrite nasa.md from the saved nasa.json without running")
+                        help="rewrite NAME.md from the saved NAME.json without running")
     args = parser.parse_args()
+    name = args.name
     if args.markdown_only:
-        saved = json.loads((RESULTS / "nasa.json").read_text())
-        (RESULTS / "nasa.md").write_text(markdown(saved, saved["commit"], args.csv.name))
+        saved = json.loads((RESULTS / f"{name}.json").read_text())
+        (RESULTS / f"{name}.md").write_text(markdown(saved, saved["commit"], args.csv.name, name))
         return
     if not args.csv.is_file():
         raise SystemExit(f"--csv {args.csv}: no such file")
@@ -156,10 +169,10 @@ def main() -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
     started = datetime.now(UTC).isoformat(timespec="seconds")
     with tempfile.TemporaryDirectory() as tmp:
-        result = {"run": started, **run(args.csv, Path(tmp))}
-    (RESULTS / "nasa.json").write_text(json.dumps({"commit": commit, **result}, indent=2) + "\n")
-    (RESULTS / "nasa.md").write_text(markdown(result, commit, args.csv.name))
-    print((RESULTS / "nasa.md").read_text())
+        result = {"run": started, **run(args.csv, Path(tmp), name)}
+    (RESULTS / f"{name}.json").write_text(json.dumps({"commit": commit, **result}, indent=2) + "\n")
+    (RESULTS / f"{name}.md").write_text(markdown(result, commit, args.csv.name, name))
+    print((RESULTS / f"{name}.md").read_text())
 
 
 if __name__ == "__main__":
