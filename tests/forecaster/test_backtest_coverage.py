@@ -11,7 +11,8 @@ T_975_3DF = 3.182446305284263  # Student's t, 97.5 % quantile, 3 degrees of free
 
 
 def steps(covered: list[int], per_origin: list[int]) -> tuple[np.ndarray, np.ndarray]:
-    inside = np.concatenate([[1] * c + [0] * (n - c) for c, n in zip(covered, per_origin)])
+    pairs = zip(covered, per_origin, strict=True)
+    inside = np.concatenate([[1] * c + [0] * (n - c) for c, n in pairs])
     origin = np.repeat(np.arange(len(per_origin)), per_origin)
     return inside.astype(bool), origin
 
