@@ -26,6 +26,8 @@ MIN_FOUND_ACF = 0.25  # ... and this autocorrelation at its lag, so noise peaks 
 # a periodogram peak within 2 % of a calendar period's k-th harmonic (k up to this) is
 # carried by that period's own terms and not modelled again
 NEAR_HARMONIC_MAX = 10
+FEW_CYCLES = 4.0  # a season seen in fewer cycles has its harmonic count checked on a holdout
+HOLDOUT_COUNTS = (1, 2, 3, 4, 6, 8, 12, 16, 20, 28, 40, 56, 80, 112)  # counts it tries
 HARMONIC_RANK_TOL = 1e-7  # relative |R_ii| below which a Fourier column adds nothing new
 MAX_HARMONICS = 144  # default bound on harmonics per season: a 5-minute day up to Nyquist
 HARMONIC_CHOICE_POINTS = 16_128  # harmonic counts are chosen on at most the last 8 weeks at 5 min
@@ -294,7 +296,8 @@ def fit_fourier(
     penalty scaled by (1 + rho) / (1 - rho) for the autocorrelated residuals: fewer
     harmonics everywhere, and backtest MASE at 20 origins went 0.355 -> 0.533 on
     nyc_taxi (h=4) and 0.192 -> 0.232 on World Cup (h=12), 0.779 -> 0.769 on the
-    flights.)
+    flights.)  A season seen in fewer than ``FEW_CYCLES`` cycles keeps only the
+    harmonics that forecast a held-out half period (``holdout_harmonics``).
     """
     if not periods:
         coef = np.array([z.mean()]) if d == 0 else np.empty(0)
@@ -325,8 +328,39 @@ def _choose_harmonics(
         others = tuple(seasons[:i] + seasons[i + 1 :])
         base = np.column_stack([intercept, fourier_matrix(positions, others)])
         count = best_harmonics(target, positions, base, season.period, max_harmonics)
+        if len(target) < FEW_CYCLES * season.period and count > 1:
+            count = holdout_harmonics(target, positions, base, season.period, count)
         seasons[i] = Season(season.period, count)
     return seasons
+
+
+def holdout_harmonics(target: np.ndarray, positions: np.ndarray, base: np.ndarray,
+                      period: float, most: int) -> int:
+    """The harmonic count, at most ``most``, whose fit on all but the last half period
+    (a fifth of the points at most) forecasts that half period best.
+
+    AICc takes the residuals for independent draws.  They are not (load wanders for
+    hours around its seasonal shape), and a season seen in few cycles pays for it: its
+    coefficients rest on two or three repetitions of that wandering, so AICc keeps
+    harmonics that draw one week's detours as the week's shape.  NASA-HTTP's 5-minute
+    requests, fit windows of under three weeks: 79-104 weekly harmonics, and the
+    backtest's MASE 0.82 of naive's (July) and 0.91 (August).  Held out, the shape has
+    to repeat to count.  Tried counts are ``HOLDOUT_COUNTS`` below ``most`` and ``most``
+    itself; ties go to the fewer.  (A penalty for the residuals' autocorrelation on
+    every season, tried before, cut harmonics where many cycles show they repeat:
+    ``fit_fourier``.)
+    """
+    n = len(target)
+    cut = n - int(min(period / 2, n / 5))
+    design = np.column_stack([base, fourier_matrix(positions, (Season(period, most),))])
+    best, best_mse = most, np.inf
+    for count in [c for c in HOLDOUT_COUNTS if c < most] + [most]:
+        columns = base.shape[1] + 2 * count
+        coef, *_ = np.linalg.lstsq(design[:cut, :columns], target[:cut], rcond=None)
+        mse = float(np.mean((target[cut:] - design[cut:, :columns] @ coef) ** 2))
+        if mse < best_mse:
+            best, best_mse = count, mse
+    return best
 
 
 def harmonic_limit(period: float, max_harmonics: int) -> int:
