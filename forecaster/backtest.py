@@ -166,14 +166,12 @@ def coverage_interval(inside: np.ndarray, origin: np.ndarray,
     from scipy.stats import t as student_t
 
     inside = np.asarray(inside, dtype=float)
-    if len(inside) == 0:
-        return [0.0, 1.0]
     by_origin = pd.DataFrame({"origin": origin, "inside": inside}).groupby(
         "origin", sort=False)["inside"].agg(["sum", "count"])
     k = len(by_origin)
-    share = float(inside.mean())
     if k < 2:
         return [0.0, 1.0]
+    share = float(inside.mean())
     counts = by_origin["count"].to_numpy(dtype=float)
     residual = by_origin["sum"].to_numpy(dtype=float) - share * counts  # n_i (c_i - c)
     se = float(np.sqrt(np.sum(residual ** 2) / (k * (k - 1))) / counts.mean())
