@@ -1,8 +1,10 @@
 """``fleetcast gateway|node|balancer``: run the data plane without the controller.
 
 ``gateway`` starts the load balancer and N nodes (a ``LocalPool``), pushes the
-membership, keeps it in sync when a node dies, and stops everything on Ctrl-C
-or SIGTERM.  ``--load SECONDS`` then runs the built-in load generator against
+membership, keeps it in sync, starts a node in place of each one that dies on its
+own (``--no-replace`` turns that off; at most 5 in a minute, so a node that cannot
+start never becomes a fork loop: ``controller.pools.supervise``), and stops
+everything on Ctrl-C or SIGTERM.  ``--load SECONDS`` then runs the built-in load generator against
 the balancer and prints throughput and latency before shutting down.
 ``node`` and ``balancer`` run one process each (the pool uses the same modules).
 """
@@ -112,10 +114,12 @@ def balancer(backends: tuple[str, ...], **flags: Any) -> None:
               help="Run the built-in load generator for SECONDS, print results, then stop.")
 @click.option("--load-concurrency", type=click.IntRange(1, 1024), default=32, show_default=True,
               help="Closed-loop clients of the built-in load (each retries with its key).")
+@click.option("--replace/--no-replace", default=True, show_default=True,
+              help="Start a node in place of each one that dies (at most 5 a minute).")
 def gateway(node_count: int, port: int, node_base_port: int, strategy: str, data_dir: Path,
             database_url: str | None, admin_token: str | None, enable_fault_injection: bool,
             processing_latency_ms: float | None, load_seconds: float | None,
-            load_concurrency: int) -> None:
+            load_concurrency: int, replace: bool) -> None:
     """Run the data plane only: load balancer + N payment nodes (no controller)."""
     from controller.lifecycle import NodeState
     from controller.pools.local import BalancerProcess, LocalPool, port_free
@@ -156,7 +160,7 @@ def gateway(node_count: int, port: int, node_base_port: int, strategy: str, data
             _run_load(lb.url, load_seconds, load_concurrency)
             return
         click.echo("running; Ctrl-C to stop")
-        _watch(pool, lb)
+        _watch(pool, lb, node_count if replace else None)
     except KeyboardInterrupt:
         click.echo("stopping...")
     except (TimeoutError, RuntimeError) as exc:
@@ -178,16 +182,38 @@ def _failure_message(node_id: str, data_dir: Path) -> str:
     return f"{node_id} failed to start{hint}: {cause.strip()[:300]} (log: {log})"
 
 
-def _watch(pool: Any, lb: Any) -> None:
-    """Keep the balancer's membership in line with the pool (a dead node drops out)."""
+def _watch(pool: Any, lb: Any, wanted: int | None) -> None:
+    """Keep the balancer's membership in line with the pool (a dead node drops out) and,
+    unless ``wanted`` is None, keep ``wanted`` nodes up by replacing the ones that die."""
+    from controller.pools.supervise import RestartBudget, replacements
+
+    budget = RestartBudget()
+    held_back = False
     last: list[tuple[str, str]] = []
     while True:
         time.sleep(1.0)
-        current = sorted((n.id, n.state.value) for n in pool.nodes())
+        nodes = pool.nodes()
+        if wanted is not None:
+            for replaced in replacements(nodes, wanted):
+                now = time.monotonic()
+                if not budget.allow(now):
+                    if not held_back:
+                        wait = (budget.next_at() or now) - now
+                        click.echo(f"  {budget.burst} nodes started in the last "
+                                   f"{budget.window_s:g}s; the next in {wait:.0f}s "
+                                   f"(logs: {pool.data_dir / 'logs'})", err=True)
+                    held_back = True
+                    break
+                held_back = False
+                new = pool.launch(1, replaces=replaced)[0]
+                click.echo(f"  {replaced} died; starting {new.id} in its place" if replaced
+                           else f"  starting {new.id} to keep {wanted} nodes")
+            nodes = pool.nodes()
+        current = sorted((n.id, n.state.value) for n in nodes)
         if current != last:
-            lb.push(pool.nodes())
+            lb.push(nodes)
             for node_id, state in current:
-                if (node_id, state) not in last and state != "ready":
+                if (node_id, state) not in last and (state != "ready" or last):
                     click.echo(f"  {node_id} is {state}")
             last = current
         if not lb.alive():

@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+import httpx
 import psutil
 import pytest
 from click.testing import CliRunner
 
 from controller.cli import main
+from tests.gateway.conftest import body
 from tests.ports import free_ports
 
 
@@ -61,5 +68,63 @@ def test_gateway_with_built_in_load_runs_and_cleans_up(tmp_path: Path) -> None:
     state = json.loads((tmp_path / "pool" / "nodes.json").read_text())
     pids = [n["pid"] for n in state["nodes"]]
     assert {n["state"] for n in state["nodes"]} == {"stopped"}
+    assert not [p for p in pids if psutil.pid_exists(p)
+                and psutil.Process(p).status() != psutil.STATUS_ZOMBIE]
+
+
+def _backends(client: httpx.Client, url: str) -> list[dict[str, Any]]:
+    try:
+        response = client.get(f"{url}/admin/backends", timeout=2.0)
+    except httpx.HTTPError:
+        return []
+    result: list[dict[str, Any]] = response.json() if response.status_code == 200 else []
+    return result
+
+
+def _until(check: Callable[[], Any], seconds: float, what: str) -> Any:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"not within {seconds:g}s: {what}")
+
+
+@pytest.mark.slow
+def test_gateway_starts_a_node_in_place_of_one_that_dies(tmp_path: Path) -> None:
+    port, nodes = free_ports(1, 3)
+    url = f"http://127.0.0.1:{port}"
+    cmd = [sys.executable, "-c", "from controller.cli import main; main()", "gateway",
+           "--nodes", "2", "--port", str(port), "--node-base-port", str(nodes),
+           "--data-dir", str(tmp_path), "--admin-token", "test-token-1234"]
+    gateway = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    state_file = tmp_path / "pool" / "nodes.json"
+    try:
+        with httpx.Client() as client:
+            first = _until(lambda: len(_backends(client, url)) == 2 and _backends(client, url),
+                           60, "two backends")
+            victim = json.loads(state_file.read_text())["nodes"][0]
+            os.kill(victim["pid"], signal.SIGKILL)
+
+            def replaced() -> list[dict[str, Any]] | None:
+                now = _backends(client, url)
+                ids = {b["id"] for b in now if b["state"] == "ready"}
+                return now if len(ids) == 2 and victim["id"] not in ids else None
+
+            after = _until(replaced, 60, f"a ready node in place of {victim['id']}")
+            new_id = ({b["id"] for b in after} - {b["id"] for b in first}).pop()
+            paid = client.post(f"{url}/payments", json=body(),
+                               headers={"Idempotency-Key": "after-replacement"}, timeout=10)
+            assert paid.status_code == 201, paid.text
+        records = {n["id"]: n for n in json.loads(state_file.read_text())["nodes"]}
+        assert records[victim["id"]]["state"] == "failed"
+        assert records[new_id]["replaces"] == victim["id"]
+    finally:
+        gateway.send_signal(signal.SIGTERM)
+        out, err = gateway.communicate(timeout=60)
+    assert gateway.returncode == 0, err
+    assert f"{victim['id']} died; starting {new_id} in its place" in out
+    pids = [n["pid"] for n in json.loads(state_file.read_text())["nodes"]]
     assert not [p for p in pids if psutil.pid_exists(p)
                 and psutil.Process(p).status() != psutil.STATUS_ZOMBIE]
