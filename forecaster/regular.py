@@ -85,6 +85,30 @@ def _nice_step(diffs: np.ndarray) -> str:
     return duration_text(pd.Timedelta(seconds=best))
 
 
+def _skipped_hour(index: pd.DatetimeIndex, diffs: np.ndarray, dup: np.ndarray) -> str | None:
+    """The fix for an export that wrote a clock change's skipped hour as repeats, else None.
+
+    Some exporters turn the local times a spring-forward change skips (02:01 ... 02:56)
+    into the first valid time (03:00): one timestamp repeated about an hour's worth
+    of steps, right after a gap of about an hour.  Those rows are real samples, so
+    aggregating them into steps is the fix, not ``--tz``."""
+    if (index[dup] != index[dup[0]]).any() or dup[0] < 2:
+        return None
+    positive = diffs[diffs > 0]
+    step = float(np.median(positive)) if len(positive) else 0.0
+    repeats = len(dup) + 1
+    gap = float(diffs[dup[0] - 2])
+    for jump in (3600e9, 1800e9):  # a clock change of an hour or half an hour
+        if (step > 0 and abs(repeats * step - jump) <= step
+                and jump - step <= gap <= jump + 2 * step):
+            span = "hour" if jump == 3600e9 else "half hour"
+            return (f"({repeats} rows at one time, right after a gap of "
+                    f"{duration_text(pd.Timedelta(gap, unit='ns'))}: the {span} a "
+                    "daylight-saving change skipped, written as repeats of its end; "
+                    f"--freq {_nice_step(diffs)} --agg mean keeps one value per step)")
+    return None
+
+
 def regularize(
     values: np.ndarray,
     index: pd.DatetimeIndex,
@@ -116,10 +140,12 @@ def regularize(
     diffs = np.diff(index.asi8)
     dup = np.flatnonzero(diffs == 0) + 1
     if len(dup):
+        skipped = None if first_point is not None else _skipped_hour(index, diffs, dup)
         raise SeriesError(
             f"{where}: duplicated timestamp {index[dup[0]]} at "
             f"{lines_text(dup, lines, first_point)} "
             + ("(one value per timestamp)" if first_point is not None else
+               skipped if skipped is not None else
                "(use --freq with --agg to aggregate raw events)")
         )
     back = np.flatnonzero(diffs < 0) + 1

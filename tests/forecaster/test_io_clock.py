@@ -174,3 +174,40 @@ def test_hourly_rows_with_changing_offsets_binned_by_day_say_to_pass_tz(tmp_path
     local = read_series(path, freq="1D", tz="Europe/Berlin")
     assert local[pd.Timestamp("2024-03-31")] == 230.0  # the local day of 23 hours
     assert not any("UTC offsets change" in note for note in local.attrs["notes"])
+
+
+def _spring_forward_export(repeats_at_three: int, gap_before: bool = True) -> list[str]:
+    """5-minute rows at :01/:06 ... of 2014-03-09 with the hour 02:00-03:00 (skipped by
+    the US spring-forward change) written as ``repeats_at_three`` rows at 03:00:00, as
+    an export that shifts nonexistent local times forward does."""
+    before = pd.date_range("2014-03-08 20:01", "2014-03-09 01:56", freq="5min")
+    if not gap_before:
+        before = pd.date_range("2014-03-08 21:05", "2014-03-09 03:00", freq="5min")[:-1]
+    after = pd.date_range("2014-03-09 03:01", "2014-03-09 09:56", freq="5min")
+    stamps = ([t.strftime("%Y-%m-%d %H:%M:%S") for t in before]
+              + ["2014-03-09 03:00:00"] * repeats_at_three
+              + [t.strftime("%Y-%m-%d %H:%M:%S") for t in after])
+    return [f"{t},{40 + i % 7}" for i, t in enumerate(stamps)]
+
+
+def test_a_skipped_hour_written_as_repeats_names_the_clock_change_and_the_fix(
+    tmp_path: Path,
+) -> None:
+    path = write(tmp_path, series_text(_spring_forward_export(12)))
+    with pytest.raises(SeriesError, match=r"duplicated timestamp 2014-03-09 03:00:00 .*"
+                       r"12 rows at one time, right after a gap of 64min: the hour a "
+                       r"daylight-saving change skipped.* --freq 5min --agg mean"):
+        read_series(path)
+    series = read_series(path, freq="5min", agg="mean")  # what the message says works
+    assert series.index.is_unique and (np.diff(series.index.asi8) == 300e9).all()
+    assert (series.index[0], len(series)) == (pd.Timestamp("2014-03-08 20:00"), 168)
+
+
+@pytest.mark.parametrize(("repeats", "gap_before"), [(3, True), (12, False)])
+def test_repeats_without_an_hour_missing_get_the_plain_duplicate_message(
+    tmp_path: Path, repeats: int, gap_before: bool,
+) -> None:
+    path = write(tmp_path, series_text(_spring_forward_export(repeats, gap_before)))
+    with pytest.raises(SeriesError, match=r"duplicated timestamp .*\(use --freq with --agg "
+                       r"to aggregate raw events\)"):
+        read_series(path)
