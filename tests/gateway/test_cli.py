@@ -7,8 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +18,7 @@ from click.testing import CliRunner
 from controller.cli import main
 from tests.gateway.conftest import body
 from tests.ports import free_ports
+from tests.waiting import wait_until
 
 
 @pytest.mark.parametrize(
@@ -81,16 +80,6 @@ def _backends(client: httpx.Client, url: str) -> list[dict[str, Any]]:
     return result
 
 
-def _until(check: Callable[[], Any], seconds: float, what: str) -> Any:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"not within {seconds:g}s: {what}")
-
-
 @pytest.mark.slow
 def test_gateway_starts_a_node_in_place_of_one_that_dies(tmp_path: Path) -> None:
     port, nodes = free_ports(1, 3)
@@ -102,7 +91,7 @@ def test_gateway_starts_a_node_in_place_of_one_that_dies(tmp_path: Path) -> None
     state_file = tmp_path / "pool" / "nodes.json"
     try:
         with httpx.Client() as client:
-            first = _until(lambda: len(_backends(client, url)) == 2 and _backends(client, url),
+            first = wait_until(lambda: len(_backends(client, url)) == 2 and _backends(client, url),
                            60, "two backends")
             victim = json.loads(state_file.read_text())["nodes"][0]
             os.kill(victim["pid"], signal.SIGKILL)
@@ -112,7 +101,7 @@ def test_gateway_starts_a_node_in_place_of_one_that_dies(tmp_path: Path) -> None
                 ids = {b["id"] for b in now if b["state"] == "ready"}
                 return now if len(ids) == 2 and victim["id"] not in ids else None
 
-            after = _until(replaced, 60, f"a ready node in place of {victim['id']}")
+            after = wait_until(replaced, 60, f"a ready node in place of {victim['id']}")
             new_id = ({b["id"] for b in after} - {b["id"] for b in first}).pop()
             paid = client.post(f"{url}/payments", json=body(),
                                headers={"Idempotency-Key": "after-replacement"}, timeout=10)
