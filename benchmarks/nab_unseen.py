@@ -111,9 +111,10 @@ NOTES = [
     "AAPL's 52), so to cover the 11 more that AAPL needs it must be up on 31 % of ticks, "
     "1.47 x the oracle's node-hours in all; UPS 79 % (1.88 x), KO 29 % (1.49 x).",
     "The two notes above were measured at f683bcb's code (AAPL 52 short ticks at 1.167 x); "
-    "the tables are at ee7bced (code of c8b204e), where AAPL has 49 at 1.178 x (see the "
-    "roles). The seconds of the run at ee7bced were taken at nice 19 beside another "
-    "benchmark (caiso.py): they are not measurements of the code.",
+    "the tables are at 5d2661f (the forecaster of c8b204e), where AAPL has 49 at 1.178 x "
+    "(see the roles), every figure of the four earlier files as in the run at ee7bced. The "
+    "run at 5d2661f had the machine to itself (nice 5); the one at ee7bced ran beside "
+    "caiso.py, so its seconds were 1.2-2.1 times these.",
     "EC2 network in 5abac7 is read with `--freq 5min --agg mean`, as the CLI's error on the "
     "plain file asks (duplicated timestamp 2014-03-09 03:00:00 at 12 lines: the export's "
     "daylight-saving change), for backtest and simulate alike; the other files as they are.",
