@@ -140,13 +140,14 @@ def regularize(
     diffs = np.diff(index.asi8)
     dup = np.flatnonzero(diffs == 0) + 1
     if len(dup):
-        skipped = None if first_point is not None else _skipped_hour(index, diffs, dup)
+        if first_point is not None:
+            fix = "(one value per timestamp)"
+        else:
+            fix = (_skipped_hour(index, diffs, dup)
+                   or "(use --freq with --agg to aggregate raw events)")
         raise SeriesError(
             f"{where}: duplicated timestamp {index[dup[0]]} at "
-            f"{lines_text(dup, lines, first_point)} "
-            + ("(one value per timestamp)" if first_point is not None else
-               skipped if skipped is not None else
-               "(use --freq with --agg to aggregate raw events)")
+            f"{lines_text(dup, lines, first_point)} {fix}"
         )
     back = np.flatnonzero(diffs < 0) + 1
     if len(back):
