@@ -225,6 +225,10 @@ def test_init_only_stores_parameters() -> None:
         pytest.param(pd.Series(np.ones(20), index=pd.date_range("2024", periods=20, freq="h")
                                .append(pd.DatetimeIndex(["2023-01-01"]))[1:]),
                      SeriesError, "not sorted", id="unsorted"),
+        pytest.param(pd.Series(np.ones(21), index=pd.date_range("2024", periods=20, freq="h")
+                               .insert(5, pd.Timestamp("2024-01-01 05:00"))),
+                     SeriesError, r"duplicated timestamp 2024-01-01 05:00:00 at point 7 "
+                     r"\(one value per timestamp\)$", id="duplicated"),
         pytest.param(pd.Series(np.ones(40), index=pd.date_range("2024", periods=60, freq="h")
                                .delete(range(10, 30))),
                      SeriesError, r"gap of 20 missing steps .* \(point 11\);.*\(max_gap\)$",
