@@ -60,7 +60,7 @@ FILES = {
 # skipped hour of the 2014-03-09 daylight-saving change as twelve rows at 03:00:00 (and
 # one row a minute off the 5-minute grid): duplicated timestamps, which the reader refuses
 # unless told to aggregate; `--agg mean` keeps one value per 5 minutes.
-READ_ARGS = {"EC2 network in 5abac7": ("--freq", "5min", "--agg", "mean")}
+READ_OPTIONS = {"EC2 network in 5abac7": {"freq": "5min", "agg": "mean"}}
 # What each trace had been used for before the run recorded in the results file.
 ROLES = {
     "ELB requests": (
@@ -129,9 +129,9 @@ def find(root: Path, relative: str) -> Path | None:
 
 
 def run_file(name: str, path: Path, work: Path) -> dict[str, Any]:
-    reading = READ_ARGS.get(name, ())
-    options = dict(zip(reading[::2], reading[1::2], strict=True))
-    counts = read_series(path, freq=options.get("--freq"), agg=options.get("--agg", "sum"))
+    options = READ_OPTIONS.get(name, {})
+    counts = read_series(path, **options)
+    reading = [arg for key, value in options.items() for arg in (f"--{key}", value)]
     capacity = capacity_for(counts)
     summary = work / f"{path.stem}_bt.json"
     _, bt_seconds = fleetcast(
@@ -147,7 +147,7 @@ def run_file(name: str, path: Path, work: Path) -> dict[str, Any]:
     return {
         "trace": name,
         "file": FILES[name],
-        "read_args": list(reading),
+        "read_args": reading,
         "burst_onsets": result["trace"]["burst_onsets"],
         "role": ROLES[name],
         "steps": len(counts),
