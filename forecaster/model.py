@@ -93,6 +93,7 @@ from forecaster.selection import (
 )
 from forecaster.statespace import StateSpace
 from forecaster.stepwise import MAX_ORDER_FITS
+from forecaster.structure import few_cycles, holdout_structure
 from forecaster.transforms import choose_transform, forward
 from forecaster.types import Forecast, normal_bands
 from forecaster.yearly import NO_WAVE
@@ -285,6 +286,13 @@ class LoadForecaster:
                 else:
                     periods.append(float(p))
         self.d_ = choose_differencing(z, positions, periods) if self.d is None else int(self.d)
+        if self.seasonal_periods == "auto" and few_cycles(len(z), periods):
+            chosen, note = holdout_structure(
+                z, positions, periods, self.d_, self.d is not None, max_fits=self.max_order_fits,
+                max_harmonics=self.max_harmonics, max_p=self.max_p, max_q=self.max_q,
+                budget_seconds=self.time_budget_seconds)
+            periods, self.d_ = list(chosen.periods), chosen.d
+            notes.append(note)
         self.seasons_, self.coef_, fitted = fit_fourier(
             z, positions, periods, self.d_, self.max_harmonics
         )
