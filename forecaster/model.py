@@ -121,12 +121,13 @@ class LoadForecaster:
         births: weekday/weekend gap), and Fourier coefficients fixed over a
         decade forecast it worse than last week does: 12-day backtests at 20
         origins gave MASE 1.373 on the whole 1994-2003 file against seasonal
-        naive's 1.086, and 1.027 on the last 366 days (1.048 on 365 points, 1.122 on
-        two years, 1.178 on four); on
-        1969-1988 births, held out of that choice, 1.239 -> 1.066 (seasonal
-        naive 1.192).  Steps of an hour or less reach a year only with more than
-        8,760 points, so their default fit (``max_history``) is unchanged.
+        naive's 1.086, and 1.027 on the last 366 days (1.048 on 365 points, 1.122
+        on two years, 1.178 on four); on 1969-1988 births, held out of that
+        choice, 1.239 -> 1.066 (seasonal naive 1.192).  Steps of an hour or less
+        reach a year only past 8,760 points: their ``max_history`` decides.
     seasonal_periods: ``"auto"`` (found from the data), or periods in steps, or ``()``.
+    short_window_check: on windows with fewer than 7 cycles of every ``"auto"`` season, choose
+        d and whether to keep the seasons by forecasts into a held-out last stretch.
     transform: ``"auto"`` (log1p, or the square root for Poisson-like counts,
         ``forecaster.transforms``), ``"log1p"``, ``"boxcox"`` or ``"none"``.
     d: differencing order, or ``None`` to choose it with a KPSS test.
@@ -135,15 +136,13 @@ class LoadForecaster:
         conditional sums of squares; only the winner is estimated by exact
         likelihood).  With ``max_p``/``max_q`` and the data it fixes which orders
         are tried, so the chosen order and parameters are deterministic.
-    time_budget_seconds: safety cap, in wall-clock seconds, on the order search
-        with its estimation and outlier clean-up, and on the seasonal ARIMA
-        search; far above what they take on normal data (1-6 s on 4032-8064
-        points here), so it does not trigger.  If it does, the best order so far
-        is kept, the result may then depend on machine load, and
-        ``metadata_["notes"]`` says so.
-    max_harmonics: upper bound on Fourier harmonics per season (AICc picks the
-        count below it; the default lets a 5-minute daily season reach its
-        Nyquist limit of 143, which schedule-driven load needs).
+    time_budget_seconds: safety cap, in wall-clock seconds, on the order search with its
+        estimation and outlier clean-up, and on the seasonal ARIMA search; far above what
+        they take on normal data (1-6 s on 4032-8064 points here).  If it triggers, the best
+        order so far is kept, the result may depend on machine load, and the notes say so.
+    max_harmonics: upper bound on Fourier harmonics per season (AICc picks the count
+        below it; by default a 5-minute day reaches its Nyquist limit of 143, as
+        schedule-driven load needs).
     max_gap: steps a gap in ``update`` may span (filled by interpolation).
     holidays: country whose holidays daily series may get a regressor each
         (ISO code for python-holidays, default ``"US"``, or with a subdivision
@@ -169,6 +168,7 @@ class LoadForecaster:
         max_harmonics: int = MAX_HARMONICS,
         max_gap: int = DEFAULT_MAX_GAP,
         holidays: str | None = "US",
+        short_window_check: bool = True,
     ) -> None:
         self.max_history = max_history
         self.max_history_days = max_history_days
@@ -182,6 +182,7 @@ class LoadForecaster:
         self.max_harmonics = max_harmonics
         self.max_gap = max_gap
         self.holidays = holidays
+        self.short_window_check = short_window_check
 
     # --------------------------------------------------- scikit-learn params
     def get_params(self, deep: bool = True) -> dict[str, Any]:
@@ -286,7 +287,8 @@ class LoadForecaster:
                 else:
                     periods.append(float(p))
         self.d_ = choose_differencing(z, positions, periods) if self.d is None else int(self.d)
-        if self.seasonal_periods == "auto" and few_cycles(len(z), periods):
+        if self.short_window_check and self.seasonal_periods == "auto" and few_cycles(
+                len(z), periods):
             chosen, note = holdout_structure(
                 z, positions, periods, self.d_, self.d is not None, max_fits=self.max_order_fits,
                 max_harmonics=self.max_harmonics, max_p=self.max_p, max_q=self.max_q,

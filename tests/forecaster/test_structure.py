@@ -112,9 +112,10 @@ def test_the_fit_notes_the_check_on_a_short_window() -> None:
     assert model.seasonal_periods_ == (DAY,)
 
 
-def test_no_check_where_the_seasons_are_given_or_seen_often() -> None:
+def test_no_check_where_the_seasons_are_given_or_seen_often_or_it_is_off() -> None:
     given = LoadForecaster(seasonal_periods=[DAY]).fit(as_series(wandering_with_one_surge(0)))
     long = LoadForecaster().fit(as_series(daily_wave(0, days=CHECKED_CYCLES + 1)))
-    for model in (given, long):
+    off = LoadForecaster(short_window_check=False).fit(as_series(wandering_with_one_surge(0)))
+    for model in (given, long, off):
         assert not [n for n in model.metadata_["notes"] if "cycles of every season" in n]
     assert given.seasonal_periods_ == (DAY,)
