@@ -3,8 +3,8 @@
     .venv/bin/python benchmarks/short_windows.py [--parquet PATH/flights-3m.parquet]
         [--nab-dir NAB/data]
 
-On a window holding fewer than 7 cycles of every season it found (less than a week of
-a daily season), ``LoadForecaster`` chooses d, and whether to keep the seasons, by
+On a window short for the seasons it found (fewer than 4 cycles of every one, or less
+than a week), ``LoadForecaster`` chooses d, and whether to keep the seasons, by
 forecasts into the window's last stretch (``forecaster.structure``).  This measures
 that check: ``forecaster.backtest.rolling_origin`` (horizon 12, 20 origins over the
 last 30 %, every fit only on data before its origin) on short slices of real series,

@@ -126,8 +126,8 @@ class LoadForecaster:
         choice, 1.239 -> 1.066 (seasonal naive 1.192).  Steps of an hour or less
         reach a year only past 8,760 points: their ``max_history`` decides.
     seasonal_periods: ``"auto"`` (found from the data), or periods in steps, or ``()``.
-    short_window_check: on windows with fewer than 7 cycles of every ``"auto"`` season, choose
-        d and whether to keep the seasons by forecasts into a held-out last stretch.
+    short_window_check: on windows short for their ``"auto"`` seasons (``forecaster.structure``)
+        choose d and whether to keep the seasons by forecasts into a held-out last stretch.
     transform: ``"auto"`` (log1p, or the square root for Poisson-like counts,
         ``forecaster.transforms``), ``"log1p"``, ``"boxcox"`` or ``"none"``.
     d: differencing order, or ``None`` to choose it with a KPSS test.
@@ -288,7 +288,7 @@ class LoadForecaster:
                     periods.append(float(p))
         self.d_ = choose_differencing(z, positions, periods) if self.d is None else int(self.d)
         if self.short_window_check and self.seasonal_periods == "auto" and few_cycles(
-                len(z), periods):
+                len(z), periods, step):
             chosen, note = holdout_structure(
                 z, positions, periods, self.d_, self.d is not None, max_fits=self.max_order_fits,
                 max_harmonics=self.max_harmonics, max_p=self.max_p, max_q=self.max_q,

@@ -1,31 +1,40 @@
 """Differencing, and whether to keep the seasons at all, on windows too short to show them repeat.
 
-On a window holding fewer than ``CHECKED_CYCLES`` cycles of every season it found
-(less than a week of a daily season), the data cannot tell a season from a few
-days' wandering: the KPSS test sees a level that has not yet had time to leave its
-mean, and the Fourier terms draw the first day's swing as the shape of every day.
-NAB's EC2 ``a2eb1cd9`` NetworkIn (4.3 days at 5 minutes, no day like another) was
-forecast at 1.64 x naive's MASE that way, with d = 0 and a daily season.  So on
-such a window the candidates (:func:`candidates`: the test's choice, the seasons
-with d = 1, no seasons with d = 1, a random walk with ARMA errors) are each fitted
-on all but the window's last stretch and judged on their forecasts into it
-(:func:`holdout_structure`), the way ``holdout_harmonics`` judges a short season's
-harmonic count.
+A window is short for its seasons (:func:`few_cycles`) when it holds fewer than
+``FEW_CYCLES`` cycles of every season it found (the bar ``holdout_harmonics`` uses
+for a season's harmonic count), or spans less than a week while every season it
+found is a day or longer: it cannot show the week, the longest calendar season of
+sub-daily load, at all, and its days are a handful.  There the data
+cannot tell a season from a few days' wandering: the KPSS test sees a level that has
+not yet had time to leave its mean, and the Fourier terms draw the first day's swing
+as the shape of every day.  NAB's EC2 ``a2eb1cd9`` NetworkIn (4.3 days at 5 minutes,
+no day like another) was forecast at 1.64 x naive's MASE that way, with d = 0 and a
+daily season.  So on such a window the candidates (:func:`candidates`: the test's
+choice, the seasons with d = 1, no seasons with d = 1, a random walk with ARMA
+errors) are each fitted on all but the window's last stretch and judged on their
+forecasts into it (:func:`holdout_structure`), the way ``holdout_harmonics`` judges
+a short season's harmonic count.
 
-Measured on the development series (2026-11-28, ``rolling_origin`` at horizon 12
-and 20 origins on 5 slices of each of 11 series from ``../shared/data``, ratio of
-the model's MASE to the better baseline's, geometric mean of the ratio with the
-check to without): 0.976 on 4.5-day slices (IBM tweets 1.07 -> 0.79, nyc_taxi
-1.62 -> 1.06 and World Cup 1.77 -> 1.13 on one slice each; the worst moves 0.87
--> 0.92 and 0.95 -> 1.06) and 0.986 on 7-day slices; a2eb1cd9 1.64 -> 1.06.  A
-stretch of a whole season instead of half: neutral overall (1.000).  Checking only
-below 4 cycles (``FEW_CYCLES``) left a2eb1cd9's last five origins, past 4 days,
-to d = 0 and a daily season (1.42); a2eb1cd9 was used to choose this, so it is no
-longer held out.  Then, once, on series held out of all of it: 5-day slices (5 each,
-the same backtest) of the 5-minute departures from six airports no benchmark had
-used (MSP, LAS, BOS, EWR, PHL, LGA; vega-datasets' flights-3m): 1.001, every
-airport within 0.01 of its ratio without the check (a timetable's day repeats,
-and the check keeps it).
+Measured on the development series (``benchmarks/short_windows.py``: ``rolling_origin``
+at horizon 12 and 20 origins on 5 slices of each of 11 series from ``../shared/data``,
+the model's MASE over the better baseline's, geometric mean of the ratio with the check
+to without): 0.976 on 4.5-day slices (IBM tweets 1.07 -> 0.79, nyc_taxi 1.62 -> 1.06
+and World Cup 1.77 -> 1.13 on one slice each; the worst moves 0.87 -> 0.92 and 0.95 ->
+1.06) and 0.986 on 7-day slices; a2eb1cd9 1.64 -> 1.06.  A stretch of a whole season
+instead of half: neutral overall (1.000).  Below 4 cycles alone left a2eb1cd9's last
+five origins, past 4 days, to d = 0 and a daily season (1.42); a2eb1cd9 was used to
+choose the week, so it is no longer held out.  Then, once, on series held out of all
+of it: 5-day slices (5 each, the same backtest) of the 5-minute departures from six
+airports no benchmark had used (MSP, LAS, BOS, EWR, PHL, LGA; vega-datasets'
+flights-3m): 1.001, every airport within 0.01 of its ratio without the check (a
+timetable's day repeats, and the check keeps it).  A first form of the rule, fewer
+than 7 cycles of every season, also fired on 36-49-day windows of a weekly-only
+series of the held-out NAB panel (TravelTime_451, 10-minute steps, 5-7 weeks) and
+dropped its week at 11 origins: 0.77 -> 1.09 of the better baseline (the panel 17 ->
+16 of 26 at 4061a90).  For a daily season the two forms are the same (7 cycles are a
+week); that panel series is why the week is counted in time, and it is no longer
+held out for this rule.  (Less than a week with any season would also have taken a
+sharp hourly pattern seen 90 times in 3.8 days for a wandering level.)
 """
 
 from __future__ import annotations
@@ -34,13 +43,18 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from forecaster.seasonality import fit_fourier, fourier_matrix
+from forecaster.seasonality import (
+    DAY_SECONDS,
+    FEW_CYCLES,
+    WEEK_SECONDS,
+    fit_fourier,
+    fourier_matrix,
+)
 from forecaster.selection import CHOICE_LEADS, fit_error_model, lead_errors
 
 # an alternative replaces the test's choice only when its error into the held-out
 # stretch is this much lower (as seasonal ARIMA replaces the Fourier terms)
 STRUCTURE_MARGIN = 0.95
-CHECKED_CYCLES = 7.0  # windows with fewer cycles than this of every season are checked
 HELD_OUT_PERIODS = 0.5  # the stretch is this share of the shortest season ...
 HELD_OUT_SHARE = 5  # ... and this share of the window at most
 
@@ -58,9 +72,15 @@ class Structure:
         return f"{seasons}, d={self.d}"
 
 
-def few_cycles(n: int, periods: list[float]) -> bool:
-    """Whether a window of ``n`` points holds fewer than ``CHECKED_CYCLES`` of every season."""
-    return bool(periods) and n < CHECKED_CYCLES * min(periods)
+def few_cycles(n: int, periods: list[float], step_seconds: float) -> bool:
+    """Whether a window of ``n`` points of ``step_seconds`` is short for its seasons:
+    fewer than ``FEW_CYCLES`` cycles of every one of ``periods``, or less than a week
+    when none of them is shorter than a day."""
+    if not periods:
+        return False
+    shortest = min(periods)
+    return n < FEW_CYCLES * shortest or (
+        shortest * step_seconds >= DAY_SECONDS and n * step_seconds < WEEK_SECONDS)
 
 
 def candidates(periods: list[float], d: int, d_fixed: bool) -> list[Structure]:
@@ -102,9 +122,9 @@ def holdout_structure(
         best = 0
     listed = "; ".join(f"{c.describe()} {s:.4g}" for c, s in zip(tried, scores, strict=True))
     verb = "kept" if best == 0 else "chosen"
-    note = (f"{n} points hold fewer than {CHECKED_CYCLES:g} cycles of every season: "
-            f"{tried[best].describe()} {verb} by its forecasts into the last {held} points "
-            f"(MSE at leads 1-{CHOICE_LEADS}: {listed})")
+    note = (f"a window short for its seasons ({n} points: fewer than {FEW_CYCLES:g} cycles of "
+            f"every season, or less than a week of days): {tried[best].describe()} {verb} by its "
+            f"forecasts into the last {held} points (MSE at leads 1-{CHOICE_LEADS}: {listed})")
     return tried[best], note
 
 

@@ -1,5 +1,6 @@
-"""Windows holding fewer than CHECKED_CYCLES cycles of every season: d and the seasons are
-judged on the window's last stretch (``forecaster.structure``).
+"""Windows short for their seasons (fewer than FEW_CYCLES cycles of every one, or less than
+a week of seasons of a day or longer): d and the seasons are judged on the window's last
+stretch (``forecaster.structure``).
 
 NAB's EC2 a2eb1cd9 NetworkIn (4.3 days at 5 minutes) was forecast at 1.64 x naive's
 MASE with d = 0 and a daily season drawn from one day's swing; the level wandered
@@ -17,7 +18,6 @@ from scipy.signal import lfilter
 from forecaster.model import LoadForecaster
 from forecaster.seasonality import Season, fourier_matrix
 from forecaster.structure import (
-    CHECKED_CYCLES,
     Structure,
     candidates,
     few_cycles,
@@ -51,18 +51,25 @@ def as_series(z: np.ndarray) -> pd.Series:
 
 
 @pytest.mark.parametrize(
-    ("n", "periods", "expected"),
+    ("n", "periods", "step", "expected"),
     [
-        (3 * 288, [288.0], True),
-        (int(CHECKED_CYCLES * 288) - 1, [288.0], True),
-        (int(CHECKED_CYCLES * 288), [288.0], False),
-        (10 * 288, [288.0, 2016.0], False),  # the day is seen often, the week not
-        (3 * 288, [], False),  # no season to doubt
+        (3 * 288, [288.0], 300.0, True),
+        (7 * 288 - 1, [288.0], 300.0, True),  # 4 days and more, but not yet a week
+        (7 * 288, [288.0], 300.0, False),
+        (10 * 288, [288.0, 2016.0], 300.0, False),  # the day is seen often, the week not
+        (3 * 288, [], 300.0, False),  # no season to doubt
+        (1100, [12.0], 300.0, False),  # an hourly pattern seen 90 times: not short
+        (47, [12.0], 300.0, True),
+        # a weekly-only series at 10 minutes (NAB TravelTime_451): 5 weeks are enough
+        (35 * 144, [1008.0], 600.0, False),
+        (27 * 144, [1008.0], 600.0, True),
+        (27, [7.0], 86400.0, True),  # daily steps: fewer than 4 weeks
+        (28, [7.0], 86400.0, False),
     ],
 )
-def test_few_cycles_means_every_season_is_seen_fewer_than_few_cycles_times(
-        n: int, periods: list[float], expected: bool) -> None:
-    assert few_cycles(n, periods) is expected
+def test_a_short_window_has_few_cycles_of_every_season_or_less_than_a_week(
+        n: int, periods: list[float], step: float, expected: bool) -> None:
+    assert few_cycles(n, periods, step) is expected
 
 
 @pytest.mark.parametrize(
@@ -114,7 +121,7 @@ def test_the_fit_notes_the_check_on_a_short_window() -> None:
 
 def test_no_check_where_the_seasons_are_given_or_seen_often_or_it_is_off() -> None:
     given = LoadForecaster(seasonal_periods=[DAY]).fit(as_series(wandering_with_one_surge(0)))
-    long = LoadForecaster().fit(as_series(daily_wave(0, days=CHECKED_CYCLES + 1)))
+    long = LoadForecaster().fit(as_series(daily_wave(0, days=8)))
     off = LoadForecaster(short_window_check=False).fit(as_series(wandering_with_one_surge(0)))
     for model in (given, long, off):
         assert not [n for n in model.metadata_["notes"] if "cycles of every season" in n]
