@@ -84,13 +84,8 @@ REASONS: dict[str, str] = {
         "error falls in 2 origins; coverage 57 % at 243a93d (63.2 % at bcf0933, 53.9 % before "
         "c650462), ratio 1.12 (1.22 at bcf0933): " + _FILLED,
     "realTraffic/TravelTime_451.csv":
-        "2162 rows over 7376 ten-minute steps (72 % filled in); 67 scored steps. Passed at "
-        "c8b204e (0.77 against seasonal naive at the weekly 1008). Since 4061a90 the fit "
-        "windows of origins 1-17 (36-49 days) hold under 7 weeks and the short-window check "
-        "drops the weekly season at 11 of them, the first included, so the baselines' "
-        "season falls to the daily 144, where seasonal naive (MASE 0.288) beats naive "
-        "(0.354): fleetcast is 0.89 x naive (0.77 before) and 1.09 x seasonal naive. "
-        "Earlier it tied naive (1.01; 1.12 while filled-in points were scored)",
+        "2162 rows over 7376 ten-minute steps (72 % filled in); 67 scored steps, 64 % of the "
+        "error in 2 origins; ties naive (1.01; 1.12 while filled-in points were scored)",
     "realTraffic/speed_7578.csv":
         "1127 rows over 2623 five-minute steps (57 % filled in); 135 scored steps; ties the "
         "better baseline (1.00 at 243a93d, 0.98 at bcf0933), coverage 68 % (70.4 % at "
