@@ -10,6 +10,8 @@ their forecasts into it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -86,28 +88,29 @@ def test_candidates_start_with_the_tests_choice(d: int, fixed: bool,
     assert candidates([DAY], d, fixed) == expected
 
 
+def choices(make: Callable[[int], np.ndarray]) -> list[tuple[Structure, str]]:
+    """``holdout_structure``'s choice and note on 8 seeds of ``make``, as if KPSS gave d = 0."""
+    found = []
+    for seed in range(8):
+        z = make(seed)
+        found.append(holdout_structure(z, np.arange(len(z), dtype=float), [DAY], 0, False,
+                                       **SEARCH))
+    return found
+
+
 def test_a_wandering_level_is_not_forecast_back_to_its_mean() -> None:
     # as if KPSS had kept d = 0 (it did on a2eb1cd9's 3-day windows); an ARMA with a
     # root near one can still forecast an hour as well as d = 1 (one seed of eight
     # here), so the claim is about most windows, not each
-    chosen = []
-    for seed in range(8):
-        z = wandering_with_one_surge(seed)
-        positions = np.arange(len(z), dtype=float)
-        structure, note = holdout_structure(z, positions, [DAY], 0, False, **SEARCH)
-        assert "by its forecasts into the last 144 points" in note
-        chosen.append(structure)
+    found = choices(wandering_with_one_surge)
+    assert all("by its forecasts into the last 144 points" in note for _, note in found)
+    chosen = [structure for structure, _ in found]
     assert sum(s.d == 1 for s in chosen) >= 6
     assert any(s == Structure((), 1) for s in chosen)
 
 
 def test_a_daily_shape_that_repeats_keeps_its_season() -> None:
-    chosen = []
-    for seed in range(8):
-        z = daily_wave(seed)
-        positions = np.arange(len(z), dtype=float)
-        structure, _ = holdout_structure(z, positions, [DAY], 0, False, **SEARCH)
-        chosen.append(structure)
+    chosen = [structure for structure, _ in choices(daily_wave)]
     assert all(s.periods == (DAY,) for s in chosen)
     assert sum(s.d == 0 for s in chosen) >= 6  # and mostly the stationary level it has
 
