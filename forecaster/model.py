@@ -75,7 +75,7 @@ from forecaster.seasonality import (
     calendar_periods,
     detect_periods,
     fit_fourier,
-    fourier_matrix,
+    seasonal_regression,
     time_positions,
 )
 from forecaster.selection import (
@@ -466,14 +466,7 @@ class LoadForecaster:
 
     def _seasonal(self, positions: np.ndarray) -> np.ndarray:
         """The Fourier seasons (with the intercept when ``d == 0``) at ``positions``."""
-        if self.coef_.size == 0:
-            return np.zeros(len(positions))
-        design = fourier_matrix(positions, self.seasons_)
-        if self.d_ == 0:
-            design = np.column_stack([np.ones(len(positions)), design])
-        if design.shape[1] == 0:
-            return np.zeros(len(positions))
-        return design @ self.coef_
+        return seasonal_regression(positions, self.seasons_, self.coef_, self.d_)
 
     # ------------------------------------------------------------- forecast
     def forecast(self, horizon: int) -> Forecast:

@@ -81,6 +81,20 @@ def fourier_matrix(positions: np.ndarray, seasons: tuple[Season, ...]) -> np.nda
     return out
 
 
+def seasonal_regression(positions: np.ndarray, seasons: tuple[Season, ...], coef: np.ndarray,
+                        d: int) -> np.ndarray:
+    """The Fourier seasons' regression at ``positions`` with the coefficients
+    ``fit_fourier`` gave for ``d`` (an intercept first when ``d == 0``)."""
+    if coef.size == 0:
+        return np.zeros(len(positions))
+    design = fourier_matrix(positions, seasons)
+    if d == 0:
+        design = np.column_stack([np.ones(len(positions)), design])
+    if design.shape[1] == 0:
+        return np.zeros(len(positions))
+    return design @ coef
+
+
 def solve_least_squares(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """The minimum-norm least-squares coefficients of ``y`` on ``x``, via the normal equations.
 

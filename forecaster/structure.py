@@ -48,7 +48,7 @@ from forecaster.seasonality import (
     FEW_CYCLES,
     WEEK_SECONDS,
     fit_fourier,
-    fourier_matrix,
+    seasonal_regression,
 )
 from forecaster.selection import CHOICE_LEADS, fit_error_model, lead_errors
 
@@ -135,12 +135,7 @@ def _held_out_mse(z: np.ndarray, positions: np.ndarray, structure: Structure, cu
     ``cut`` of ``structure`` chosen and estimated on the points before ``cut``."""
     periods, d = list(structure.periods), structure.d
     seasons, coef, _ = fit_fourier(z[:cut], positions[:cut], periods, d, max_harmonics)
-    x = fourier_matrix(positions, seasons)
-    if d:
-        regression = x @ coef if seasons else np.zeros(len(z))
-    else:
-        regression = coef[0] + x @ coef[1:]
-    resid = z - regression
+    resid = z - seasonal_regression(positions, seasons, coef, d)
     model = fit_error_model(resid[:cut], d, max_p, max_q, budget_seconds, [],
                             max_fits=max_fits)
     errors = lead_errors(model.filter(resid), len(z) - cut)
