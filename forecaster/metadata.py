@@ -54,6 +54,7 @@ def fit_metadata(model: LoadForecaster, series: pd.Series, seconds: float,
         "sigma2": model.error_model_.sigma2,
         "converged": model.error_model_.converged,
         "interval_width_factors": [round(float(f), 4) for f in model.width_factors_],
+        "interval_calibration": model.calibration_,
         "orders_tried": model.error_model_.tried,
         "notes": notes,
         "versions": {

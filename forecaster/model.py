@@ -44,8 +44,9 @@ import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from forecaster import busdays, yearly
-from forecaster.calibration import widen, width_factors
+from forecaster.calibration import widen
 from forecaster.cells import SeriesError
+from forecaster.held_out import calibrate
 from forecaster.holiday_effects import (
     LOOKBACK_DAYS,
     MIN_SUBDAILY_STEP,
@@ -65,13 +66,12 @@ from forecaster.regular import (
     MIN_POINTS,
     check_series,
     check_values,
-    filled_mask,
     regularize,
 )
+from forecaster.seasonal_switch import try_seasonal_arima
 from forecaster.seasonality import (
     DAY_SECONDS,
     MAX_HARMONICS,
-    Season,
     calendar_periods,
     detect_periods,
     fit_fourier,
@@ -79,17 +79,11 @@ from forecaster.seasonality import (
     time_positions,
 )
 from forecaster.selection import (
-    CHOICE_LEADS,
-    GLITCH_SIGMAS,
     SAFETY_SECONDS,
     SARIMA_MAX_PERIOD,
     ErrorModel,
     choose_differencing,
-    choose_seasonal_arima,
-    compared_points,
-    filtered_mses,
     fit_error_model,
-    step_mses,
 )
 from forecaster.statespace import StateSpace
 from forecaster.stepwise import MAX_ORDER_FITS
@@ -128,6 +122,9 @@ class LoadForecaster:
     seasonal_periods: ``"auto"`` (found from the data), or periods in steps, or ``()``.
     short_window_check: on windows short for their ``"auto"`` seasons (``forecaster.structure``)
         choose d and whether to keep the seasons by forecasts into a held-out last stretch.
+    interval_calibration: ``"held_out"`` (interval widths from a model fitted before the
+        window's last 30 %, ``forecaster.held_out``), ``"in_sample"`` or ``"none"`` (the
+        model's own sd).
     transform: ``"auto"`` (log1p, or the square root for Poisson-like counts,
         ``forecaster.transforms``), ``"log1p"``, ``"boxcox"`` or ``"none"``.
     d: differencing order, or ``None`` to choose it with a KPSS test.
@@ -154,6 +151,10 @@ class LoadForecaster:
         stands out (``choose_as_sunday``); finer or longer steps get none.
     """
 
+    # set by ``forecaster.held_out`` on the model it fits before the window's tail: the
+    # full fit's seasonal ARIMA ``(order, m)``, or ``()`` for Fourier terms (``None``: choose)
+    told_sarima_: tuple[tuple[int, int, int], int] | tuple[()] | None = None
+
     def __init__(
         self,
         max_history: int | None = 8064,
@@ -169,6 +170,7 @@ class LoadForecaster:
         max_gap: int = DEFAULT_MAX_GAP,
         holidays: str | None = "US",
         short_window_check: bool = True,
+        interval_calibration: str = "held_out",
     ) -> None:
         self.max_history = max_history
         self.max_history_days = max_history_days
@@ -183,6 +185,7 @@ class LoadForecaster:
         self.max_gap = max_gap
         self.holidays = holidays
         self.short_window_check = short_window_check
+        self.interval_calibration = interval_calibration
 
     # --------------------------------------------------- scikit-learn params
     def get_params(self, deep: bool = True) -> dict[str, Any]:
@@ -234,6 +237,8 @@ class LoadForecaster:
         with warnings.catch_warnings(record=True) as caught, threadpool_limits(1, user_api="blas"):
             warnings.simplefilter("always")
             self._fit_window(series, step, notes, earlier, self.older_ if reads_year else None)
+            # interval widths (``forecaster.held_out``): out of sample unless told otherwise
+            self.width_factors_, self.calibration_ = calibrate(self, whole, series)
         notes.extend(warning_notes(caught))
         self.history_ = series
         self.fit_start_ = series.index[0]
@@ -326,67 +331,10 @@ class LoadForecaster:
             # ones, better (MASE 2.633 -> 2.852)
             longer = [p for p in periods
                       if p > SARIMA_MAX_PERIOD and p in calendar_periods(step)]
-            self._try_seasonal_arima(z - holidays, int(min(short)), notes, positions, longer)
+            try_seasonal_arima(self, z - holidays, int(min(short)), notes, positions, longer)
         self.order_ = self.error_model_.order
         self.last_timestamp_ = series.index[-1]
-        # the bands describe the load, not the glitches the estimation left out
-        cleaned = self.error_model_.cleaned
-        # errors at points filled in across gaps, and from origins inside a gap, do not count
-        self.width_factors_ = width_factors(
-            self.results_ if cleaned is None else self.error_model_.filter(cleaned),
-            missing=filled_mask(series),
-        )
         self._start_filter(self.results_)
-
-    def _try_seasonal_arima(self, z: np.ndarray, m: int, notes: list[str],
-                            positions: np.ndarray, longer: list[float]) -> None:
-        """Switch to seasonal ARIMA when its error at leads 1..CHOICE_LEADS is clearly lower.
-
-        Seasonal ARIMA carries one season; the ``longer`` ones kept (the week of an
-        hourly series) stay Fourier terms, and the seasonal ARIMA models what they
-        leave: without them a Monday would be forecast from Sunday's shape."""
-        seasons: tuple[Season, ...] = ()
-        coef = np.empty(0)
-        if longer:
-            seasons, coef, fitted = fit_fourier(z, positions, longer, 0, self.max_harmonics)
-            z = z - (fitted - coef[0])  # the seasons' terms; the level is left to the ARIMA
-        # glitches (points the Fourier model's estimation left out, GLITCH_SIGMAS out)
-        # that the seasonal ARIMA finds as far out are missing for both models: one
-        # hour of a load of 2000 read as 6 decided the comparison on its own
-        resid = np.asarray(self.results_.model.endog, dtype=float).ravel()
-        errors = np.asarray(self.results_.resid, dtype=float)
-        cleaned = self.error_model_.cleaned
-        glitches = None if cleaned is None else (cleaned != resid) & (
-            np.abs(errors) > GLITCH_SIGMAS * np.sqrt(self.error_model_.sigma2))
-        chosen = choose_seasonal_arima(z, m, self.time_budget_seconds, notes, glitches)
-        if chosen is None:
-            return
-        alt, alt_mse, missing = chosen
-        # both judged by their errors at leads 1..CHOICE_LEADS (the horizon forecasts
-        # are judged at), not one step: the same origins, scale and missing points
-        if missing is None or not missing.any():  # the fit's own filter serves
-            fourier_one, fourier_mse = filtered_mses(self.results_, compared_points(len(z)))
-        else:
-            fourier_one, fourier_mse = step_mses(self.error_model_, resid, missing)
-        if alt_mse < 0.95 * fourier_mse:
-            notes.append(
-                f"seasonal ARIMA (m={m}) chosen over Fourier terms: MSE at leads "
-                f"1-{CHOICE_LEADS} {alt_mse:.4g} vs {fourier_mse:.4g} (one step "
-                f"{alt.one_step_mse:.4g} vs {fourier_one:.4g})"
-                + ("" if missing is None or not missing.any() else
-                   f" ({int(missing.sum())} glitch(es) left out of both)")
-            )
-            # the holiday regressors stay: ``z`` came without their share; the longer
-            # seasons' terms stay too, without an intercept (the seasonal difference
-            # takes the level)
-            self.d_ = alt.order[1]
-            self.seasons_ = seasons
-            self.coef_ = np.empty(0)
-            if seasons:  # ``_regression`` prepends an intercept column when d == 0
-                self.coef_ = np.r_[0.0, coef[1:]] if self.d_ == 0 else coef[1:]
-            self.error_model_ = alt
-            self.results_ = alt.filter(z)
-            self.seasonal_periods_ = (float(m), *(s.period for s in seasons))
 
     def _start_filter(self, results: Any) -> None:
         """Keep the fitted filter's matrices and its state for the next point."""

@@ -19,14 +19,18 @@ small fraction of the cost, because no forecast object is built per step.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
 
 from forecaster.calibration import widen
 from forecaster.io import SeriesError
-from forecaster.model import LoadForecaster
 from forecaster.transforms import forward
 from forecaster.types import Forecast, normal_bands
+
+if TYPE_CHECKING:
+    from forecaster.model import LoadForecaster
 
 
 def forecast_path(model: LoadForecaster, points: pd.Series, horizon: int) -> list[Forecast]:
@@ -36,6 +40,31 @@ def forecast_path(model: LoadForecaster, points: pd.Series, horizon: int) -> lis
     step after the last observation).  The model itself is not changed; call
     ``model.update(points)`` to move it on.
     """
+    stamps, loc, sd = path_moments(model, points, horizon)
+    horizon = loc.shape[1]
+    scale = widen(sd, model.width_factors_)
+    bands = normal_bands(loc, scale, model.transform_, model.lmbda_)
+    name = model.describe()
+    return [
+        Forecast(
+            timestamps=stamps[k : k + horizon],
+            **{band: values[k] for band, values in bands.items()},
+            step_seconds=model.step_,
+            model=name,
+            loc=loc[k],
+            scale=scale[k],
+            transform=model.transform_,
+            lmbda=model.lmbda_,
+        )
+        for k in range(len(points) + 1)
+    ]
+
+
+def path_moments(model: LoadForecaster, points: pd.Series,
+                 horizon: int) -> tuple[pd.DatetimeIndex, np.ndarray, np.ndarray]:
+    """The stamps from one step after the model's last observation, and the Gaussian
+    mean and the model's own sd (before the width factors) on the transformed scale,
+    ``(n + 1, horizon)`` each: row ``k`` is the forecast after the first ``k`` points."""
     model._check_fitted()
     if int(horizon) != horizon or horizon < 1:
         raise ValueError(f"horizon must be a positive integer, got {horizon!r}")
@@ -62,24 +91,6 @@ def forecast_path(model: LoadForecaster, points: pd.Series, horizon: int) -> lis
         model.state_, model.state_cov_, resid, steady=model.steady_
     )
     means, variances = model.state_space_.project(state, state_cov, horizon)
-
     regression = model._regression(model._positions(stamps))
     rows = np.arange(n + 1)[:, None] + np.arange(horizon)[None, :]
-    loc = means + regression[rows]
-    scale = widen(np.sqrt(np.maximum(variances, 0.0)), model.width_factors_)
-
-    bands = normal_bands(loc, scale, model.transform_, model.lmbda_)
-    name = model.describe()
-    return [
-        Forecast(
-            timestamps=stamps[k : k + horizon],
-            **{band: values[k] for band, values in bands.items()},
-            step_seconds=model.step_,
-            model=name,
-            loc=loc[k],
-            scale=scale[k],
-            transform=model.transform_,
-            lmbda=model.lmbda_,
-        )
-        for k in range(n + 1)
-    ]
+    return stamps, means + regression[rows], np.sqrt(np.maximum(variances, 0.0))

@@ -336,14 +336,14 @@ def choose_seasonal_arima(
                     f"(time_budget_seconds) after {tried} of {len(_SARIMA_ORDERS)} orders"
                 )
             break
-        candidate = _seasonal_candidate(z, order, m)
+        candidate = seasonal_candidate(z, order, m)
         if candidate is None:
             continue
         missing = None
         if glitches is not None and glitches.any():
             missing = seasonal_glitches(candidate, z, glitches)
             if missing.any():
-                candidate = _seasonal_candidate(np.where(missing, np.nan, z), order, m)
+                candidate = seasonal_candidate(np.where(missing, np.nan, z), order, m)
                 if candidate is None:
                     continue
                 missing = seasonal_glitches(candidate, z, glitches)
@@ -357,7 +357,7 @@ def choose_seasonal_arima(
     return None if best is None else (best, best_multi, best_missing)
 
 
-def _seasonal_candidate(z: np.ndarray, order: tuple[int, int, int], m: int) -> ErrorModel | None:
+def seasonal_candidate(z: np.ndarray, order: tuple[int, int, int], m: int) -> ErrorModel | None:
     """ARIMA(order)(0,1,1)m estimated on the last ``SARIMA_FIT_POINTS`` of ``z`` (NaN =
     missing), or None when it does not converge."""
     # parameters from the most recent SARIMA_FIT_POINTS (a handful of them needs no

@@ -8,7 +8,9 @@ and the other cases did not move; and for "differenced" again when the outlier
 clean-up began to replace the points it leaves out by predictions that did not
 see them, with the last estimate: its 3 outlying points then moved the forecast
 by 5e-7 relative); a series with gaps must get its interval
-widths from the errors at points that were observed.
+widths from the errors at points that were observed.  Both are about the in-sample
+measurement (``forecaster.calibration``), pinned with ``interval_calibration="in_sample"``;
+the held-out one, the default since, is tested in test_held_out.py.
 """
 
 from __future__ import annotations
@@ -51,7 +53,7 @@ BEFORE = {
 @pytest.mark.parametrize("case", sorted(BEFORE))
 def test_a_series_without_gaps_is_fitted_exactly_as_before(case: str) -> None:
     build, name, mean, lo80, hi95 = BEFORE[case]
-    model = LoadForecaster().fit(build())
+    model = LoadForecaster(interval_calibration="in_sample").fit(build())
     assert model.describe() == name
     assert not filled_mask(model.history_).any()
     fc = model.forecast(12)
@@ -94,7 +96,8 @@ def test_gaps_give_calibrated_intervals() -> None:
     assert 0.4 < filled_mask(history).mean() < 0.5
     as_observed = history.copy()
     as_observed.attrs["filled"] = ()  # the straight lines taken for observations (the old fit)
-    params = {"seasonal_periods": (), "transform": "none", "d": 1}
+    params = {"seasonal_periods": (), "transform": "none", "d": 1,
+              "interval_calibration": "in_sample"}
     aware = LoadForecaster(**params).fit(history)
     lines = LoadForecaster(**params).fit(as_observed)
     # the same model; only the interval calibration leaves the filled-in points out

@@ -10,6 +10,7 @@ import pytest
 from statsmodels.tsa.statespace.sarimax import SARIMAX
 
 from forecaster import LoadForecaster, NotFittedError, SeriesError
+from forecaster.calibration import widen
 from forecaster.seasonality import time_positions
 from forecaster.selection import fit_error_model
 from tests.forecaster.conftest import arma_series, seasonal_series, sharp_hourly_series
@@ -145,7 +146,8 @@ def test_update_equals_filtering_the_longer_series(seasonal: pd.Series) -> None:
     future = pd.date_range(seasonal.index[660], periods=8, freq="15min")
     expected_loc = pred.predicted_mean + model._regression(time_positions(future, model.step_))
     np.testing.assert_allclose(fc.loc, expected_loc, rtol=1e-9)
-    np.testing.assert_allclose(fc.scale, np.sqrt(pred.var_pred_mean), rtol=1e-9)
+    np.testing.assert_allclose(fc.scale, widen(np.sqrt(pred.var_pred_mean), model.width_factors_),
+                               rtol=1e-9)
     assert list(fc.timestamps) == list(future)
 
 
