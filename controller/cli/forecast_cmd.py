@@ -34,6 +34,8 @@ BACKTEST_MAX_HISTORY = 8064
 # predict and train fit on at most this many points (91 days at 1 minute): the raw
 # per-minute World Cup file (125,310 points) answers in about 12 s, twice that took 24 s
 FIT_MAX_POINTS = 131_072
+# --intervals: LoadForecaster's interval_calibration, spelled as a flag value
+INTERVALS = ("held-out", "in-sample", "none")
 
 
 def _series_options(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -81,6 +83,13 @@ def _series_options(func: Callable[..., Any]) -> Callable[..., Any]:
                           "(steps of 1 to 12 h: one regressor drawing every public "
                           "holiday towards a Sunday's daily shape); none = no holiday "
                           "regressors.  Steps under 1 h or over a day never get them."),
+        click.option("--intervals", type=click.Choice(INTERVALS), default="held-out",
+                     show_default=True,
+                     help="How the 80/95 % bounds are sized: held-out = from the errors of a "
+                          "model fitted before the fit window's last 30 % on that stretch "
+                          "(about twice the fit time); in-sample = from the fitted model's "
+                          "errors over its own window (never narrower than its sd); none = "
+                          "the model's own sd."),
     ]
     for option in reversed(options):
         func = option(func)
@@ -145,7 +154,7 @@ def _naive(series: pd.Series, utc: bool) -> pd.Series:
 
 
 def _fit(series: pd.Series, max_history: int | None, max_history_days: float,
-         holidays: str | None, csv_path: Path) -> tuple[LoadForecaster, float]:
+         holidays: str | None, intervals: str, csv_path: Path) -> tuple[LoadForecaster, float]:
     if max_history is None and len(series) > FIT_MAX_POINTS:
         _echo(f"note: {csv_path}: fitted on the last {FIT_MAX_POINTS} of {len(series)} points "
               "(--max-history to change it)")
@@ -153,8 +162,8 @@ def _fit(series: pd.Series, max_history: int | None, max_history_days: float,
     started = time.perf_counter()
     try:
         model = LoadForecaster(max_history=max_history,
-                               max_history_days=max_history_days or None,
-                               holidays=holidays).fit(series)
+                               max_history_days=max_history_days or None, holidays=holidays,
+                               interval_calibration=intervals.replace("-", "_")).fit(series)
     except SeriesError as exc:
         message = str(exc).removeprefix("series: ")
         raise click.BadParameter(f"{csv_path}: {message}", param_hint="'--csv'") from exc
@@ -198,11 +207,12 @@ def forecast() -> None:
               required=True, help="Output CSV: timestamp,mean,lo80,hi80,lo95,hi95.")
 def predict(csv_path: Path, time_col: str | None, value_col: str | None, freq: str | None,
             agg: str, max_gap: int, tz: str | None, max_history: int | None,
-            max_history_days: float, holidays: str | None, horizon: int, out: Path) -> None:
+            max_history_days: float, holidays: str | None, intervals: str, horizon: int,
+            out: Path) -> None:
     """Fit on the CSV and write the HORIZON steps after its last row with 80/95 % bounds."""
     check_output(out, "--out", inputs=[csv_path])
     series = _read(csv_path, time_col, value_col, freq, agg, max_gap, tz)
-    model, seconds = _fit(series, max_history, max_history_days, holidays, csv_path)
+    model, seconds = _fit(series, max_history, max_history_days, holidays, intervals, csv_path)
     result = model.forecast(horizon)
     _check_forecast(result, series, csv_path)
     frame = result.to_frame()[PREDICT_COLUMNS]
@@ -234,8 +244,8 @@ def predict(csv_path: Path, time_col: str | None, value_col: str | None, freq: s
               help="Re-estimate at every N-th origin only; update in between (faster).")
 def backtest(csv_path: Path, time_col: str | None, value_col: str | None, freq: str | None,
              agg: str, max_gap: int, tz: str | None, max_history: int | None,
-             max_history_days: float, holidays: str | None, horizon: int, origins: int,
-             out: Path, as_json: bool,
+             max_history_days: float, holidays: str | None, intervals: str, horizon: int,
+             origins: int, out: Path, as_json: bool,
              summary_path: Path | None, refit_every: int) -> None:
     """Rolling-origin backtest against naive and seasonal naive (MASE, sMAPE, coverage)."""
     from forecaster.backtest import origin_positions, rolling_origin
@@ -264,9 +274,10 @@ def backtest(csv_path: Path, time_col: str | None, value_col: str | None, freq: 
     try:
         result = rolling_origin(
             series, horizon, origins,
-            make_model=lambda: LoadForecaster(max_history=max_history or BACKTEST_MAX_HISTORY,
-                                              max_history_days=max_history_days or None,
-                                              holidays=holidays),
+            make_model=lambda: LoadForecaster(
+                max_history=max_history or BACKTEST_MAX_HISTORY,
+                max_history_days=max_history_days or None, holidays=holidays,
+                interval_calibration=intervals.replace("-", "_")),
             refit_every=refit_every, progress=sys.stderr.isatty(),
         )
     except ValueError as exc:  # too short for the horizon, bad values
@@ -299,7 +310,7 @@ def backtest(csv_path: Path, time_col: str | None, value_col: str | None, freq: 
 def train_forecaster(csv_path: Path, time_col: str | None, value_col: str | None,
                      freq: str | None, agg: str, max_gap: int, tz: str | None,
                      max_history: int | None, max_history_days: float, holidays: str | None,
-                     out: Path) -> None:
+                     intervals: str, out: Path) -> None:
     """Fit the load forecaster on a series CSV and save it with its metadata.
 
     The controller keeps its load history in naive UTC, so a series whose
@@ -320,7 +331,7 @@ def train_forecaster(csv_path: Path, time_col: str | None, value_col: str | None
                 click.echo(f"note: timestamps in {series.index.tz} converted to UTC, the "
                            "controller's clock")
             series = _naive(series, utc=True)
-    model, seconds = _fit(series, max_history, max_history_days, holidays, csv_path)
+    model, seconds = _fit(series, max_history, max_history_days, holidays, intervals, csv_path)
     _check_forecast(model.forecast(12), series, csv_path)
     with atomic_output(out, "--out") as partial:
         model.save(partial)
@@ -330,5 +341,6 @@ def train_forecaster(csv_path: Path, time_col: str | None, value_col: str | None
     click.echo(f"trained on {meta['n_points']} points {meta['trained_start']} .. "
                f"{meta['trained_end']} (step {step})")
     click.echo(f"fit time: {seconds:.2f} s; AICc {meta['aicc']:.1f}; saved to {out}")
+    click.echo(f"intervals: {meta['interval_calibration']}")
     for note in meta["notes"]:
         click.echo(f"note: {note}")
