@@ -8,7 +8,7 @@ import pytest
 
 from forecaster import LoadForecaster
 from forecaster.calibration import CALIBRATION_HORIZON
-from forecaster.held_out import HELD_OUT_MIN, TAIL_SHARE
+from forecaster.held_out import HEAD_MAX_POINTS, HELD_OUT_MIN, TAIL_SHARE
 from forecaster.path import forecast_path
 from forecaster.regular import filled_mask
 from forecaster.types import Z80
@@ -91,7 +91,20 @@ def test_the_head_reads_the_points_before_the_window_as_a_fit_then_would() -> No
     y = growing_noise(1, n=2600)
     model = LoadForecaster(**PLAIN, max_history=1000).fit(y)
     assert len(model.history_) == 1000
-    assert "fitted on the 2300 points before the last 300" in model.calibration_
+    # the head takes the same max_history: its 1000 points before the tail
+    assert "fitted on the 1000 points before the last 300" in model.calibration_
+
+
+def test_a_long_window_has_a_head_and_a_tail_of_at_most_head_max_points() -> None:
+    y = growing_noise(2, n=HEAD_MAX_POINTS + 4000)
+    model = LoadForecaster(**{**PLAIN, "max_history": None}).fit(y)
+    tail = int(TAIL_SHARE * len(y))
+    assert tail < HEAD_MAX_POINTS < len(y) - tail
+    assert model.calibration_ == (f"held-out: a model fitted on the {HEAD_MAX_POINTS} points "
+                                  f"before the last {tail} forecast them from each origin")
+    longer = growing_noise(2, n=4 * HEAD_MAX_POINTS)  # a 30 % tail would be 9676 points
+    model = LoadForecaster(**{**PLAIN, "max_history": None}).fit(longer)
+    assert model.calibration_.endswith(f"the last {HEAD_MAX_POINTS} forecast them from each origin")
 
 
 def test_a_short_window_keeps_the_in_sample_factors() -> None:
