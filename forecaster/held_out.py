@@ -24,11 +24,12 @@ origin's last point (as in ``forecaster.calibration``).  A window too short for 
 head of ``MIN_HEAD_POINTS`` and a tail of ``MIN_ORIGINS`` origins, or a head that
 cannot be fitted, or too short to hold ``HEAD_CYCLES`` cycles of the model's longest
 season, keeps the in-sample factors, and the metadata says which was used.  The head
-fits on at most ``HEAD_MAX_POINTS`` points (or two cycles of that season, when more),
-as a backtest's fit before each origin does, and forecasts a tail of at most as many:
-on a long file (the raw per-minute World Cup log, 125,310 points) an uncapped head made
-``predict`` take 2.8 times as long as with the in-sample factors (38.7 s against 13.9 s
-under load here), capped 1.1 times (15.6 s).
+fits on at most ``HEAD_MAX_POINTS`` points, as a backtest's fit before each origin does,
+and forecasts a tail of at most as many: on a long file (the raw per-minute World Cup
+log, 125,310 points) an uncapped head made ``predict`` take 2.8 times as long as with the
+in-sample factors (38.7 s against 13.9 s under load here), and a head of two weekly cycles
+(20,160 points) 1.4 times (20.0 s against 14.5 s on a quiet machine); a season longer than
+half of ``HEAD_MAX_POINTS`` (a week at steps under 2.5 minutes) keeps the in-sample factors.
 
 The head is built with the model's parameters, fitted with its own choices of
 transform, seasons, harmonics, differencing, order and holidays, and without interval
@@ -70,7 +71,7 @@ TAIL_SHARE = 0.3  # the window's last share (HEAD_MAX_POINTS at most), forecast 
 HELD_OUT_MIN = 0.5  # out of sample, a narrower band is measured, not flattered: down to half
 MIN_HEAD_POINTS = 200  # a head shorter than this keeps the in-sample factors
 # the head fits on at most this many points (4 weeks of 5 minutes, as a backtest's fit
-# before each origin), or on two cycles of the longest season when that is more
+# before each origin)
 HEAD_MAX_POINTS = 8064
 # a head with fewer cycles of the model's longest season keeps the in-sample factors (a
 # season needs two to be fitted at all: ``LoadForecaster`` drops a given period seen less)
@@ -96,16 +97,15 @@ def held_out_factors(model: LoadForecaster, whole: pd.Series, window: pd.Series,
     if tail < MIN_ORIGINS + 1 or head_points < MIN_HEAD_POINTS:
         return None, (f"in-sample: the window ({len(window)} points) is too short for a head of "
                       f"{MIN_HEAD_POINTS} points and a tail of {MIN_ORIGINS + 1}")
+    # the head's own window: at most HEAD_MAX_POINTS, as a backtest's per-origin fit (a
+    # fit on a long file would otherwise pay for it twice)
+    history = HEAD_MAX_POINTS if model.max_history is None else min(HEAD_MAX_POINTS,
+                                                                     int(model.max_history))
     longest = max([*model.seasonal_periods_, model.error_model_.seasonal_order[3]])
-    if head_points < HEAD_CYCLES * longest:
+    if min(head_points, history) < HEAD_CYCLES * longest:
         # a head that cannot hold the seasons would measure a model without them
-        return None, (f"in-sample: a head of {head_points} points would not hold "
-                      f"{HEAD_CYCLES} cycles of the {longest:g}-step season")
-    # the head's own window: at most HEAD_MAX_POINTS (or its seasons' two cycles), as a
-    # backtest's per-origin fit; a fit on a long file would otherwise pay for it twice
-    history = max(HEAD_MAX_POINTS, int(np.ceil(HEAD_CYCLES * longest)))
-    if model.max_history is not None:
-        history = min(history, int(model.max_history))
+        return None, (f"in-sample: a head of {min(head_points, history)} points would not "
+                      f"hold {HEAD_CYCLES} cycles of the {longest:g}-step season")
     head = type(model)(**{**model.get_params(), "interval_calibration": "none",
                           "max_history": history})
     m = model.error_model_.seasonal_order[3]

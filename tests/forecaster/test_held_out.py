@@ -153,3 +153,14 @@ def test_a_head_too_short_for_the_seasons_keeps_the_in_sample_factors() -> None:
     assert model.seasonal_periods_ == (300.0,)
     assert model.calibration_ == ("in-sample: a head of 490 points would not hold 2 cycles of "
                                   "the 300-step season")
+
+
+def test_a_season_longer_than_half_the_head_cap_keeps_the_in_sample_factors() -> None:
+    # as the week of a per-minute series (10,080 steps): two cycles need more than a head
+    # of HEAD_MAX_POINTS holds, and a longer head would cost a long file its fit again
+    period = HEAD_MAX_POINTS // 2 + 68
+    y = growing_noise(3, n=3 * period)
+    model = LoadForecaster(**{**PLAIN, "seasonal_periods": (period,), "max_history": None}).fit(y)
+    assert model.seasonal_periods_ == (float(period),)
+    assert model.calibration_ == (f"in-sample: a head of {HEAD_MAX_POINTS} points would not "
+                                  f"hold 2 cycles of the {period}-step season")
