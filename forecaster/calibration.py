@@ -75,26 +75,37 @@ def width_factors(results: Any, horizon: int = CALIBRATION_HORIZON,
     state = np.asarray(filtered.predicted_state)[:, start:n]
     state_cov = np.asarray(filtered.predicted_state_cov)[:, :, start:n]
     means, variances = StateSpace.from_ssm(results.model.ssm).project(state, state_cov, horizon)
-    observed = None
-    if missing is not None and np.any(missing):
-        observed = ~np.asarray(missing, dtype=bool)
-        known = observed[start - 1:n - 1]  # the last point before each origin
+    sd = np.sqrt(np.maximum(variances, 0.0))
+    observed = np.ones(n, dtype=bool) if missing is None else ~np.asarray(missing, dtype=bool)
+    factors = lead_factors(endog[start:n], means, sd, observed[start:n],
+                           observed[start - 1:n - 1], WIDTH_MIN)
+    return np.ones(1) if factors is None else factors
+
+
+def lead_factors(actual: np.ndarray, loc: np.ndarray, sd: np.ndarray, observed: np.ndarray,
+                 known: np.ndarray, floor: float) -> np.ndarray | None:
+    """Per-lead factors from forecasts ``loc``/``sd`` (a row per origin, a column per
+    lead) of ``actual``, whose point ``k + h`` lead ``h + 1`` of origin ``k`` forecasts.
+
+    An error counts where its actual is ``observed`` and so was the origin's last
+    point (``known[k]``); a lead with fewer than ``MIN_ORIGINS`` such errors ends the
+    list.  Each factor is the 80th percentile of ``|error| / sd`` over ``Z80``, clipped
+    to ``[floor, WIDTH_MAX]`` and made non-decreasing; ``None`` when lead 1 has too few.
+    """
     ratios: list[float] = []
-    for h in range(horizon):
-        count = origins - h  # origins whose lead-(h+1) target is inside the window
+    for h in range(loc.shape[1]):
+        count = len(actual) - h  # origins whose lead-(h+1) target is inside ``actual``
         if count < MIN_ORIGINS:
             break
-        errors = endog[start + h:start + h + count] - means[:count, h]
-        sd = np.sqrt(np.maximum(variances[:count, h], 0.0))
-        usable = sd > 0
-        if observed is not None:
-            usable &= observed[start + h:start + h + count] & known[:count]
+        errors = actual[h:h + count] - loc[:count, h]
+        scale = sd[:count, h]
+        usable = (scale > 0) & observed[h:h + count] & known[:count]
         if usable.sum() < MIN_ORIGINS:
             break
-        ratios.append(float(np.quantile(np.abs(errors[usable]) / sd[usable], 0.8)) / Z80)
+        ratios.append(float(np.quantile(np.abs(errors[usable]) / scale[usable], 0.8)) / Z80)
     if not ratios:
-        return np.ones(1)
-    return np.maximum.accumulate(np.clip(np.asarray(ratios), WIDTH_MIN, WIDTH_MAX))
+        return None
+    return np.maximum.accumulate(np.clip(np.asarray(ratios), floor, WIDTH_MAX))
 
 
 def widen(scale: np.ndarray, factors: np.ndarray) -> np.ndarray:

@@ -58,11 +58,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from forecaster.calibration import CALIBRATION_HORIZON, MIN_ORIGINS, WIDTH_MAX, width_factors
+from forecaster.calibration import CALIBRATION_HORIZON, MIN_ORIGINS, lead_factors, width_factors
 from forecaster.path import path_moments
 from forecaster.regular import filled_mask
 from forecaster.transforms import forward
-from forecaster.types import Z80, inverse_transform
+from forecaster.types import inverse_transform
 
 if TYPE_CHECKING:
     from forecaster.model import LoadForecaster
@@ -118,23 +118,12 @@ def held_out_factors(model: LoadForecaster, whole: pd.Series, window: pd.Series,
     points = pd.Series(values[-tail:], index=window.index[-tail:])
     _, loc, sd = path_moments(head, points, horizon)
     z = forward(values[-tail:], head.transform_, head.lmbda_)
+    # neither a filled-in point nor a glitch is an actual, or an origin's last point
     usable_points = ~(filled_mask(window) | glitch)
-    observed = usable_points[-tail:]
-    known = usable_points[-tail - 1:-1]  # the last point before each origin
-    ratios: list[float] = []
-    for h in range(horizon):
-        count = tail - h  # origins whose lead-(h+1) target is inside the tail
-        if count < MIN_ORIGINS:
-            break
-        errors = z[h:h + count] - loc[:count, h]
-        usable = (sd[:count, h] > 0) & observed[h:h + count] & known[:count]
-        if usable.sum() < MIN_ORIGINS:
-            break
-        ratios.append(float(np.quantile(np.abs(errors[usable]) / sd[:count, h][usable], 0.8))
-                      / Z80)
-    if not ratios:
+    factors = lead_factors(z, loc, sd, usable_points[-tail:], usable_points[-tail - 1:-1],
+                           HELD_OUT_MIN)
+    if factors is None:
         return None, "in-sample: too few observed points in the tail"
-    factors = np.maximum.accumulate(np.clip(np.asarray(ratios), HELD_OUT_MIN, WIDTH_MAX))
     return factors, (f"held-out: a model fitted on the {len(head.history_)} points before the "
                      f"last {tail} forecast them from each origin")
 
