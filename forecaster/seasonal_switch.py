@@ -46,18 +46,19 @@ def try_seasonal_arima(model: LoadForecaster, z: np.ndarray, m: int, notes: list
     # glitches (points the Fourier model's estimation left out, GLITCH_SIGMAS out)
     # that the seasonal ARIMA finds as far out are missing for both models: one
     # hour of a load of 2000 read as 6 decided the comparison on its own
+    told = model.told_sarima_
+    if told is not None:  # a held-out head: the full fit's choice, estimated on its points
+        if told:
+            alt = seasonal_candidate(z, told[0], told[1])
+            if alt is not None:
+                switch_to(model, alt, z, seasons, coef)
+        return
     resid = np.asarray(model.results_.model.endog, dtype=float).ravel()
     errors = np.asarray(model.results_.resid, dtype=float)
     cleaned = model.error_model_.cleaned
     glitches = None if cleaned is None else (cleaned != resid) & (
         np.abs(errors) > GLITCH_SIGMAS * np.sqrt(model.error_model_.sigma2))
-    told = model.told_sarima_  # on a held-out head: the full fit's choice
-    chosen = (choose_seasonal_arima(z, m, model.time_budget_seconds, notes, glitches)
-              if told is None else None)
-    if told:
-        alt = seasonal_candidate(z, told[0], told[1])
-        if alt is not None:
-            switch_to(model, alt, z, seasons, coef)
+    chosen = choose_seasonal_arima(z, m, model.time_budget_seconds, notes, glitches)
     if chosen is None:
         return
     alt, alt_mse, missing = chosen

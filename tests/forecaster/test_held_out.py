@@ -12,6 +12,7 @@ from forecaster.held_out import HEAD_MAX_POINTS, HELD_OUT_MIN, TAIL_SHARE
 from forecaster.path import forecast_path
 from forecaster.regular import filled_mask
 from forecaster.types import Z80
+from tests.forecaster.conftest import sharp_hourly_series
 from tests.forecaster.test_gaps import _coverage, _gappy_arima
 
 PLAIN = dict(seasonal_periods=(), transform="none", d=0, time_budget_seconds=30)
@@ -164,3 +165,20 @@ def test_a_season_longer_than_half_the_head_cap_keeps_the_in_sample_factors() ->
     assert model.seasonal_periods_ == (float(period),)
     assert model.calibration_ == (f"in-sample: a head of {HEAD_MAX_POINTS} points would not "
                                   f"hold 2 cycles of the {period}-step season")
+
+
+def test_a_seasonal_arima_head_takes_the_full_fits_choice_without_the_comparison() -> None:
+    y = sharp_hourly_series()  # seasonal ARIMA with m = 12 is chosen on it
+    model = LoadForecaster().fit(y)
+    assert model.error_model_.seasonal_order == (0, 1, 1, 12)
+    assert model.calibration_.startswith("held-out")
+    head = LoadForecaster(interval_calibration="none")
+    head.told_sarima_ = (model.error_model_.order, 12)
+    head.fit(y.iloc[:-int(TAIL_SHARE * len(y))])
+    assert head.error_model_.seasonal_order == (0, 1, 1, 12)
+    assert head.error_model_.order == model.error_model_.order
+    assert not any("chosen over Fourier terms" in note for note in head.metadata_["notes"])
+    fourier = LoadForecaster(interval_calibration="none")
+    fourier.told_sarima_ = ()  # the full fit kept the Fourier terms: so does its head
+    fourier.fit(y.iloc[:-int(TAIL_SHARE * len(y))])
+    assert fourier.error_model_.seasonal_order == (0, 0, 0, 0)
