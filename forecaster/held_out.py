@@ -144,6 +144,13 @@ def _glitches(model: LoadForecaster, window: pd.Series) -> tuple[np.ndarray, np.
                             values)
 
 
+def check_calibration(value: str) -> None:
+    """Refuse an ``interval_calibration`` that is none of the three (before a fit's work)."""
+    if value not in ("held_out", "in_sample", "none"):
+        raise ValueError("interval_calibration must be 'held_out', 'in_sample' or 'none', "
+                         f"got {value!r}")
+
+
 def calibrate(model: LoadForecaster, whole: pd.Series,
               window: pd.Series) -> tuple[np.ndarray, str]:
     """The width factors ``model`` keeps and which they are, for the metadata: none
@@ -153,9 +160,6 @@ def calibrate(model: LoadForecaster, whole: pd.Series,
     (:func:`forecaster.calibration.width_factors`, over the series the model's filter
     saw, glitches cleaned: the bands describe the load, not the glitches the
     estimation left out; points filled in across gaps do not count)."""
-    if model.interval_calibration not in ("held_out", "in_sample", "none"):
-        raise ValueError("interval_calibration must be 'held_out', 'in_sample' or 'none', "
-                         f"got {model.interval_calibration!r}")
     if model.interval_calibration == "none":  # the model's own sd (the held-out head's)
         return np.ones(1), "none: the model's own sd"
     described = "in-sample: the fitted model's errors over its own window"

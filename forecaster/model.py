@@ -46,7 +46,7 @@ from threadpoolctl import threadpool_limits
 from forecaster import busdays, yearly
 from forecaster.calibration import widen
 from forecaster.cells import SeriesError
-from forecaster.held_out import calibrate
+from forecaster.held_out import calibrate, check_calibration
 from forecaster.holiday_effects import (
     LOOKBACK_DAYS,
     MIN_SUBDAILY_STEP,
@@ -212,6 +212,7 @@ class LoadForecaster:
     def fit(self, series: pd.Series) -> LoadForecaster:
         """Choose transform, seasons and order on ``series`` and estimate them."""
         started = time.perf_counter()
+        check_calibration(self.interval_calibration)
         told = BUSINESS_NOTE in series.attrs.get("notes", ())  # by read_series
         series, step = check_series(series, self.max_gap)
         self.business_days_ = busdays.on_business_days(series)
