@@ -84,7 +84,8 @@ def _series_options(func: Callable[..., Any]) -> Callable[..., Any]:
                           "holiday towards a Sunday's daily shape); none = no holiday "
                           "regressors.  Steps under 1 h or over a day never get them."),
         click.option("--intervals", type=click.Choice(INTERVALS), default="held-out",
-                     show_default=True,
+                     show_default=True,  # passed on as LoadForecaster's spelling
+                     callback=lambda ctx, param, value: value.replace("-", "_"),
                      help="How the 80/95 % bounds are sized: held-out = from the errors of a "
                           "model fitted before the fit window's last 30 % on that stretch "
                           "(about twice the fit time); in-sample = from the fitted model's "
@@ -163,7 +164,7 @@ def _fit(series: pd.Series, max_history: int | None, max_history_days: float,
     try:
         model = LoadForecaster(max_history=max_history,
                                max_history_days=max_history_days or None, holidays=holidays,
-                               interval_calibration=intervals.replace("-", "_")).fit(series)
+                               interval_calibration=intervals).fit(series)
     except SeriesError as exc:
         message = str(exc).removeprefix("series: ")
         raise click.BadParameter(f"{csv_path}: {message}", param_hint="'--csv'") from exc
@@ -277,7 +278,7 @@ def backtest(csv_path: Path, time_col: str | None, value_col: str | None, freq: 
             make_model=lambda: LoadForecaster(
                 max_history=max_history or BACKTEST_MAX_HISTORY,
                 max_history_days=max_history_days or None, holidays=holidays,
-                interval_calibration=intervals.replace("-", "_")),
+                interval_calibration=intervals),
             refit_every=refit_every, progress=sys.stderr.isatty(),
         )
     except ValueError as exc:  # too short for the horizon, bad values
