@@ -168,5 +168,8 @@ def calibrate(model: LoadForecaster, whole: pd.Series,
         if factors is not None:
             return factors, described
     cleaned = model.error_model_.cleaned
-    results = model.results_ if cleaned is None else model.error_model_.filter(cleaned)
+    # every point's predicted covariance: the model's own filter keeps only the last
+    series = np.asarray(model.results_.model.endog, dtype=float).ravel() if cleaned is None \
+        else cleaned
+    results = model.error_model_.filter(series, covariances=True)
     return width_factors(results, missing=filled_mask(window)), described

@@ -28,6 +28,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from statsmodels.tsa.statespace.kalman_filter import (
+    MEMORY_CONSERVE,
+    MEMORY_NO_FILTERED,
+    MEMORY_NO_GAIN,
+    MEMORY_NO_LIKELIHOOD,
+    MEMORY_NO_PREDICTED_COV,
+    MEMORY_NO_SMOOTHING,
+    MEMORY_NO_STD_FORECAST,
+)
 from statsmodels.tsa.statespace.sarimax import SARIMAX
 from statsmodels.tsa.stattools import kpss
 
@@ -40,6 +49,20 @@ OUTLIER_SIGMAS = 4.0  # one-step errors beyond this many sigmas do not steer est
 OUTLIER_PASSES = 3  # re-estimations at most, each with the smaller sigma of the last
 # wall-clock safety cap on each search of a fit (and the clean-up); see the module docstring
 SAFETY_SECONDS = 30.0
+# What a filter's results keep: the one-step forecasts and their errors, the likelihood
+# of each point and every predicted state mean, but of the predicted state covariances
+# only the last (the next point's, where ``update`` and the forecasts start), and no
+# filtered states, gains, standardised errors or smoother output.  statsmodels keeps them
+# all by default and copies each out of its filter, k^2 numbers a point for a covariance:
+# for a seasonal ARIMA with m = 24 (26 states) over a year of hours that copying was a
+# third of ``fleetcast forecast predict``'s time on CAISO's demand.  The recursions are
+# the same either way, so every number kept is identical to the last bit.
+LEAN_FILTER = (MEMORY_NO_FILTERED | MEMORY_NO_GAIN | MEMORY_NO_SMOOTHING
+               | MEMORY_NO_STD_FORECAST | MEMORY_NO_PREDICTED_COV)
+# an estimation's results: its parameters, scale and likelihood (the sum of each point's,
+# as during the optimisation); statsmodels would otherwise end every fit with a full
+# smoothing pass nobody reads
+LEAN_FIT = MEMORY_CONSERVE & ~MEMORY_NO_LIKELIHOOD
 
 
 @dataclass(frozen=True)
@@ -62,13 +85,17 @@ class ErrorModel:
     def sigma2(self) -> float:
         return float(self.params[-1])
 
-    def filter(self, resid: np.ndarray):  # -> SARIMAXResults
-        """Run the Kalman filter over ``resid`` with these parameters."""
+    def filter(self, resid: np.ndarray, covariances: bool = False):  # -> SARIMAXResults
+        """Run the Kalman filter over ``resid`` with these parameters; the results keep
+        what ``LEAN_FILTER`` says, and every predicted state covariance too when
+        ``covariances`` (the in-sample interval calibration projects from each point)."""
+        memory = LEAN_FILTER & ~MEMORY_NO_PREDICTED_COV if covariances else LEAN_FILTER
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             model = SARIMAX(resid, order=self.order, seasonal_order=self.seasonal_order,
                             trend="n")
-            return model.filter(self.params, cov_type="none")  # no parameter covariance
+            # no parameter covariance
+            return model.filter(self.params, cov_type="none", conserve_memory=memory)
 
 
 def choose_differencing(z: np.ndarray, positions: np.ndarray, periods: list[float]) -> int:
@@ -173,7 +200,7 @@ def _fit_order(data: np.ndarray, d: int, p: int, q: int, start: np.ndarray, n: i
             warnings.simplefilter("ignore")
             model = SARIMAX(
                 data, order=(p, d, q), trend="n",
-                simple_differencing=True, concentrate_scale=True,
+                simple_differencing=True, concentrate_scale=True, conserve_memory=LEAN_FIT,
             )
             res = model.fit(start_params=start, disp=False, maxiter=maxiter, cov_type="none")
     except (np.linalg.LinAlgError, ValueError) as exc:
@@ -369,7 +396,8 @@ def seasonal_candidate(z: np.ndarray, order: tuple[int, int, int], m: int) -> Er
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             model = SARIMAX(recent, order=order, seasonal_order=(0, 1, 1, m), trend="n",
-                            simple_differencing=True, concentrate_scale=True)
+                            simple_differencing=True, concentrate_scale=True,
+                            conserve_memory=LEAN_FIT)
             res = model.fit(disp=False, maxiter=100, cov_type="none")
     except (np.linalg.LinAlgError, ValueError):
         return None
@@ -436,8 +464,9 @@ def lead_errors(results: Any, points: int, leads: int = CHOICE_LEADS) -> np.ndar
     points = min(points, n)
     filtered = results.filter_results
     state = np.asarray(filtered.predicted_state)[:, n - points:n]
-    # the means need no covariances: one origin's, broadcast, spares k^2 per origin
-    state_cov = np.asarray(filtered.predicted_state_cov)[:, :, n - 1:n]
+    # the means need no covariances: one origin's (the last, which a lean filter
+    # keeps), broadcast, spares k^2 per origin
+    state_cov = np.asarray(filtered.predicted_state_cov)[:, :, -1:]
     means, _ = StateSpace.from_ssm(results.model.ssm).project(state, state_cov, leads)
     targets = (n - points) + np.arange(points)[:, None] + np.arange(leads)[None, :]
     return np.r_[endog, np.full(leads, np.nan)][targets] - means
