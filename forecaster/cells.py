@@ -364,13 +364,78 @@ def _by_convention(text: pd.Series, comma_decimal: bool) -> tuple[np.ndarray, np
     return best
 
 
+def _grouping_mark(text: pd.Series) -> str | None:
+    """The mark (``,`` or ``.``) that separates thousands in a semicolon file's number
+    cells, when the cells say so beyond doubt: at least ten cells hold it, each only
+    between groups of three digits (``10,844``, ``1.234.567``; not ``0,125``), and
+    every other cell is a whole number under 1000 (``844``), the way a number format
+    with a thousands separator writes them.  Decimals would also come without a mark
+    when whole, but then not always with exactly three digits after it.  None when
+    any cell says otherwise, or no cell lacks the mark (``11,844`` alone is a decimal
+    comma, the file's convention)."""
+    for mark in (",", "."):
+        has = text.str.contains(mark, regex=False).to_numpy()
+        if has.sum() < 10 or has.all():
+            continue
+        if _grouped(text[has], mark).all() and text[~has].str.fullmatch(r"\+?\d{1,3}").all():
+            return mark
+    return None
+
+
+def _grouped(text: pd.Series, mark: str) -> pd.Series:
+    """Whether each cell is digits in groups of three after the first, split by ``mark``."""
+    return text.str.fullmatch(rf"\+?[1-9]\d{{0,2}}(?:{re.escape(mark)}\d{{3}})+")
+
+
+def _ambiguous_note(text: pd.Series) -> str:
+    """A note for a semicolon file's cells that all look like ``11,844`` (or ``11.844``):
+    read as decimals, as before, but thousands separators would read them too."""
+    for mark in (",", "."):
+        if len(text) >= 10 and _grouped(text, mark).all():
+            return (f"every value has three digits after {mark!r} (e.g. {text.iloc[0]!r}, read "
+                    f"as {text.iloc[0].replace(',', '.')}): if {mark!r} separates thousands "
+                    "there, export the numbers without separators")
+    return ""
+
+
+def _thousands(
+    text: pd.Series, where: str, lines: np.ndarray | None
+) -> tuple[np.ndarray, str, str] | None:
+    """:func:`_to_numbers`' answer for cells (of a semicolon file) whose commas or dots
+    :func:`_grouping_mark` finds to be thousands separators, with or without one unit
+    on every value; None for any other cells."""
+    number, unit = text, ""
+    mark = _grouping_mark(number)
+    if mark is None:
+        try:
+            number, unit = _strip_unit(text, where, lines)
+        except SeriesError:  # mixed units: the usual reading says so
+            return None
+        mark = _grouping_mark(number) if unit else None
+    if mark is None:
+        return None
+    values = pd.to_numeric(number.str.replace(mark, "", regex=False)).to_numpy(dtype=float)
+    first = int(np.flatnonzero(number.str.contains(mark, regex=False).to_numpy())[0])
+    return values, unit, (
+        f"{mark!r} read as a thousands separator ({number.iloc[first]!r} is "
+        f"{values[first]:.0f}): every value with one has groups of three digits, and "
+        "the others are whole numbers under 1000")
+
+
 def _to_numbers(
     text: pd.Series, where: str, lines: np.ndarray | None, comma_decimal: bool
-) -> tuple[np.ndarray, str]:
-    """Floats from number cells (no NA among them) and the unit stripped, or an error."""
+) -> tuple[np.ndarray, str, str]:
+    """Floats from number cells (no NA among them), the unit stripped and a note on
+    thousands separators read as such or maybe there (``""`` if none), or an error."""
+    note = ""
+    if comma_decimal:  # '10,844' or '10.844' next to '844': thousands, not decimals
+        found = _thousands(text, where, lines)
+        if found is not None:
+            return found
+        note = _ambiguous_note(text)
     plain = pd.to_numeric(text, errors="coerce")
     if plain.notna().all():
-        return plain.to_numpy(dtype=float), ""
+        return plain.to_numpy(dtype=float), "", note
     values, bad = _by_convention(text, comma_decimal)
     unit = ""
     if bad.any():
@@ -382,20 +447,22 @@ def _to_numbers(
         raise SeriesError(
             f"{where}: non-numeric value {text.iloc[first[0]]!r} at {lines_text(first, lines)}"
         )
-    return values, unit
+    return values, unit, note
 
 
 def parse_values(
     raw: pd.Series, where: str, lines: np.ndarray | None = None, comma_decimal: bool = False
-) -> tuple[np.ndarray, str]:
-    """Values (NaN for empty or NA cells) and the unit stripped from them."""
+) -> tuple[np.ndarray, str, str]:
+    """Values (NaN for empty or NA cells), the unit stripped from them, and a note when
+    a semicolon file's (``comma_decimal``) commas or dots were read as thousands
+    separators (else ``""``)."""
     text = raw.fillna("").astype(str).str.strip()
     present = ~text.str.lower().isin(_NA_TOKENS).to_numpy()
     arr = np.full(len(text), np.nan)
-    unit = ""
+    unit = grouping = ""
     if present.any():
         kept = np.flatnonzero(present)
-        arr[kept], unit = _to_numbers(
+        arr[kept], unit, grouping = _to_numbers(
             text.iloc[kept], where, None if lines is None else lines[kept], comma_decimal
         )
     bad = np.flatnonzero(np.isinf(arr))
@@ -407,4 +474,4 @@ def parse_values(
             f"{where}: negative value {arr[neg[0]]:g} at {lines_text(neg, lines)} "
             "(load must be >= 0)"
         )
-    return arr, unit
+    return arr, unit, grouping

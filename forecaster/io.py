@@ -195,9 +195,10 @@ def read_series(
         if business:
             series = _weekdays_only(series, index, lines, path)
         return _finish(series, "count", header_notes, path, min_points)
-    values, unit = parse_values(frame[vcol], f"{path}: column {vcol!r}", lines,
-                                 comma_decimal=sep == ";")
+    values, unit, grouping = parse_values(frame[vcol], f"{path}: column {vcol!r}", lines,
+                                           comma_decimal=sep == ";")
     notes = header_notes + ([f"unit {unit!r} stripped from column {vcol!r}"] if unit else [])
+    notes += [f"column {vcol!r}: {grouping}"] if grouping else []
     empty = np.flatnonzero(np.isnan(values))
     if len(empty) > len(values) - 2:
         raise SeriesError(f"{path}: column {vcol!r}: {len(empty)} of {len(values)} values are "

@@ -1,0 +1,52 @@
+"""read_series and the forecast CLI on series CSVs written the ways real exports write
+them (a new user's sweep): thousands separators in semicolon files, comment and footer
+lines, a series piped on stdin."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from forecaster import read_series
+
+# rides per slot straddling 1000 (NYC-taxi-like): the values a thousands format writes
+# with a separator (1,385) and without (874) in one column
+COUNTS = [int(600 + 500 * (1 + np.sin(i / 3))) for i in range(40)]
+
+
+def stamps(n: int) -> list[str]:
+    return [str(t) for t in pd.date_range("2024-01-01", periods=n, freq="30min")]
+
+
+@pytest.mark.parametrize("mark", [",", "."])
+def test_thousands_separators_in_a_semicolon_file_are_not_decimals(
+        tmp_path: Path, mark: str) -> None:
+    assert min(COUNTS) < 1000 < max(COUNTS)
+    rows = [f"{t};{f'{v:,}'.replace(',', mark)}" for t, v in zip(stamps(40), COUNTS, strict=True)]
+    path = tmp_path / "s.csv"
+    path.write_text("timestamp;value\n" + "\n".join(rows) + "\n")
+    series = read_series(path)
+    np.testing.assert_array_equal(series.to_numpy(), COUNTS)  # was 1.385 next to 874
+    assert any(f"{mark!r} read as a thousands separator" in n for n in series.attrs["notes"])
+
+
+def test_decimal_commas_next_to_whole_numbers_stay_decimals(tmp_path: Path) -> None:
+    values = [v / 8 for v in COUNTS]  # 137.5, 109.25: any number of decimals
+    text = [f"{v:g}".replace(".", ",") for v in values]
+    rows = [f"{t};{c}" for t, c in zip(stamps(40), text, strict=True)]
+    path = tmp_path / "s.csv"
+    path.write_text("timestamp;value\n" + "\n".join(rows) + "\n")
+    np.testing.assert_allclose(read_series(path).to_numpy(), values)
+
+
+def test_values_that_all_look_grouped_read_as_decimals_with_a_note(tmp_path: Path) -> None:
+    values = [v + 1000 for v in COUNTS]
+    rows = [f"{t};{v:,}" for t, v in zip(stamps(40), values, strict=True)]
+    path = tmp_path / "s.csv"
+    path.write_text("timestamp;value\n" + "\n".join(rows) + "\n")
+    series = read_series(path)
+    np.testing.assert_allclose(series.to_numpy(), np.array(values) / 1000)  # the convention
+    assert any("if ',' separates thousands there" in n for n in series.attrs["notes"])
