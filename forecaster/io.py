@@ -15,7 +15,8 @@ series out (:mod:`forecaster.regular` applies the gap rule below), or a
 Exports from spreadsheets and monitoring tools are read as they come: UTF-8
 with or without BOM (else Windows-1252), gzip/bz2/xz (by content), CRLF, quoted
 cells, header names in any case, extra columns, a file without a header row,
-blank or all-empty rows (dropped), thousands separators and decimal commas
+blank or all-empty rows (dropped), ``#`` comment lines after the header (dropped,
+with a note), thousands separators and decimal commas
 (``1,234.5``; ``1.234,5`` in semicolon files), one unit on every value
 (``12 ms``; mixed units or scale letters such as ``1.2k`` are errors), and empty
 or NA cells (missing points, filled by the gap rule below), rows newest first
@@ -67,6 +68,8 @@ from forecaster.regular import (
 from forecaster.table import pick_columns, read_table, repeated_header
 
 AGGREGATIONS = ("sum", "mean", "max", "count")
+# a spreadsheet's error values: '#' starts them, but they are cells, not comment lines
+_SHEET_ERRORS = r"#(?:N/A|VALUE!|REF!|DIV/0!|NAME\?|NUM!|NULL!)"
 DEFAULT_MIN_POINTS = 16
 # the notes' words for rows read on their wall clock as dates (one note says it, not two)
 AS_CALENDAR_DAYS = "read as local calendar days, written without an offset"
@@ -167,6 +170,15 @@ def read_series(
         header_notes.append(f"header row repeated at {lines_text(headers, lines)}: dropped")
         keep = np.ones(len(frame), dtype=bool)
         keep[headers] = False
+        frame, lines = frame[keep].reset_index(drop=True), lines[keep]
+    first = frame[tcol].astype(str)
+    comments = np.flatnonzero((first.str.startswith("#") & ~first.str.fullmatch(
+        _SHEET_ERRORS, case=False)).to_numpy())
+    if len(comments):  # a note or footer after the header ('# exported by ...')
+        header_notes.append(f"comment line(s) starting with '#' at "
+                            f"{lines_text(comments, lines)} dropped")
+        keep = np.ones(len(frame), dtype=bool)
+        keep[comments] = False
         frame, lines = frame[keep].reset_index(drop=True), lines[keep]
     if len(frame) < 2:
         rows = "no data rows" if len(frame) == 0 else "only 1 data row"

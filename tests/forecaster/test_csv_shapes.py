@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from forecaster import read_series
+from forecaster import SeriesError, read_series
 
 # rides per slot straddling 1000 (NYC-taxi-like): the values a thousands format writes
 # with a separator (1,385) and without (874) in one column
@@ -50,3 +50,17 @@ def test_values_that_all_look_grouped_read_as_decimals_with_a_note(tmp_path: Pat
     series = read_series(path)
     np.testing.assert_allclose(series.to_numpy(), np.array(values) / 1000)  # the convention
     assert any("if ',' separates thousands there" in n for n in series.attrs["notes"])
+
+
+def test_comment_lines_after_the_header_are_dropped_with_a_note(tmp_path: Path) -> None:
+    rows = [f"{t},{v}" for t, v in zip(stamps(40), COUNTS, strict=True)]
+    text = ("timestamp,value\n" + "\n".join(rows[:20]) + "\n# restarted, 2 rows\n"
+            + "\n".join(rows[20:]) + "\n\n# exported by Grafana 10.2\n")
+    path = tmp_path / "s.csv"
+    path.write_text(text)
+    series = read_series(path)  # was: unparseable timestamp '# restarted' at line 22
+    np.testing.assert_array_equal(series.to_numpy(), COUNTS)
+    assert "comment line(s) starting with '#' at lines 22, 44 dropped" in series.attrs["notes"]
+    path.write_text(text.replace("# restarted, 2 rows", "#N/A,7"))
+    with pytest.raises(SeriesError, match=r"unparseable timestamp '#N/A' at line 22"):
+        read_series(path)  # a spreadsheet's error value is a cell, not a comment
