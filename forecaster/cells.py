@@ -315,7 +315,12 @@ def _parse_local_dates(
     _, _, parsed, bad = max(readings, key=lambda r: (r[0], r[1]))
     if len(bad):
         sample = text.iloc[bad[0]]
-        raise SeriesError(f"{where}: unparseable timestamp {sample!r} at {lines_text(bad, lines)}")
+        footer = (len(bad) <= 3 < len(text) and bad[0] == len(text) - len(bad)
+                  and (np.diff(bad) == 1).all())
+        raise SeriesError(
+            f"{where}: unparseable timestamp {sample!r} at {lines_text(bad, lines)}"
+            + (f", the file's last {'rows' if len(bad) > 1 else 'row'}: a footer (a total or "
+               "a note) is not data; delete it from the file" if footer else ""))
     return parsed
 
 

@@ -64,3 +64,16 @@ def test_comment_lines_after_the_header_are_dropped_with_a_note(tmp_path: Path) 
     path.write_text(text.replace("# restarted, 2 rows", "#N/A,7"))
     with pytest.raises(SeriesError, match=r"unparseable timestamp '#N/A' at line 22"):
         read_series(path)  # a spreadsheet's error value is a cell, not a comment
+
+
+def test_a_footer_row_is_named_as_such(tmp_path: Path) -> None:
+    rows = [f"{t},{v}" for t, v in zip(stamps(40), COUNTS, strict=True)]
+    path = tmp_path / "s.csv"
+    path.write_text("timestamp,value\n" + "\n".join(rows) + f"\nTotal,{sum(COUNTS)}\n")
+    with pytest.raises(SeriesError, match=r"'Total' at line 42, the file's last row: a footer "
+                                          r"\(a total or a note\) is not data; delete it"):
+        read_series(path)
+    path.write_text("timestamp,value\n" + "\n".join(rows[:20]) + "\nTotal,1\n"
+                    + "\n".join(rows[20:]) + "\n")
+    with pytest.raises(SeriesError, match=r"'Total' at line 22$"):  # not a footer
+        read_series(path)
