@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import sys
+import tempfile
 import time
 import warnings
 from collections.abc import Callable
@@ -36,13 +37,17 @@ BACKTEST_MAX_HISTORY = 8064
 FIT_MAX_POINTS = 131_072
 # --intervals: LoadForecaster's interval_calibration, spelled as a flag value
 INTERVALS = ("held-out", "in-sample", "none")
+# how messages name the series read from standard input (--csv -)
+STDIN = "<stdin>"
 
 
 def _series_options(func: Callable[..., Any]) -> Callable[..., Any]:
     options = [
         click.option("--csv", "csv_path", required=True,
-                     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-                     help="Series CSV: a time column and a value column."),
+                     type=click.Path(exists=True, dir_okay=False, allow_dash=True,
+                                     path_type=Path),
+                     help="Series CSV: a time column and a value column; - reads it from "
+                          "standard input."),
         click.option("--time-col", default=None,
                      help="Name of the time column (any case).  Default: timestamp, or the "
                           "first column of a two-column file."),
@@ -130,13 +135,38 @@ def _holidays_option(ctx: click.Context, param: click.Parameter, value: str) -> 
 
 def _read(csv_path: Path, time_col: str | None, value_col: str | None, freq: str | None,
           agg: str, max_gap: int, tz: str | None) -> pd.Series:
+    """The series in ``csv_path``, or on standard input for ``-`` (spooled to a
+    temporary file, since the reader looks at the bytes more than once; messages
+    name it ``<stdin>``)."""
+    if str(csv_path) != "-":
+        return _read_file(csv_path, csv_path, time_col, value_col, freq, agg, max_gap, tz)
+    stdin = sys.stdin.buffer
+    if stdin.isatty():
+        raise click.BadParameter("- reads the series from standard input, which is a "
+                                 "terminal here: pipe the CSV in (... --csv - < load.csv)",
+                                 param_hint="'--csv'")
+    with tempfile.TemporaryDirectory(prefix="fleetcast-") as tmp:
+        spooled = Path(tmp) / "stdin.csv"
+        spooled.write_bytes(stdin.read())
+        return _read_file(spooled, _shown(csv_path), time_col, value_col, freq, agg, max_gap,
+                          tz)
+
+
+def _shown(csv_path: Path) -> Path:
+    """``csv_path`` as messages name it: ``<stdin>`` for ``-``."""
+    return Path(STDIN) if str(csv_path) == "-" else csv_path
+
+
+def _read_file(path: Path, shown: Path, time_col: str | None, value_col: str | None,
+               freq: str | None, agg: str, max_gap: int, tz: str | None) -> pd.Series:
     try:
-        series = read_series(csv_path, time_col=time_col, value_col=value_col, freq=freq,
+        series = read_series(path, time_col=time_col, value_col=value_col, freq=freq,
                              agg=agg, max_gap=max_gap, tz=tz)
     except SeriesError as exc:
-        raise click.BadParameter(str(exc), param_hint=f"'{exc.option or '--csv'}'") from exc
+        raise click.BadParameter(str(exc).replace(str(path), str(shown)),
+                                 param_hint=f"'{exc.option or '--csv'}'") from exc
     for note in series.attrs.get("notes", []):
-        _echo(f"note: {csv_path}: {note}")
+        _echo(f"note: {shown}: {note}".replace(str(path), str(shown)))
     return series
 
 
@@ -213,6 +243,7 @@ def predict(csv_path: Path, time_col: str | None, value_col: str | None, freq: s
     """Fit on the CSV and write the HORIZON steps after its last row with 80/95 % bounds."""
     check_output(out, "--out", inputs=[csv_path])
     series = _read(csv_path, time_col, value_col, freq, agg, max_gap, tz)
+    csv_path = _shown(csv_path)
     model, seconds = _fit(series, max_history, max_history_days, holidays, intervals, csv_path)
     result = model.forecast(horizon)
     _check_forecast(result, series, csv_path)
@@ -256,6 +287,7 @@ def backtest(csv_path: Path, time_col: str | None, value_col: str | None, freq: 
     if summary_path is not None:
         check_output(summary_path, "--summary", inputs=[csv_path, out])
     series = _read(csv_path, time_col, value_col, freq, agg, max_gap, tz)
+    csv_path = _shown(csv_path)
     filled = filled_mask(series)
     try:
         room = len(origin_positions(len(series), horizon, len(series), filled=filled))
@@ -319,6 +351,7 @@ def train_forecaster(csv_path: Path, time_col: str | None, value_col: str | None
     to be UTC already."""
     check_output(out, "--out", inputs=[csv_path])
     series = _read(csv_path, time_col, value_col, freq, agg, max_gap, tz)
+    csv_path = _shown(csv_path)
     if series.index.tz is not None:
         stamps = pd.DatetimeIndex(series.index)
         daily = len(stamps) > 1 and stamps[1] - stamps[0] >= pd.Timedelta(days=1)

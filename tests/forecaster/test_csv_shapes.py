@@ -77,3 +77,23 @@ def test_a_footer_row_is_named_as_such(tmp_path: Path) -> None:
                     + "\n".join(rows[20:]) + "\n")
     with pytest.raises(SeriesError, match=r"'Total' at line 22$"):  # not a footer
         read_series(path)
+
+
+def test_predict_reads_the_series_from_stdin_for_dash(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from controller.cli import main
+    from tests.forecaster.conftest import seasonal_series
+
+    series = seasonal_series(n=300, period=48, step="30min")
+    text = series.rename_axis("timestamp").reset_index().to_csv(index=False)
+    out = tmp_path / "pred.csv"
+    result = CliRunner().invoke(main, ["forecast", "predict", "--csv", "-", "--horizon", "4",
+                                       "--out", str(out)], input=text)
+    assert result.exit_code == 0, (result.output, result.exception)  # was: File '-' does not exist
+    stamps_out = pd.to_datetime(pd.read_csv(out)["timestamp"])
+    assert stamps_out.iloc[0] == series.index[-1] + pd.Timedelta("30min")
+    result = CliRunner().invoke(main, ["forecast", "predict", "--csv", "-", "--horizon", "4",
+                                       "--out", str(out)], input=text + "Total,1\n")
+    assert result.exit_code == 2
+    assert "'--csv': <stdin>: column 'timestamp': unparseable timestamp 'Total'" in result.output
