@@ -107,7 +107,7 @@ def _parse_each(raw: pd.Series, where: str, lines: np.ndarray | None = None) -> 
                "saving the CSV" if serial else
                "write dates (2024-01-01 08:00) or epoch times (seconds since 1970)")
         )
-    times = np.flatnonzero(text.str.fullmatch(_TIME_ONLY).to_numpy())
+    times = np.flatnonzero(text.str.fullmatch(TIME_ONLY).to_numpy())
     if len(times):
         raise SeriesError(
             f"{where}: timestamp {text.iloc[times[0]]!r} has a time but no date "
@@ -254,7 +254,7 @@ def localize(
 
 
 _COMPACT = {10: "%Y%m%d%H", 12: "%Y%m%d%H%M", 14: "%Y%m%d%H%M%S"}
-_TIME_ONLY = r"\d{1,2}:\d\d(?::\d\d(?:[.,]\d+)?)?(?:\s*[AaPp]\.?[Mm]\.?)?"
+TIME_ONLY = r"\d{1,2}:\d\d(?::\d\d(?:[.,]\d+)?)?(?:\s*[AaPp]\.?[Mm]\.?)?"
 
 
 def _compact_dates(text: pd.Series) -> pd.DatetimeIndex | None:

@@ -15,6 +15,7 @@ series out (:mod:`forecaster.regular` applies the gap rule below), or a
 Exports from spreadsheets and monitoring tools are read as they come: UTF-8
 with or without BOM (else Windows-1252), gzip/bz2/xz (by content), CRLF, quoted
 cells, header names in any case, extra columns, a file without a header row,
+the time split into a ``date`` and a ``time`` column (joined, with a note),
 blank or all-empty rows (dropped), ``#`` comment lines after the header (dropped,
 with a note), thousands separators and decimal commas
 (``1,234.5``; ``1.234,5`` in semicolon files), one unit on every value
@@ -47,6 +48,7 @@ import pandas as pd
 from forecaster import busdays
 from forecaster.cells import (
     OFFSET_PATTERN,
+    TIME_ONLY,
     SeriesError,
     calendar_days,
     duration_text,
@@ -160,12 +162,13 @@ def read_series(
     freq, week_notes = _weeks_as_days(freq)
     freq, business = _business_freq(freq)
     frame, lines, sep = read_table(path)
+    frame, joined = _date_and_time(frame, time_col)
     # --agg count counts rows (events) per bin: only the timestamps are read
     events = bool(freq) and agg == "count"
     tcol, vcol = pick_columns(list(frame.columns), time_col, value_col, str(path),
                                need_value=not events)
     headers = repeated_header(frame, [tcol] if vcol is None else [tcol, vcol])
-    header_notes = list(week_notes)
+    header_notes = week_notes + joined
     if len(headers):  # exports pasted together repeat the header row
         header_notes.append(f"header row repeated at {lines_text(headers, lines)}: dropped")
         keep = np.ones(len(frame), dtype=bool)
@@ -268,6 +271,25 @@ def read_series(
                                         & (empty_lines < lines[kept].max())))
         notes += _filled_notes(series, index[kept], lines[kept], interior)
     return _finish(series, vcol, notes, path, min_points)
+
+
+def _date_and_time(frame: pd.DataFrame, time_col: str | None) -> tuple[pd.DataFrame, list[str]]:
+    """A file whose time is split into a ``date`` and a ``time`` column (any case; a
+    data logger's or spreadsheet's export) and has no ``timestamp`` column: the two
+    joined into ``timestamp`` (first), with a note; else ``frame`` as it is.  Only
+    when no --time-col is given and every row's date holds no clock time and its time
+    no date."""
+    lower = {str(c).lower(): c for c in frame.columns}
+    if time_col is not None or "timestamp" in lower or not {"date", "time"} <= lower.keys():
+        return frame, []
+    date = frame[lower["date"]].fillna("").astype(str).str.strip()
+    clock = frame[lower["time"]].fillna("").astype(str).str.strip()
+    if date.str.contains(":").any() or not clock.str.fullmatch(TIME_ONLY).all():
+        return frame, []
+    out = frame.drop(columns=[lower["date"], lower["time"]])
+    out.insert(0, "timestamp", (date + " " + clock).where((date != "") & (clock != ""), ""))
+    return out, [f"columns {lower['date']!r} and {lower['time']!r} read together as the "
+                 "time column 'timestamp'"]
 
 
 def _one_offset_days(stamps: pd.Series, index: pd.DatetimeIndex, freq: str | None) -> list[str]:

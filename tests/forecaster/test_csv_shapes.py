@@ -97,3 +97,19 @@ def test_predict_reads_the_series_from_stdin_for_dash(tmp_path: Path) -> None:
                                        "--out", str(out)], input=text + "Total,1\n")
     assert result.exit_code == 2
     assert "'--csv': <stdin>: column 'timestamp': unparseable timestamp 'Total'" in result.output
+
+
+def test_a_date_and_a_time_column_are_read_together(tmp_path: Path) -> None:
+    times = pd.date_range("2024-01-01", periods=40, freq="30min")
+    rows = [f"{t:%d.%m.%Y};{t:%H:%M};web-1;{v}" for t, v in zip(times, COUNTS, strict=True)]
+    path = tmp_path / "s.csv"
+    path.write_text("Date;Time;Host;Value\n" + "\n".join(rows) + "\n")
+    series = read_series(path)  # was: column 'timestamp' not found (columns: Date, Time, ...)
+    assert (series.index == times).all()
+    np.testing.assert_array_equal(series.to_numpy(), COUNTS)
+    assert ("columns 'Date' and 'Time' read together as the time column 'timestamp'"
+            in series.attrs["notes"])
+    full = [f"{t:%Y-%m-%d},{t},{v}" for t, v in zip(times, COUNTS, strict=True)]
+    path.write_text("date,time,value\n" + "\n".join(full) + "\n")  # time holds the date too
+    with pytest.raises(SeriesError, match="column 'timestamp' not found"):
+        read_series(path)
