@@ -395,8 +395,9 @@ def _grouped(text: pd.Series, mark: str) -> pd.Series:
 def _ambiguous_note(text: pd.Series) -> str:
     """A note for a semicolon file's cells that all look like ``11,844`` (or ``11.844``):
     read as decimals, as before, but thousands separators would read them too."""
-    for mark in (",", "."):
-        if len(text) >= 10 and _grouped(text, mark).all():
+    for mark in (",", "."):  # one group only: '1,234,567' is no decimal, so no doubt
+        one_group = rf"\+?[1-9]\d{{0,2}}{re.escape(mark)}\d{{3}}"
+        if len(text) >= 10 and text.str.fullmatch(one_group).all():
             return (f"every value has three digits after {mark!r} (e.g. {text.iloc[0]!r}, read "
                     f"as {text.iloc[0].replace(',', '.')}): if {mark!r} separates thousands "
                     "there, export the numbers without separators")

@@ -113,3 +113,13 @@ def test_a_date_and_a_time_column_are_read_together(tmp_path: Path) -> None:
     path.write_text("date,time,value\n" + "\n".join(full) + "\n")  # time holds the date too
     with pytest.raises(SeriesError, match="column 'timestamp' not found"):
         read_series(path)
+
+
+def test_no_note_of_doubt_when_a_value_has_two_groups(tmp_path: Path) -> None:
+    values = [v * 1000 for v in COUNTS]  # 1.385.000 can only be thousands
+    rows = [f"{t};{f'{v:,}'.replace(',', '.')}" for t, v in zip(stamps(40), values, strict=True)]
+    path = tmp_path / "s.csv"
+    path.write_text("timestamp;value\n" + "\n".join(rows) + "\n")
+    series = read_series(path)
+    np.testing.assert_array_equal(series.to_numpy(), values)
+    assert not any("three digits after" in n for n in series.attrs["notes"])  # said 'read as 874.0'
