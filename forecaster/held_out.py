@@ -108,8 +108,10 @@ def held_out_factors(model: LoadForecaster, whole: pd.Series, window: pd.Series,
                       f"hold {HEAD_CYCLES} cycles of the {longest:g}-step season")
     head = type(model)(**{**model.get_params(), "interval_calibration": "none",
                           "max_history": history})
-    m = model.error_model_.seasonal_order[3]
-    head.told_sarima_ = (model.error_model_.order, m) if m else ()  # ``seasonal_switch``
+    _, _, seasonal_ma, m = model.error_model_.seasonal_order
+    # ``seasonal_switch``: the comparison's seasonal ARIMA (with its seasonal MA); a short
+    # window's seasonal difference (no seasonal MA) is the head's own short-window check's
+    head.told_sarima_ = (model.error_model_.order, m) if m and seasonal_ma else ()
     try:
         head.fit(whole.iloc[:head_points])
     except ValueError as exc:  # a head the reader's rules reject (too short for its seasons)

@@ -68,7 +68,7 @@ from forecaster.regular import (
     check_values,
     regularize,
 )
-from forecaster.seasonal_switch import try_seasonal_arima
+from forecaster.seasonal_switch import switch_to, try_seasonal_arima
 from forecaster.seasonality import (
     DAY_SECONDS,
     MAX_HARMONICS,
@@ -87,7 +87,7 @@ from forecaster.selection import (
 )
 from forecaster.statespace import StateSpace
 from forecaster.stepwise import MAX_ORDER_FITS
-from forecaster.structure import few_cycles, holdout_structure
+from forecaster.structure import Structure, few_cycles, holdout_structure, seasonal_model
 from forecaster.transforms import choose_transform, forward
 from forecaster.types import Forecast, normal_bands
 from forecaster.yearly import NO_WAVE
@@ -293,6 +293,7 @@ class LoadForecaster:
                 else:
                     periods.append(float(p))
         self.d_ = choose_differencing(z, positions, periods) if self.d is None else int(self.d)
+        seasonal_choice: Structure | None = None
         if self.short_window_check and self.seasonal_periods == "auto" and few_cycles(
                 len(z), periods, step):
             chosen, note = holdout_structure(
@@ -301,6 +302,8 @@ class LoadForecaster:
                 budget_seconds=self.time_budget_seconds)
             periods, self.d_ = list(chosen.periods), chosen.d
             notes.append(note)
+            if chosen.seasonal:
+                seasonal_choice = chosen
         self.seasons_, self.coef_, fitted = fit_fourier(
             z, positions, periods, self.d_, self.max_harmonics
         )
@@ -326,7 +329,10 @@ class LoadForecaster:
         self.results_ = model.filter(resid)
         self.seasonal_periods_ = tuple(s.period for s in self.seasons_)
         short = [p for p in periods if float(p).is_integer() and 2 <= p <= SARIMA_MAX_PERIOD]
-        if short:
+        alt = None if seasonal_choice is None else seasonal_model(z - holidays, seasonal_choice)
+        if alt is not None:
+            switch_to(self, alt, z - holidays, (), np.empty(0))
+        elif short:
             # the calendar week only: a periodogram period (a quarter of daily Bitcoin
             # transactions) kept beside it made the one-step errors, not the 12-step
             # ones, better (MASE 2.633 -> 2.852)
