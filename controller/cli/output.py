@@ -20,6 +20,10 @@ import click
 def check_output(path: str | Path, flag: str, inputs: Iterable[str | Path] = ()) -> Path:
     """``path`` as a Path if it can be written and is none of ``inputs`` (the files the
     command reads or writes otherwise); a usage error naming ``flag`` otherwise."""
+    if str(path) == "-":  # not standard output: a file named '-' nobody would look for
+        raise click.BadParameter(
+            "'-' is not standard output here: give a file path (the output is a file, "
+            "written whole or not at all)", param_hint=flag)
     path = Path(path)
     if path.is_dir():
         raise click.BadParameter(f"{str(path)!r} is a directory", param_hint=flag)

@@ -94,6 +94,17 @@ def test_out_naming_the_input_file_is_refused(
     assert source.read_bytes() == before
 
 
+@pytest.mark.parametrize("name", NAMES)
+def test_out_dash_is_refused_not_written_as_a_file_named_dash(
+    name: str, series_csv: Path, fleet_csv: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # '-' reads standard input for --csv; as --out it made a file called '-' in the cwd
+    monkeypatch.chdir(tmp_path)
+    code, output = invoke(*commands(series_csv, fleet_csv, Path("-"))[name])
+    assert code == 2 and "--out" in output and "not standard output" in output
+    assert not (tmp_path / "-").exists()
+
+
 def test_backtest_summary_naming_the_out_file_is_refused(series_csv: Path, tmp_path: Path) -> None:
     out = tmp_path / "bt.csv"
     code, output = invoke("forecast", "backtest", "--csv", str(series_csv), "--horizon", "3",
