@@ -391,11 +391,18 @@ def seasonal_candidate(z: np.ndarray, order: tuple[int, int, int], m: int) -> Er
     # more, and exact likelihood with a seasonal MA costs about a second per
     # thousand points); the one-step errors over the window's second half come
     # from filtering it with those parameters
-    recent = z[-SARIMA_FIT_POINTS:]
+    return estimate_sarima(z[-SARIMA_FIT_POINTS:], order, (0, 1, 1, m))
+
+
+def estimate_sarima(data: np.ndarray, order: tuple[int, int, int],
+                    seasonal_order: tuple[int, int, int, int]) -> ErrorModel | None:
+    """ARIMA(order)(seasonal_order) estimated on ``data`` (NaN = missing) by exact
+    likelihood (simple differencing, a concentrated scale, a lean filter), with its AICc
+    over ``data``'s points; None when the estimation fails or does not converge."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            model = SARIMAX(recent, order=order, seasonal_order=(0, 1, 1, m), trend="n",
+            model = SARIMAX(data, order=order, seasonal_order=seasonal_order, trend="n",
                             simple_differencing=True, concentrate_scale=True,
                             conserve_memory=LEAN_FIT)
             res = model.fit(disp=False, maxiter=100, cov_type="none")
@@ -406,8 +413,8 @@ def seasonal_candidate(z: np.ndarray, order: tuple[int, int, int], m: int) -> Er
     sigma2 = max(float(res.scale), SIGMA2_FLOOR)
     k = len(res.params) + 1
     return ErrorModel(order, np.r_[np.asarray(res.params, dtype=float), sigma2],
-                      aicc=aicc(float(res.llf), k, len(recent)), llf=float(res.llf),
-                      seasonal_order=(0, 1, 1, m))
+                      aicc=aicc(float(res.llf), k, len(data)), llf=float(res.llf),
+                      seasonal_order=seasonal_order)
 
 
 def _filtered(model: ErrorModel, data: np.ndarray, points: int, settle: int | None,

@@ -54,11 +54,9 @@ switches to it as to a seasonal ARIMA (``seasonal_switch.switch_to``).
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
-from statsmodels.tsa.statespace.sarimax import SARIMAX
 
 from forecaster.seasonality import (
     DAY_SECONDS,
@@ -69,8 +67,8 @@ from forecaster.seasonality import (
 )
 from forecaster.selection import (
     CHOICE_LEADS,
-    SIGMA2_FLOOR,
     ErrorModel,
+    estimate_sarima,
     fit_error_model,
     lead_errors,
 )
@@ -114,20 +112,7 @@ def seasonal_model(z: np.ndarray, structure: Structure) -> ErrorModel | None:
     it mixed the weekend's days into a weekday's forecast (nyc_taxi's 4th 4.5-day slice
     3.26 -> 2.07 with it, 1.08 without; ``benchmarks/short_windows.py``'s scoring)."""
     m = structure.seasonal
-    seasonal_order = (0, 1, 0, m) if m else (0, 0, 0, 0)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            model = SARIMAX(z, order=structure.sarima_order, seasonal_order=seasonal_order,
-                            trend="n", simple_differencing=True, concentrate_scale=True)
-            res = model.fit(disp=False, maxiter=100, cov_type="none")
-    except (np.linalg.LinAlgError, ValueError):
-        return None
-    if res.mle_retvals and not res.mle_retvals.get("converged", True):
-        return None
-    sigma2 = max(float(res.scale), SIGMA2_FLOOR)
-    return ErrorModel(structure.sarima_order, np.r_[np.asarray(res.params, dtype=float), sigma2],
-                      llf=float(res.llf), seasonal_order=seasonal_order)
+    return estimate_sarima(z, structure.sarima_order, (0, 1, 0, m) if m else (0, 0, 0, 0))
 
 
 def few_cycles(n: int, periods: list[float], step_seconds: float) -> bool:
