@@ -310,38 +310,40 @@ class LoadForecaster:
         self.holiday_effects_ = self._holiday_effects(z - fitted, positions, step, notes, earlier)
         holidays = effects_regression(self.holiday_effects_, positions, step)
         resid = z - fitted - holidays
+        alt = None if seasonal_choice is None else seasonal_model(z - holidays, seasonal_choice)
+        if alt is not None:
+            # the check chose yesterday's shape: no error model for the season-free
+            # structure it was scored against (its estimation would be thrown away, and
+            # its notes, points it left out as outlying, would not be this model's)
+            switch_to(self, alt, z - holidays, (), np.empty(0))
+        else:
+            self._fit_error_model(resid, z, notes)
+            short = [p for p in periods if float(p).is_integer() and 2 <= p <= SARIMA_MAX_PERIOD]
+            if short:
+                # the calendar week only: a periodogram period (a quarter of daily Bitcoin
+                # transactions) kept beside it made the one-step errors, not the 12-step
+                # ones, better (MASE 2.633 -> 2.852)
+                longer = [p for p in periods
+                          if p > SARIMA_MAX_PERIOD and p in calendar_periods(step)]
+                try_seasonal_arima(self, z - holidays, int(min(short)), notes, positions, longer)
+        self.order_ = self.error_model_.order
+        self.last_timestamp_ = series.index[-1]
+        self._start_filter(self.results_)
+
+    def _fit_error_model(self, resid: np.ndarray, z: np.ndarray, notes: list[str]) -> None:
+        """The ARIMA on what the seasons and holidays leave of ``z``."""
         steps = np.diff(resid, n=self.d_) if self.d_ else resid
         if len(steps) and np.ptp(steps) <= EXACT_FIT * (1.0 + np.ptp(z)):
             # the seasons draw the series exactly and leave rounding noise, on which an
             # ARIMA is numerical garbage (a noise-free period-7 sawtooth got an MA root
             # at -0.9998 and forecast 1e304): no noise to model, a flat level instead
             resid = np.full_like(resid, np.mean(resid))
-        model = fit_error_model(
-            resid,
-            self.d_,
-            self.max_p,
-            self.max_q,
-            self.time_budget_seconds,
-            notes,
+        self.error_model_: ErrorModel = fit_error_model(
+            resid, self.d_, self.max_p, self.max_q, self.time_budget_seconds, notes,
             max_fits=self.max_order_fits,
         )
-        self.error_model_: ErrorModel = model
-        self.results_ = model.filter(resid)
+        self.results_ = self.error_model_.filter(resid)
         self.seasonal_periods_ = tuple(s.period for s in self.seasons_)
-        short = [p for p in periods if float(p).is_integer() and 2 <= p <= SARIMA_MAX_PERIOD]
-        alt = None if seasonal_choice is None else seasonal_model(z - holidays, seasonal_choice)
-        if alt is not None:
-            switch_to(self, alt, z - holidays, (), np.empty(0))
-        elif short:
-            # the calendar week only: a periodogram period (a quarter of daily Bitcoin
-            # transactions) kept beside it made the one-step errors, not the 12-step
-            # ones, better (MASE 2.633 -> 2.852)
-            longer = [p for p in periods
-                      if p > SARIMA_MAX_PERIOD and p in calendar_periods(step)]
-            try_seasonal_arima(self, z - holidays, int(min(short)), notes, positions, longer)
-        self.order_ = self.error_model_.order
-        self.last_timestamp_ = series.index[-1]
-        self._start_filter(self.results_)
 
     def _start_filter(self, results: Any) -> None:
         """Keep the fitted filter's matrices and its state for the next point."""

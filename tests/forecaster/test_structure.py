@@ -163,6 +163,9 @@ def test_a_forecaster_on_such_days_follows_yesterday_and_keeps_it_through_save_a
     assert model.error_model_.seasonal_order == (0, 1, 0, 48)
     assert model.seasonal_periods_ == (48.0,)
     assert any("seasonal difference 48, d=0 chosen" in n for n in model.metadata_["notes"])
+    # no error model was estimated for the season-free structure it was scored against:
+    # that fit's outliers (the weekend-to-weekday change) are not this model's
+    assert not [n for n in model.metadata_["notes"] if "outlying" in n], model.metadata_["notes"]
     model.save(tmp_path / "m.pkl")
     loaded = LoadForecaster.load(tmp_path / "m.pkl")
     new = pd.Series(z[-6:], index=index[-6:])
