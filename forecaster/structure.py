@@ -197,13 +197,13 @@ def _held_out_mse(z: np.ndarray, positions: np.ndarray, structure: Structure, cu
         alt = seasonal_model(w[:cut - m], Structure((), d, 0))
         if alt is None:
             return float("nan")
-        errors = lead_errors(alt.filter(w), len(z) - cut)
-        kept = errors[np.isfinite(errors)]
-        return float(np.mean(kept**2)) if kept.size else float("nan")
-    seasons, coef, _ = fit_fourier(z[:cut], positions[:cut], periods, d, max_harmonics)
-    resid = z - seasonal_regression(positions, seasons, coef, d)
-    model = fit_error_model(resid[:cut], d, max_p, max_q, budget_seconds, [],
-                            max_fits=max_fits)
-    errors = lead_errors(model.filter(resid), len(z) - cut)
+        results = alt.filter(w)
+    else:
+        seasons, coef, _ = fit_fourier(z[:cut], positions[:cut], periods, d, max_harmonics)
+        resid = z - seasonal_regression(positions, seasons, coef, d)
+        model = fit_error_model(resid[:cut], d, max_p, max_q, budget_seconds, [],
+                                max_fits=max_fits)
+        results = model.filter(resid)
+    errors = lead_errors(results, len(z) - cut)
     kept = errors[np.isfinite(errors)]
     return float(np.mean(kept**2)) if kept.size else float("nan")
