@@ -387,17 +387,18 @@ def _grouping_mark(text: pd.Series) -> str | None:
     return None
 
 
-def _grouped(text: pd.Series, mark: str) -> pd.Series:
-    """Whether each cell is digits in groups of three after the first, split by ``mark``."""
-    return text.str.fullmatch(rf"\+?[1-9]\d{{0,2}}(?:{re.escape(mark)}\d{{3}})+")
+def _grouped(text: pd.Series, mark: str, one_group: bool = False) -> pd.Series:
+    """Whether each cell is digits in groups of three after the first, split by ``mark``
+    (exactly one such group with ``one_group``)."""
+    groups = "" if one_group else "+"
+    return text.str.fullmatch(rf"\+?[1-9]\d{{0,2}}(?:{re.escape(mark)}\d{{3}}){groups}")
 
 
 def _ambiguous_note(text: pd.Series) -> str:
     """A note for a semicolon file's cells that all look like ``11,844`` (or ``11.844``):
     read as decimals, as before, but thousands separators would read them too."""
     for mark in (",", "."):  # one group only: '1,234,567' is no decimal, so no doubt
-        one_group = rf"\+?[1-9]\d{{0,2}}{re.escape(mark)}\d{{3}}"
-        if len(text) >= 10 and text.str.fullmatch(one_group).all():
+        if len(text) >= 10 and _grouped(text, mark, one_group=True).all():
             return (f"every value has three digits after {mark!r} (e.g. {text.iloc[0]!r}, read "
                     f"as {text.iloc[0].replace(',', '.')}): if {mark!r} separates thousands "
                     "there, export the numbers without separators")
