@@ -38,6 +38,15 @@ same origins, windows ending at each origin (the last ``--window`` points, fleet
 gaps.  As a check that nothing moved, the run's naive and seasonal-naive MASE must
 equal the panel's (they are recomputed here); fleetcast's own figures are the panel
 file's.  Results: ``benchmarks/results/panel_references.{md,json}``.
+
+``--short-windows`` asks the same of the short fit windows (``benchmarks/short_windows.py``),
+where fleetcast misses on the development series nyc_taxi and World Cup 1998: the same
+slices (4.5 and 7 days, five each), the same origins (``rolling_origin`` at horizon 12, 20
+origins, each reference fitted on the slice before its origin) and the daily season as
+the backtest's seasonal naive; with ``--nab-dir`` also NAB's EC2 a2eb1cd9 NetworkIn, whole
+(4.3 days, 1.06 x naive).  fleetcast's figures (with the short-window check) are
+``short_windows.json``'s.  Results: ``benchmarks/results/short_window_references.{md,json}``
+(about 10 minutes).
 """
 
 from __future__ import annotations
@@ -268,6 +277,104 @@ def markdown(report: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+SHORT_SERIES = ("nyc_taxi", "World Cup 1998")
+SHORT_GROUPS = {4.5: "Development series, 4.5-day slices", 7.0: "Development series, 7-day slices"}
+
+
+A2EB_GROUP = "NAB EC2 a2eb1cd9 (4.3 days, whole; development since it chose the threshold)"
+
+
+def short_cases(nab_dir: Path | None) -> list[tuple[str, pd.Series, float | None, str]]:
+    """(name, series, slice days or None for whole, short_windows.json's group) to run."""
+    from benchmarks.short_windows import A2EB, DEVELOPMENT
+
+    cases: list[tuple[str, pd.Series, float | None, str]] = []
+    for days, group in SHORT_GROUPS.items():
+        for name in SHORT_SERIES:
+            path, kwargs = DEVELOPMENT[name]
+            cases.append((name, read_series(path, **kwargs), days, group))
+    if nab_dir is not None:
+        cases.append(("a2eb1cd9", read_series(nab_dir / A2EB), None, A2EB_GROUP))
+    return cases
+
+
+def short_windows(out: Path, nab_dir: Path | None) -> None:
+    """The references on ``short_windows.py``'s development slices of ``SHORT_SERIES``
+    (and on a2eb1cd9, whole, from ``nab_dir``)."""
+    from benchmarks.short_windows import slices
+
+    measured = json.loads((RESULTS / "short_windows.json").read_text())
+    report: dict[str, Any] = {
+        "started": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": f"{platform.machine()}, {platform.python_version()}",
+        "command": " ".join(["python benchmarks/panel_references.py", *sys.argv[1:]]),
+        "short_windows_run": f"{measured['run_at']} at {measured['commit']}",
+        "rows": [],
+    }
+    for name, series, days, group in short_cases(nab_dir):
+        fleetcast = {r["series"]: r for r in measured["groups"][group]}
+        step = float((series.index[1] - series.index[0]).total_seconds())
+        season = int(round(86400 / step))
+        for i, part in enumerate(slices(series, days)):
+            ours = fleetcast[name]["slices"][i]
+            if ours["start"] != str(part.index[0]) or ours["points"] != len(part):
+                raise RuntimeError(f"{name} slice {i + 1}: not short_windows.json's slice")
+            row: dict[str, Any] = {"series": name, "days": days or "whole", "slice": i + 1,
+                                   "start": ours["start"], "points": len(part),
+                                   "fleetcast": {"ratio": ours["on"],
+                                                 "coverage80": ours["coverage_on"]},
+                                   "references": {}}
+            for ref, make in makers(season, step, len(part)).items():
+                reference = Reference(ref, make, len(part))
+                as_model = cast(Callable[[], LoadForecaster], lambda r=reference: r)
+                summary = rolling_origin(part, HORIZON, 20, make_model=as_model,
+                                         season=season).summary
+                best = min(summary["naive"]["mase"], summary["seasonal_naive"]["mase"])
+                row["references"][ref] = {"ratio": summary["model"]["mase"] / best,
+                                          "coverage80": summary["model"]["coverage80"]}
+            report["rows"].append(row)
+            print(f"{name} {row['days']} slice {i + 1}: fleetcast {ours['on']:.2f}; " + ", ".join(
+                f"{k} {v['ratio']:.2f}" for k, v in row["references"].items()),
+                file=sys.stderr, flush=True)
+            out.with_suffix(".json").write_text(json.dumps(report, indent=1) + "\n")
+            out.with_suffix(".md").write_text(short_markdown(report))
+    print(short_markdown(report))
+
+
+def short_markdown(report: dict[str, Any]) -> str:
+    lines = [
+        "# Standard forecasters on short fit windows",
+        "",
+        f"Run {report['started']} on {report['machine']}; command: `{report['command']}`. "
+        "Method: the docstring of `benchmarks/panel_references.py` (`--short-windows`). "
+        f"fleetcast's figures (with the short-window check) are `short_windows.json`'s (run "
+        f"{report['short_windows_run']}); the slices, origins and baselines are the same.",
+        "",
+        "Cells: MASE over the better of naive and seasonal naive (bar 0.90), then 80 % "
+        "coverage (bar 70-92 %); bold where both bars are met.",
+        "",
+        "| series | days | slice | fleetcast | " + " | ".join(REFERENCES) + " |",
+        "| --- | ---: | ---: | --- | " + " | ".join("---" for _ in REFERENCES) + " |",
+    ]
+    for r in report["rows"]:
+        refs = [_cell(r["references"][n]["ratio"], r["references"][n]["coverage80"])
+                for n in REFERENCES]
+        lines.append(f"| {r['series']} | {r['days']} | {r['slice']} | "
+                     f"{_cell(r['fleetcast']['ratio'], r['fleetcast']['coverage80'])} | "
+                     + " | ".join(refs) + " |")
+    lines += ["", "Geometric mean of the ratio per series and slice length:", ""]
+    groups: dict[tuple[str, Any], list[dict[str, Any]]] = {}
+    for r in report["rows"]:
+        groups.setdefault((r["series"], r["days"]), []).append(r)
+    for (name, days), rows in groups.items():
+        means = {"fleetcast": [r["fleetcast"]["ratio"] for r in rows],
+                 **{n: [r["references"][n]["ratio"] for r in rows] for n in REFERENCES}}
+        span = "whole" if days == "whole" else f"{days} days"
+        lines.append(f"- {name}, {span}: " + ", ".join(
+            f"{n} {math.exp(np.mean(np.log(v))):.3f}" for n, v in means.items()))
+    return "\n".join(lines) + "\n"
+
+
 def render(panel: dict[str, Any], out: Path) -> None:
     """The markdown again from ``out``'s JSON, fleetcast's figures from ``panel``."""
     report = json.loads(out.with_suffix(".json").read_text())
@@ -294,7 +401,18 @@ def main() -> None:
     parser.add_argument("--render", action="store_true",
                         help="only write the markdown again from --out's JSON (fleetcast's "
                              "figures taken again from --panel, which must be the same run)")
+    parser.add_argument("--short-windows", action="store_true",
+                        help="the short fit windows of nyc_taxi and World Cup 1998 instead "
+                             "(short_windows.py's slices; writes short_window_references.*)")
+    parser.add_argument("--nab-dir", type=Path, default=None,
+                        help="with --short-windows: a numenta/NAB data folder holding EC2 "
+                             "a2eb1cd9's NetworkIn (as short_windows.py's --nab-dir)")
     args = parser.parse_args()
+    if args.nab_dir is not None and not args.short_windows:
+        parser.error("--nab-dir goes with --short-windows")
+    if args.short_windows:
+        short_windows(RESULTS / "short_window_references", args.nab_dir)
+        return
     panel = json.loads(args.panel.read_text())
     if args.render:
         render(panel, args.out)
