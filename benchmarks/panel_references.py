@@ -397,7 +397,10 @@ def main() -> None:
     parser.add_argument("--only", default=None, help="series whose name contains this")
     parser.add_argument("--window", type=int, default=8064,
                         help="points before each origin a reference is fitted on")
-    parser.add_argument("--out", type=Path, default=RESULTS / "panel_references")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="results path without its suffix (.md and .json are added; "
+                             "default benchmarks/results/panel_references, or "
+                             "short_window_references with --short-windows)")
     parser.add_argument("--render", action="store_true",
                         help="only write the markdown again from --out's JSON (fleetcast's "
                              "figures taken again from --panel, which must be the same run)")
@@ -411,8 +414,9 @@ def main() -> None:
     if args.nab_dir is not None and not args.short_windows:
         parser.error("--nab-dir goes with --short-windows")
     if args.short_windows:
-        short_windows(RESULTS / "short_window_references", args.nab_dir)
+        short_windows(args.out or RESULTS / "short_window_references", args.nab_dir)
         return
+    args.out = args.out or RESULTS / "panel_references"
     panel = json.loads(args.panel.read_text())
     if args.render:
         render(panel, args.out)
