@@ -128,6 +128,31 @@ def test_resampled_bins_are_filled_only_when_interpolated(tmp_path: Path) -> Non
     assert summed.iloc[6] == 0 and not filled_mask(summed).any()  # no events: a real zero
 
 
+def test_empty_bins_filled_in_are_noted_and_a_mostly_drawn_series_says_so(
+        tmp_path: Path) -> None:
+    rows = regular_rows(120)
+    del rows[30:45]  # bins 6, 7 and 8 of 5 minutes are empty
+    path = write(tmp_path, "timestamp,value\n" + "\n".join(rows) + "\n")
+    notes = read_series(path, freq="5min", agg="mean", min_points=2).attrs["notes"]
+    assert [n for n in notes if "had no row" in n] == [
+        "3 of 24 5min bins (12%) had no row: filled in by interpolation (a backtest does not "
+        "score them)"]
+    # an empty bin of a sum is no event, not a filled-in one: no such note
+    summed = read_series(path, freq="5min", agg="sum", min_points=2).attrs["notes"]
+    assert not any("had no row" in n for n in summed)
+    # bursts of three readings 5 minutes apart, an hour apart (the step is 5 minutes):
+    # three bins in four are drawn, not read
+    sparse = [f"2024-01-01 {b:02d}:{5 * i:02d}:00,{10 + (b + i) % 7}"
+              for b in range(10) for i in range(3)]
+    path = write(tmp_path, "timestamp,value\n" + "\n".join(sparse) + "\n", "sparse.csv")
+    series = read_series(path, freq="5min", agg="mean", min_points=2)
+    [note] = [n for n in series.attrs["notes"] if "had no row" in n]
+    assert note.startswith("81 of 111 5min bins (73%) had no row")
+    assert int(filled_mask(series).sum()) == 81 and len(series) == 111
+    assert "one row per 20min of its span on average" in note
+    assert "a coarser --freq leaves fewer bins empty" in note
+
+
 def test_resample_sum_and_mean(tmp_path: Path) -> None:
     rows = regular_rows(120)
     path = write(tmp_path, "timestamp,value\n" + "\n".join(rows) + "\n")
