@@ -203,6 +203,16 @@ def _cell(ratio: float, coverage: float) -> str:
     return f"{mark}{ratio:.2f}{mark}, {coverage:.0%}"
 
 
+def _table_head(lead: list[str], tail: list[str]) -> list[str]:
+    """The cells' legend and a table's header: ``lead`` columns (the first text, the rest
+    numbers), fleetcast, the references, then ``tail``."""
+    columns = [*lead, "fleetcast", *REFERENCES, *tail]
+    align = ["---", *["---:"] * (len(lead) - 1), *["---"] * (len(columns) - len(lead))]
+    return ["Cells: MASE over the better of naive and seasonal naive (issue 3's bar: 0.90), "
+            "then 80 % coverage (bar: 70-92 %); bold where both bars are met.", "",
+            "| " + " | ".join(columns) + " |", "| " + " | ".join(align) + " |"]
+
+
 def verdict(row: dict[str, Any]) -> str:
     fc = meets(row["fleetcast"]["ratio"], row["fleetcast"]["coverage80"])
     passing = [n for n, r in row["references"].items() if all(meets(r["ratio"], r["coverage80"]))]
@@ -228,11 +238,7 @@ def markdown(report: dict[str, Any]) -> str:
         "every series (the run stops otherwise), so every column is scored on the same "
         "origins, steps and MASE scale.",
         "",
-        "Cells: MASE over the better of naive and seasonal naive (issue 3's bar: 0.90), then "
-        "80 % coverage (bar: 70-92 %); bold where both bars are met.",
-        "",
-        "| series | m | fleetcast | " + " | ".join(REFERENCES) + " | verdict |",
-        "| --- | ---: | --- | " + " | ".join("---" for _ in REFERENCES) + " | --- |",
+        *_table_head(["series", "m"], ["verdict"]),
     ]
     for r in rows:
         refs = [
@@ -350,11 +356,7 @@ def short_markdown(report: dict[str, Any]) -> str:
         f"fleetcast's figures (with the short-window check) are `short_windows.json`'s (run "
         f"{report['short_windows_run']}); the slices, origins and baselines are the same.",
         "",
-        "Cells: MASE over the better of naive and seasonal naive (bar 0.90), then 80 % "
-        "coverage (bar 70-92 %); bold where both bars are met.",
-        "",
-        "| series | days | slice | fleetcast | " + " | ".join(REFERENCES) + " |",
-        "| --- | ---: | ---: | --- | " + " | ".join("---" for _ in REFERENCES) + " |",
+        *_table_head(["series", "days", "slice"], []),
     ]
     for r in report["rows"]:
         refs = [_cell(r["references"][n]["ratio"], r["references"][n]["coverage80"])
