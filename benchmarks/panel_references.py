@@ -225,6 +225,21 @@ def verdict(row: dict[str, Any]) -> str:
             f"{best[1]['ratio']:.2f})")
 
 
+def coverages(rows: list[dict[str, Any]]) -> dict[str, np.ndarray]:
+    """Each method's 80 % coverage per series, fleetcast first."""
+    found = {"fleetcast": np.array([r["fleetcast"]["coverage80"] for r in rows])}
+    for n in REFERENCES:
+        found[n] = np.array([r["references"][n]["coverage80"] for r in rows
+                             if n in r["references"]])
+    return found
+
+
+def _coverage_text(name: str, coverage: np.ndarray) -> str:
+    inside = int(((coverage >= COVERAGE[0]) & (coverage <= COVERAGE[1])).sum())
+    return (f"{name} {inside} of {len(coverage)} ({np.median(coverage):.0%}, "
+            f"{100 * np.median(np.abs(coverage - 0.8)):.1f} points)")
+
+
 def markdown(report: dict[str, Any]) -> str:
     rows = report["series"]
     failing = [r for r in rows
@@ -269,6 +284,8 @@ def markdown(report: dict[str, Any]) -> str:
         "",
         f"Series meeting both bars: fleetcast {fc_pass} of {len(rows)}, "
         + ", ".join(f"{n} {c}" for n, c in counts.items()) + ".",
+        "80 % coverage within 70-92 % (median coverage, median distance from 80 %): "
+        + ", ".join(_coverage_text(n, v) for n, v in coverages(rows).items()) + ".",
         "Geometric mean of the ratio: "
         + ", ".join(f"{n} {math.exp(np.mean(np.log(v))):.3f}" for n, v in ratios.items() if v)
         + ".",
