@@ -153,6 +153,17 @@ def test_empty_bins_filled_in_are_noted_and_a_mostly_drawn_series_says_so(
     assert "a coarser --freq leaves fewer bins empty" in note
 
 
+def test_business_day_bins_filled_in_are_counted_without_the_weekends(tmp_path: Path) -> None:
+    days = pd.bdate_range("2024-01-01", periods=60).delete([10, 11, 30])  # 3 weekdays missing
+    rows = [f"{d:%Y-%m-%d},{5 + i}" for i, d in enumerate(days)]
+    path = write(tmp_path, "timestamp,value\n" + "\n".join(rows) + "\n")
+    series = read_series(path, freq="B", agg="mean")
+    assert len(series) == 60 and int(filled_mask(series).sum()) == 3
+    assert [n for n in series.attrs["notes"] if "had no row" in n] == [
+        "3 of 60 business-day bins (5%) had no row: filled in by interpolation (a backtest "
+        "does not score them)"]
+
+
 def test_resample_sum_and_mean(tmp_path: Path) -> None:
     rows = regular_rows(120)
     path = write(tmp_path, "timestamp,value\n" + "\n".join(rows) + "\n")
