@@ -72,7 +72,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.forecaster_panel import COVERAGE, HORIZON, NAB, RESULTS, TARGET_RATIO  # noqa: E402
+from benchmarks.forecaster_panel import COVERAGE, HORIZON, NAB, RESULTS, meets  # noqa: E402
 from forecaster import LoadForecaster, read_series  # noqa: E402
 from forecaster.backtest import rolling_origin  # noqa: E402
 
@@ -142,6 +142,15 @@ def read_kwargs(flags: list[str]) -> dict[str, Any]:
     return kwargs
 
 
+def backtest(series: pd.Series, name: str, make: Callable[[], Any], window: int,
+             origins: int, season: int) -> dict[str, Any]:
+    """``rolling_origin``'s summary for the reference ``make`` (fitted on at most ``window``
+    points before each origin), as it would be for ``LoadForecaster``."""
+    reference = Reference(name, make, window)
+    as_model = cast(Callable[[], LoadForecaster], lambda: reference)
+    return rolling_origin(series, HORIZON, origins, make_model=as_model, season=season).summary
+
+
 def fleetcast_figures(entry: dict[str, Any]) -> dict[str, Any]:
     """fleetcast's figures on one series, as the panel's run measured them."""
     summary = entry["summary"]
@@ -163,10 +172,7 @@ def run_series(entry: dict[str, Any], origins: int, window: int) -> dict[str, An
                               "fleetcast": fleetcast_figures(entry), "references": {}}
     for name, make in makers(season, step, window).items():
         started = time.perf_counter()
-        reference = Reference(name, make, window)
-        as_model = cast(Callable[[], LoadForecaster], lambda r=reference: r)
-        backtest = rolling_origin(series, HORIZON, origins, make_model=as_model, season=season)
-        summary = backtest.summary
+        summary = backtest(series, name, make, window, origins, season)
         for base in ("naive", "seasonal_naive"):  # the same origins and scale as the panel's
             if not math.isclose(summary[base]["mase"], panel[base]["mase"], rel_tol=1e-9):
                 raise RuntimeError(f"{entry['name']}: {base} MASE {summary[base]['mase']} here "
@@ -185,10 +191,6 @@ def run_series(entry: dict[str, Any], origins: int, window: int) -> dict[str, An
               f"{summary['model']['coverage80']:.0%} ({result['references'][name]['seconds']} s)",
               file=sys.stderr, flush=True)
     return result
-
-
-def meets(ratio: float, coverage: float) -> tuple[bool, bool]:
-    return ratio <= TARGET_RATIO, COVERAGE[0] <= coverage <= COVERAGE[1]
 
 
 def _cell(ratio: float, coverage: float) -> str:
@@ -318,7 +320,7 @@ def short_cases(nab_dir: Path | None) -> list[tuple[str, pd.Series, float | None
 def short_windows(out: Path, nab_dir: Path | None) -> None:
     """The references on ``short_windows.py``'s development slices of ``SHORT_SERIES``
     (and on a2eb1cd9, whole, from ``nab_dir``)."""
-    from benchmarks.short_windows import slices
+    from benchmarks.short_windows import ORIGINS, slices
 
     measured = json.loads((RESULTS / "short_windows.json").read_text())
     report: dict[str, Any] = {
@@ -342,10 +344,7 @@ def short_windows(out: Path, nab_dir: Path | None) -> None:
                                                  "coverage80": ours["coverage_on"]},
                                    "references": {}}
             for ref, make in makers(season, step, len(part)).items():
-                reference = Reference(ref, make, len(part))
-                as_model = cast(Callable[[], LoadForecaster], lambda r=reference: r)
-                summary = rolling_origin(part, HORIZON, 20, make_model=as_model,
-                                         season=season).summary
+                summary = backtest(part, ref, make, len(part), ORIGINS, season)
                 row["references"][ref] = {"ratio": summary["mase_vs_best_baseline"],
                                           "coverage80": summary["model"]["coverage80"]}
             report["rows"].append(row)

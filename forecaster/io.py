@@ -265,7 +265,7 @@ def read_series(
             series = _weekdays_only(series, index, lines, path)
         if agg not in ("sum", "count"):  # their empty bins are zeros (a partial one, noted)
             # after the weekend days are gone: they are no bins of a business-day series
-            notes += _empty_bin_notes(series, "business-day" if business else freq)
+            notes += _empty_bin_notes(series, freq)
     else:
         series = regularize(values, index, str(path), max_gap=max_gap, lines=lines, tail=True)
         if busdays.on_business_days(series):
@@ -480,24 +480,25 @@ def _filled_notes(series: pd.Series, index: pd.DatetimeIndex, lines: np.ndarray,
 MOSTLY_FILLED = 0.5
 
 
-def _empty_bin_notes(series: pd.Series, bins: str) -> list[str]:
-    """A note on the ``--freq`` bins (``bins``: the step, or ``"business-day"``) without a
-    row that interpolation filled in (``mean`` and ``max``; an empty bin of ``sum`` or
-    ``count`` is a real zero), and, when they are
-    most of the series, that the fit rests on the filled-in lines (NAB's TravelTime_387 at
-    10 minutes: 75 % of the bins; its rows come in bursts with long gaps between, so the
-    average spacing, 40 minutes, still leaves 58 % of its bins empty: the note names it
-    but does not promise it)."""
+def _empty_bin_notes(series: pd.Series, freq: str) -> list[str]:
+    """A note on the ``freq`` bins (business days on that grid) without a row that
+    interpolation filled in (``mean`` and ``max``; an empty bin of ``sum`` or ``count``
+    is a real zero), and, when they are most of the series, that the fit rests on the
+    filled-in lines (NAB's TravelTime_387 at 10 minutes: 75 % of the bins; its rows come
+    in bursts with long gaps between, so the average spacing, 40 minutes, still leaves
+    58 % of its bins empty: the note names it but does not promise it)."""
     filled = filled_mask(series)
     count = int(filled.sum())
     if not count:
         return []
+    business = busdays.on_business_days(series)
+    bins = "business-day" if business else freq
     note = (f"{count} of {len(series)} {bins} bins ({count / len(series):.0%}) had no row: "
             "filled in by interpolation (a backtest does not score them)")
     if count >= MOSTLY_FILLED * len(series):
         every = int(round(len(series) / (len(series) - count)))
-        step = f"{every} business days" if bins == "business-day" else duration_text(
-            every * pd.Timedelta(pd.tseries.frequencies.to_offset(bins)))
+        step = f"{every} business days" if business else duration_text(
+            every * pd.Timedelta(pd.tseries.frequencies.to_offset(freq)))
         note += (f"; most of the series is lines drawn between rows (one row per {step} of "
                  "its span on average), and the model is fitted on those lines as if they "
                  "were readings: a coarser --freq leaves fewer bins empty")
