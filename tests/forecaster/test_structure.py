@@ -19,14 +19,17 @@ from scipy.signal import lfilter
 
 from forecaster.model import LoadForecaster
 from forecaster.seasonality import Season, fourier_matrix
+from forecaster.selection import lead_errors
 from forecaster.structure import (
     Structure,
     candidates,
     few_cycles,
     holdout_structure,
+    seasonal_model,
 )
 
 DAY = 288.0  # 5-minute steps
+YESTERDAY = Structure((), 0, 288, arma=False)  # the seasonal random walk: yesterday's values
 SEARCH = dict(max_harmonics=144, max_p=3, max_q=2, budget_seconds=30.0, max_fits=40)
 
 
@@ -78,10 +81,11 @@ def test_a_short_window_has_few_cycles_of_every_season_or_less_than_a_week(
     ("d", "fixed", "expected"),
     [
         (0, False, [Structure((DAY,), 0), Structure((DAY,), 1), Structure((), 1),
-                    Structure((), 0, 288)]),
+                    Structure((), 0, 288), YESTERDAY]),
         # never to d = 0, but for the seasonal difference (yesterday's level, not a mean)
-        (1, False, [Structure((DAY,), 1), Structure((), 1), Structure((), 0, 288)]),
-        (0, True, [Structure((DAY,), 0), Structure((), 0), Structure((), 0, 288)]),
+        (1, False, [Structure((DAY,), 1), Structure((), 1), Structure((), 0, 288), YESTERDAY]),
+        (0, True, [Structure((DAY,), 0), Structure((), 0), Structure((), 0, 288), YESTERDAY]),
+        # a d fixed at 1 is not given up for the seasonal random walk's d = 0
         (1, True, [Structure((DAY,), 1), Structure((), 1), Structure((), 1, 288)]),
     ],
 )
@@ -151,8 +155,10 @@ def test_days_unlike_the_window_s_first_days_take_the_seasonal_difference() -> N
     # 4.5-day slices from a Friday: 2-3 x seasonal naive's error); yesterday does not
     found = [holdout_structure(z, np.arange(len(z), dtype=float), [48.0], 0, False, **SEARCH)
              for z in map(weekend_then_weekdays, range(4))]
-    assert sum(s == Structure((), 0, 48) for s, _ in found) >= 3
-    assert all("seasonal difference 48, d=0" in note for _, note in found)
+    # yesterday's values, with ARMA errors or (where those do not forecast the stretch 5 %
+    # better) without: AR(1) noise's echo of yesterday's noise is no help
+    assert sum(s.seasonal == 48 and s.d == 0 for s, _ in found) >= 3
+    assert all("chosen" in note for _, note in found)
 
 
 def test_a_forecaster_on_such_days_follows_yesterday_and_keeps_it_through_save_and_update(
@@ -162,7 +168,8 @@ def test_a_forecaster_on_such_days_follows_yesterday_and_keeps_it_through_save_a
     model = LoadForecaster().fit(pd.Series(z[:-6], index=index[:-6]))
     assert model.error_model_.seasonal_order == (0, 1, 0, 48)
     assert model.seasonal_periods_ == (48.0,)
-    assert any("seasonal difference 48, d=0 chosen" in n for n in model.metadata_["notes"])
+    assert any("yesterday's values (seasonal random walk 48) chosen" in n
+               or "seasonal difference 48, d=0 chosen" in n for n in model.metadata_["notes"])
     # no error model was estimated for the season-free structure it was scored against:
     # that fit's outliers (the weekend-to-weekday change) are not this model's
     assert not [n for n in model.metadata_["notes"] if "outlying" in n], model.metadata_["notes"]
@@ -177,3 +184,45 @@ def test_a_forecaster_on_such_days_follows_yesterday_and_keeps_it_through_save_a
     ahead = model.forecast(48)
     hours = pd.DatetimeIndex(ahead.timestamps).hour
     assert ahead.mean[hours == 8].mean() > ahead.mean[hours == 0].mean()
+
+
+def seasonal_walk(seed: int, rho: float = 0.0, days: float = 4.0) -> np.ndarray:
+    """Each day yesterday's values plus a change (log scale): the first day a random
+    shape, each change AR(1) with ``rho`` (0: yesterday's values forecast it best)."""
+    rng = np.random.default_rng(seed)
+    first = 9.0 + lfilter([1.0], [1.0, -0.95], rng.normal(scale=0.2, size=48))
+    change = lfilter([1.0], [1.0, -rho], rng.normal(scale=0.08, size=int(days * 48) - 48))
+    z = np.r_[first, np.zeros(len(change))]
+    for t in range(48, len(z)):
+        z[t] = z[t - 48] + change[t - 48]
+    return z
+
+
+def test_yesterday_s_values_are_a_parameter_free_seasonal_random_walk() -> None:
+    z = seasonal_walk(0)
+    model = seasonal_model(z, Structure((), 0, 48, arma=False))
+    assert model is not None and model.order == (0, 0, 0)
+    assert model.seasonal_order == (0, 1, 0, 48)
+    w = z[48:] - z[:-48]
+    assert model.sigma2 == pytest.approx(float(np.mean(w**2)))
+    assert np.isfinite(model.aicc) and np.isfinite(model.llf)
+    assert seasonal_model(z[:48], Structure((), 0, 48, arma=False)) is None  # no change seen
+    # its forecasts at leads 1 to 12 are the values one day before each target
+    errors = lead_errors(model.filter(z), 100)
+    target = np.arange(len(z) - 100, len(z))[:, None] + np.arange(12)[None, :]
+    inside = target < len(z)
+    np.testing.assert_allclose(errors[inside], (z[target[inside]] - z[target[inside] - 48]),
+                               atol=1e-8)
+
+
+def test_the_arma_errors_must_forecast_5_percent_better_than_yesterday_s_values() -> None:
+    def chosen(rho: float) -> list[Structure]:
+        return [holdout_structure(z, np.arange(len(z), dtype=float), [48.0], 0, False,
+                                  **SEARCH)[0] for z in (seasonal_walk(s, rho) for s in range(4))]
+
+    plain = Structure((), 0, 48, arma=False)
+    # day-to-day changes that are noise: no ARMA to earn its place
+    assert sum(s == plain for s in chosen(0.0)) >= 3
+    # changes that persist for hours (as a busy night's excess does): the ARMA errors
+    # carry them, and are kept
+    assert sum(s == Structure((), 0, 48) for s in chosen(0.97)) >= 3
