@@ -23,6 +23,7 @@ from forecaster.selection import lead_errors
 from forecaster.structure import (
     Structure,
     candidates,
+    choose,
     few_cycles,
     holdout_structure,
     seasonal_model,
@@ -226,3 +227,25 @@ def test_the_arma_errors_must_forecast_5_percent_better_than_yesterday_s_values(
     # changes that persist for hours (as a busy night's excess does): the ARMA errors
     # carry them, and are kept
     assert sum(s == Structure((), 0, 48) for s in chosen(0.97)) >= 3
+
+
+NAN = float("nan")
+
+
+@pytest.mark.parametrize(
+    ("scores", "expected"),
+    [
+        # test's choice, no seasons, seasonal difference with ARMA errors, alone
+        ([1.0, 0.5, 0.6, 0.7], 1),  # the lowest
+        ([1.0, 0.9, 0.60, 0.62], 3),  # the ARMA errors not 5 % below yesterday's values
+        ([1.0, 0.9, 0.50, 0.62], 2),  # ... and where they are
+        ([1.0, 0.97, NAN, 0.96], 0),  # nothing 5 % below the test's choice
+        ([1.0, 0.9, 0.50, NAN], 2),  # yesterday's values not scored: the ARMA stands
+        ([1.0, NAN, NAN, NAN], 0),
+        ([NAN, NAN, NAN, NAN], 0),
+        ([1.0, 0.9, 0.60, 0.97], 2),  # the ARMA errors far below yesterday's values
+    ],
+)
+def test_the_choice_among_scored_candidates(scores: list[float], expected: int) -> None:
+    tried = [Structure((DAY,), 0), Structure((), 1), Structure((), 0, 288), YESTERDAY]
+    assert choose(tried, scores) == expected
