@@ -236,6 +236,9 @@ def holdout_structure(
     note = (f"a window short for its seasons ({n} points: fewer than {FEW_CYCLES:g} cycles of "
             f"every season, or less than a week of days): {tried[best].describe()} {verb} by its "
             f"forecasts into the last {held} points (MSE at leads 1-{CHOICE_LEADS}: {listed})")
+    if not tried[best].arma and np.nanmin(scores) < scores[best]:
+        note += (f"; the ARMA errors beside the seasonal difference are kept only "
+                 f"{1 - STRUCTURE_MARGIN:.0%} below yesterday's values alone")
     return tried[best], note
 
 
