@@ -159,7 +159,9 @@ def test_days_unlike_the_window_s_first_days_take_the_seasonal_difference() -> N
     # yesterday's values, with ARMA errors or (where those do not forecast the stretch 5 %
     # better) without: AR(1) noise's echo of yesterday's noise is no help
     assert sum(s.seasonal == 48 and s.d == 0 for s, _ in found) >= 3
-    assert all("chosen" in note for _, note in found)
+    assert all("seasonal difference 48, d=0 chosen" in note
+               or "yesterday's values (seasonal random walk 48) chosen" in note
+               for _, note in found)
 
 
 def test_a_forecaster_on_such_days_follows_yesterday_and_keeps_it_through_save_and_update(
