@@ -165,8 +165,8 @@ def seasonal_model(z: np.ndarray, structure: Structure) -> ErrorModel | None:
             return None
         sigma2 = max(float(np.mean(w**2)), SIGMA2_FLOOR)
         llf = -0.5 * len(w) * (np.log(2 * np.pi * sigma2) + 1.0)
-        return ErrorModel((0, 0, 0), np.array([sigma2]), aicc=aicc(llf, 1, len(w)), llf=llf,
-                          seasonal_order=seasonal_order)
+        return ErrorModel(structure.sarima_order, np.array([sigma2]), aicc=aicc(llf, 1, len(w)),
+                          llf=llf, seasonal_order=seasonal_order)
     return estimate_sarima(z, structure.sarima_order, seasonal_order)
 
 
