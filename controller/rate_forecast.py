@@ -41,5 +41,6 @@ def as_rate(forecast: Forecast, step_seconds: float) -> RateForecast:
         scale=forecast.scale,
         transform=forecast.transform,
         lmbda=forecast.lmbda,
+        zero_probability=forecast.zero_probability,
         per_seconds=s,
     )

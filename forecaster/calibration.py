@@ -38,6 +38,7 @@ ATL 97/84/84/86/94 -> 98/89/87/83/85 %) and leaves the other traces alone.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -65,25 +66,54 @@ def width_factors(results: Any, horizon: int = CALIBRATION_HORIZON,
     actual was observed and so was the origin's last point (a state that saw
     part of a filled-in line already knew where the gap ends).
     """
+    measured = own_forecasts(results, horizon, fraction, missing)
+    if measured is None:
+        return np.ones(1)
+    factors = lead_factors(*measured.arrays(), WIDTH_MIN)
+    return np.ones(1) if factors is None else factors
+
+
+@dataclass(frozen=True)
+class OwnForecasts:
+    """The fitted model's forecasts of the last ``fraction`` of its own window, from
+    every origin there: ``actual`` from ``start`` on, ``loc``/``sd`` a row per origin
+    and a column per lead (``lead_factors``' layout), on the filter's scale."""
+
+    start: int
+    actual: np.ndarray
+    loc: np.ndarray
+    sd: np.ndarray
+    observed: np.ndarray
+    known: np.ndarray
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        return self.actual, self.loc, self.sd, self.observed, self.known
+
+
+def own_forecasts(results: Any, horizon: int = CALIBRATION_HORIZON,
+                  fraction: float = CALIBRATION_FRACTION,
+                  missing: np.ndarray | None = None) -> OwnForecasts | None:
+    """What :func:`width_factors` measures on; ``None`` when the window has too few
+    origins."""
     endog = np.asarray(results.model.endog, dtype=float).ravel()
     filtered = results.filter_results
     n = len(endog)
     start = max(n - int(fraction * n), min(SKIP_START, n))
     origins = n - start
     if origins < MIN_ORIGINS + 1:
-        return np.ones(1)
+        return None
     state = np.asarray(filtered.predicted_state)[:, start:n]
     state_cov = np.asarray(filtered.predicted_state_cov)[:, :, start:n]
     means, variances = StateSpace.from_ssm(results.model.ssm).project(state, state_cov, horizon)
     sd = np.sqrt(np.maximum(variances, 0.0))
     observed = np.ones(n, dtype=bool) if missing is None else ~np.asarray(missing, dtype=bool)
-    factors = lead_factors(endog[start:n], means, sd, observed[start:n],
-                           observed[start - 1:n - 1], WIDTH_MIN)
-    return np.ones(1) if factors is None else factors
+    return OwnForecasts(start, endog[start:n], means, sd, observed[start:n],
+                        observed[start - 1:n - 1])
 
 
 def lead_factors(actual: np.ndarray, loc: np.ndarray, sd: np.ndarray, observed: np.ndarray,
-                 known: np.ndarray, floor: float) -> np.ndarray | None:
+                 known: np.ndarray, floor: float,
+                 covered: np.ndarray | None = None) -> np.ndarray | None:
     """Per-lead factors from forecasts ``loc``/``sd`` (a row per origin, a column per
     lead) of ``actual``, whose point ``k + h`` lead ``h + 1`` of origin ``k`` forecasts.
 
@@ -91,6 +121,9 @@ def lead_factors(actual: np.ndarray, loc: np.ndarray, sd: np.ndarray, observed: 
     point (``known[k]``); a lead with fewer than ``MIN_ORIGINS`` such errors ends the
     list.  Each factor is the 80th percentile of ``|error| / sd`` over ``Z80``, clipped
     to ``[floor, WIDTH_MAX]`` and made non-decreasing; ``None`` when lead 1 has too few.
+    ``covered`` (shaped as ``loc``) marks forecasts whose actual is inside the 80 %
+    band at any width (a zero under a mass at zero, ``forecaster.zeros``): they count
+    as errors of nothing.
     """
     ratios: list[float] = []
     for h in range(loc.shape[1]):
@@ -98,6 +131,8 @@ def lead_factors(actual: np.ndarray, loc: np.ndarray, sd: np.ndarray, observed: 
         if count < MIN_ORIGINS:
             break
         errors = actual[h:h + count] - loc[:count, h]
+        if covered is not None:
+            errors = np.where(covered[:count, h], 0.0, errors)
         scale = sd[:count, h]
         usable = (scale > 0) & observed[h:h + count] & known[:count]
         if usable.sum() < MIN_ORIGINS:

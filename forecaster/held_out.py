@@ -53,16 +53,25 @@ benchmarks' figures at the commit that made this the default are in their result
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-from forecaster.calibration import CALIBRATION_HORIZON, MIN_ORIGINS, lead_factors, width_factors
+from forecaster.calibration import (
+    CALIBRATION_HORIZON,
+    MIN_ORIGINS,
+    WIDTH_MIN,
+    lead_factors,
+    own_forecasts,
+    widen,
+)
 from forecaster.path import path_moments
 from forecaster.regular import filled_mask
 from forecaster.transforms import forward
 from forecaster.types import inverse_transform
+from forecaster.zeros import ZeroMass, covered_by_mass, fit_zero_mass
 
 if TYPE_CHECKING:
     from forecaster.model import LoadForecaster
@@ -78,12 +87,25 @@ HEAD_MAX_POINTS = 8064
 HEAD_CYCLES = 2
 
 
+@dataclass(frozen=True)
+class Calibration:
+    """What a fit measured about its bands: the per-lead width factors, which errors
+    they came from (for the metadata), and the mass at zero (``forecaster.zeros``;
+    ``None`` without one) with the reason."""
+
+    factors: np.ndarray
+    described: str
+    zero_mass: ZeroMass | None = None
+    zero_note: str = "none: the model's own sd"
+
+
 def held_out_factors(model: LoadForecaster, whole: pd.Series, window: pd.Series,
-                     horizon: int = CALIBRATION_HORIZON) -> tuple[np.ndarray | None, str]:
+                     horizon: int = CALIBRATION_HORIZON) -> Calibration | str:
     """Per-lead factors for ``model``'s sd measured on the last ``TAIL_SHARE`` of
     ``window`` by a forecaster with ``model``'s parameters fitted on the points of
-    ``whole`` before that tail; ``None`` (keep the in-sample factors) and the reason
-    when the window is too short or the head cannot be fitted.
+    ``whole`` before that tail, and the mass at zero measured on the same forecasts;
+    only the reason (keep the in-sample factors) when the window is too short or
+    the head cannot be fitted.
 
     ``whole`` is the series ``fit`` was given (the head takes its own window from
     it, as a fit at that earlier time would); ``window`` the points the model was
@@ -95,8 +117,8 @@ def held_out_factors(model: LoadForecaster, whole: pd.Series, window: pd.Series,
     tail = min(int(TAIL_SHARE * len(window)), HEAD_MAX_POINTS)
     head_points = int((whole.index < window.index[len(window) - tail]).sum()) if tail else 0
     if tail < MIN_ORIGINS + 1 or head_points < MIN_HEAD_POINTS:
-        return None, (f"in-sample: the window ({len(window)} points) is too short for a head of "
-                      f"{MIN_HEAD_POINTS} points and a tail of {MIN_ORIGINS + 1}")
+        return (f"in-sample: the window ({len(window)} points) is too short for a head of "
+                f"{MIN_HEAD_POINTS} points and a tail of {MIN_ORIGINS + 1}")
     # the head's own window: at most HEAD_MAX_POINTS, as a backtest's per-origin fit (a
     # fit on a long file would otherwise pay for it twice)
     history = HEAD_MAX_POINTS if model.max_history is None else min(HEAD_MAX_POINTS,
@@ -104,8 +126,8 @@ def held_out_factors(model: LoadForecaster, whole: pd.Series, window: pd.Series,
     longest = max([*model.seasonal_periods_, model.error_model_.seasonal_order[3]])
     if min(head_points, history) < HEAD_CYCLES * longest:
         # a head that cannot hold the seasons would measure a model without them
-        return None, (f"in-sample: a head of {min(head_points, history)} points would not "
-                      f"hold {HEAD_CYCLES} cycles of the {longest:g}-step season")
+        return (f"in-sample: a head of {min(head_points, history)} points would not "
+                f"hold {HEAD_CYCLES} cycles of the {longest:g}-step season")
     head = type(model)(**{**model.get_params(), "interval_calibration": "none",
                           "max_history": history})
     _, _, seasonal_ma, m = model.error_model_.seasonal_order
@@ -115,19 +137,44 @@ def held_out_factors(model: LoadForecaster, whole: pd.Series, window: pd.Series,
     try:
         head.fit(whole.iloc[:head_points])
     except ValueError as exc:  # a head the reader's rules reject (too short for its seasons)
-        return None, f"in-sample: the head ({head_points} points) could not be fitted: {exc}"
+        return f"in-sample: the head ({head_points} points) could not be fitted: {exc}"
     glitch, values = _glitches(model, window)
     points = pd.Series(values[-tail:], index=window.index[-tail:])
     _, loc, sd = path_moments(head, points, horizon)
     z = forward(values[-tail:], head.transform_, head.lmbda_)
     # neither a filled-in point nor a glitch is an actual, or an origin's last point
     usable_points = ~(filled_mask(window) | glitch)
-    factors = lead_factors(z, loc, sd, usable_points[-tail:], usable_points[-tail - 1:-1],
-                           HELD_OUT_MIN)
+    measured = _measure(z, loc, sd, usable_points[-tail:], usable_points[-tail - 1:-1],
+                        HELD_OUT_MIN, loc, values[-tail:] == 0, _zero(head))
+    if measured is None:
+        return "in-sample: too few observed points in the tail"
+    factors, mass, note = measured
+    return Calibration(factors, f"held-out: a model fitted on the {len(head.history_)} points "
+                       f"before the last {tail} forecast them from each origin", mass, note)
+
+
+def _zero(model: LoadForecaster) -> float:
+    """Zero load on ``model``'s transformed scale."""
+    return float(forward(np.zeros(1), model.transform_, model.lmbda_)[0])
+
+
+def _measure(actual: np.ndarray, loc: np.ndarray, sd: np.ndarray, usable: np.ndarray,
+             known: np.ndarray, floor: float, centre: np.ndarray, zeros: np.ndarray,
+             zero: float) -> tuple[np.ndarray, ZeroMass | None, str] | None:
+    """Width factors (``lead_factors`` on ``actual``, ``loc``, ``sd``) and the mass at zero
+    (``forecaster.zeros``; ``centre`` is ``loc`` on the transformed scale, ``zeros``
+    marks the points that were 0); when there is a mass, the factors are measured
+    again without the zeros it holds.  ``None`` when lead 1 has too few errors."""
+    factors = lead_factors(actual, loc, sd, usable, known, floor)
     if factors is None:
-        return None, "in-sample: too few observed points in the tail"
-    return factors, (f"held-out: a model fitted on the {len(head.history_)} points before the "
-                     f"last {tail} forecast them from each origin")
+        return None
+    mass, note = fit_zero_mass(zeros, centre, widen(sd, factors), usable, known, zero)
+    if mass is not None:
+        # the zeros the mass holds no longer need the width: measured again without them
+        again = lead_factors(actual, loc, sd, usable, known, floor,
+                             covered_by_mass(mass, zeros, centre))
+        factors = factors if again is None else again
+    return factors, mass, note
 
 
 def _glitches(model: LoadForecaster, window: pd.Series) -> tuple[np.ndarray, np.ndarray]:
@@ -153,8 +200,7 @@ def check_calibration(value: str) -> None:
                          f"got {value!r}")
 
 
-def calibrate(model: LoadForecaster, whole: pd.Series,
-              window: pd.Series) -> tuple[np.ndarray, str]:
+def calibrate(model: LoadForecaster, whole: pd.Series, window: pd.Series) -> Calibration:
     """The width factors ``model`` keeps and which they are, for the metadata: none
     (the model's own sd) for ``interval_calibration="none"``; measured out of sample
     (:func:`held_out_factors`) when it is ``"held_out"`` and the window allows it, else
@@ -163,15 +209,30 @@ def calibrate(model: LoadForecaster, whole: pd.Series,
     saw, glitches cleaned: the bands describe the load, not the glitches the
     estimation left out; points filled in across gaps do not count)."""
     if model.interval_calibration == "none":  # the model's own sd (the held-out head's)
-        return np.ones(1), "none: the model's own sd"
+        return Calibration(np.ones(1), "none: the model's own sd")
     described = "in-sample: the fitted model's errors over its own window"
     if model.interval_calibration == "held_out":
-        factors, described = held_out_factors(model, whole, window)
-        if factors is not None:
-            return factors, described
+        measured = held_out_factors(model, whole, window)
+        if isinstance(measured, Calibration):
+            return measured
+        described = measured  # why the held-out measurement could not be made
     cleaned = model.error_model_.cleaned
+    endog = np.asarray(model.results_.model.endog, dtype=float).ravel()
     # every point's predicted covariance: the model's own filter keeps only the last
-    series = np.asarray(model.results_.model.endog, dtype=float).ravel() if cleaned is None \
-        else cleaned
+    series = endog if cleaned is None else np.asarray(cleaned, dtype=float)
     results = model.error_model_.filter(series, covariances=True)
-    return width_factors(results, missing=filled_mask(window)), described
+    own = own_forecasts(results, missing=filled_mask(window))
+    if own is None:
+        return Calibration(np.ones(1), described)
+    # the filter runs on the load less the regression: add it back for the mass's centre
+    offset = model._regression(model._positions(pd.DatetimeIndex(window.index)))
+    rows, leads = own.loc.shape
+    target = np.minimum(own.start + np.arange(rows)[:, None] + np.arange(leads)[None, :],
+                        len(offset) - 1)
+    zeros = (window.to_numpy(dtype=float) == 0) & (series == endog)  # a glitch is no zero
+    result = _measure(*own.arrays(), WIDTH_MIN, own.loc + offset[target], zeros[own.start:],
+                      _zero(model))
+    if result is None:
+        return Calibration(np.ones(1), described)
+    factors, mass, note = result
+    return Calibration(factors, described, mass, note)

@@ -55,6 +55,7 @@ def fit_metadata(model: LoadForecaster, series: pd.Series, seconds: float,
         "converged": model.error_model_.converged,
         "interval_width_factors": [round(float(f), 4) for f in model.width_factors_],
         "interval_calibration": model.calibration_,
+        "zero_mass": model.zero_note_,
         "orders_tried": model.error_model_.tried,
         "notes": notes,
         "versions": {

@@ -239,7 +239,10 @@ class LoadForecaster:
             warnings.simplefilter("always")
             self._fit_window(series, step, notes, earlier, self.older_ if reads_year else None)
             # interval widths (``forecaster.held_out``): out of sample unless told otherwise
-            self.width_factors_, self.calibration_ = calibrate(self, whole, series)
+            measured = calibrate(self, whole, series)
+            self.width_factors_, self.calibration_ = measured.factors, measured.described
+            # a mass at zero where the load stops dead at any level (``forecaster.zeros``)
+            self.zero_mass_, self.zero_note_ = measured.zero_mass, measured.zero_note
         notes.extend(warning_notes(caught))
         self.history_ = series
         self.fit_start_ = series.index[0]
@@ -439,16 +442,23 @@ class LoadForecaster:
         mean, var = means[0], variances[0]
         loc = mean + self._regression(self._positions(stamps))
         scale = widen(np.sqrt(np.maximum(var, 0.0)), self.width_factors_)
+        zeros = self.zero_probability(loc)
         return Forecast(
             timestamps=stamps,
-            **normal_bands(loc, scale, self.transform_, self.lmbda_),
+            **normal_bands(loc, scale, self.transform_, self.lmbda_, zeros),
             step_seconds=self.step_,
             model=self.describe(),
             loc=loc,
             scale=scale,
             transform=self.transform_,
             lmbda=self.lmbda_,
+            zero_probability=zeros,
         )
+
+    def zero_probability(self, loc: np.ndarray) -> np.ndarray | None:
+        """Each step's chance of exactly zero load given its transformed centre ``loc``
+        (``forecaster.zeros``); ``None`` for a model without a mass at zero."""
+        return None if self.zero_mass_ is None else self.zero_mass_.probability(loc)
 
     def describe(self) -> str:
         """A short human-readable name of the fitted model."""

@@ -43,7 +43,8 @@ def forecast_path(model: LoadForecaster, points: pd.Series, horizon: int) -> lis
     stamps, loc, sd = path_moments(model, points, horizon)
     horizon = loc.shape[1]
     scale = widen(sd, model.width_factors_)
-    bands = normal_bands(loc, scale, model.transform_, model.lmbda_)
+    zeros = model.zero_probability(loc)
+    bands = normal_bands(loc, scale, model.transform_, model.lmbda_, zeros)
     name = model.describe()
     return [
         Forecast(
@@ -55,6 +56,7 @@ def forecast_path(model: LoadForecaster, points: pd.Series, horizon: int) -> lis
             scale=scale[k],
             transform=model.transform_,
             lmbda=model.lmbda_,
+            zero_probability=None if zeros is None else zeros[k],
         )
         for k in range(len(points) + 1)
     ]

@@ -22,6 +22,7 @@ from forecaster.seasonality import Season
 from forecaster.selection import ErrorModel
 from forecaster.transforms import forward
 from forecaster.yearly import NO_WAVE, YearlyWave
+from forecaster.zeros import ZeroMass
 
 if TYPE_CHECKING:
     from forecaster.model import LoadForecaster
@@ -59,6 +60,8 @@ def save_model(model: LoadForecaster, path: str | Path) -> Path:
         "seasonal_order": model.error_model_.seasonal_order,
         "seasonal_periods": model.seasonal_periods_,
         "width_factors": model.width_factors_,
+        "zero_mass": (None if model.zero_mass_ is None else
+                      (model.zero_mass_.intercept, model.zero_mass_.slope)),
         "yearly": (None if model.yearly_.season is None else
                    (model.yearly_.season.period, model.yearly_.season.harmonics,
                     model.yearly_.coef)),
@@ -101,6 +104,8 @@ def load_model(cls: type[M], path: str | Path) -> M:
     )
     # a model saved before the factors existed keeps its uncalibrated widths
     model.width_factors_ = np.asarray(state.get("width_factors", np.ones(1)), dtype=float)
+    mass = state.get("zero_mass")  # saved before the mass at zero existed: none
+    model.zero_mass_ = None if mass is None else ZeroMass(float(mass[0]), float(mass[1]))
     model.metadata_ = state["metadata"]
     wave = state.get("yearly")  # saved before yearly waves existed: none
     model.yearly_ = NO_WAVE if wave is None else YearlyWave(

@@ -42,20 +42,30 @@ def inverse_transform(z: np.ndarray, transform: str, lmbda: float) -> np.ndarray
 
 
 def normal_bands(
-    loc: np.ndarray, scale: np.ndarray, transform: str, lmbda: float
+    loc: np.ndarray, scale: np.ndarray, transform: str, lmbda: float,
+    zero_probability: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
-    """``mean``, ``lo80``, ``hi80``, ``lo95``, ``hi95`` on the original scale (any shape)."""
+    """``mean``, ``lo80``, ``hi80``, ``lo95``, ``hi95`` on the original scale (any shape).
+
+    ``zero_probability`` (``forecaster.zeros``, below one half) is a mass at zero:
+    a lower bound whose tail it fills (10 % for ``lo80``, 2.5 % for ``lo95``) is 0.
+    """
 
     def back(z: float) -> np.ndarray:
         return inverse_transform(loc + z * scale, transform, lmbda)
 
-    return {
+    bands = {
         "mean": back(0.0),
         "lo80": back(-Z80),
         "hi80": back(Z80),
         "lo95": back(-Z95),
         "hi95": back(Z95),
     }
+    if zero_probability is not None:
+        p = np.asarray(zero_probability, dtype=float)
+        bands["lo80"] = np.where(p >= 0.1, 0.0, bands["lo80"])
+        bands["lo95"] = np.where(p >= 0.025, 0.0, bands["lo95"])
+    return bands
 
 
 @dataclass(frozen=True)
@@ -70,7 +80,9 @@ class Forecast:
     deviation on the transformed scale named by ``transform``/``lmbda``
     (``scale`` is the model's sd times its calibrated width factor for that lead
     time, see ``forecaster.calibration``); they are optional so that callers may
-    build a Forecast by hand.
+    build a Forecast by hand.  ``zero_probability``, when set, is each step's
+    chance of exactly zero load (``forecaster.zeros``): a mass at zero beneath the
+    Gaussian, so every quantile at or below it is 0.
     """
 
     timestamps: pd.DatetimeIndex
@@ -85,6 +97,7 @@ class Forecast:
     scale: np.ndarray | None = None
     transform: str = "none"
     lmbda: float = 1.0
+    zero_probability: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.timestamps)
@@ -102,11 +115,15 @@ class Forecast:
             raise ValueError(f"quantile level must be strictly between 0 and 1, got {q}")
         z = _STD_NORMAL.inv_cdf(q)
         if self.loc is not None and self.scale is not None:
-            return inverse_transform(
+            values = inverse_transform(
                 np.asarray(self.loc) + z * np.asarray(self.scale), self.transform, self.lmbda
             )
-        sigma = (np.asarray(self.hi95) - np.asarray(self.lo95)) / (2 * 1.959963984540054)
-        return np.maximum(np.asarray(self.mean) + z * sigma, 0.0)
+        else:
+            sigma = (np.asarray(self.hi95) - np.asarray(self.lo95)) / (2 * 1.959963984540054)
+            values = np.maximum(np.asarray(self.mean) + z * sigma, 0.0)
+        if self.zero_probability is None:
+            return values
+        return np.where(q <= np.asarray(self.zero_probability), 0.0, values)
 
     def to_frame(self) -> pd.DataFrame:
         return pd.DataFrame(
