@@ -376,5 +376,7 @@ def train_forecaster(csv_path: Path, time_col: str | None, value_col: str | None
                f"{meta['trained_end']} (step {step})")
     click.echo(f"fit time: {seconds:.2f} s; AICc {meta['aicc']:.1f}; saved to {out}")
     click.echo(f"intervals: {meta['interval_calibration']}")
+    if model.zero_mass_ is not None:  # lower bounds at 0 where the load stops dead
+        click.echo(f"zeros: {meta['zero_mass']}")
     for note in meta["notes"]:
         click.echo(f"note: {note}")

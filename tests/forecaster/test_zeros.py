@@ -8,7 +8,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from click.testing import CliRunner
 
+from controller.cli import main
 from forecaster import LoadForecaster
 from forecaster.path import forecast_path
 from forecaster.types import Forecast, normal_bands
@@ -138,6 +140,24 @@ def test_a_key_press_gauge_gets_bands_that_hold_its_stops(
     a, b = model.forecast(LEADS), without.forecast(LEADS)
     np.testing.assert_array_equal(a.mean, b.mean)
     np.testing.assert_array_equal(a.hi95, b.hi95)
+
+
+def test_train_says_when_a_model_has_a_mass(shared_data: Path, tmp_path: Path) -> None:
+    csv = tmp_path / "keys.csv"
+    _key_presses(shared_data).iloc[:3600].rename_axis("timestamp").reset_index().to_csv(
+        csv, index=False)
+    result = CliRunner().invoke(main, ["train", "forecaster", "--csv", str(csv), "--out",
+                                       str(tmp_path / "m.pkl")], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    line = next(t for t in result.output.splitlines() if t.startswith("zeros: "))
+    assert "met a zero" in line and "P(zero) = logistic(" in line
+    plain = tmp_path / "plain.csv"
+    growing_noise(0, n=1200).rename("value").rename_axis("timestamp").reset_index().to_csv(
+        plain, index=False)
+    result = CliRunner().invoke(main, ["train", "forecaster", "--csv", str(plain), "--out",
+                                       str(tmp_path / "p.pkl")], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "zeros: " not in result.output
 
 
 def test_save_and_load_keep_the_mass(shared_data: Path, tmp_path: Path) -> None:
