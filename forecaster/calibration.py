@@ -54,25 +54,6 @@ WIDTH_MAX = 2.5  # a misfit this large is for a refit or a human, not for wider 
 SKIP_START = 50  # the filter's (diffuse) start is never an origin
 
 
-def width_factors(results: Any, horizon: int = CALIBRATION_HORIZON,
-                  fraction: float = CALIBRATION_FRACTION,
-                  missing: np.ndarray | None = None) -> np.ndarray:
-    """Per-lead-time factors (``>= 1``, non-decreasing) for the model's predictive sd.
-
-    ``results`` is the fitted statsmodels filter output over the fit window.
-    Lead times with fewer than ``MIN_ORIGINS`` origins (a short window) keep
-    the factor before them; with too few origins for lead 1 the result is ``[1.0]``.
-    ``missing`` marks points filled in across gaps: an error counts only if its
-    actual was observed and so was the origin's last point (a state that saw
-    part of a filled-in line already knew where the gap ends).
-    """
-    measured = own_forecasts(results, horizon, fraction, missing)
-    if measured is None:
-        return np.ones(1)
-    factors = lead_factors(*measured.arrays(), WIDTH_MIN)
-    return np.ones(1) if factors is None else factors
-
-
 @dataclass(frozen=True)
 class OwnForecasts:
     """The fitted model's forecasts of the last ``fraction`` of its own window, from
@@ -93,8 +74,15 @@ class OwnForecasts:
 def own_forecasts(results: Any, horizon: int = CALIBRATION_HORIZON,
                   fraction: float = CALIBRATION_FRACTION,
                   missing: np.ndarray | None = None) -> OwnForecasts | None:
-    """What :func:`width_factors` measures on; ``None`` when the window has too few
-    origins."""
+    """The fitted model's own forecasts that size its in-sample widths
+    (``lead_factors(..., WIDTH_MIN)``, in ``forecaster.held_out.calibrate``); ``None``
+    when the window has too few origins for lead 1.
+
+    ``results`` is the fitted statsmodels filter output over the fit window.
+    ``missing`` marks points filled in across gaps: an error counts only if its
+    actual was observed and so was the origin's last point (a state that saw
+    part of a filled-in line already knew where the gap ends).
+    """
     endog = np.asarray(results.model.endog, dtype=float).ravel()
     filtered = results.filter_results
     n = len(endog)

@@ -1,6 +1,6 @@
 """Interval widths measured out of sample, inside the fit window.
 
-:func:`forecaster.calibration.width_factors` measures the multi-step errors of the
+:func:`forecaster.calibration.own_forecasts` gives the multi-step errors of the
 fitted model over the window it was fitted on.  Those errors are in-sample twice
 over: the parameters, the seasons and the order were all chosen on the same
 points, so they flatter the model, and they never meet a stretch the model did
@@ -205,7 +205,7 @@ def calibrate(model: LoadForecaster, whole: pd.Series, window: pd.Series) -> Cal
     (the model's own sd) for ``interval_calibration="none"``; measured out of sample
     (:func:`held_out_factors`) when it is ``"held_out"`` and the window allows it, else
     in-sample
-    (:func:`forecaster.calibration.width_factors`, over the series the model's filter
+    (:func:`forecaster.calibration.own_forecasts`, over the series the model's filter
     saw, glitches cleaned: the bands describe the load, not the glitches the
     estimation left out; points filled in across gaps do not count)."""
     if model.interval_calibration == "none":  # the model's own sd (the held-out head's)
