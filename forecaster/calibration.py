@@ -100,8 +100,7 @@ def own_forecasts(results: Any, horizon: int = CALIBRATION_HORIZON,
 
 
 def lead_factors(actual: np.ndarray, loc: np.ndarray, sd: np.ndarray, observed: np.ndarray,
-                 known: np.ndarray, floor: float,
-                 covered: np.ndarray | None = None) -> np.ndarray | None:
+                 known: np.ndarray, floor: float) -> np.ndarray | None:
     """Per-lead factors from forecasts ``loc``/``sd`` (a row per origin, a column per
     lead) of ``actual``, whose point ``k + h`` lead ``h + 1`` of origin ``k`` forecasts.
 
@@ -109,9 +108,6 @@ def lead_factors(actual: np.ndarray, loc: np.ndarray, sd: np.ndarray, observed: 
     point (``known[k]``); a lead with fewer than ``MIN_ORIGINS`` such errors ends the
     list.  Each factor is the 80th percentile of ``|error| / sd`` over ``Z80``, clipped
     to ``[floor, WIDTH_MAX]`` and made non-decreasing; ``None`` when lead 1 has too few.
-    ``covered`` (shaped as ``loc``) marks forecasts whose actual is inside the 80 %
-    band at any width (a zero under a mass at zero, ``forecaster.zeros``): they count
-    as errors of nothing.
     """
     ratios: list[float] = []
     for h in range(loc.shape[1]):
@@ -119,8 +115,6 @@ def lead_factors(actual: np.ndarray, loc: np.ndarray, sd: np.ndarray, observed: 
         if count < MIN_ORIGINS:
             break
         errors = actual[h:h + count] - loc[:count, h]
-        if covered is not None:
-            errors = np.where(covered[:count, h], 0.0, errors)
         scale = sd[:count, h]
         usable = (scale > 0) & observed[h:h + count] & known[:count]
         if usable.sum() < MIN_ORIGINS:

@@ -71,7 +71,7 @@ from forecaster.path import path_moments
 from forecaster.regular import filled_mask
 from forecaster.transforms import forward
 from forecaster.types import inverse_transform
-from forecaster.zeros import ZeroMass, covered_by_mass, fit_zero_mass
+from forecaster.zeros import ZeroMass, fit_zero_mass
 
 if TYPE_CHECKING:
     from forecaster.model import LoadForecaster
@@ -163,17 +163,11 @@ def _measure(actual: np.ndarray, loc: np.ndarray, sd: np.ndarray, usable: np.nda
              zero: float) -> tuple[np.ndarray, ZeroMass | None, str] | None:
     """Width factors (``lead_factors`` on ``actual``, ``loc``, ``sd``) and the mass at zero
     (``forecaster.zeros``; ``centre`` is ``loc`` on the transformed scale, ``zeros``
-    marks the points that were 0); when there is a mass, the factors are measured
-    again without the zeros it holds.  ``None`` when lead 1 has too few errors."""
+    marks the points that were 0).  ``None`` when lead 1 has too few errors."""
     factors = lead_factors(actual, loc, sd, usable, known, floor)
     if factors is None:
         return None
     mass, note = fit_zero_mass(zeros, centre, widen(sd, factors), usable, known, zero)
-    if mass is not None:
-        # the zeros the mass holds no longer need the width: measured again without them
-        again = lead_factors(actual, loc, sd, usable, known, floor,
-                             covered_by_mass(mass, zeros, centre))
-        factors = factors if again is None else again
     return factors, mass, note
 
 

@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from controller.cli import main
-from forecaster import LoadForecaster
+from forecaster import LoadForecaster, zeros
 from forecaster.path import forecast_path
 from forecaster.types import Forecast, normal_bands
 from forecaster.zeros import (
@@ -140,6 +140,28 @@ def test_a_key_press_gauge_gets_bands_that_hold_its_stops(
     a, b = model.forecast(LEADS), without.forecast(LEADS)
     np.testing.assert_array_equal(a.mean, b.mean)
     np.testing.assert_array_equal(a.hi95, b.hi95)
+
+
+def test_the_mass_moves_nothing_the_autoscaler_reads(shared_data: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """Width factors, point forecast, upper bounds and every quantile from the median up
+    are those of the same fit without a mass: only the lower bounds move."""
+    series = _key_presses(shared_data)
+    y, after = series.iloc[:3600], series.iloc[3600:3900]
+    model = LoadForecaster().fit(y)
+    monkeypatch.setattr(zeros, "MIN_SHARE", 1.01)  # no share can reach it: no mass
+    plain = LoadForecaster().fit(y)
+    assert model.zero_mass_ is not None and plain.zero_mass_ is None
+    np.testing.assert_array_equal(model.width_factors_, plain.width_factors_)
+    a, b = model.forecast(LEADS), plain.forecast(LEADS)
+    for key in ("mean", "hi80", "hi95"):
+        np.testing.assert_array_equal(getattr(a, key), getattr(b, key))
+    for q in (0.5, 0.8, 0.9, 0.995):
+        np.testing.assert_array_equal(a.quantile(q), b.quantile(q))
+    # over the next stretch's forecasts, lower bounds move down, and only they
+    lower = np.array([f.lo80 for f in forecast_path(model, after, LEADS)])
+    lower_plain = np.array([f.lo80 for f in forecast_path(plain, after, LEADS)])
+    assert (lower <= lower_plain).all() and (lower < lower_plain).any()
 
 
 def test_train_says_when_a_model_has_a_mass(shared_data: Path, tmp_path: Path) -> None:
