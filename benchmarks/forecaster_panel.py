@@ -77,7 +77,7 @@ REASONS: dict[str, str] = {
         "in gaps moved back to observed points, 7 of them onto points already taken (13 "
         "origins, 72 scored steps); " + _FEW + "; ratio 1.20 and coverage 64 % at 243a93d "
         "(1.09, 66.7 % at bcf0933: the harmonic search to Nyquist moved it on these few "
-        "windows); coverage 65 -> 86 % with the mass at zero (forecaster/zeros.py, 233c97d: "
+        "windows); coverage 65 -> 86 % with the mass at zero (forecaster/zeros.py, 95a3469: "
         "its key presses stop at any level), so it now fails on MASE alone: " + _FILLED,
     "realTraffic/TravelTime_387.csv":
         "2500 rows over about 9980 ten-minute steps (75 % filled in); passed (0.72, 75 %) "
