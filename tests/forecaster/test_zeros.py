@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 from pathlib import Path
 
+import joblib
 import numpy as np
 import pandas as pd
 import pytest
@@ -228,3 +229,17 @@ def test_counts_zero_by_chance_on_quiet_nights_get_no_mass(seed: int) -> None:
     forecast = model.forecast(288)
     assert forecast.zero_probability is None
     assert (forecast.lo80[busy] > 0).all()
+
+
+def test_a_model_saved_before_the_mass_loads_without_one(shared_data: Path,
+                                                        tmp_path: Path) -> None:
+    model = LoadForecaster().fit(_key_presses(shared_data).iloc[:3600])
+    path = model.save(tmp_path / "m.pkl")
+    state = joblib.load(path)
+    del state["zero_mass"]  # the file as an earlier fleetcast wrote it
+    joblib.dump(state, path)
+    loaded = LoadForecaster.load(path)
+    assert loaded.zero_mass_ is None
+    a, b = model.forecast(LEADS), loaded.forecast(LEADS)
+    assert b.zero_probability is None
+    np.testing.assert_array_equal(a.hi80, b.hi80)
