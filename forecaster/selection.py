@@ -187,14 +187,22 @@ def fit_error_model(
                       tried=tried)
 
 
+def white_noise(w: np.ndarray, order: tuple[int, int, int],
+                seasonal_order: tuple[int, int, int, int] = (0, 0, 0, 0)) -> ErrorModel:
+    """The error model with nothing estimated but the variance of ``w``, the series after
+    the model's differencing: its Gaussian log-likelihood and AICc with one parameter."""
+    n = len(w)
+    sigma2 = max(float(np.mean(w**2)), SIGMA2_FLOOR)
+    llf = -0.5 * n * (np.log(2 * np.pi * sigma2) + 1)
+    return ErrorModel(order, np.array([sigma2]), aicc=aicc(llf, 1, n), llf=llf,
+                      seasonal_order=seasonal_order)
+
+
 def _fit_order(data: np.ndarray, d: int, p: int, q: int, start: np.ndarray, n: int,
                maxiter: int) -> ErrorModel | str:
     """ARIMA(p, d, q) estimated on ``data`` by exact likelihood from ``start``, or why not."""
     if p == q == 0:
-        diffed = np.diff(data, n=d) if d else data
-        sigma2 = max(float(np.mean(diffed**2)), SIGMA2_FLOOR)
-        llf = -0.5 * n * (np.log(2 * np.pi * sigma2) + 1)
-        return ErrorModel((0, d, 0), np.array([sigma2]), aicc=aicc(llf, 1, n), llf=llf)
+        return white_noise(np.diff(data, n=d) if d else data, (0, d, 0))
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")

@@ -106,13 +106,12 @@ from forecaster.seasonality import (
 )
 from forecaster.selection import (
     CHOICE_LEADS,
-    SIGMA2_FLOOR,
     ErrorModel,
     estimate_sarima,
     fit_error_model,
     lead_errors,
+    white_noise,
 )
-from forecaster.stepwise import aicc
 
 # the longest season offered as a seasonal difference: its state space model carries m + 2
 # states, and a day of 5-minute steps (290) fits in seconds; a day of minutes (1442) would
@@ -163,10 +162,7 @@ def seasonal_model(z: np.ndarray, structure: Structure) -> ErrorModel | None:
         w = z[m:] - z[:-m] if m else z
         if len(w) < 2:
             return None
-        sigma2 = max(float(np.mean(w**2)), SIGMA2_FLOOR)
-        llf = -0.5 * len(w) * (np.log(2 * np.pi * sigma2) + 1.0)
-        return ErrorModel(structure.sarima_order, np.array([sigma2]), aicc=aicc(llf, 1, len(w)),
-                          llf=llf, seasonal_order=seasonal_order)
+        return white_noise(w, structure.sarima_order, seasonal_order)
     return estimate_sarima(z, structure.sarima_order, seasonal_order)
 
 
