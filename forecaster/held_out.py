@@ -95,8 +95,8 @@ class Calibration:
 
     factors: np.ndarray
     described: str
-    zero_mass: ZeroMass | None = None
-    zero_note: str = "none: the model's own sd"
+    zero_mass: ZeroMass | None
+    zero_note: str
 
 
 def held_out_factors(model: LoadForecaster, whole: pd.Series, window: pd.Series,
@@ -203,7 +203,8 @@ def calibrate(model: LoadForecaster, whole: pd.Series, window: pd.Series) -> Cal
     saw, glitches cleaned: the bands describe the load, not the glitches the
     estimation left out; points filled in across gaps do not count)."""
     if model.interval_calibration == "none":  # the model's own sd (the held-out head's)
-        return Calibration(np.ones(1), "none: the model's own sd")
+        return Calibration(np.ones(1), "none: the model's own sd", None,
+                           "none: the model's own sd")
     described = "in-sample: the fitted model's errors over its own window"
     if model.interval_calibration == "held_out":
         measured = held_out_factors(model, whole, window)
@@ -216,8 +217,9 @@ def calibrate(model: LoadForecaster, whole: pd.Series, window: pd.Series) -> Cal
     series = endog if cleaned is None else np.asarray(cleaned, dtype=float)
     results = model.error_model_.filter(series, covariances=True)
     own = own_forecasts(results, missing=filled_mask(window))
+    too_few = "none: too few forecasts in the window to measure it on"
     if own is None:
-        return Calibration(np.ones(1), described)
+        return Calibration(np.ones(1), described, None, too_few)
     # the filter runs on the load less the regression: add it back for the mass's centre
     offset = model._regression(model._positions(pd.DatetimeIndex(window.index)))
     rows, leads = own.loc.shape
@@ -227,6 +229,6 @@ def calibrate(model: LoadForecaster, whole: pd.Series, window: pd.Series) -> Cal
     result = _measure(*own.arrays(), WIDTH_MIN, own.loc + offset[target], zeros[own.start:],
                       _zero(model))
     if result is None:
-        return Calibration(np.ones(1), described)
+        return Calibration(np.ones(1), described, None, too_few)
     factors, mass, note = result
     return Calibration(factors, described, mass, note)

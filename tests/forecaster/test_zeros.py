@@ -101,6 +101,16 @@ def test_a_series_that_is_never_zero_gets_no_mass() -> None:
     assert model.metadata_["zero_mass"].startswith("none:")
 
 
+def test_the_metadata_says_why_there_is_no_mass() -> None:
+    short = LoadForecaster(seasonal_periods=(), transform="none", d=0).fit(
+        growing_noise(0, n=80))
+    assert short.metadata_["zero_mass"] == (
+        "none: too few forecasts in the window to measure it on")
+    plain = LoadForecaster(seasonal_periods=(), transform="none", d=0,
+                           interval_calibration="none").fit(growing_noise(0, n=300))
+    assert plain.metadata_["zero_mass"] == "none: the model's own sd"
+
+
 def _key_presses(shared: Path) -> pd.Series:
     frame = pd.read_csv(shared / "nab" / "data" / "realKnownCause" / "rogue_agent_key_updown.csv",
                         parse_dates=["timestamp"])
