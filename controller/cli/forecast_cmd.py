@@ -323,17 +323,35 @@ def backtest(csv_path: Path, time_col: str | None, value_col: str | None, freq: 
             partial.write_text(text + "\n")
     if as_json:
         click.echo(text)
-    s = result.summary
+    for line in backtest_report(result.summary, out):
+        _echo(line)
+
+
+def backtest_report(s: dict[str, Any], out: Path) -> list[str]:
+    """What ``forecast backtest`` tells the user about summary ``s`` (on stderr): the
+    scores with the model's MASE as a multiple of the better baseline's (issue 3's bar
+    is 0.90), a note when that baseline forecast better than the model, and one when
+    steps fell on filled-in points."""
     low, high = s["model"]["coverage80_ci95"]
-    _echo(
-        f"{s['origins']} origins x {horizon} steps: MASE model {s['model']['mase']:.3f}, "
-        f"naive {s['naive']['mase']:.3f}, seasonal naive {s['seasonal_naive']['mase']:.3f}; "
-        f"80 % coverage {s['model']['coverage80']:.0%} (95 % interval "
+    better = "naive" if s["naive"]["mase"] <= s["seasonal_naive"]["mase"] else "seasonal naive"
+    ratio = s["mase_vs_best_baseline"]
+    # no ratio when the better baseline made no error at all (a constant series)
+    times = f" (model {ratio:.2f} x {better}'s, the better baseline)" if np.isfinite(ratio) else ""
+    lines = [
+        f"{s['origins']} origins x {s['horizon']} steps: MASE model {s['model']['mase']:.3f}, "
+        f"naive {s['naive']['mase']:.3f}, seasonal naive {s['seasonal_naive']['mase']:.3f}"
+        f"{times}; 80 % coverage {s['model']['coverage80']:.0%} (95 % interval "
         f"{low:.0%}-{high:.0%} over the origins); wrote {out}"
-    )
+    ]
+    if ratio >= 1:
+        lines.append(f"note: {better} forecast these origins at least as well as the model "
+                     "(README, 'Where it misses': gauges that move like random walks, level "
+                     "shifts, series mostly filled in across gaps)")
     if s["excluded_filled"]:
-        _echo(f"note: {s['excluded_filled']} of {s['forecasts']} forecast steps fall on points "
-              "filled in across gaps: not scored (their actual is left empty in --out)")
+        lines.append(f"note: {s['excluded_filled']} of {s['forecasts']} forecast steps fall on "
+                     "points filled in across gaps: not scored (their actual is left empty in "
+                     "--out)")
+    return lines
 
 
 @click.command("forecaster")

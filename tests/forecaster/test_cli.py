@@ -73,6 +73,7 @@ def test_backtest_rows_and_json_summary(series_csv: Path, tmp_path: Path) -> Non
         assert 0.0 <= low <= printed[method]["coverage80"] <= high <= 1.0
     assert printed["origins"] == 3 and printed["season"] == 48
     assert "(95 % interval" in result.stderr + result.stdout
+    assert f"(model {printed['mase_vs_best_baseline']:.2f} x " in result.stderr
 
 
 # Gaps inside the scored span: rows of the 700-point series left out of the file.  The
@@ -431,3 +432,47 @@ def test_fit_windows_by_points_and_by_days_are_the_cli_defaults(
     result = run("forecast", "predict", "--csv", str(daily), "--max-history-days", "0",
                  "--max-history", "700", "--horizon", "3", "--out", str(out))
     assert result.exit_code == 0 and "on 700 points" in result.output
+
+
+def _summary(model: float, naive: float, seasonal: float, excluded: int = 0) -> dict:
+    best = min(naive, seasonal)
+    return {
+        "origins": 20, "horizon": 12, "forecasts": 240, "excluded_filled": excluded,
+        "model": {"mase": model, "coverage80": 0.81, "coverage80_ci95": [0.72, 0.9]},
+        "naive": {"mase": naive}, "seasonal_naive": {"mase": seasonal},
+        "mase_vs_best_baseline": model / best if best > 0 else float("nan"),
+    }
+
+
+@pytest.mark.parametrize(
+    ("model", "naive", "seasonal", "shown", "note"),
+    [
+        (0.6, 1.0, 0.8, "(model 0.75 x seasonal naive's, the better baseline)", None),
+        (0.181, 0.168, 1.326, "(model 1.08 x naive's, the better baseline)",
+         "note: naive forecast these origins at least as well as the model"),
+        (0.9, 1.2, 0.9, "(model 1.00 x seasonal naive's, the better baseline)",
+         "note: seasonal naive forecast these origins at least as well as the model"),
+        (0.1, 0.0, 0.0, "seasonal naive 0.000; 80 % coverage", None),  # a constant series
+    ],
+)
+def test_backtest_report_gives_the_ratio_and_says_when_a_baseline_did_better(
+    model: float, naive: float, seasonal: float, shown: str, note: str | None,
+) -> None:
+    from controller.cli.forecast_cmd import backtest_report
+
+    lines = backtest_report(_summary(model, naive, seasonal), Path("bt.csv"))
+    assert shown in lines[0] and lines[0].endswith("wrote bt.csv")
+    assert "(95 % interval 72%-90% over the origins)" in lines[0]
+    notes = [line for line in lines[1:] if "forecast these origins" in line]
+    if note is None:
+        assert notes == []
+    else:
+        assert len(notes) == 1 and notes[0].startswith(note)
+
+
+def test_backtest_report_notes_the_steps_on_filled_in_points() -> None:
+    from controller.cli.forecast_cmd import backtest_report
+
+    lines = backtest_report(_summary(0.6, 1.0, 0.8, excluded=7), Path("bt.csv"))
+    assert lines[1:] == ["note: 7 of 240 forecast steps fall on points filled in across gaps: "
+                         "not scored (their actual is left empty in --out)"]
