@@ -330,7 +330,7 @@ def backtest(csv_path: Path, time_col: str | None, value_col: str | None, freq: 
 def backtest_report(s: dict[str, Any], out: Path) -> list[str]:
     """What ``forecast backtest`` tells the user about summary ``s`` (on stderr): the
     scores with the model's MASE as a multiple of the better baseline's (issue 3's bar
-    is 0.90), a note when that baseline forecast better than the model, and one when
+    is 0.90), a note when that baseline forecast at least as well as the model, and one when
     steps fell on filled-in points."""
     low, high = s["model"]["coverage80_ci95"]
     better = "naive" if s["naive"]["mase"] <= s["seasonal_naive"]["mase"] else "seasonal naive"
