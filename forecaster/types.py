@@ -17,6 +17,10 @@ import pandas as pd
 _STD_NORMAL = NormalDist()
 Z80 = 1.2815515655446004  # upper end of the central 80 % interval of a standard normal
 Z95 = 1.959963984540054
+# the share of a standard normal beyond each end of those intervals: a mass at zero at
+# least this large fills a band's lower tail (``normal_bands``)
+TAIL80 = 0.1
+TAIL95 = 0.025
 
 
 def inverse_transform(z: np.ndarray, transform: str, lmbda: float) -> np.ndarray:
@@ -63,8 +67,8 @@ def normal_bands(
     }
     if zero_probability is not None:
         p = np.asarray(zero_probability, dtype=float)
-        bands["lo80"] = np.where(p >= 0.1, 0.0, bands["lo80"])
-        bands["lo95"] = np.where(p >= 0.025, 0.0, bands["lo95"])
+        bands["lo80"] = np.where(p >= TAIL80, 0.0, bands["lo80"])
+        bands["lo95"] = np.where(p >= TAIL95, 0.0, bands["lo95"])
     return bands
 
 
@@ -119,7 +123,7 @@ class Forecast:
                 np.asarray(self.loc) + z * np.asarray(self.scale), self.transform, self.lmbda
             )
         else:
-            sigma = (np.asarray(self.hi95) - np.asarray(self.lo95)) / (2 * 1.959963984540054)
+            sigma = (np.asarray(self.hi95) - np.asarray(self.lo95)) / (2 * Z95)
             values = np.maximum(np.asarray(self.mean) + z * sigma, 0.0)
         if self.zero_probability is None:
             return values
